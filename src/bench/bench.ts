@@ -1,0 +1,151 @@
+// `npm run bench`: the allocator's hot paths in ns per call (each alloc and each free is a call) on a
+// 1 GiB pool (262,144 frames), beside the same workload on a plain Int32Array free-frame stack, the
+// physical limit of a JS page allocator. 1 warm-up, then median/min/max of 5 reps; --json prints one line.
+// Allocations use GFP_HIGHMEM so that every zone of the pool is reachable, as the stack's frames are.
+
+import { execFileSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { BuddyAllocator, GFP, MemoryMap, PAGE_SIZE, } from "../mem/index.js";
+import { FrameStack, Xorshift32, medianMinMax, w3Order } from "./workloads.js";
+
+const POOL_BYTES = 2 ** 30;
+const FRAMES = POOL_BYTES / PAGE_SIZE;
+const REPS = 5;
+const W2_SEED = 0x2545f491;
+const W3_SEED = 2463534242;
+const W3_OPS = 2_000_000;
+
+/** What the workloads drive: the buddy and the stack both have these two methods. */
+interface PageSource {
+  tryAllocPages(order: number, gfp: number): number;
+  tryFreePages(addr: number, order: number): number;
+}
+
+function makeSource(kind: string): PageSource {
+  if (kind === "stack") return new FrameStack(FRAMES);
+  const map = new MemoryMap();
+  map.addUsable(0, POOL_BYTES);
+  return new BuddyAllocator(map, { pcp: kind === "pcp" ? { high: 378, batch: 63 } : false });
+}
+
+/** Each workload returns the number of calls it made and the failures it saw. */
+type Workload = (src: PageSource) => { calls: number; failures: number };
+
+const W1: Workload = (src) => {
+  for (let i = 0; i < 1_000_000; i++) src.tryFreePages(src.tryAllocPages(0, GFP.HIGHMEM), 0);
+  return { calls: 2_000_000, failures: 0 };
+};
+
+const W1b: Workload = (src) => {
+  const held = src.tryAllocPages(0, GFP.HIGHMEM);
+  const r = W1(src);
+  src.tryFreePages(held, 0);
+  return r;
+};
+
+const W2: Workload = (src) => {
+  const live = new Float64Array(FRAMES);
+  let n = 0;
+  let calls = 0;
+  for (;;) {
+    const addr = src.tryAllocPages(0, GFP.HIGHMEM);
+    calls++;
+    if (addr === 0) break;
+    live[n++] = addr;
+  }
+  const rng = new Xorshift32(W2_SEED);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor((rng.next() * (i + 1)) / 2 ** 32);
+    const t = live[i]!;
+    live[i] = live[j]!;
+    live[j] = t;
+  }
+  for (let i = 0; i < n; i++) src.tryFreePages(live[i]!, 0);
+  return { calls: calls + n, failures: 1 };
+};
+
+/** W3 (fillTarget 0: free when the top bit of a is set) or W4 (free once live frames reach fillTarget). */
+function randomStream(src: PageSource, fillTarget: number) {
+  const rng = new Xorshift32(W3_SEED);
+  const live = new Float64Array(FRAMES);
+  const orders = new Uint8Array(FRAMES);
+  let count = 0;
+  let liveFrames = 0;
+  let failures = 0;
+  for (let op = 0; op < W3_OPS; op++) {
+    const a = rng.next();
+    const b = rng.next();
+    if (count > 0 && (fillTarget === 0 ? a >>> 31 === 1 : liveFrames >= fillTarget)) {
+      const i = Math.floor((b * count) / 2 ** 32);
+      if (src.tryFreePages(live[i]!, orders[i]!) !== 0) throw new Error("bench: a free failed");
+      liveFrames -= 1 << orders[i]!;
+      count--;
+      live[i] = live[count]!;
+      orders[i] = orders[count]!;
+    } else {
+      const order = w3Order(b);
+      const addr = src.tryAllocPages(order, GFP.HIGHMEM);
+      if (addr === 0) {
+        failures++;
+        continue;
+      }
+      live[count] = addr;
+      orders[count++] = order;
+      liveFrames += 1 << order;
+    }
+  }
+  for (let i = 0; i < count; i++) src.tryFreePages(live[i]!, orders[i]!);
+  return { calls: W3_OPS + count, failures };
+}
+
+const W3: Workload = (src) => randomStream(src, 0);
+const W4: Workload = (src) => randomStream(src, 0.9 * FRAMES);
+
+/** Runs one workload on one source: 1 warm-up, then REPS timed reps, each on a fresh source. */
+function measure(kind: string, work: Workload) {
+  const samples: number[] = [];
+  let failures = 0;
+  for (let rep = -1; rep < REPS; rep++) {
+    const src = makeSource(kind);
+    const t0 = performance.now();
+    const r = work(src);
+    const ns = ((performance.now() - t0) * 1e6) / r.calls;
+    failures = r.failures;
+    if (rep >= 0) samples.push(ns);
+  }
+  return { ...medianMinMax(samples), failures };
+}
+
+const WORKLOADS: Record<string, Workload> = { W1, W1b, W2, W3, W4 };
+
+/**
+ * Each (workload, source) pair runs in its own process, so every call site sees one allocator class
+ * and the JIT compiles each as it would in a real program, not a megamorphic harness.
+ */
+function runChild(workload: string, kind: string): ReturnType<typeof measure> {
+  const out = execFileSync(process.execPath, [fileURLToPath(import.meta.url), "--one", workload, kind], { encoding: "utf8" });
+  return JSON.parse(out) as ReturnType<typeof measure>;
+}
+
+const argv = process.argv.slice(2);
+if (argv[0] === "--one") {
+  process.stdout.write(JSON.stringify(measure(argv[2]!, WORKLOADS[argv[1]!]!)));
+} else {
+  const json = argv.includes("--json");
+  const rows: Record<string, unknown>[] = [];
+  if (!json) console.log(`buddy86 bench: ${FRAMES} frames, median/min/max of ${REPS} reps after 1 warm-up, ns per call`);
+  for (const mode of ["pure", "pcp"]) {
+    for (const name of Object.keys(WORKLOADS)) {
+      const buddy = runChild(name, mode);
+      const stack = runChild(name, "stack");
+      const row = { workload: name, mode, ...buddy, stack: stack.median, ratio: buddy.median / stack.median };
+      rows.push(row);
+      if (!json)
+        console.log(
+          `${name.padEnd(4)} ${mode.padEnd(5)} median ${buddy.median.toFixed(2).padStart(6)}  min ${buddy.min.toFixed(2).padStart(6)}  max ${buddy.max.toFixed(2).padStart(6)}` +
+            `  | stack ${stack.median.toFixed(2).padStart(5)}  ratio ${row.ratio.toFixed(2).padStart(5)}  | failures ${buddy.failures}`,
+        );
+    }
+  }
+  if (json) console.log(JSON.stringify({ schema: 1, frames: FRAMES, reps: REPS, unit: "ns/call", rows }));
+}

@@ -1,0 +1,421 @@
+// BuddyAllocator: the public face of the allocator. It validates every request (callers are untrusted
+// guests), keeps the ABI's status precedence, and layers alloc_pages_exact, alloc_contig, reports,
+// invariant checks and snapshots over the engine in core.ts. The try* methods return statuses and never
+// throw for bad input: they are what the hypercall bridge calls. The plain methods throw BuddyError.
+
+import {
+  DEFAULT_MAX_ORDER,
+  GFP,
+  MAX_MAX_ORDER,
+  PAGE_SHIFT,
+  PAGE_SIZE,
+  PCP_DEFAULT_BATCH,
+  PCP_DEFAULT_HIGH,
+  PCP_ORDER_COUNT,
+  PFN_LIMIT,
+  ZONE_NAMES,
+  gfpIsValid,
+} from "./constants.js";
+import { findContigRun, releaseContigRun, takeContigRun } from "./contig.js";
+import {
+  BuddyCore,
+  ALLOC_TAG,
+  CONTIG_HEAD_TAG,
+  FRAME_ALLOC,
+  FRAME_CONTIG_HEAD,
+  FRAME_CONTIG_TAIL,
+  FRAME_FREE,
+  FRAME_PCP,
+  PCP_TAG,
+  type PcpOptions,
+} from "./core.js";
+import { BuddyError, Errno, hex, invariant } from "./errors.js";
+import { checkInvariants } from "./invariants.js";
+import type { MemoryMap } from "./memory-map.js";
+import { buddyinfoText, extfragIndexText, presentZones, unusableIndexText, zoneFreeBlocks } from "./reports.js";
+import { restoreState, snapshotState, type BuddyState } from "./state.js";
+
+export interface BuddyOptions {
+  /** The largest order, inclusive: 0..18, default 10 (4 MiB blocks). */
+  maxOrder?: number;
+  /** Per-CPU cache in frames per zone; default Linux's { high: 378, batch: 63 }; false for a pure buddy. */
+  pcp?: PcpOptions;
+  /** Guest RAM (byte 0 = physical address 0), zeroed for GFP_ZERO; must cover every managed frame. */
+  memory?: Uint8Array;
+}
+
+export interface ContigOptions {
+  /** The first pfn is a multiple of this power of two (default 1). */
+  alignPages?: number;
+  /** The range does not cross a multiple of this power of two in pfns (default 0: no boundary). */
+  boundaryPages?: number;
+  /** The range lies in [lowAddr, highAddr) (defaults: all of memory). */
+  lowAddr?: number;
+  highAddr?: number;
+  gfp?: number;
+}
+
+/** One present zone, as zones() reports it. */
+export interface ZoneInfo {
+  name: string;
+  /** Span of the zone's managed frames, [startPfn, endPfn). */
+  startPfn: number;
+  endPfn: number;
+  managed: number;
+  /** Frames on the buddy free lists (Linux NR_FREE_PAGES). */
+  free: number;
+  /** Frames held by the per-CPU cache. */
+  pcp: number;
+  /** Free blocks per order on the buddy lists: a buddyinfo row. */
+  freeBlocks: number[];
+}
+
+/**
+ * Consulted before each allocation: true makes it fail with ENOMEM (fault injection). order is -1 for
+ * a contig request, npages is 2^order for alloc_pages.
+ */
+export type FailPredicate = (order: number, npages: number, gfp: number) => boolean;
+
+export class BuddyAllocator extends BuddyCore {
+  failPredicate: FailPredicate | null = null;
+
+  /** Builds the free lists from the map's managed frames. Throws BuddyError EINVAL for bad options. */
+  constructor(map: MemoryMap, options: BuddyOptions = {}) {
+    const maxOrder = options.maxOrder ?? DEFAULT_MAX_ORDER;
+    if (!Number.isInteger(maxOrder) || maxOrder < 0 || maxOrder > MAX_MAX_ORDER)
+      throw new BuddyError("EINVAL", `BuddyAllocator: maxOrder ${maxOrder} is not in 0..${MAX_MAX_ORDER}`);
+    const pcp = options.pcp ?? { high: PCP_DEFAULT_HIGH, batch: PCP_DEFAULT_BATCH };
+    if (pcp !== false && !(Number.isInteger(pcp.batch) && Number.isInteger(pcp.high) && pcp.batch >= 1 && pcp.high >= pcp.batch))
+      throw new BuddyError("EINVAL", `BuddyAllocator: pcp needs integers 1 <= batch <= high, got ${JSON.stringify(pcp)}`);
+    const managed = map.managedPfnRanges();
+    if (managed.length === 0) throw new BuddyError("EINVAL", "BuddyAllocator: the memory map has no usable frame");
+    super(managed, maxOrder, pcp);
+    if (options.memory !== undefined) this.setMemory(options.memory);
+  }
+
+  /** Attaches (or replaces) the guest RAM view. Throws when it does not cover every managed frame. */
+  setMemory(view: Uint8Array): void {
+    const need = (this.basePfn + this.frameCount) * PAGE_SIZE;
+    if (view.length < need) throw new Error(`setMemory: the view has ${hex(view.length)} bytes, managed memory ends at ${hex(need)}`);
+    this.memory = view;
+  }
+
+  /** Free frames in all zones, including the per-CPU cache. */
+  get freePageCount(): number {
+    return this.zoneFree[0]! + this.zoneFree[1]! + this.zoneFree[2]! + this.pcpTotal();
+  }
+
+  get zoneCount(): number {
+    return presentZones(this).length;
+  }
+
+  /**
+   * Allocates 2^order frames aligned to their size. Returns the block's address (> 0), 0 for ENOMEM,
+   * or -Errno.EINVAL for a bad order or gfp. Never throws for bad input; changes nothing on EINVAL.
+   */
+  tryAllocPages(order: number, gfp: number): number {
+    if (order >>> 0 !== order || order > this.maxOrder || !gfpIsValid(gfp)) return -Errno.EINVAL;
+    if (this.failPredicate !== null && this.failPredicate(order, 2 ** order, gfp)) return this.failed(order, gfp, true);
+    // Fast path: the newest block on the first zone's per-CPU list, popped in line.
+    const zone = this.zonelist[(gfp & 3) << 2]!;
+    const pl = zone * PCP_ORDER_COUNT + order;
+    let idx: number;
+    if (order <= this.pcpMaxOrder && zone >= 0 && (idx = this.pcpHead[pl]!) >= 0) {
+      const link = this.link;
+      const nx = link[2 * idx]!;
+      this.pcpHead[pl] = nx;
+      if (nx >= 0) link[2 * nx + 1] = -1;
+      else this.pcpTail[pl] = -1;
+      this.pcpCount[zone]! -= 1 << order;
+      this.meta[idx] = ALLOC_TAG | order;
+    } else {
+      idx = this.allocSlow(order, gfp);
+      if (idx < 0) return 0;
+    }
+    const addr = (idx + this.basePfn) * PAGE_SIZE;
+    if ((gfp & GFP.ZERO) !== 0 && this.memory !== null) this.memory.fill(0, addr, addr + (PAGE_SIZE << order));
+    if (this.listener !== null) this.listener.alloc(idx + this.basePfn, order, this.zoneOf(idx), gfp);
+    return addr;
+  }
+
+  /** Every allocation the fast path cannot serve: refills, other zones, the buddy lists, a drain. */
+  private allocSlow(order: number, gfp: number): number {
+    let idx = this.allocBlock(order, gfp & 3);
+    if (idx >= 0) return idx;
+    if (this.pcpTotal() > 0) {
+      this.drainAll();
+      idx = this.allocBlock(order, gfp & 3);
+      if (idx >= 0) return idx;
+    }
+    this.failed(order, gfp, false);
+    return -1;
+  }
+
+  private failed(order: number, gfp: number, injected: boolean): 0 {
+    if (this.listener !== null) this.listener.fail(order, gfp, injected);
+    return 0;
+  }
+
+  /**
+   * Frees a block from tryAllocPages. Returns Errno.OK or the status of the first problem in the ABI's
+   * precedence: EINVAL (order), EFAULT (address), then the frame's state decides (EDOUBLEFREE,
+   * ENOTHEAD, EBADORDER). A rejected free changes nothing.
+   */
+  tryFreePages(addr: number, order: number): number {
+    if (order >>> 0 !== order || order > this.maxOrder) return Errno.EINVAL;
+    const idx = this.frameIndex(addr);
+    if (idx < 0) return Errno.EFAULT;
+    if (this.meta[idx] !== (ALLOC_TAG | order)) return this.badFree(idx, false, order);
+    const zone = this.zoneOf(idx);
+    if (this.listener !== null) this.listener.free(idx + this.basePfn, order, zone);
+    if (order > this.pcpMaxOrder) {
+      this.freeOne(idx, order, zone);
+      return Errno.OK;
+    }
+    // Per-CPU list push, in line (pcpPut), draining a batch once the zone holds `high` frames.
+    const link = this.link;
+    const pl = zone * PCP_ORDER_COUNT + order;
+    const head = this.pcpHead[pl]!;
+    this.meta[idx] = PCP_TAG | order;
+    link[2 * idx] = head;
+    link[2 * idx + 1] = -1;
+    if (head >= 0) link[2 * head + 1] = idx;
+    else this.pcpTail[pl] = idx;
+    this.pcpHead[pl] = idx;
+    if ((this.pcpCount[zone]! += 1 << order) >= this.pcpHigh) this.pcpDrain(zone, this.pcpBatch);
+    return Errno.OK;
+  }
+
+  /** The frame index of a page-aligned address of a managed frame, or -1 (EFAULT). */
+  private frameIndex(addr: number): number {
+    if (addr >>> 0 !== addr || (addr & (PAGE_SIZE - 1)) !== 0) return -1;
+    const idx = (addr >>> PAGE_SHIFT) - this.basePfn;
+    if (idx < 0 || idx >= this.frameCount || this.meta[idx] === 0) return -1;
+    return idx;
+  }
+
+  /**
+   * The status for freeing idx when it is not the head of the block the caller claims: the frame's
+   * state decides. `contig` says which family the caller freed through; size is its order or npages.
+   */
+  private badFree(idx: number, contig: boolean, size: number): number {
+    const s = this.stateAt(idx);
+    if (s === FRAME_FREE || s === FRAME_PCP) return Errno.EDOUBLEFREE;
+    if (s === FRAME_ALLOC) return contig || this.orderAt(idx) !== size ? Errno.EBADORDER : Errno.OK;
+    if (s === FRAME_CONTIG_HEAD) return contig && this.link[2 * idx + 1] === size ? Errno.OK : Errno.EBADORDER;
+    if (s === FRAME_CONTIG_TAIL) return Errno.ENOTHEAD;
+    const head = this.findHead(idx);
+    invariant(head >= 0, `badFree: managed pfn ${hex(idx + this.basePfn)} lies in no block`);
+    return this.stateAt(head) === FRAME_ALLOC ? Errno.ENOTHEAD : Errno.EDOUBLEFREE;
+  }
+
+  /** alloc_pages: the address of 2^order frames, or 0 when nothing fits. Throws BuddyError EINVAL. */
+  allocPages(order: number, gfp: number = GFP.KERNEL): number {
+    const addr = this.tryAllocPages(order, gfp);
+    if (addr < 0) throw BuddyError.fromStatus(-addr, `allocPages(order ${order}, gfp ${hex(gfp)})`);
+    return addr;
+  }
+
+  /** free_pages: throws BuddyError for an invalid free, changing nothing. */
+  freePages(addr: number, order: number): void {
+    const status = this.tryFreePages(addr, order);
+    if (status !== Errno.OK) throw BuddyError.fromStatus(status, `freePages(${hex(addr)}, order ${order})`);
+  }
+
+  /** get_free_page: one frame, or 0. */
+  getFreePage(gfp: number = GFP.KERNEL): number {
+    return this.allocPages(0, gfp);
+  }
+
+  /** get_zeroed_page: one zeroed frame, or 0. */
+  getZeroedPage(gfp: number = GFP.KERNEL): number {
+    return this.allocPages(0, gfp | GFP.ZERO);
+  }
+
+  /** free_page. */
+  freePage(addr: number): void {
+    this.freePages(addr, 0);
+  }
+
+  /**
+   * alloc_pages_exact: npages frames (1..2^maxOrder) from a block of the next power of two, whose unused
+   * tail goes straight back to the buddy lists. Like Linux's split_page, each frame is then its own
+   * order-0 allocation. Returns the address or 0; throws BuddyError EINVAL.
+   */
+  allocPagesExact(npages: number, gfp: number = GFP.KERNEL): number {
+    if (!Number.isInteger(npages) || npages < 1 || npages > 2 ** this.maxOrder)
+      throw new BuddyError("EINVAL", `allocPagesExact: npages ${npages} is not in 1..${2 ** this.maxOrder}`);
+    const order = 32 - Math.clz32(npages - 1);
+    const addr = this.allocPages(order, gfp);
+    if (addr === 0) return 0;
+    const idx = addr / PAGE_SIZE - this.basePfn;
+    const zone = this.zoneOf(idx);
+    this.meta.fill(ALLOC_TAG, idx, idx + npages);
+    for (let start = idx + npages, end = idx + 2 ** order; start < end; ) {
+      const piece = this.largestFit(start, end);
+      if (this.listener !== null) this.listener.free(start + this.basePfn, piece, zone);
+      this.freeOne(start, piece, zone);
+      start += 2 ** piece;
+    }
+    return addr;
+  }
+
+  /** free_pages_exact: frees npages order-0 frames; checks them all first, so a bad call changes nothing. */
+  freePagesExact(addr: number, npages: number): void {
+    if (!Number.isInteger(npages) || npages < 1 || npages > PFN_LIMIT)
+      throw new BuddyError("EINVAL", `freePagesExact: npages ${npages}`);
+    for (let i = 0; i < npages; i++) {
+      const a = addr + i * PAGE_SIZE;
+      const idx = this.frameIndex(a);
+      const status = idx < 0 ? Errno.EFAULT : this.meta[idx] === ALLOC_TAG ? Errno.OK : this.badFree(idx, false, 0);
+      if (status !== Errno.OK) throw BuddyError.fromStatus(status, `freePagesExact(${hex(addr)}, ${npages}) at ${hex(a)}`);
+    }
+    for (let i = 0; i < npages; i++) this.freePages(addr + i * PAGE_SIZE, 0);
+  }
+
+  /**
+   * alloc_contig (FreeBSD vm_phys_alloc_contig): exactly npages contiguous frames inside one zone, the
+   * lowest run that meets the options, possibly longer than a max-order block. Returns the address,
+   * 0 when no run exists (ENOMEM), or -Errno.EINVAL for bad arguments. Never throws for bad input.
+   */
+  tryAllocContig(npages: number, alignPages: number, gfp: number, opts: ContigOptions = {}): number {
+    const boundary = opts.boundaryPages ?? 0;
+    const low = opts.lowAddr ?? 0;
+    const high = opts.highAddr ?? 2 ** 32;
+    if (alignPages === 0) alignPages = 1;
+    const ok =
+      npages >>> 0 === npages && npages >= 1 && npages <= PFN_LIMIT && isPowerOfTwo(alignPages) &&
+      (boundary === 0 || (isPowerOfTwo(boundary) && boundary >= npages)) &&
+      Number.isInteger(low) && Number.isInteger(high) && low >= 0 && low <= high && gfpIsValid(gfp);
+    if (!ok) return -Errno.EINVAL;
+    if (this.failPredicate !== null && this.failPredicate(-1, npages, gfp)) return this.failed(-npages, gfp, true);
+    const lowIdx = Math.ceil(low / PAGE_SIZE) - this.basePfn;
+    const highIdx = Math.floor(high / PAGE_SIZE) - this.basePfn;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      for (let slot = (gfp & 3) * 4; this.zonelist[slot]! >= 0; slot++) {
+        const zone = this.zonelist[slot]!;
+        const window = {
+          lo: Math.max(this.zoneLo[zone]!, lowIdx),
+          hi: Math.min(this.zoneHi[zone]!, highIdx),
+          alignPages,
+          boundaryPages: boundary,
+        };
+        if (window.lo >= window.hi) continue;
+        const start = findContigRun(this, npages, window);
+        if (start < 0) continue;
+        takeContigRun(this, start, npages, zone);
+        const addr = this.addrOf(start);
+        if ((gfp & GFP.ZERO) !== 0 && this.memory !== null) this.memory.fill(0, addr, addr + npages * PAGE_SIZE);
+        if (this.listener !== null) this.listener.allocContig(start + this.basePfn, npages, zone, gfp);
+        return addr;
+      }
+      if (this.pcpTotal() === 0) break;
+      this.drainAll();
+    }
+    return this.failed(-npages, gfp, false);
+  }
+
+  /** Frees a contig range; statuses as tryFreePages, EBADORDER for another npages or an alloc_pages block. */
+  tryFreeContig(addr: number, npages: number): number {
+    if (npages >>> 0 !== npages || npages < 1 || npages > PFN_LIMIT) return Errno.EINVAL;
+    const idx = this.frameIndex(addr);
+    if (idx < 0) return Errno.EFAULT;
+    if (this.meta[idx] !== CONTIG_HEAD_TAG || this.link[2 * idx + 1] !== npages) return this.badFree(idx, true, npages);
+    const zone = this.zoneOf(idx);
+    if (this.listener !== null) this.listener.freeContig(idx + this.basePfn, npages, zone);
+    releaseContigRun(this, idx, npages, zone);
+    return Errno.OK;
+  }
+
+  /** allocContig with options; returns the address or 0, throws BuddyError EINVAL. */
+  allocContig(npages: number, opts: ContigOptions = {}): number {
+    const addr = this.tryAllocContig(npages, opts.alignPages ?? 1, opts.gfp ?? GFP.KERNEL, opts);
+    if (addr < 0) throw BuddyError.fromStatus(-addr, `allocContig(${npages}, ${JSON.stringify(opts)})`);
+    return addr;
+  }
+
+  /** Frees an allocContig range; throws BuddyError for an invalid free. */
+  freeContig(addr: number, npages: number): void {
+    const status = this.tryFreeContig(addr, npages);
+    if (status !== Errno.OK) throw BuddyError.fromStatus(status, `freeContig(${hex(addr)}, ${npages})`);
+  }
+
+  /** Empties the per-CPU cache into the buddy lists. */
+  drain(): void {
+    this.drainAll();
+  }
+
+  /** Free blocks of `order` on the buddy lists, summed over zones (0 for an order above max). */
+  freeBlockCount(order: number): number {
+    if (order > this.maxOrder) return 0;
+    return this.nrFree[order]! + this.nrFree[this.orderCount + order]! + this.nrFree[2 * this.orderCount + order]!;
+  }
+
+  /** True when the frame at pfn is managed (usable RAM, not reserved, not frame 0). */
+  isManagedPfn(pfn: number): boolean {
+    const idx = pfn - this.basePfn;
+    return Number.isInteger(idx) && idx >= 0 && idx < this.frameCount && this.meta[idx] !== 0;
+  }
+
+  /** The present zones with their spans and free lists. */
+  zones(): ZoneInfo[] {
+    return presentZones(this).map((z) => {
+      let first = -1;
+      let last = -1;
+      for (let i = this.zoneLo[z]!; i < this.zoneHi[z]!; i++) {
+        if (this.meta[i] === 0) continue;
+        if (first < 0) first = i;
+        last = i;
+      }
+      return {
+        name: ZONE_NAMES[z]!,
+        startPfn: first + this.basePfn,
+        endPfn: last + 1 + this.basePfn,
+        managed: this.zoneManaged[z]!,
+        free: this.zoneFree[z]!,
+        pcp: this.pcpCount[z]!,
+        freeBlocks: zoneFreeBlocks(this, z),
+      };
+    });
+  }
+
+  /** Exactly /proc/buddyinfo. */
+  buddyinfo(): string {
+    return buddyinfoText(this);
+  }
+
+  /** Exactly debugfs extfrag/unusable_index. */
+  unusableIndex(): string {
+    return unusableIndexText(this);
+  }
+
+  /** Exactly debugfs extfrag/extfrag_index. */
+  extfragIndex(): string {
+    return extfragIndexText(this);
+  }
+
+  /** Walks all metadata; throws Error("invariant: ...") naming what broke. */
+  checkInvariants(): void {
+    checkInvariants(this);
+  }
+
+  /** Host metadata bytes: the per-frame arrays plus the per-zone tables. */
+  get metadataBytes(): number {
+    const arrays = [this.link, this.meta, this.freeHead, this.nrFree, this.pcpHead, this.pcpTail];
+    return arrays.reduce((sum, a) => sum + a.byteLength, 0);
+  }
+
+  /** A copy of every piece of allocator state, for snapshots. */
+  getState(): BuddyState {
+    return snapshotState(this);
+  }
+
+  /** Restores a getState() copy taken from an allocator of the same geometry; throws otherwise. */
+  setState(saved: BuddyState): void {
+    restoreState(this, saved);
+  }
+}
+
+function isPowerOfTwo(n: number): boolean {
+  return Number.isInteger(n) && n >= 1 && n <= 2 ** 31 && (n & (n - 1)) === 0;
+}

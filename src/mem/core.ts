@@ -1,0 +1,420 @@
+// The buddy allocator's engine: per-frame metadata as a struct of typed arrays, per-zone free lists,
+// split (Linux `expand`), merge (Linux `__free_one_page`) and the per-CPU page cache (Linux pcp lists).
+// Everything is indexed by frame index `idx = pfn - basePfn`, where basePfn is aligned to a max-order
+// block, so the buddy of a block is found by flipping one bit of idx exactly as of pfn.
+// Public API, validation and reports are layered on top in buddy.ts; nothing here knows of v86.
+
+import {
+  PAGE_SIZE,
+  PCP_MAX_ORDER,
+  PCP_ORDER_COUNT,
+  ZONE_COUNT,
+  ZONE_END_PFN,
+} from "./constants.js";
+import { invariant } from "./errors.js";
+import type { PfnRange } from "./memory-map.js";
+
+// Frame states, kept in the top three bits of each frame's `meta` byte; the low five bits hold a head's
+// order (valid only while it is a head). Only the first frame of a block is a head; every other managed
+// frame is TAIL. One byte answers "is my buddy a free head of order k?": meta[buddy] === (FREE_TAG | k).
+export const FRAME_NONE = 0; // not managed: a hole, a reservation, frame 0, or outside RAM
+export const FRAME_TAIL = 1; // managed, not the first frame of its block
+export const FRAME_FREE = 2; // head of a free block on a buddy free list
+export const FRAME_PCP = 3; // head of a free block on a per-CPU list (allocated, as the buddy lists see it)
+export const FRAME_ALLOC = 4; // head of a block handed out by alloc_pages
+export const FRAME_CONTIG_HEAD = 5; // first frame of an alloc_contig range; link[2*idx+1] = npages
+export const FRAME_CONTIG_TAIL = 6; // other frame of an alloc_contig range; link[2*idx] = idx of the head
+
+export const STATE_SHIFT = 5;
+export const ORDER_MASK = 31;
+export const TAIL_TAG = FRAME_TAIL << STATE_SHIFT;
+export const FREE_TAG = FRAME_FREE << STATE_SHIFT;
+export const PCP_TAG = FRAME_PCP << STATE_SHIFT;
+export const ALLOC_TAG = FRAME_ALLOC << STATE_SHIFT;
+export const CONTIG_HEAD_TAG = FRAME_CONTIG_HEAD << STATE_SHIFT;
+export const CONTIG_TAIL_TAG = FRAME_CONTIG_TAIL << STATE_SHIFT;
+
+/** Optional observer of everything the allocator does. Absent, it costs one null test per event site. */
+export interface BuddyListener {
+  /** A block of 2^order frames at pfn was handed out. */
+  alloc(pfn: number, order: number, zone: number, gfp: number): void;
+  /** A block of 2^order frames at pfn was given back by its owner. */
+  free(pfn: number, order: number, zone: number): void;
+  /** A free block of order+1 at pfn was split; its upper half (pfn + 2^order) went to the free list. */
+  split(pfn: number, order: number, zone: number): void;
+  /** Two free buddies of order-1 merged into the block of `order` at pfn. */
+  merge(pfn: number, order: number, zone: number): void;
+  /** An allocation of `order` (npages for contig, as -npages) failed; injected when a fault predicate said so. */
+  fail(order: number, gfp: number, injected: boolean): void;
+  /** `frames` frames went from a zone's per-CPU lists back to its buddy lists. */
+  pcpDrain(zone: number, frames: number): void;
+  /** A contiguous range of npages frames at pfn was handed out (ALLOC_CONTIG). */
+  allocContig(pfn: number, npages: number, zone: number, gfp: number): void;
+  /** A contiguous range was given back (FREE_CONTIG). */
+  freeContig(pfn: number, npages: number, zone: number): void;
+}
+
+/** Per-CPU cache settings in frames per zone; `false` turns the cache off (a pure buddy). */
+export type PcpOptions = false | { high: number; batch: number };
+
+export class BuddyCore {
+  readonly maxOrder: number;
+  /** Orders 0..maxOrder: the stride of the per-zone list arrays. */
+  readonly orderCount: number;
+  /** First pfn covered by the metadata arrays; a multiple of 2^maxOrder. */
+  readonly basePfn: number;
+  /** Number of frames the metadata arrays cover. */
+  readonly frameCount: number;
+  readonly managedPageCount: number;
+
+  // Per-frame struct of arrays: 9 bytes per covered frame.
+  /**
+   * List links, interleaved so one cache line holds both: link[2*idx] = next head (-1 at the end),
+   * link[2*idx + 1] = previous head (-1 at the start). Contig ranges reuse them: every frame's next is
+   * the range's head, the head's prev is its npages.
+   */
+  readonly link: Int32Array;
+  /** Per frame: state << STATE_SHIFT | order. */
+  readonly meta: Uint8Array;
+
+  // Per zone and order (index zone * orderCount + order).
+  readonly freeHead: Int32Array;
+  readonly nrFree: Int32Array;
+  /** Per zone: bit k set when the order-k free list is non-empty, so finding an order is O(1). */
+  readonly orderMask: Int32Array;
+  /** Per zone: frames on the buddy free lists. */
+  readonly zoneFree: Int32Array;
+  /** Per zone: managed frames. */
+  readonly zoneManaged: Int32Array;
+  /** Per zone: the idx range [lo, hi) no block may leave. */
+  readonly zoneLo: Int32Array;
+  readonly zoneHi: Int32Array;
+  /** Zone lists by gfp zone bits (0 KERNEL, 1 DMA, 2 HIGHMEM), 4 slots each, -1 terminated. */
+  readonly zonelist: Int8Array;
+
+  // Per-CPU cache, per zone and order 0..PCP_MAX_ORDER (index zone * PCP_ORDER_COUNT + order).
+  readonly pcpHigh: number;
+  readonly pcpBatch: number;
+  /** Largest order the cache takes; -1 when the cache is off. */
+  readonly pcpMaxOrder: number;
+  readonly pcpHead: Int32Array;
+  readonly pcpTail: Int32Array;
+  /** Per zone: frames held by the cache. */
+  readonly pcpCount: Int32Array;
+  /** Per zone: where the round-robin drain resumes. */
+  readonly pcpDrainIndex: Int32Array;
+
+  /** Guest RAM, for GFP_ZERO; null when no memory is attached. */
+  memory: Uint8Array | null = null;
+  listener: BuddyListener | null = null;
+
+  /**
+   * Lays out metadata for the given managed frames and hands every one of them to the free lists as
+   * the largest aligned blocks that fit (Linux memblock_free_all). Callers validate their options.
+   */
+  constructor(managed: readonly PfnRange[], maxOrder: number, pcp: PcpOptions) {
+    invariant(managed.length > 0, "BuddyCore: no managed memory");
+    this.maxOrder = maxOrder;
+    this.orderCount = maxOrder + 1;
+    const blockPages = 2 ** maxOrder;
+    // `| 0` keeps these small integers (not doubles) so the JIT indexes typed arrays with int32 math.
+    this.basePfn = (Math.floor(managed[0]!.startPfn / blockPages) * blockPages) | 0;
+    this.frameCount = (managed[managed.length - 1]!.endPfn - this.basePfn) | 0;
+    const n = this.frameCount;
+    this.link = new Int32Array(2 * n).fill(-1);
+    this.meta = new Uint8Array(n);
+    const lists = ZONE_COUNT * this.orderCount;
+    this.freeHead = new Int32Array(lists).fill(-1);
+    this.nrFree = new Int32Array(lists);
+    this.orderMask = new Int32Array(ZONE_COUNT);
+    this.zoneFree = new Int32Array(ZONE_COUNT);
+    this.zoneManaged = new Int32Array(ZONE_COUNT);
+    this.zoneLo = new Int32Array(ZONE_COUNT);
+    this.zoneHi = new Int32Array(ZONE_COUNT);
+    let lo = 0;
+    for (let z = 0; z < ZONE_COUNT; z++) {
+      const hi = Math.min(n, Math.max(0, ZONE_END_PFN[z]! - this.basePfn));
+      this.zoneLo[z] = Math.min(lo, hi);
+      this.zoneHi[z] = hi;
+      lo = hi;
+    }
+    this.pcpMaxOrder = pcp === false ? -1 : Math.min(PCP_MAX_ORDER, maxOrder);
+    this.pcpHigh = pcp === false ? 0 : pcp.high;
+    this.pcpBatch = pcp === false ? 0 : pcp.batch;
+    this.pcpHead = new Int32Array(ZONE_COUNT * PCP_ORDER_COUNT).fill(-1);
+    this.pcpTail = new Int32Array(ZONE_COUNT * PCP_ORDER_COUNT).fill(-1);
+    this.pcpCount = new Int32Array(ZONE_COUNT);
+    this.pcpDrainIndex = new Int32Array(ZONE_COUNT);
+
+    let total = 0;
+    for (const r of managed) {
+      const start = r.startPfn - this.basePfn;
+      const end = r.endPfn - this.basePfn;
+      this.meta.fill(TAIL_TAG, start, end);
+      for (let z = 0; z < ZONE_COUNT; z++) {
+        const a = Math.max(start, this.zoneLo[z]!);
+        const b = Math.min(end, this.zoneHi[z]!);
+        if (a >= b) continue;
+        this.zoneManaged[z]! += b - a;
+        this.insertRange(a, b, z);
+      }
+      total += end - start;
+    }
+    this.managedPageCount = total | 0;
+    // Zone lists hold present zones only, in fallback order.
+    this.zonelist = new Int8Array(12).fill(-1);
+    const fallback = [
+      [1, 0],
+      [0],
+      [2, 1, 0],
+    ];
+    fallback.forEach((zones, zc) => {
+      let slot = zc * 4;
+      for (const z of zones) if (this.zoneManaged[z]! > 0) this.zonelist[slot++] = z;
+    });
+  }
+
+  /** The zone of a frame index. */
+  zoneOf(idx: number): number {
+    return idx < this.zoneHi[0]! ? 0 : idx < this.zoneHi[1]! ? 1 : 2;
+  }
+
+  /** Physical address of a frame index. */
+  addrOf(idx: number): number {
+    return (idx + this.basePfn) * PAGE_SIZE;
+  }
+
+  /** Puts a free block on the head of its list. Its tail frames must already be TAIL. */
+  addFree(idx: number, order: number, zone: number): void {
+    const link = this.link;
+    const li = zone * this.orderCount + order;
+    const head = this.freeHead[li]!;
+    link[2 * idx] = head;
+    link[2 * idx + 1] = -1;
+    if (head >= 0) link[2 * head + 1] = idx;
+    this.freeHead[li] = idx;
+    this.meta[idx] = FREE_TAG | order;
+    this.nrFree[li]!++;
+    this.orderMask[zone]! |= 1 << order;
+    this.zoneFree[zone]! += 1 << order;
+  }
+
+  /** Takes a free block off its list; the caller sets its new state. */
+  delFree(idx: number, order: number, zone: number): void {
+    const link = this.link;
+    const li = zone * this.orderCount + order;
+    const nx = link[2 * idx]!;
+    const pv = link[2 * idx + 1]!;
+    if (pv >= 0) link[2 * pv] = nx;
+    else this.freeHead[li] = nx;
+    if (nx >= 0) link[2 * nx + 1] = pv;
+    if (--this.nrFree[li]! === 0) this.orderMask[zone]! &= ~(1 << order);
+    this.zoneFree[zone]! -= 1 << order;
+  }
+
+  /**
+   * Takes a block of exactly `order` from zone's buddy lists: the smallest non-empty order >= the
+   * request, split down by handing back upper halves (Linux `expand`). Returns idx, or -1 when the
+   * zone has no block that large. The caller must set the head's meta.
+   */
+  rmqueue(zone: number, order: number): number {
+    const mask = this.orderMask[zone]! & (-1 << order);
+    if (mask === 0) return -1;
+    let cur = 31 - Math.clz32(mask & -mask);
+    const idx = this.freeHead[zone * this.orderCount + cur]!;
+    this.delFree(idx, cur, zone);
+    const listener = this.listener;
+    while (cur > order) {
+      cur--;
+      this.addFree(idx + (1 << cur), cur, zone);
+      if (listener !== null) listener.split(idx + this.basePfn, cur, zone);
+    }
+    return idx;
+  }
+
+  /**
+   * Returns a block to the buddy lists, merging while the buddy is a free head of the same order in
+   * the same zone (Linux `__free_one_page`). Worked example: idx 8, order 1 -> buddy 8 ^ (1 << 1) = 10;
+   * if 10 is a free order-1 head they merge into the order-2 block at 8 & 10 = 8.
+   */
+  freeOne(idx: number, order: number, zone: number): void {
+    const meta = this.meta;
+    const lo = this.zoneLo[zone]!;
+    const hi = this.zoneHi[zone]!;
+    const maxOrder = this.maxOrder;
+    const listener = this.listener;
+    meta[idx] = TAIL_TAG;
+    while (order < maxOrder) {
+      const buddy = idx ^ (1 << order);
+      if (buddy < lo || buddy >= hi || meta[buddy] !== (FREE_TAG | order)) break;
+      this.delFree(buddy, order, zone);
+      meta[buddy] = TAIL_TAG;
+      idx &= buddy;
+      order++;
+      if (listener !== null) listener.merge(idx + this.basePfn, order, zone);
+    }
+    this.addFree(idx, order, zone);
+  }
+
+  /**
+   * Frees the frames [start, end) of one zone as the largest aligned blocks that fit, merging each
+   * with free buddies. The frames must be FRAME_TAIL (or heads about to be dropped) and not on a list.
+   */
+  freeRange(start: number, end: number, zone: number): void {
+    while (start < end) {
+      const order = this.largestFit(start, end);
+      this.freeOne(start, order, zone);
+      start += 2 ** order;
+    }
+  }
+
+  /** Like freeRange but with no merge attempts: for ranges whose buddies are known not to be free. */
+  insertRange(start: number, end: number, zone: number): void {
+    while (start < end) {
+      const order = this.largestFit(start, end);
+      this.addFree(start, order, zone);
+      start += 2 ** order;
+    }
+  }
+
+  /** The largest order <= maxOrder of a block aligned at start that ends at or before end. */
+  largestFit(start: number, end: number): number {
+    let order = start === 0 ? this.maxOrder : Math.min(this.maxOrder, 31 - Math.clz32(start & -start));
+    while (start + 2 ** order > end) order--;
+    return order;
+  }
+
+  /**
+   * Takes a block of `order` for zone list `zc`, from the per-CPU cache when the order is cached,
+   * else from the buddy lists, trying each zone in fallback order. Returns idx with state ALLOC,
+   * or -1. Never drains the cache; the caller does that before giving up.
+   */
+  allocBlock(order: number, zc: number): number {
+    const zonelist = this.zonelist;
+    const cached = order <= this.pcpMaxOrder;
+    for (let slot = zc * 4; ; slot++) {
+      const zone = zonelist[slot]!;
+      if (zone < 0) return -1;
+      const idx = cached ? this.pcpTake(zone, order) : this.rmqueue(zone, order);
+      if (idx >= 0) {
+        this.meta[idx] = ALLOC_TAG | order;
+        return idx;
+      }
+    }
+  }
+
+  /** Pops the newest block of `order` from zone's per-CPU list, refilling it first when empty; or -1. */
+  pcpTake(zone: number, order: number): number {
+    const pl = zone * PCP_ORDER_COUNT + order;
+    let idx = this.pcpHead[pl]!;
+    if (idx < 0) {
+      this.pcpRefill(zone, order);
+      idx = this.pcpHead[pl]!;
+      if (idx < 0) return -1;
+    }
+    const link = this.link;
+    const nx = link[2 * idx]!;
+    this.pcpHead[pl] = nx;
+    if (nx >= 0) link[2 * nx + 1] = -1;
+    else this.pcpTail[pl] = -1;
+    this.pcpCount[zone]! -= 1 << order;
+    return idx;
+  }
+
+  /** Linux rmqueue_bulk: moves max(batch >> order, 2) blocks from the buddy lists to the list's tail. */
+  pcpRefill(zone: number, order: number): void {
+    const link = this.link;
+    const pl = zone * PCP_ORDER_COUNT + order;
+    const count = Math.max(this.pcpBatch >> order, 2);
+    for (let i = 0; i < count; i++) {
+      const idx = this.rmqueue(zone, order);
+      if (idx < 0) break;
+      const tail = this.pcpTail[pl]!;
+      this.meta[idx] = PCP_TAG | order;
+      link[2 * idx] = -1;
+      link[2 * idx + 1] = tail;
+      if (tail >= 0) link[2 * tail] = idx;
+      else this.pcpHead[pl] = idx;
+      this.pcpTail[pl] = idx;
+      this.pcpCount[zone]! += 1 << order;
+    }
+  }
+
+  /** Pushes a freed block on its per-CPU list (LIFO), draining a batch when the zone reaches `high`. */
+  pcpPut(idx: number, order: number, zone: number): void {
+    const link = this.link;
+    const pl = zone * PCP_ORDER_COUNT + order;
+    const head = this.pcpHead[pl]!;
+    this.meta[idx] = PCP_TAG | order;
+    link[2 * idx] = head;
+    link[2 * idx + 1] = -1;
+    if (head >= 0) link[2 * head + 1] = idx;
+    else this.pcpTail[pl] = idx;
+    this.pcpHead[pl] = idx;
+    if ((this.pcpCount[zone]! += 1 << order) >= this.pcpHigh) this.pcpDrain(zone, this.pcpBatch);
+  }
+
+  /**
+   * Linux free_pcppages_bulk: gives at least `frames` frames (or all the zone holds) back to the buddy
+   * lists, oldest first, list by list in round-robin order.
+   */
+  pcpDrain(zone: number, frames: number): void {
+    const link = this.link;
+    let count = Math.min(frames, this.pcpCount[zone]!);
+    const drained = count;
+    let pindex = this.pcpDrainIndex[zone]!;
+    while (count > 0) {
+      let pl: number;
+      do {
+        if (++pindex > PCP_MAX_ORDER) pindex = 0;
+        pl = zone * PCP_ORDER_COUNT + pindex;
+      } while (this.pcpTail[pl]! < 0);
+      do {
+        const idx = this.pcpTail[pl]!;
+        const pv = link[2 * idx + 1]!;
+        this.pcpTail[pl] = pv;
+        if (pv >= 0) link[2 * pv] = -1;
+        else this.pcpHead[pl] = -1;
+        count -= 1 << pindex;
+        this.pcpCount[zone]! -= 1 << pindex;
+        this.freeOne(idx, pindex, zone);
+      } while (count > 0 && this.pcpTail[pl]! >= 0);
+    }
+    this.pcpDrainIndex[zone] = pindex;
+    if (drained > 0 && this.listener !== null) this.listener.pcpDrain(zone, drained);
+  }
+
+  /** Frames held by the per-CPU cache, all zones. */
+  pcpTotal(): number {
+    return this.pcpCount[0]! + this.pcpCount[1]! + this.pcpCount[2]!;
+  }
+
+  /** Empties every zone's per-CPU cache into the buddy lists. */
+  drainAll(): void {
+    for (let z = 0; z < ZONE_COUNT; z++) if (this.pcpCount[z]! > 0) this.pcpDrain(z, this.pcpCount[z]!);
+  }
+
+  /** FRAME_* state of a frame index. */
+  stateAt(idx: number): number {
+    return this.meta[idx]! >>> STATE_SHIFT;
+  }
+
+  /** Order recorded for a head frame index. */
+  orderAt(idx: number): number {
+    return this.meta[idx]! & ORDER_MASK;
+  }
+
+  /**
+   * The head of the block that contains idx (which must be a managed frame outside contig ranges),
+   * found by testing each aligned candidate: heads are exact, so the first head whose block covers idx
+   * is the one. Returns -1 only when the metadata is broken.
+   */
+  findHead(idx: number): number {
+    for (let k = 0; k <= this.maxOrder; k++) {
+      const h = idx - (idx & ((1 << k) - 1));
+      const s = this.stateAt(h);
+      if ((s === FRAME_FREE || s === FRAME_PCP || s === FRAME_ALLOC) && h + 2 ** this.orderAt(h) > idx) return h;
+    }
+    return -1;
+  }
+}

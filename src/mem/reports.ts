@@ -1,0 +1,94 @@
+// Linux's text reports, byte for byte: /proc/buddyinfo (mm/vmstat.c frag_show_print) and the debugfs
+// extfrag/unusable_index and extfrag/extfrag_index files (unusable_free_index, __fragmentation_index).
+// Like Linux they read the buddy free lists only: blocks in the per-CPU cache are not counted.
+
+import { ZONE_COUNT, ZONE_NAMES } from "./constants.js";
+import type { BuddyCore } from "./core.js";
+
+/** Zones with at least one managed frame, in address order. */
+export function presentZones(core: BuddyCore): number[] {
+  const out: number[] = [];
+  for (let z = 0; z < ZONE_COUNT; z++) if (core.zoneManaged[z]! > 0) out.push(z);
+  return out;
+}
+
+/** Free blocks per order on zone's buddy lists. */
+export function zoneFreeBlocks(core: BuddyCore, zone: number): number[] {
+  const out: number[] = [];
+  for (let o = 0; o < core.orderCount; o++) out.push(core.nrFree[zone * core.orderCount + o]!);
+  return out;
+}
+
+function zonePrefix(zone: number): string {
+  return `Node 0, zone ${ZONE_NAMES[zone]!.padStart(8)} `;
+}
+
+/** /proc/buddyinfo: "Node 0, zone %8s " then "%6lu " per order, one line per zone. */
+export function buddyinfoText(core: BuddyCore): string {
+  return presentZones(core)
+    .map((z) => zonePrefix(z) + zoneFreeBlocks(core, z).map((n) => `${String(n).padStart(6)} `).join("") + "\n")
+    .join("");
+}
+
+/** Linux struct contig_page_info for one zone and a requested order. */
+interface ContigPageInfo {
+  freePages: number;
+  freeBlocksTotal: number;
+  freeBlocksSuitable: number;
+}
+
+function contigPageInfo(blocks: readonly number[], suitableOrder: number): ContigPageInfo {
+  const info = { freePages: 0, freeBlocksTotal: 0, freeBlocksSuitable: 0 };
+  blocks.forEach((n, order) => {
+    info.freeBlocksTotal += n;
+    info.freePages += n * 2 ** order;
+    if (order >= suitableOrder) info.freeBlocksSuitable += n * 2 ** (order - suitableOrder);
+  });
+  return info;
+}
+
+/** Linux unusable_free_index, in thousandths: the share of free memory unusable for an order. */
+export function unusableFreeIndex(blocks: readonly number[], order: number): number {
+  const info = contigPageInfo(blocks, order);
+  if (info.freePages === 0) return 1000;
+  return Math.floor(((info.freePages - info.freeBlocksSuitable * 2 ** order) * 1000) / info.freePages);
+}
+
+/**
+ * Linux __fragmentation_index, in thousandths: -1000 when the order could be served now, else towards
+ * 0 when a failure would be for lack of memory and towards 1000 when for fragmentation.
+ */
+export function fragmentationIndex(blocks: readonly number[], order: number): number {
+  const info = contigPageInfo(blocks, order);
+  if (info.freeBlocksTotal === 0) return 0;
+  if (info.freeBlocksSuitable > 0) return -1000;
+  const requested = 2 ** order;
+  return 1000 - Math.floor((1000 + Math.floor((info.freePages * 1000) / requested)) / info.freeBlocksTotal);
+}
+
+/** C's "%d.%03d" of index / 1000 and index % 1000 (truncating division), with an optional width. */
+function thousandths(index: number, width: number): string {
+  const whole = Math.trunc(index / 1000);
+  const frac = Math.abs(index % 1000);
+  return `${String(whole).padStart(width)}.${String(frac).padStart(3, "0")} `;
+}
+
+/** debugfs extfrag/unusable_index: "%d.%03d " per order. */
+export function unusableIndexText(core: BuddyCore): string {
+  return presentZones(core)
+    .map((z) => {
+      const blocks = zoneFreeBlocks(core, z);
+      return zonePrefix(z) + blocks.map((_, o) => thousandths(unusableFreeIndex(blocks, o), 1)).join("") + "\n";
+    })
+    .join("");
+}
+
+/** debugfs extfrag/extfrag_index: "%2d.%03d " per order. */
+export function extfragIndexText(core: BuddyCore): string {
+  return presentZones(core)
+    .map((z) => {
+      const blocks = zoneFreeBlocks(core, z);
+      return zonePrefix(z) + blocks.map((_, o) => thousandths(fragmentationIndex(blocks, o), 2)).join("") + "\n";
+    })
+    .join("");
+}

@@ -1,0 +1,63 @@
+// Snapshots of allocator state: since all state is typed arrays plus a few scalars, a snapshot is a
+// copy of those arrays with the geometry they belong to, and restoring is a checked copy back.
+
+import type { BuddyCore } from "./core.js";
+
+export const BUDDY_STATE_VERSION = 1;
+
+/** Everything needed to put an allocator of the same geometry back into this exact state. */
+export interface BuddyState {
+  version: number;
+  maxOrder: number;
+  basePfn: number;
+  frameCount: number;
+  pcpHigh: number;
+  pcpBatch: number;
+  pcpMaxOrder: number;
+  arrays: Record<StateArrayName, Int32Array | Uint8Array>;
+}
+
+const ARRAY_NAMES = [
+  "link",
+  "meta",
+  "freeHead",
+  "nrFree",
+  "orderMask",
+  "zoneFree",
+  "pcpHead",
+  "pcpTail",
+  "pcpCount",
+  "pcpDrainIndex",
+] as const;
+type StateArrayName = (typeof ARRAY_NAMES)[number];
+
+const GEOMETRY = ["maxOrder", "basePfn", "frameCount", "pcpHigh", "pcpBatch", "pcpMaxOrder"] as const;
+
+export function snapshotState(core: BuddyCore): BuddyState {
+  const arrays = {} as Record<StateArrayName, Int32Array | Uint8Array>;
+  for (const name of ARRAY_NAMES) arrays[name] = core[name].slice();
+  return {
+    version: BUDDY_STATE_VERSION,
+    maxOrder: core.maxOrder,
+    basePfn: core.basePfn,
+    frameCount: core.frameCount,
+    pcpHigh: core.pcpHigh,
+    pcpBatch: core.pcpBatch,
+    pcpMaxOrder: core.pcpMaxOrder,
+    arrays,
+  };
+}
+
+/** Copies a snapshot back; throws, changing nothing, when it belongs to another geometry. */
+export function restoreState(core: BuddyCore, saved: BuddyState): void {
+  if (saved.version !== BUDDY_STATE_VERSION) throw new Error(`setState: state version ${saved.version}, expected ${BUDDY_STATE_VERSION}`);
+  for (const key of GEOMETRY)
+    if (saved[key] !== core[key]) throw new Error(`setState: ${key} is ${saved[key]} in the snapshot but ${core[key]} here`);
+  for (const name of ARRAY_NAMES) {
+    const from = saved.arrays[name];
+    const to = core[name];
+    if (from === undefined || from.length !== to.length || from.constructor !== to.constructor)
+      throw new Error(`setState: array ${name} does not match this allocator`);
+  }
+  for (const name of ARRAY_NAMES) core[name].set(saved.arrays[name]);
+}
