@@ -1,0 +1,289 @@
+// The one module that touches v86 internals (`emulator.v86`, `emulator.v86.cpu`): port handlers,
+// fast views of guest RAM and registers, the instruction pointer, control registers, the halt event
+// and the guard around v86's main loop. v86.d.ts declares none of this, so the minimal shape we rely
+// on is declared here; a v86 upgrade that renames something breaks this file and no other.
+//
+// v86's own `cpu.mem8`, `cpu.reg32`, ... are Proxies that build a new typed array on every element
+// access, and the wasm memory behind them grows mid-run (its old ArrayBuffer is then detached: reads
+// give undefined, writes vanish). We keep our own views over `cpu.wasm_memory.buffer` and rebuild them
+// whenever the buffer changed; every port entry checks that first.
+
+import type { V86 } from "v86";
+
+/** The part of one `cpu.io.ports[]` entry we inspect. */
+interface V86PortEntry {
+  read8: unknown;
+  read16: unknown;
+  read32: unknown;
+  write8: unknown;
+  write16: unknown;
+  write32: unknown;
+}
+
+/** The part of v86's IO object (src/io.js) we use. */
+interface V86Io {
+  ports: V86PortEntry[];
+  empty_port_read8: unknown;
+  empty_port_read16: unknown;
+  empty_port_read32: unknown;
+  empty_port_write: unknown;
+  register_read(port: number, device: object, r8: () => number, r16: () => number, r32: () => number): void;
+  register_write(
+    port: number,
+    device: object,
+    w8: (value: number) => void,
+    w16: (value: number) => void,
+    w32: (value: number) => void,
+  ): void;
+}
+
+/** The part of v86's CPU object (src/cpu.js) we use. Typed arrays here are v86's Proxies. */
+interface V86CpuInternals {
+  wasm_memory: WebAssembly.Memory;
+  memory_size: ArrayLike<number>;
+  mem8: { byteOffset: number };
+  reg32: { byteOffset: number };
+  cr: { byteOffset: number };
+  previous_ip: { byteOffset: number };
+  instruction_pointer: { byteOffset: number };
+  instruction_counter: { byteOffset: number };
+  protected_mode: ArrayLike<number>;
+  get_eflags(): number;
+  io: V86Io;
+}
+
+/** The part of v86's emulator core (src/main.js) we use. */
+interface V86Internals {
+  cpu: V86CpuInternals;
+  do_tick(): void;
+  next_tick(delayMs: number): void;
+  stop(): void;
+}
+
+interface V86WithInternals {
+  v86: V86Internals;
+  add_listener(event: string, listener: (value: unknown) => void): void;
+  remove_listener(event: string, listener: (value: unknown) => void): void;
+}
+
+/** Register indices of `reg32`, as v86 (and the x86 encoding) numbers them. */
+export const REG_EAX = 0;
+export const REG_ECX = 1;
+export const REG_EDX = 2;
+export const REG_EBX = 3;
+export const REG_ESP = 4;
+export const REG_EBP = 5;
+export const REG_ESI = 6;
+export const REG_EDI = 7;
+
+/** EFLAGS.IF: interrupts enabled. */
+const EFLAGS_IF = 1 << 9;
+
+/** Handlers for every width of one I/O port. Reads return the value the guest sees in AL/AX/EAX. */
+export interface PortHandlers {
+  read8(): number;
+  read16(): number;
+  read32(): number;
+  write8(value: number): void;
+  write16(value: number): void;
+  write32(value: number): void;
+}
+
+/** Called with fresh views after v86 replaced its wasm memory buffer (and once at attach time). */
+export type ViewsListener = (ram: Uint8Array, reg32: Int32Array) => void;
+
+/**
+ * Our window into one running v86 CPU. Build it after "emulator-loaded". The views `ram` (guest
+ * physical memory, `memorySize` bytes) and `reg32` (EAX..EDI) are valid until the wasm memory grows;
+ * callers on the hot path call `refreshViews()` first (the port handlers registered here do).
+ */
+export class GuestCpu {
+  readonly memorySize: number;
+  /** Guest physical RAM, [0, memorySize). */
+  ram!: Uint8Array;
+  /** EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI (indices REG_*). */
+  reg32!: Int32Array;
+  private cr!: Int32Array;
+  private previousIp!: Int32Array;
+  private instructionPointer!: Int32Array;
+  private instructionCounter!: Uint32Array;
+  private readonly cpu: V86CpuInternals;
+  private readonly listeners: ViewsListener[] = [];
+  private growCount = 0;
+
+  constructor(emulator: V86) {
+    const internals = (emulator as unknown as Partial<V86WithInternals>).v86;
+    if (internals === undefined || internals.cpu === undefined || internals.cpu.wasm_memory === undefined) {
+      throw new Error("GuestCpu: emulator.v86.cpu is missing (v86 not loaded yet, or an incompatible v86 version)");
+    }
+    this.cpu = internals.cpu;
+    this.memorySize = this.cpu.memory_size[0]! >>> 0;
+    this.buildViews();
+  }
+
+  /**
+   * Rebuilds every view when v86 replaced its wasm buffer, then tells the listeners. Cheap when
+   * nothing changed. Throws what a listener throws (after every view is rebuilt).
+   */
+  refreshViews(): void {
+    if (this.ram.buffer !== this.cpu.wasm_memory.buffer) {
+      this.buildViews();
+      this.growCount++;
+      for (const listener of this.listeners) listener(this.ram, this.reg32);
+    }
+  }
+
+  /** How many times the views were rebuilt after a wasm memory growth. */
+  get memoryGrowths(): number {
+    return this.growCount;
+  }
+
+  /** Registers a listener for fresh views; it is called right away with the current ones. */
+  onViews(listener: ViewsListener): void {
+    this.listeners.push(listener);
+    listener(this.ram, this.reg32);
+  }
+
+  /**
+   * Takes the I/O port for every width of read and write. Throws if any width already has a
+   * handler other than v86's empty one (another device owns the port). Every entry first refreshes
+   * the views, so handlers may use `ram` and `reg32` directly. A views listener that throws while
+   * refreshing is reported to `onError` (the handler still runs: it must then refuse work), never
+   * thrown into v86's loop.
+   */
+  registerPort(port: number, handlers: PortHandlers, onError: (error: unknown) => void): void {
+    const io = this.cpu.io;
+    const entry = io.ports[port];
+    if (entry === undefined) throw new Error(`GuestCpu.registerPort: port 0x${port.toString(16)} does not exist`);
+    const free =
+      entry.read8 === io.empty_port_read8 &&
+      entry.read16 === io.empty_port_read16 &&
+      entry.read32 === io.empty_port_read32 &&
+      entry.write8 === io.empty_port_write &&
+      entry.write16 === io.empty_port_write &&
+      entry.write32 === io.empty_port_write;
+    if (!free) throw new Error(`GuestCpu.registerPort: port 0x${port.toString(16)} already has a v86 device`);
+    const refresh = (): void => {
+      if (this.ram.buffer === this.cpu.wasm_memory.buffer) return;
+      try {
+        this.refreshViews();
+      } catch (error) {
+        onError(error);
+      }
+    };
+    const device = { name: "buddy86 hypercall port" };
+    io.register_read(
+      port,
+      device,
+      () => {
+        refresh();
+        return handlers.read8();
+      },
+      () => {
+        refresh();
+        return handlers.read16();
+      },
+      () => {
+        refresh();
+        return handlers.read32();
+      },
+    );
+    io.register_write(
+      port,
+      device,
+      (value) => {
+        refresh();
+        handlers.write8(value);
+      },
+      (value) => {
+        refresh();
+        handlers.write16(value);
+      },
+      (value) => {
+        refresh();
+        handlers.write32(value);
+      },
+    );
+  }
+
+  /** Linear address of the instruction being executed (the `in` itself, inside a port handler). */
+  get eip(): number {
+    this.refreshViews();
+    return this.previousIp[0]! >>> 0;
+  }
+
+  /** Linear address of the next instruction. */
+  get nextEip(): number {
+    this.refreshViews();
+    return this.instructionPointer[0]! >>> 0;
+  }
+
+  /** Instructions retired so far; approximate inside a port handler (see V86-NOTES.md). */
+  get instructionCount(): number {
+    this.refreshViews();
+    return this.instructionCounter[0]! >>> 0;
+  }
+
+  get cr0(): number {
+    this.refreshViews();
+    return this.cr[0]! >>> 0;
+  }
+
+  /** The page directory base, for host-side page-table walks. */
+  get cr3(): number {
+    this.refreshViews();
+    return this.cr[3]! >>> 0;
+  }
+
+  get protectedMode(): boolean {
+    return this.cpu.protected_mode[0] === 1;
+  }
+
+  get interruptsEnabled(): boolean {
+    return (this.cpu.get_eflags() & EFLAGS_IF) !== 0;
+  }
+
+  private buildViews(): void {
+    const cpu = this.cpu;
+    const buffer = cpu.wasm_memory.buffer;
+    this.ram = new Uint8Array(buffer, cpu.mem8.byteOffset, this.memorySize);
+    this.reg32 = new Int32Array(buffer, cpu.reg32.byteOffset, 8);
+    this.cr = new Int32Array(buffer, cpu.cr.byteOffset, 8);
+    this.previousIp = new Int32Array(buffer, cpu.previous_ip.byteOffset, 1);
+    this.instructionPointer = new Int32Array(buffer, cpu.instruction_pointer.byteOffset, 1);
+    this.instructionCounter = new Uint32Array(buffer, cpu.instruction_counter.byteOffset, 1);
+  }
+}
+
+/**
+ * Wraps v86's main-loop tick in a try/catch, so an exception thrown inside the emulator (a CPU
+ * fault v86 cannot deliver, such as an exception with no IDT, panics the wasm core) reaches
+ * `onError` instead of escaping from a timer callback and killing the process. After an error the
+ * guest never runs again: the loop is told to stop and ticks once more only to emit
+ * "emulator-stopped", which `emulator.destroy()` waits for. Returns a function that restores the
+ * original tick.
+ */
+export function guardMainLoop(emulator: V86, onError: (error: unknown) => void): () => void {
+  const core = (emulator as unknown as V86WithInternals).v86;
+  const original = core.do_tick;
+  core.do_tick = function guardedTick(this: V86Internals): void {
+    try {
+      original.call(this);
+    } catch (error) {
+      core.stop();
+      core.next_tick(0);
+      onError(error);
+    }
+  };
+  return () => {
+    core.do_tick = original;
+  };
+}
+
+/** Subscribes to "cpu-event-halt" (the guest executed `hlt`), which v86.d.ts does not declare. */
+export function onCpuHalt(emulator: V86, listener: () => void): () => void {
+  const e = emulator as unknown as V86WithInternals;
+  const wrapped = (): void => listener();
+  e.add_listener("cpu-event-halt", wrapped);
+  return () => e.remove_listener("cpu-event-halt", wrapped);
+}
