@@ -88,9 +88,9 @@ describe("MEMMAP builds the allocator over guest RAM", () => {
     expect(log).toContain("Command line: workload=churn ops=5");
     expect(log).toContain("reserved:  [mem 0x0000000000000000-0x0000000000000fff] frame 0");
     expect(log).toContain("reserved:  [mem 0x00000000000a0000-0x00000000000fffff] VGA and ROM hole");
-    expect(log).toContain("reserved:  [mem 0x0000000000007000-0x0000000000007fff] multiboot info");
-    expect(log).toContain("multiboot cmdline");
-    expect(log).toContain("multiboot memory map");
+    expect(log).toContain("reserved:  [mem 0x0000000000007c00-0x0000000000007c73] multiboot info");
+    expect(log).toContain("reserved:  [mem 0x0000000000007c74-0x0000000000007c88] multiboot cmdline");
+    expect(log).toContain(`reserved:  [mem 0x0000000000007c89-0x${(0x7c89 + 47).toString(16).padStart(16, "0")}] multiboot memory map`);
     expect(log).toContain("reserved:  [mem 0x0000000000100000-0x000000000010ffff] kernel image");
     expect(log).toContain("Zone ranges:");
     expect(log).toMatch(/ {2}DMA {6}\[mem 0x0000000000001000-0x0000000000ffffff\] \d+ managed frames/);

