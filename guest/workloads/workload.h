@@ -11,6 +11,10 @@
 #define WORKLOADS(X)                                                                            \
     X(churn, true, 10000, "ops x (get_free_page; free_page)")                                   \
     X(fill, true, 0, "order-0 GFP_HIGHMEM pages until ENOMEM, write each, free all")            \
+    X(random, true, 10000, "the W3 stream: random orders and frees, every block stamped")      \
+    X(pagetable, true, 2048, "page tables from allocated frames, paging on, verify, paging off") \
+    X(contig, true, 0, "ALLOC_CONTIG alignments and long runs, DMA, HighMem, GFP_ZERO")         \
+    X(batch, true, 10000, "churn and random through BATCH, 64 records per call")               \
     X(demo, false, 1000, "a short run of each workload above, with MARKs between phases")
 
 /* One run of one workload. Workloads count their failed checks in failures. */
