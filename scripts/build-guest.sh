@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the bundled guest (guest/ -> buddy86-guest.elf) plus TOOLCHAIN naming the gcc and ld used.
+# Builds the bundled guest (guest/ -> buddy86-guest.elf) and the minimal example kernel
+# (examples/minimal-kernel/ -> minimal-kernel.elf), plus TOOLCHAIN naming the gcc and ld used.
 # Deterministic: relative paths only, no build-id, no debug info, sorted inputs, so the same
 # toolchain gives the same bytes from any checkout. Usage: scripts/build-guest.sh [OUTDIR] (default images/).
 set -euo pipefail
@@ -46,9 +47,16 @@ mapfile -t GUEST_SOURCES < <(echo guest/entry.S; printf '%s\n' guest/*.c guest/w
 compile "$OBJ/guest" "${GUEST_SOURCES[@]}"
 "$LD" "${LDFLAGS[@]}" -T guest/linker.ld -o "$OUT/buddy86-guest.elf" "${OBJS[@]}"
 
+# The minimal kernel: its own entry.S and linker script, sharing only buddy86.h.
+EXTRA_INCLUDES=(-Iexamples/minimal-kernel)
+mkdir -p "$OBJ/minimal"
+compile "$OBJ/minimal" examples/minimal-kernel/entry.S examples/minimal-kernel/kernel.c
+"$LD" "${LDFLAGS[@]}" -T examples/minimal-kernel/linker.ld -o "$OUT/minimal-kernel.elf" "${OBJS[@]}"
+
 {
   "$CC" --version | head -1
   "$LD" --version | head -1
 } > "$OUT/TOOLCHAIN"
 
-echo "built $OUT/buddy86-guest.elf ($(wc -c < "$OUT/buddy86-guest.elf") bytes)"
+echo "built $OUT/buddy86-guest.elf ($(wc -c < "$OUT/buddy86-guest.elf") bytes)," \
+  "$OUT/minimal-kernel.elf ($(wc -c < "$OUT/minimal-kernel.elf") bytes)"

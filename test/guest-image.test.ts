@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 
 const ROOT = join(import.meta.dirname, "..");
-const IMAGES = ["buddy86-guest.elf"];
+const IMAGES = ["buddy86-guest.elf", "minimal-kernel.elf"];
 const MULTIBOOT_HEADER_MAGIC = 0x1badb002;
 const MULTIBOOT_SEARCH_BYTES = 8192;
 
