@@ -216,7 +216,14 @@ class MachineRun {
     this.bridge = bridge;
     cpu.onViews((ram, reg32) => bridge.setViews(ram, reg32));
     cpu.registerPort(HC_PORT, bridge.portHandlers, (error) => bridge.abort(error, "while refreshing guest memory views"));
-    this.cleanups.push(guardMainLoop(emulator, (error) => this.end("fault", `v86 stopped at ${this.where()}`, toError(error))));
+    this.cleanups.push(
+      guardMainLoop(emulator, (error) => {
+        // v86's wasm core panics ("unreachable") when it cannot deliver a CPU exception: no usable
+        // IDT, or a fault while delivering one (what would be a triple fault on hardware).
+        const hint = error instanceof WebAssembly.RuntimeError ? " (v86 could not deliver a CPU exception: no usable IDT, or a triple fault)" : "";
+        this.end("fault", `v86 stopped at ${this.where()}${hint}`, toError(error));
+      }),
+    );
     this.cleanups.push(
       onCpuHalt(emulator, () => {
         // hlt with interrupts off never resumes: the guest gave up without EXIT.
