@@ -77,7 +77,10 @@ void kmain(uint32_t magic, uint32_t info_addr)
         .seed = args.seed,
         .ops = args.ops ? args.ops : workload->default_ops,
     };
-    kprintf("buddy86 guest: workload=%s seed=%u ops=%u\n", run.name, run.seed, run.ops);
+    kprintf("buddy86 guest: workload=%s seed=%u", run.name, run.seed);
+    if (run.ops) /* 0: this workload's size does not depend on ops */
+        kprintf(" ops=%u", run.ops);
+    kprintf("\n");
     uint32_t failures = workload_run(workload, &run);
     kprintf("buddy86 guest: %s, exit %u\n", failures ? "FAILED" : "all checks passed",
             failures ? EXIT_CHECK_FAILED : EXIT_PASS);
