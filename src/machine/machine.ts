@@ -172,7 +172,12 @@ class MachineRun {
 
   start(): void {
     const platform = this.options.platform;
-    this.cleanups.push(platform.guardUncaught((error) => this.end("host-error", "an exception escaped during the run", toError(error))));
+    this.cleanups.push(
+      platform.guardUncaught((error) => {
+        const loading = this.cpu === null ? ` while v86 was loading (is the wasm path right? ${platform.wasmPath})` : " during the run";
+        this.end("host-error", `an exception escaped${loading}`, toError(error));
+      }),
+    );
     this.timer = setTimeout(() => this.end("timeout", `timeout after ${this.timeoutMs} ms`, null), this.timeoutMs);
     try {
       const emulator = new V86({
@@ -273,8 +278,7 @@ class MachineRun {
     this.ended = true;
     this.endMs = this.options.platform.now();
     const bridge = this.bridge;
-    const detail = error !== null && reason !== "host-error" ? `: ${error.message}` : "";
-    const fullMessage = message + detail;
+    const fullMessage = error !== null && !message.includes(error.message) ? `${message}: ${error.message}` : message;
     if (reason !== "exit") this.log(`run ended (${reason}): ${fullMessage}`);
     void this.teardown().then(() => {
       const calls = bridge === null ? 0 : bridge.seq;
