@@ -146,19 +146,32 @@ export class BuddyCore {
     this.pcpCount = new Int32Array(ZONE_COUNT);
     this.pcpDrainIndex = new Int32Array(ZONE_COUNT);
 
+    // Boot handover. Like Linux (memblock_free_all frees boot memory to the lists' tails), the lists end
+    // up in ascending address order, so a fresh allocator hands out low addresses first: blocks are
+    // pushed on the list heads from the highest address down.
     let total = 0;
     for (const r of managed) {
       const start = r.startPfn - this.basePfn;
       const end = r.endPfn - this.basePfn;
       this.meta.fill(TAIL_TAG, start, end);
+      total += end - start;
       for (let z = 0; z < ZONE_COUNT; z++) {
         const a = Math.max(start, this.zoneLo[z]!);
         const b = Math.min(end, this.zoneHi[z]!);
-        if (a >= b) continue;
-        this.zoneManaged[z]! += b - a;
-        this.insertRange(a, b, z);
+        if (a < b) this.zoneManaged[z]! += b - a;
       }
-      total += end - start;
+    }
+    for (let i = managed.length - 1; i >= 0; i--) {
+      const start = managed[i]!.startPfn - this.basePfn;
+      const end = managed[i]!.endPfn - this.basePfn;
+      for (let z = ZONE_COUNT - 1; z >= 0; z--) {
+        const a = Math.max(start, this.zoneLo[z]!);
+        const b = Math.min(end, this.zoneHi[z]!);
+        if (a >= b) continue;
+        const blocks: number[] = [];
+        for (let idx = a; idx < b; idx += 2 ** this.largestFit(idx, b)) blocks.push(idx);
+        for (let k = blocks.length - 1; k >= 0; k--) this.addFree(blocks[k]!, this.largestFit(blocks[k]!, b), z);
+      }
     }
     this.managedPageCount = total | 0;
     // Zone lists hold present zones only, in fallback order.

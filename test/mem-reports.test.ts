@@ -1,0 +1,57 @@
+// /proc/buddyinfo and the debugfs extfrag files, byte for byte against hand-computed text
+// (mm/vmstat.c: frag_show_print, unusable_free_index, __fragmentation_index).
+import { describe, expect, it } from "vitest";
+import { fragmentationIndex, unusableFreeIndex } from "../src/mem/index.js";
+import { makeBuddy, MiB } from "./helpers/mem.js";
+
+describe("reports", () => {
+  it("buddyinfo has Linux's exact layout", () => {
+    const buddy = makeBuddy(32 * MiB, { maxOrder: 3 });
+    // DMA: frames 1..4095 -> 1 (o0), 2-3 (o1), 4-7 (o2), then 511 order-3 blocks. Normal: 512 order-3.
+    expect(buddy.buddyinfo()).toBe(
+      "Node 0, zone      DMA      1      1      1    511 \n" + "Node 0, zone   Normal      0      0      0    512 \n",
+    );
+  });
+
+  it("unusable index: share of free memory in blocks smaller than the order", () => {
+    // 1 block of order 0, 1 of order 1, 1 of order 2: 7 free pages.
+    const blocks = [1, 1, 1];
+    expect(unusableFreeIndex(blocks, 0)).toBe(0);
+    expect(unusableFreeIndex(blocks, 1)).toBe(142); // (7 - 6) * 1000 / 7 = 142.8
+    expect(unusableFreeIndex(blocks, 2)).toBe(428); // (7 - 4) * 1000 / 7 = 428.5
+    expect(unusableFreeIndex([0, 0, 0], 1)).toBe(1000);
+  });
+
+  it("fragmentation index: -1000 when it would succeed, else Linux's formula", () => {
+    const blocks = [4, 2, 0, 0];
+    expect(fragmentationIndex(blocks, 1)).toBe(-1000);
+    // order 2: free_pages = 8, requested 4, total blocks 6: 1000 - (1000 + 8000/4) / 6 = 1000 - 500 = 500
+    expect(fragmentationIndex(blocks, 2)).toBe(500);
+    // order 3: 1000 - (1000 + 1000) / 6 = 1000 - 333 = 667
+    expect(fragmentationIndex(blocks, 3)).toBe(667);
+    expect(fragmentationIndex([0, 0], 1)).toBe(0);
+  });
+
+  it("prints both index files with Linux's formats", () => {
+    const buddy = makeBuddy(16 * MiB, { maxOrder: 2 });
+    // DMA: frames 1..4095 -> 1 (o0), 1 (o1), 1023 (o2); free = 4095.
+    // unusable: o0 0; o1 (4095 - 2*2047)/4095 = 1/4095 -> 0; o2 (4095 - 4*1023)/4095 = 3/4095 -> 0.
+    expect(buddy.unusableIndex()).toBe("Node 0, zone      DMA 0.000 0.000 0.000 \n");
+    expect(buddy.extfragIndex()).toBe("Node 0, zone      DMA -1.000 -1.000 -1.000 \n");
+    const empty = makeBuddy(16 * MiB, { maxOrder: 2 });
+    while (empty.allocPages(0) !== 0);
+    expect(empty.unusableIndex()).toBe("Node 0, zone      DMA 1.000 1.000 1.000 \n");
+    expect(empty.extfragIndex()).toBe("Node 0, zone      DMA  0.000  0.000  0.000 \n");
+  });
+
+  it("shows fragmentation from a checkerboard of allocations", () => {
+    const buddy = makeBuddy(16 * MiB, { maxOrder: 2 });
+    const pages: number[] = [];
+    for (let a; (a = buddy.allocPages(0)) !== 0; ) pages.push(a);
+    pages.forEach((p, i) => i % 2 === 0 && buddy.freePages(p, 0));
+    const text = buddy.unusableIndex();
+    // Every free block is order 0 (no two free frames are buddies): orders 1 and 2 are fully unusable.
+    expect(text).toBe("Node 0, zone      DMA 0.000 1.000 1.000 \n");
+    expect(buddy.extfragIndex().startsWith("Node 0, zone      DMA -1.000  ")).toBe(true);
+  });
+});
