@@ -95,7 +95,8 @@ export type ViewsListener = (ram: Uint8Array, reg32: Int32Array) => void;
 /**
  * Our window into one running v86 CPU. Build it after "emulator-loaded". The views `ram` (guest
  * physical memory, `memorySize` bytes) and `reg32` (EAX..EDI) are valid until the wasm memory grows;
- * callers on the hot path call `refreshViews()` first (the port handlers registered here do).
+ * the port handlers registered here refresh them (and tell the onViews listeners) before running,
+ * other callers use refreshViews(). The register getters (eip, cr3, ...) refresh their own views.
  */
 export class GuestCpu {
   readonly memorySize: number;
@@ -118,7 +119,8 @@ export class GuestCpu {
     }
     this.cpu = internals.cpu;
     this.memorySize = this.cpu.memory_size[0]! >>> 0;
-    this.buildViews();
+    this.buildMemoryViews();
+    this.buildStateViews();
   }
 
   /**
@@ -127,7 +129,7 @@ export class GuestCpu {
    */
   refreshViews(): void {
     if (this.ram.buffer !== this.cpu.wasm_memory.buffer) {
-      this.buildViews();
+      this.buildMemoryViews();
       this.growCount++;
       for (const listener of this.listeners) listener(this.ram, this.reg32);
     }
@@ -211,31 +213,26 @@ export class GuestCpu {
 
   /** Linear address of the instruction being executed (the `in` itself, inside a port handler). */
   get eip(): number {
-    this.refreshViews();
-    return this.previousIp[0]! >>> 0;
+    return this.stateViews().previousIp[0]! >>> 0;
   }
 
   /** Linear address of the next instruction. */
   get nextEip(): number {
-    this.refreshViews();
-    return this.instructionPointer[0]! >>> 0;
+    return this.stateViews().instructionPointer[0]! >>> 0;
   }
 
   /** Instructions retired so far; approximate inside a port handler (see V86-NOTES.md). */
   get instructionCount(): number {
-    this.refreshViews();
-    return this.instructionCounter[0]! >>> 0;
+    return this.stateViews().instructionCounter[0]! >>> 0;
   }
 
   get cr0(): number {
-    this.refreshViews();
-    return this.cr[0]! >>> 0;
+    return this.stateViews().cr[0]! >>> 0;
   }
 
   /** The page directory base, for host-side page-table walks. */
   get cr3(): number {
-    this.refreshViews();
-    return this.cr[3]! >>> 0;
+    return this.stateViews().cr[3]! >>> 0;
   }
 
   get protectedMode(): boolean {
@@ -246,11 +243,22 @@ export class GuestCpu {
     return (this.cpu.get_eflags() & EFLAGS_IF) !== 0;
   }
 
-  private buildViews(): void {
+  private buildMemoryViews(): void {
     const cpu = this.cpu;
     const buffer = cpu.wasm_memory.buffer;
     this.ram = new Uint8Array(buffer, cpu.mem8.byteOffset, this.memorySize);
     this.reg32 = new Int32Array(buffer, cpu.reg32.byteOffset, 8);
+  }
+
+  /** The CPU-state views, rebuilt when detached. Separate from ram/reg32, whose listeners must hear of a change. */
+  private stateViews(): this {
+    if (this.cr.length === 0) this.buildStateViews();
+    return this;
+  }
+
+  private buildStateViews(): void {
+    const cpu = this.cpu;
+    const buffer = cpu.wasm_memory.buffer;
     this.cr = new Int32Array(buffer, cpu.cr.byteOffset, 8);
     this.previousIp = new Int32Array(buffer, cpu.previous_ip.byteOffset, 1);
     this.instructionPointer = new Int32Array(buffer, cpu.instruction_pointer.byteOffset, 1);

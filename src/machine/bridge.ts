@@ -94,22 +94,11 @@ export class HostError extends Error {
 export type BridgeState = "boot" | "running" | "exited" | "failed";
 
 export class HypercallBridge {
-  /** The allocator, built by MEMMAP; null before. */
-  allocator: BuddyAllocator | null = null;
-  memoryMap: MemoryMap | null = null;
   readonly counters = new BridgeCounters();
   readonly bootLog: string[] = [];
   readonly marks: GuestMark[] = [];
   /** RESERVE ranges collected before MEMMAP. */
   readonly reservations: GuestReservation[] = [];
-  state: BridgeState = "boot";
-  exitCode: number | null = null;
-  fatalError: HostError | null = null;
-  /** Port calls served so far (the deterministic clock of a run). */
-  seq = 0;
-  /** now() at the first call and at EXIT (-1 without a clock, or before they happen). */
-  firstCallMs = -1;
-  exitMs = -1;
   /** Handlers for every width of the port, to register with the CPU (built once). */
   readonly portHandlers: {
     read8(): number;
@@ -130,6 +119,14 @@ export class HypercallBridge {
   private readonly observer: BridgeObserver | null;
   /** The status of the last command run, set by the command methods (avoids returning pairs). */
   private status = OK;
+  private buddy: BuddyAllocator | null = null;
+  private map: MemoryMap | null = null;
+  private phase: BridgeState = "boot";
+  private exitStatus: number | null = null;
+  private fatal: HostError | null = null;
+  private calls = 0;
+  private firstCallAt = -1;
+  private exitAt = -1;
 
   constructor(options: BridgeOptions) {
     this.opts = options;
@@ -157,7 +154,47 @@ export class HypercallBridge {
     this.ram = ram;
     this.reg32 = reg32;
     this.dv = new DataView(ram.buffer, ram.byteOffset, ram.byteLength);
-    if (this.allocator !== null) this.allocator.setMemory(ram);
+    if (this.buddy !== null) this.buddy.setMemory(ram);
+  }
+
+  /** The allocator MEMMAP built, or null before it succeeded. */
+  get allocator(): BuddyAllocator | null {
+    return this.buddy;
+  }
+
+  /** The memory map MEMMAP built the allocator from, or null. */
+  get memoryMap(): MemoryMap | null {
+    return this.map;
+  }
+
+  /** "boot" before MEMMAP, "running" after, "exited" after EXIT, "failed" after a host error. */
+  get state(): BridgeState {
+    return this.phase;
+  }
+
+  /** The guest's EXIT code, or null. */
+  get exitCode(): number | null {
+    return this.exitStatus;
+  }
+
+  /** The host error that stopped the bridge, or null. */
+  get fatalError(): HostError | null {
+    return this.fatal;
+  }
+
+  /** Port calls served so far: the deterministic clock of a run. */
+  get seq(): number {
+    return this.calls;
+  }
+
+  /** now() at the first call, or -1 (no clock, or no call yet). */
+  get firstCallMs(): number {
+    return this.firstCallAt;
+  }
+
+  /** now() at EXIT, or -1. */
+  get exitMs(): number {
+    return this.exitAt;
   }
 
   /** The current view of guest RAM (valid until the next setViews). */
@@ -170,7 +207,7 @@ export class HypercallBridge {
    * it like an exception inside a call and reports it through onFatal. Later calls answer ESTATE.
    */
   abort(error: unknown, context: string): void {
-    if (this.state === "failed") return;
+    if (this.phase === "failed") return;
     this.recordFatal(`host error ${context}`, error);
   }
 
@@ -184,13 +221,13 @@ export class HypercallBridge {
     const arg0 = regs[EBX]! >>> 0;
     const arg1 = regs[ECX]! >>> 0;
     const arg2 = regs[ESI]! >>> 0;
-    if (this.state === "exited" || this.state === "failed") {
+    if (this.phase === "exited" || this.phase === "failed") {
       // EXIT does not return and a host error ends the run; calls racing the shutdown are ignored.
       regs[EBX] = ESTATE;
       return 0;
     }
-    const seq = this.seq++;
-    if (seq === 0 && this.now !== null) this.firstCallMs = this.now();
+    const seq = this.calls++;
+    if (seq === 0 && this.now !== null) this.firstCallAt = this.now();
     let result = 0;
     try {
       this.counters.calls[cmd < 64 ? cmd : 64]!++;
@@ -244,11 +281,11 @@ export class HypercallBridge {
       case BATCH:
         return this.batch(arg0, arg1, seq);
       case ALLOC_CONTIG:
-        if (this.allocator === null) return this.fail0(ESTATE);
-        return this.allocResult(this.allocator.tryAllocContig(arg0, arg1, arg2));
+        if (this.buddy === null) return this.fail0(ESTATE);
+        return this.allocResult(this.buddy.tryAllocContig(arg0, arg1, arg2));
       case FREE_CONTIG:
-        if (this.allocator === null) return this.fail0(ESTATE);
-        return this.freeResult(this.allocator.tryFreeContig(arg0, arg1));
+        if (this.buddy === null) return this.fail0(ESTATE);
+        return this.freeResult(this.buddy.tryFreeContig(arg0, arg1));
       case HELLO:
         this.status = arg0 === ABI_VERSION ? OK : EVERSION;
         return ABI_VERSION;
@@ -271,13 +308,13 @@ export class HypercallBridge {
   }
 
   private allocPages(order: number, gfp: number): number {
-    if (this.allocator === null) return this.fail0(ESTATE);
-    return this.allocResult(this.allocator.tryAllocPages(order, gfp));
+    if (this.buddy === null) return this.fail0(ESTATE);
+    return this.allocResult(this.buddy.tryAllocPages(order, gfp));
   }
 
   private freePages(addr: number, order: number): number {
-    if (this.allocator === null) return this.fail0(ESTATE);
-    return this.freeResult(this.allocator.tryFreePages(addr, order));
+    if (this.buddy === null) return this.fail0(ESTATE);
+    return this.freeResult(this.buddy.tryFreePages(addr, order));
   }
 
   /** Maps the allocator's alloc convention (> 0 address, 0 ENOMEM, < 0 -status) to result + status. */
@@ -299,7 +336,7 @@ export class HypercallBridge {
   }
 
   private stat(item: number, arg: number): number {
-    const a = this.allocator;
+    const a = this.buddy;
     if (a === null) return this.fail0(ESTATE);
     this.status = OK;
     switch (item) {
@@ -321,7 +358,7 @@ export class HypercallBridge {
 
   /** BATCH: runs `count` 16-byte records at addr in order; returns how many ended OK. */
   private batch(addr: number, count: number, seq: number): number {
-    if (this.allocator === null) return this.fail0(ESTATE);
+    if (this.buddy === null) return this.fail0(ESTATE);
     if (count === 0 || count > LIMITS.BATCH_MAX_RECORDS) return this.fail0(EINVAL);
     if (!inGuestRam(addr, count * RECORD_SIZE, this.ramSize)) return this.fail0(EFAULT);
     const dv = this.dv;
@@ -352,7 +389,7 @@ export class HypercallBridge {
   }
 
   private reserve(base: number, length: number): number {
-    if (this.allocator !== null) return this.fail0(ESTATE);
+    if (this.buddy !== null) return this.fail0(ESTATE);
     if (length === 0 || base + length > 2 ** 32) return this.fail0(EINVAL);
     if (this.reservations.length >= LIMITS.RESERVE_MAX_RANGES) return this.fail0(EINVAL);
     this.reservations.push({ base, length });
@@ -362,7 +399,7 @@ export class HypercallBridge {
 
   /** MEMMAP: validates the multiboot structures, reserves, builds the allocator, logs the map. */
   private memmap(infoAddr: number, imageStart: number, imageEnd: number): number {
-    if (this.allocator !== null) return this.fail0(ESTATE);
+    if (this.buddy !== null) return this.fail0(ESTATE);
     if (imageEnd < imageStart) return this.fail0(EINVAL);
     const parsed = readMultibootInfo(this.ram, this.dv, infoAddr);
     if (parsed.info === null) return this.fail0(parsed.status);
@@ -374,9 +411,9 @@ export class HypercallBridge {
       ...(this.opts.pcp !== undefined ? { pcp: this.opts.pcp } : {}),
       memory: this.ram,
     });
-    this.allocator = allocator;
-    this.memoryMap = map;
-    this.state = "running";
+    this.buddy = allocator;
+    this.map = map;
+    this.phase = "running";
     for (const line of formatMemoryMapLog(parsed.info, this.ramSize, map, allocator)) this.log(line);
     const elf = this.opts.kernelElf;
     if (elf !== undefined && elf !== null) {
@@ -404,10 +441,10 @@ export class HypercallBridge {
   }
 
   private exit(code: number): number {
-    this.exitCode = code;
-    this.state = "exited";
-    if (this.now !== null) this.exitMs = this.now();
-    this.log(`guest EXIT(${code}) after ${this.seq} calls`);
+    this.exitStatus = code;
+    this.phase = "exited";
+    if (this.now !== null) this.exitAt = this.now();
+    this.log(`guest EXIT(${code}) after ${this.calls} calls`);
     this.status = OK;
     if (this.opts.onExit !== undefined) this.opts.onExit(code);
     return 0;
@@ -432,12 +469,13 @@ export class HypercallBridge {
 
   private recordFatal(context: string, error: unknown): void {
     const reason = error instanceof Error ? error.message : String(error);
-    this.fatalError = new HostError(`${context}: ${reason}`, { cause: error });
-    this.state = "failed";
-    this.log(this.fatalError.message);
+    const fatal = new HostError(`${context}: ${reason}`, { cause: error });
+    this.fatal = fatal;
+    this.phase = "failed";
+    this.log(fatal.message);
     if (this.opts.onFatal !== undefined) {
       try {
-        this.opts.onFatal(this.fatalError);
+        this.opts.onFatal(fatal);
       } catch {
         // The runner's handler must not throw into the emulator either; the error stays recorded.
       }

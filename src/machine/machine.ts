@@ -26,6 +26,7 @@ export const MEMORY_MIN_BYTES = 2 * 1024 * 1024;
 export const DEFAULT_MEMORY_BYTES = 128 * 1024 * 1024;
 export const DEFAULT_TIMEOUT_MS = 60_000;
 const VGA_MEMORY_BYTES = 256 * 1024;
+const DESTROY_TIMEOUT_MS = 5_000;
 
 export interface MachineOptions {
   /** The multiboot kernel file (ELF, or a binary using the a.out kludge). */
@@ -309,10 +310,16 @@ class MachineRun {
     this.timer = null;
     const emulator = this.emulator;
     if (emulator !== null) {
+      // destroy() waits for v86's loop to acknowledge the stop; never let that hang the run.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), DESTROY_TIMEOUT_MS)));
       try {
-        await emulator.destroy();
+        const outcome = await Promise.race([emulator.destroy().then(() => "done" as const), late]);
+        if (outcome === "late") this.bootLog.push(`warning: v86 did not stop within ${DESTROY_TIMEOUT_MS} ms of destroy()`);
       } catch (error) {
         this.bootLog.push(`warning: destroying the emulator failed: ${toError(error).message}`);
+      } finally {
+        clearTimeout(timer);
       }
     }
     this.serial.flush();
