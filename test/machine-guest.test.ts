@@ -95,3 +95,20 @@ describe.skipIf(!existsSync(IMAGE))("the guest image, judged from the host", () 
     if (phases.includes("phase:contig")) expect(r.counters.calls.ALLOC_CONTIG).toBeGreaterThan(0);
   });
 });
+
+// The largest sizes take tens of seconds (fill writes every page): run them with BUDDY86_BIG_RAM=1.
+describe.runIf(existsSync(IMAGE) && process.env.BUDDY86_BIG_RAM)("the guest image at 1 GiB and 2 GiB - 128 KiB", () => {
+  const kernel = new Uint8Array(existsSync(IMAGE) ? readFileSync(IMAGE) : []);
+
+  it.each([
+    [1024 * MiB, "workload=churn ops=100000"],
+    [0x7ffe0000, "workload=churn ops=100000"],
+    [1024 * MiB, "workload=fill"],
+    [0x7ffe0000, "workload=fill"],
+  ])("%i bytes: %s", async (bytes, cmdline) => {
+    const seen = new HandedOut();
+    const r = await runMachine({ kernel, platform: nodePlatform(), memoryBytes: bytes, cmdline, observer: seen, timeoutMs: 300_000 });
+    judge(r, seen);
+    expect(r.allocator!.zoneCount).toBe(3);
+  }, 300_000);
+});
