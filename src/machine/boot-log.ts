@@ -9,9 +9,8 @@
 import type { E820Entry, MultibootInfo } from "./memmap.js";
 import type { ElfSegment } from "./elf.js";
 import type { BuddyAllocator, MemoryMap } from "../mem/index.js";
-import { ZONE_NAMES } from "../mem/constants.js";
+import { PAGE_SIZE, ZONE_NAMES } from "../mem/constants.js";
 
-const PAGE_BYTES = 4096;
 
 /** "0x" and 16 hex digits, as Linux prints physical addresses. */
 export function hex64(value: number): string {
@@ -61,16 +60,16 @@ export function formatMemoryMapLog(
     const z = zones.find((zone) => zone.name === name);
     const label = name.padEnd(8);
     if (z === undefined) lines.push(`  ${label} empty`);
-    else lines.push(`  ${label} ${memRange(z.startPfn * PAGE_BYTES, z.endPfn * PAGE_BYTES)} ${z.managed} managed frames`);
+    else lines.push(`  ${label} ${memRange(z.startPfn * PAGE_SIZE, z.endPfn * PAGE_SIZE)} ${z.managed} managed frames`);
   }
   lines.push("Managed frame ranges:");
   const ranges = map.managedPfnRanges();
   const shown = ranges.slice(0, 16);
-  for (const r of shown) lines.push(`  ${memRange(r.startPfn * PAGE_BYTES, r.endPfn * PAGE_BYTES)} ${r.endPfn - r.startPfn} frames`);
+  for (const r of shown) lines.push(`  ${memRange(r.startPfn * PAGE_SIZE, r.endPfn * PAGE_SIZE)} ${r.endPfn - r.startPfn} frames`);
   if (ranges.length > shown.length) lines.push(`  ... ${ranges.length - shown.length} more ranges`);
   const managed = allocator.managedPageCount;
   const totalK = ramBytes / 1024;
-  const availK = (managed * PAGE_BYTES) / 1024;
+  const availK = (managed * PAGE_SIZE) / 1024;
   lines.push(
     `Memory: ${availK}K/${totalK}K available (${totalK - availK}K reserved or holes), ${managed} managed frames, max order ${allocator.maxOrder}`,
   );

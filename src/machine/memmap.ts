@@ -8,9 +8,8 @@
 // so the host's view of those bytes is not what the guest wrote there.
 
 import { LIMITS, MULTIBOOT, Status } from "../protocol/abi.js";
-import { MemoryMap } from "../mem/index.js";
+import { MemoryMap, PAGE_SIZE } from "../mem/index.js";
 
-export const PAGE_BYTES = 4096;
 /** The legacy hole the host always reserves: VGA memory, then option ROMs and the BIOS. */
 export const LEGACY_HOLE_START = 0xa0000;
 export const LEGACY_HOLE_END = 0x100000;
@@ -140,11 +139,11 @@ export function buildMemoryMap(
   const map = new MemoryMap();
   for (const e of info.entries) {
     if (e.type !== MULTIBOOT.MMAP_TYPE_RAM) continue;
-    const base = Math.ceil(Math.min(e.base, ramBytes) / PAGE_BYTES) * PAGE_BYTES;
-    const end = Math.floor(Math.min(e.base + e.length, ramBytes) / PAGE_BYTES) * PAGE_BYTES;
+    const base = Math.ceil(Math.min(e.base, ramBytes) / PAGE_SIZE) * PAGE_SIZE;
+    const end = Math.floor(Math.min(e.base + e.length, ramBytes) / PAGE_SIZE) * PAGE_SIZE;
     if (end > base) map.addUsable(base, end - base);
   }
-  map.reserve(0, PAGE_BYTES, "frame 0");
+  map.reserve(0, PAGE_SIZE, "frame 0");
   map.reserve(LEGACY_HOLE_START, LEGACY_HOLE_END - LEGACY_HOLE_START, "VGA and ROM hole");
   map.reserve(info.infoAddr, LIMITS.MULTIBOOT_INFO_SIZE, "multiboot info");
   if (info.mmapLength > 0) map.reserve(info.mmapAddr, info.mmapLength, "multiboot memory map");
