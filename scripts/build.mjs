@@ -27,18 +27,26 @@ await build({
   banner: { js: "" },
 });
 
-if (existsSync("src/machine/browser-entry.ts")) {
-  await build({
-    entryPoints: { "browser/machine": "src/machine/browser-entry.ts" },
-    outdir: "dist",
-    bundle: true,
-    platform: "browser",
-    format: "esm",
-    target: "es2022",
-    sourcemap: true,
-    logLevel: "warning",
-    external: ["node:*"],
-  });
+// The browser bundle. v86 itself requires fs, crypto and perf_hooks behind `typeof require` guards, so
+// those stay external; our own modules may import no Node API at all, and the build fails if one does.
+const browser = await build({
+  entryPoints: { "browser/machine": "src/machine/browser-entry.ts" },
+  outdir: "dist",
+  bundle: true,
+  platform: "browser",
+  format: "esm",
+  target: "es2022",
+  sourcemap: true,
+  logLevel: "warning",
+  external: ["fs", "crypto", "perf_hooks", "node:*"],
+  metafile: true,
+});
+for (const [file, input] of Object.entries(browser.metafile.inputs)) {
+  if (!file.startsWith("src/")) continue;
+  const nodeImports = input.imports.filter((i) => i.external);
+  if (nodeImports.length > 0) {
+    throw new Error(`browser bundle: ${file} imports ${nodeImports.map((i) => i.path).join(", ")}; keep Node APIs in src/host/node-platform.ts`);
+  }
 }
 
 execFileSync(process.execPath, ["node_modules/typescript/bin/tsc", "-p", "tsconfig.json"], { stdio: "inherit" });

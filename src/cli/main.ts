@@ -1,0 +1,119 @@
+#!/usr/bin/env node
+// The buddy86 command line. `buddy86 boot` boots a multiboot kernel (the bundled guest by default) in
+// v86 with every page it asks for served by the buddy allocator, prints the boot log, the guest's
+// serial log and a report. Exit codes: 0 guest EXIT 0, 1 guest EXIT non-zero, 2 usage or host
+// error, 3 timeout or guest fault.
+
+import { Command, CommanderError, Option } from "commander";
+import { readBytes, nodePlatform } from "../host/node-platform.js";
+import { DEFAULT_MEMORY_BYTES, MachineConfigError, runMachine, validateMemoryBytes } from "../machine/index.js";
+import { DEFAULT_MAX_ORDER, MAX_MAX_ORDER, PCP_DEFAULT_BATCH, PCP_DEFAULT_HIGH } from "../mem/index.js";
+import { GUEST_IMAGE, bundledImage } from "./images.js";
+import { UsageError, parseCount, parseDuration, parseSize } from "./options.js";
+import { buildReport, formatSummary, processExitCode } from "./report.js";
+
+interface BootFlags {
+  kernel?: string;
+  cmdline?: string;
+  memory: string;
+  workload?: string;
+  seed?: string;
+  ops?: string;
+  maxOrder: string;
+  pcp: boolean;
+  pcpHigh: string;
+  pcpBatch: string;
+  timeout: string;
+  json: boolean;
+  quiet: boolean;
+}
+
+/** The multiboot cmdline: --cmdline as given, then workload=/seed=/ops= from their flags. */
+export function composeCmdline(flags: Pick<BootFlags, "cmdline" | "workload" | "seed" | "ops">): string {
+  const parts = flags.cmdline !== undefined && flags.cmdline !== "" ? [flags.cmdline] : [];
+  if (flags.workload !== undefined) {
+    if (!/^[a-z0-9_-]+$/i.test(flags.workload)) throw new UsageError(`bad workload name "${flags.workload}"`);
+    parts.push(`workload=${flags.workload}`);
+  }
+  if (flags.seed !== undefined) parts.push(`seed=${parseCount("seed", flags.seed)}`);
+  if (flags.ops !== undefined) parts.push(`ops=${parseCount("ops", flags.ops)}`);
+  return parts.join(" ");
+}
+
+async function boot(flags: BootFlags): Promise<number> {
+  const memoryBytes = parseSize(flags.memory);
+  try {
+    validateMemoryBytes(memoryBytes);
+  } catch (e) {
+    throw new UsageError(`--memory ${flags.memory}: ${(e as Error).message}`);
+  }
+  const maxOrder = parseCount("max order", flags.maxOrder);
+  if (maxOrder > MAX_MAX_ORDER) throw new UsageError(`--max-order ${maxOrder}: use 0..${MAX_MAX_ORDER}`);
+  const pcp = flags.pcp ? { high: parseCount("pcp high", flags.pcpHigh), batch: parseCount("pcp batch", flags.pcpBatch) } : false;
+  const cmdline = composeCmdline(flags);
+  const kernelPath = flags.kernel ?? bundledImage(GUEST_IMAGE);
+  const kernel = readBytes(kernelPath);
+  const live = !flags.json && !flags.quiet;
+
+  const result = await runMachine({
+    kernel,
+    platform: nodePlatform(),
+    memoryBytes,
+    cmdline,
+    maxOrder,
+    pcp,
+    timeoutMs: parseDuration(flags.timeout),
+    onBootLogLine: live ? (line) => console.log(`[buddy86] ${line}`) : undefined,
+    onGuestLine: live ? (line) => console.log(`guest| ${line}`) : undefined,
+  });
+  const report = buildReport(result);
+  if (flags.json) console.log(JSON.stringify(report));
+  else console.log(formatSummary(report));
+  if (result.error !== null && result.reason === "host-error") console.error(`buddy86: host error: ${result.error.stack ?? result.error.message}`);
+  return processExitCode(result);
+}
+
+export function buildProgram(): Command {
+  const program = new Command("buddy86")
+    .description("A Linux-style buddy page allocator that owns the physical RAM of an x86 guest in v86")
+    .exitOverride()
+    .showHelpAfterError();
+  program
+    .command("boot")
+    .description("boot a multiboot kernel whose every page request is served by the buddy allocator")
+    .option("--kernel <file>", "multiboot ELF that speaks the buddy86 ABI (default: the bundled guest)")
+    .option("--cmdline <str>", "multiboot command line")
+    .option("--memory <size>", "guest RAM: a multiple of 128K up to 2G-128K (or max)", `${DEFAULT_MEMORY_BYTES / 2 ** 20}M`)
+    .option("--workload <name>", "bundled guest workload: demo, churn, fill, random, pagetable, contig, batch")
+    .option("--seed <n>", "workload seed")
+    .option("--ops <n>", "workload operation count")
+    .option("--max-order <n>", `largest block order, 0..${MAX_MAX_ORDER}`, String(DEFAULT_MAX_ORDER))
+    .option("--no-pcp", "no per-CPU page cache (a pure buddy allocator)")
+    .addOption(new Option("--pcp-high <frames>", "per-CPU cache high mark per zone").default(String(PCP_DEFAULT_HIGH)))
+    .addOption(new Option("--pcp-batch <frames>", "per-CPU cache batch").default(String(PCP_DEFAULT_BATCH)))
+    .option("--timeout <duration>", "end the run after this long (e.g. 60s, 2m)", "60s")
+    .option("--json", "print one JSON report object instead of the logs and summary", false)
+    .option("--quiet", "print only the summary", false)
+    .action(async (flags: BootFlags) => {
+      process.exitCode = await boot(flags);
+    });
+  return program;
+}
+
+async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      process.exitCode = e.exitCode === 0 ? 0 : 2;
+    } else if (e instanceof UsageError || e instanceof MachineConfigError) {
+      console.error(`buddy86: ${e.message}`);
+      process.exitCode = 2;
+    } else {
+      console.error(`buddy86: ${(e as Error).stack ?? String(e)}`);
+      process.exitCode = 2;
+    }
+  }
+}
+
+await main(process.argv);
