@@ -70,15 +70,7 @@ export interface ZoneInfo {
   freeBlocks: number[];
 }
 
-/**
- * Consulted before each allocation: true makes it fail with ENOMEM (fault injection). order is -1 for
- * a contig request, npages is 2^order for alloc_pages.
- */
-export type FailPredicate = (order: number, npages: number, gfp: number) => boolean;
-
 export class BuddyAllocator extends BuddyCore {
-  failPredicate: FailPredicate | null = null;
-
   /** Builds the free lists from the map's managed frames. Throws BuddyError EINVAL for bad options. */
   constructor(map: MemoryMap, options: BuddyOptions = {}) {
     const maxOrder = options.maxOrder ?? DEFAULT_MAX_ORDER;
@@ -115,40 +107,40 @@ export class BuddyAllocator extends BuddyCore {
    */
   tryAllocPages(order: number, gfp: number): number {
     if (order >>> 0 !== order || order > this.maxOrder || !gfpIsValid(gfp)) return -Errno.EINVAL;
-    if (this.failPredicate !== null && this.failPredicate(order, 2 ** order, gfp)) return this.failed(order, gfp, true);
-    // Fast path: the newest block on the first zone's per-CPU list, popped in line.
-    const zone = this.zonelist[(gfp & 3) << 2]!;
-    const pl = zone * PCP_ORDER_COUNT + order;
-    let idx: number;
-    if (order <= this.pcpMaxOrder && zone >= 0 && (idx = this.pcpHead[pl]!) >= 0) {
-      const link = this.link;
-      const nx = link[2 * idx]!;
-      this.pcpHead[pl] = nx;
-      if (nx >= 0) link[2 * nx + 1] = -1;
-      else this.pcpTail[pl] = -1;
-      this.pcpCount[zone]! -= 1 << order;
-      this.meta[idx] = ALLOC_TAG | order;
-    } else {
-      idx = this.allocSlow(order, gfp);
-      if (idx < 0) return 0;
+    // Fast path (Linux rmqueue_pcplist): no hooks, no GFP_ZERO, a cached order, and a block on the
+    // first zone's per-CPU list, popped in line. gfp is 0..2 here: valid and without GFP_ZERO.
+    if (!this.hooked && gfp < GFP.ZERO && order <= this.pcpMaxOrder) {
+      const zone = this.zonelist[gfp << 2]!;
+      const pl = zone * PCP_ORDER_COUNT + order;
+      const idx = zone >= 0 ? this.pcpHead[pl]! : -1;
+      if (idx >= 0) {
+        const link = this.link;
+        const nx = link[2 * idx]!;
+        this.pcpHead[pl] = nx;
+        if (nx >= 0) link[2 * nx + 1] = -1;
+        else this.pcpTail[pl] = -1;
+        this.pcpCount[zone]! -= 1 << order;
+        this.meta[idx] = ALLOC_TAG | order;
+        return (idx + this.basePfn) * PAGE_SIZE;
+      }
     }
+    return this.allocPagesSlow(order, gfp);
+  }
+
+  /** Every allocation the fast path does not serve: hooks, refills, other zones, a drain, GFP_ZERO. */
+  private allocPagesSlow(order: number, gfp: number): number {
+    const failPredicate = this.failPredicate;
+    if (failPredicate !== null && failPredicate(order, 2 ** order, gfp)) return this.failed(order, gfp, true);
+    let idx = this.allocBlock(order, gfp & 3);
+    if (idx < 0 && this.pcpTotal() > 0) {
+      this.drainAll();
+      idx = this.allocBlock(order, gfp & 3);
+    }
+    if (idx < 0) return this.failed(order, gfp, false);
     const addr = (idx + this.basePfn) * PAGE_SIZE;
     if ((gfp & GFP.ZERO) !== 0 && this.memory !== null) this.memory.fill(0, addr, addr + (PAGE_SIZE << order));
     if (this.listener !== null) this.listener.alloc(idx + this.basePfn, order, this.zoneOf(idx), gfp);
     return addr;
-  }
-
-  /** Every allocation the fast path cannot serve: refills, other zones, the buddy lists, a drain. */
-  private allocSlow(order: number, gfp: number): number {
-    let idx = this.allocBlock(order, gfp & 3);
-    if (idx >= 0) return idx;
-    if (this.pcpTotal() > 0) {
-      this.drainAll();
-      idx = this.allocBlock(order, gfp & 3);
-      if (idx >= 0) return idx;
-    }
-    this.failed(order, gfp, false);
-    return -1;
   }
 
   private failed(order: number, gfp: number, injected: boolean): 0 {
@@ -163,16 +155,12 @@ export class BuddyAllocator extends BuddyCore {
    */
   tryFreePages(addr: number, order: number): number {
     if (order >>> 0 !== order || order > this.maxOrder) return Errno.EINVAL;
-    const idx = this.frameIndex(addr);
-    if (idx < 0) return Errno.EFAULT;
-    if (this.meta[idx] !== (ALLOC_TAG | order)) return this.badFree(idx, false, order);
+    if (addr >>> 0 !== addr || (addr & (PAGE_SIZE - 1)) !== 0) return Errno.EFAULT;
+    const idx = (addr >>> PAGE_SHIFT) - this.basePfn;
+    if (idx < 0 || idx >= this.frameCount) return Errno.EFAULT;
+    if (this.meta[idx] !== (ALLOC_TAG | order) || this.hooked || order > this.pcpMaxOrder) return this.freePagesSlow(idx, order);
+    // Fast path (Linux free_unref_page): push on the zone's per-CPU list, in line.
     const zone = this.zoneOf(idx);
-    if (this.listener !== null) this.listener.free(idx + this.basePfn, order, zone);
-    if (order > this.pcpMaxOrder) {
-      this.freeOne(idx, order, zone);
-      return Errno.OK;
-    }
-    // Per-CPU list push, in line (pcpPut), draining a batch once the zone holds `high` frames.
     const link = this.link;
     const pl = zone * PCP_ORDER_COUNT + order;
     const head = this.pcpHead[pl]!;
@@ -183,6 +171,17 @@ export class BuddyAllocator extends BuddyCore {
     else this.pcpTail[pl] = idx;
     this.pcpHead[pl] = idx;
     if ((this.pcpCount[zone]! += 1 << order) >= this.pcpHigh) this.pcpDrain(zone, this.pcpBatch);
+    return Errno.OK;
+  }
+
+  /** Frees the fast path left: unmanaged or mismatching frames (statuses), hooks, uncached orders. */
+  private freePagesSlow(idx: number, order: number): number {
+    if (this.meta[idx] === 0) return Errno.EFAULT;
+    if (this.meta[idx] !== (ALLOC_TAG | order)) return this.badFree(idx, false, order);
+    const zone = this.zoneOf(idx);
+    if (this.listener !== null) this.listener.free(idx + this.basePfn, order, zone);
+    if (order <= this.pcpMaxOrder) this.pcpPut(idx, order, zone);
+    else this.freeOne(idx, order, zone);
     return Errno.OK;
   }
 

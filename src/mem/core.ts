@@ -54,6 +54,12 @@ export interface BuddyListener {
   freeContig(pfn: number, npages: number, zone: number): void;
 }
 
+/**
+ * Consulted before each allocation: true makes it fail with ENOMEM (fault injection). order is -1 for
+ * a contig request, npages is 2^order for alloc_pages.
+ */
+export type FailPredicate = (order: number, npages: number, gfp: number) => boolean;
+
 /** Per-CPU cache settings in frames per zone; `false` turns the cache off (a pure buddy). */
 export type PcpOptions = false | { high: number; batch: number };
 
@@ -106,7 +112,31 @@ export class BuddyCore {
 
   /** Guest RAM, for GFP_ZERO; null when no memory is attached. */
   memory: Uint8Array | null = null;
-  listener: BuddyListener | null = null;
+  /**
+   * True while a listener or a fault predicate is attached: the fast paths test this one flag and
+   * leave everything optional to the general path, so absent hooks cost one load and one branch.
+   */
+  hooked = false;
+  private hookListener: BuddyListener | null = null;
+  private hookFailPredicate: FailPredicate | null = null;
+
+  /** The observer of every event, or null. */
+  get listener(): BuddyListener | null {
+    return this.hookListener;
+  }
+  set listener(value: BuddyListener | null) {
+    this.hookListener = value;
+    this.hooked = value !== null || this.hookFailPredicate !== null;
+  }
+
+  /** Consulted before each allocation when set: true makes it fail with ENOMEM (fault injection). */
+  get failPredicate(): FailPredicate | null {
+    return this.hookFailPredicate;
+  }
+  set failPredicate(value: FailPredicate | null) {
+    this.hookFailPredicate = value;
+    this.hooked = value !== null || this.hookListener !== null;
+  }
 
   /**
    * Lays out metadata for the given managed frames and hands every one of them to the free lists as

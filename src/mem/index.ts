@@ -2,9 +2,10 @@
 export * from "./constants.js";
 export * from "./errors.js";
 export * from "./memory-map.js";
-export { BuddyAllocator, type BuddyOptions, type ContigOptions, type ZoneInfo, type FailPredicate } from "./buddy.js";
+export { BuddyAllocator, type BuddyOptions, type ContigOptions, type ZoneInfo } from "./buddy.js";
 export {
   type BuddyListener,
+  type FailPredicate,
   type PcpOptions,
   FRAME_NONE,
   FRAME_TAIL,
