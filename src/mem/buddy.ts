@@ -138,8 +138,10 @@ export class BuddyAllocator extends BuddyCore {
     }
     if (idx < 0) return this.failed(order, gfp, false);
     const addr = (idx + this.basePfn) * PAGE_SIZE;
-    if ((gfp & GFP.ZERO) !== 0 && this.memory !== null) this.memory.fill(0, addr, addr + (PAGE_SIZE << order));
+    // The listener runs before GFP_ZERO clears the block, so a checker (src/debug/poison.ts) sees
+    // the bytes the block held while it was free.
     if (this.listener !== null) this.listener.alloc(idx + this.basePfn, order, this.zoneOf(idx), gfp);
+    if ((gfp & GFP.ZERO) !== 0 && this.memory !== null) this.memory.fill(0, addr, addr + (PAGE_SIZE << order));
     return addr;
   }
 
@@ -304,8 +306,8 @@ export class BuddyAllocator extends BuddyCore {
         if (start < 0) continue;
         takeContigRun(this, start, npages, zone);
         const addr = this.addrOf(start);
-        if ((gfp & GFP.ZERO) !== 0 && this.memory !== null) this.memory.fill(0, addr, addr + npages * PAGE_SIZE);
         if (this.listener !== null) this.listener.allocContig(start + this.basePfn, npages, zone, gfp);
+        if ((gfp & GFP.ZERO) !== 0 && this.memory !== null) this.memory.fill(0, addr, addr + npages * PAGE_SIZE);
         return addr;
       }
       if (this.pcpTotal() === 0) break;

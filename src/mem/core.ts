@@ -36,7 +36,10 @@ export const CONTIG_TAIL_TAG = FRAME_CONTIG_TAIL << STATE_SHIFT;
 
 /** Optional observer of everything the allocator does. Absent, it costs one null test per event site. */
 export interface BuddyListener {
-  /** A block of 2^order frames at pfn was handed out. */
+  /**
+   * A block of 2^order frames at pfn was handed out. Called before GFP_ZERO clears the block, so
+   * the block's guest bytes are still those it held while free (poison checking relies on it).
+   */
   alloc(pfn: number, order: number, zone: number, gfp: number): void;
   /** A block of 2^order frames at pfn was given back by its owner. */
   free(pfn: number, order: number, zone: number): void;
@@ -48,7 +51,7 @@ export interface BuddyListener {
   fail(order: number, gfp: number, injected: boolean): void;
   /** `frames` frames went from a zone's per-CPU lists back to its buddy lists. */
   pcpDrain(zone: number, frames: number): void;
-  /** A contiguous range of npages frames at pfn was handed out (ALLOC_CONTIG). */
+  /** A contiguous range of npages frames at pfn was handed out (ALLOC_CONTIG); before GFP_ZERO, as alloc. */
   allocContig(pfn: number, npages: number, zone: number, gfp: number): void;
   /** A contiguous range was given back (FREE_CONTIG). */
   freeContig(pfn: number, npages: number, zone: number): void;
