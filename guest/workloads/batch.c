@@ -1,7 +1,8 @@
 /* batch: churn and random again, through BATCH with 64 records per call, the records in a page
- * the host gave us. A free needs the address an earlier allocation returned, so both phases run
- * as a pipeline: a call carries the frees of blocks from earlier calls plus new allocations, and
- * the allocations' results are only read once the call returns. ENOMEM stays normal for random. */
+ * the host gave us. batchchurn: the churn half alone, the loop `npm run bench:bridge` times.
+ * A free needs the address an earlier allocation returned, so both phases run as a pipeline: a
+ * call carries the frees of blocks from earlier calls plus new allocations, and the allocations'
+ * results are only read once the call returns. ENOMEM stays normal for random. */
 
 #include "liveset.h"
 #include "hc.h"
@@ -130,4 +131,15 @@ void batch_run(struct run *run)
     CHECK(run, free_page(page) == HC_OK, "free of the record page failed");
     summary(run, "churn ops=%u in %u calls; random ops=%u allocs=%u frees=%u enomem=%u in %u calls",
             run->ops, churn_calls, run->ops, totals.allocs, totals.frees, totals.enomem, random_calls);
+}
+
+void batchchurn_run(struct run *run)
+{
+    uint32_t page = get_free_page(GFP_KERNEL);
+    if (!CHECK(run, page != 0, "no page for the records"))
+        return;
+    uint32_t calls = 0;
+    batch_churn(run, phys_ptr(page), &calls);
+    CHECK(run, free_page(page) == HC_OK, "free of the record page failed");
+    summary(run, "ops=%u in %u calls", run->ops, calls);
 }

@@ -15,6 +15,7 @@
     X(pagetable, true, 2048, "page tables from allocated frames, paging on, verify, paging off") \
     X(contig, true, 0, "ALLOC_CONTIG alignments and long runs, DMA, HighMem, GFP_ZERO")         \
     X(batch, true, 10000, "churn and random through BATCH, 64 records per call")               \
+    X(batchchurn, false, 10000, "churn alone through BATCH, 64 records per call (the benchmark)") \
     X(demo, false, 1000, "a short run of each workload above, with MARKs between phases")
 
 /* One run of one workload. Workloads count their failed checks in failures. */

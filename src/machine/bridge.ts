@@ -75,6 +75,12 @@ export interface BridgeOptions {
   onFatal?: (error: Error) => void;
   /** Describes where the guest is (e.g. "EIP 0x100a3 (main+0x12)"), for host-error messages. */
   where?: () => string;
+  /**
+   * Benchmark only (`npm run bench:bridge`): ALLOC_PAGES, FREE_PAGES and BATCH get a trivial answer
+   * (OK, and always the same frame, taken once at MEMMAP) without the allocator, counters or observer,
+   * to measure the bare cost of the port. Every other command runs as usual. Never for real guests.
+   */
+  bareTransport?: boolean;
 }
 
 /** A MARK the guest made: its label and the call number it came at. */
@@ -127,6 +133,8 @@ export class HypercallBridge {
   private calls = 0;
   private firstCallAt = -1;
   private exitAt = -1;
+  /** bareTransport: the one frame every trivial ALLOC_PAGES returns (0 until MEMMAP took it). */
+  private barePage = 0;
 
   constructor(options: BridgeOptions) {
     this.opts = options;
@@ -139,7 +147,7 @@ export class HypercallBridge {
     this.portHandlers = {
       read8: (): number => this.portNarrowRead(0xff),
       read16: (): number => this.portNarrowRead(0xffff),
-      read32: (): number => this.portRead32(),
+      read32: options.bareTransport === true ? (): number => this.bareRead32() : (): number => this.portRead32(),
       write8: (): void => this.portWrite(),
       write16: (): void => this.portWrite(),
       write32: (): void => this.portWrite(),
@@ -243,6 +251,43 @@ export class HypercallBridge {
       return 0;
     }
     return result | 0;
+  }
+
+  /**
+   * The bareTransport handler: the least a handler can do for the page commands (read EAX, answer
+   * EBX and EAX, write each BATCH record's status and result), so that a guest loop runs its usual
+   * path. Every other command, and any command before MEMMAP, goes to portRead32.
+   */
+  private bareRead32(): number {
+    const regs = this.reg32;
+    const cmd = regs[EAX]!;
+    const page = this.barePage;
+    if (page !== 0) {
+      if (cmd === ALLOC_PAGES) {
+        regs[EBX] = OK;
+        return page;
+      }
+      if (cmd === FREE_PAGES) {
+        regs[EBX] = OK;
+        return 0;
+      }
+      if (cmd === BATCH) {
+        const addr = regs[EBX]! >>> 0;
+        const count = regs[ECX]! >>> 0;
+        if (count !== 0 && count <= LIMITS.BATCH_MAX_RECORDS && inGuestRam(addr, count * RECORD_SIZE, this.ramSize)) {
+          const dv = this.dv;
+          for (let p = addr, end = addr + count * RECORD_SIZE; p < end; p += RECORD_SIZE) {
+            dv.setUint16(p + BATCH_RECORD.STATUS, OK, true);
+            dv.setUint32(p + BATCH_RECORD.RESULT, dv.getUint16(p + BATCH_RECORD.CMD, true) === ALLOC_PAGES ? page : 0, true);
+          }
+          regs[EBX] = OK;
+          return count;
+        }
+      }
+    }
+    const result = this.portRead32();
+    if (cmd === MEMMAP && this.buddy !== null && this.barePage === 0) this.barePage = Math.max(0, this.buddy.tryAllocPages(0, 0));
+    return result;
   }
 
   /** An 8- or 16-bit read: all ones, counted as a protocol error. */

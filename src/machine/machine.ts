@@ -54,6 +54,8 @@ export interface MachineOptions {
   onBootLogLine?: (line: string) => void;
   /** Sees every hypercall; absent means no cost. */
   observer?: BridgeObserver | null;
+  /** Benchmark only: the bridge's trivial page-command handler (BridgeOptions.bareTransport). */
+  bareTransport?: boolean;
 }
 
 export type MachineEndReason = "exit" | "timeout" | "fault" | "host-error";
@@ -215,6 +217,7 @@ class MachineRun {
       log: (line) => this.log(line),
       now: this.options.platform.now,
       observer: this.options.observer ?? null,
+      ...(this.options.bareTransport === true ? { bareTransport: true } : {}),
       onExit: (code) => this.end("exit", `guest exited with code ${code}`, null),
       onFatal: (error) => this.end("host-error", error.message, error),
       where: () => this.where(),

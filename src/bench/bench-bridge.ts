@@ -1,0 +1,207 @@
+// `npm run bench:bridge`: what one page costs through the hypercall port. The bundled guest's churn
+// loop (get_free_page; free_page) runs `ops` times through single calls and through BATCH (64 records
+// per call), each against the real allocator and against the bridge's trivial handler (the bare cost
+// of the transport: v86's `in`, the port dispatch, the register reads and writes). Also the time a
+// 128 MiB guest takes from runMachine() to its first allocation. Not a test: it prints numbers.
+//
+// Each mode gets a warm-up boot, then `reps` measured boots, interleaved across modes so that machine
+// noise hits every mode alike; the report gives the median with min..max. A loop is timed on the
+// host from the guest's MARK("phase:NAME") to its EXIT, both seen as boot-log lines (no per-call
+// observer: an observer would add its own cost to every call). --json prints one JSON line.
+
+import { loadavg } from "node:os";
+import { performance } from "node:perf_hooks";
+import { nodePlatform, readBytes } from "../host/node-platform.js";
+import { runMachine, type BridgeObserver } from "../machine/index.js";
+import { Cmd } from "../protocol/abi.js";
+import { GUEST_IMAGE, bundledImage } from "../cli/images.js";
+import { medianMinMax } from "./workloads.js";
+
+const MiB = 2 ** 20;
+const TIMEOUT_MS = 600_000;
+
+/** The issue's targets. */
+const TARGET_SINGLE_OVER_BARE = 2;
+const TARGET_BATCH_NS_PER_PAGE = 25;
+const TARGET_BOOT_MS = 100;
+
+interface Settings {
+  ops: number;
+  reps: number;
+  memoryBytes: number;
+  json: boolean;
+}
+
+/** One measured loop. */
+interface Mode {
+  key: "single" | "bareSingle" | "batch" | "bareBatch";
+  label: string;
+  workload: "churn" | "batchchurn";
+  bare: boolean;
+}
+
+const MODES: readonly Mode[] = [
+  { key: "single", label: "single calls", workload: "churn", bare: false },
+  { key: "bareSingle", label: "bare transport, single calls", workload: "churn", bare: true },
+  { key: "batch", label: "BATCH, 64 records per call", workload: "batchchurn", bare: false },
+  { key: "bareBatch", label: "bare transport, BATCH", workload: "batchchurn", bare: true },
+];
+
+interface Stats {
+  median: number;
+  min: number;
+  max: number;
+}
+
+function parseArgs(argv: string[]): Settings {
+  const settings: Settings = { ops: 1_000_000, reps: 5, memoryBytes: 128 * MiB, json: false };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const value = (): number => {
+      const n = Number(argv[++i]);
+      if (!Number.isInteger(n) || n < 1) throw new Error(`bench-bridge: ${arg} needs a positive integer`);
+      return n;
+    };
+    if (arg === "--json") settings.json = true;
+    else if (arg === "--ops") settings.ops = value();
+    else if (arg === "--reps") settings.reps = value();
+    else if (arg === "--memory-mib") settings.memoryBytes = value() * MiB;
+    else throw new Error(`bench-bridge: unknown option ${arg} (use --ops N, --reps N, --memory-mib N, --json)`);
+  }
+  return settings;
+}
+
+/**
+ * Boots the guest with `workload=NAME ops=N` and returns the ms from its MARK("phase:NAME") to its
+ * EXIT. Throws, with the guest's log, unless the guest EXITed 0.
+ */
+async function timeLoop(kernel: Uint8Array, mode: Mode, ops: number, memoryBytes: number): Promise<number> {
+  let start = -1;
+  let end = -1;
+  const phase = `mark: "phase:${mode.workload}"`;
+  const result = await runMachine({
+    kernel,
+    platform: nodePlatform(),
+    memoryBytes,
+    cmdline: `workload=${mode.workload} ops=${ops}`,
+    timeoutMs: TIMEOUT_MS,
+    bareTransport: mode.bare,
+    onBootLogLine: (line) => {
+      if (line.startsWith(phase)) start = performance.now();
+      else if (line.startsWith("guest EXIT(")) end = performance.now();
+    },
+  });
+  if (result.reason !== "exit" || result.exitCode !== 0 || start < 0 || end < 0) {
+    throw new Error(`bench-bridge: ${mode.label} did not pass: ${result.message}\n${result.guestLog}`);
+  }
+  return end - start;
+}
+
+/** Milestones of one boot, in ms since runMachine() was called. */
+interface BootTimes {
+  hello: number;
+  firstAlloc: number;
+}
+
+/** Boots a guest that allocates one page and times runMachine() -> HELLO -> the first ALLOC_PAGES. */
+async function timeBoot(kernel: Uint8Array, memoryBytes: number): Promise<BootTimes> {
+  const times: BootTimes = { hello: -1, firstAlloc: -1 };
+  let t0 = 0;
+  // One observer call per hypercall is fine here: the guest makes a few dozen before its first alloc.
+  const observer: BridgeObserver = {
+    onCall(_seq, cmd) {
+      if (cmd === Cmd.HELLO && times.hello < 0) times.hello = performance.now() - t0;
+      else if (cmd === Cmd.ALLOC_PAGES && times.firstAlloc < 0) times.firstAlloc = performance.now() - t0;
+    },
+  };
+  t0 = performance.now();
+  const result = await runMachine({ kernel, platform: nodePlatform(), memoryBytes, cmdline: "workload=churn ops=1", observer, timeoutMs: TIMEOUT_MS });
+  if (result.exitCode !== 0 || times.firstAlloc < 0) throw new Error(`bench-bridge: the boot run did not pass: ${result.message}`);
+  return times;
+}
+
+function stats(values: number[]): Stats {
+  const { median, min, max } = medianMinMax(values);
+  return { median, min, max };
+}
+
+const fmt = (n: number, digits = 1): string => n.toFixed(digits);
+const range = (s: Stats, digits = 1): string => `${fmt(s.median, digits)} (${fmt(s.min, digits)}..${fmt(s.max, digits)})`;
+
+async function main(): Promise<void> {
+  const settings = parseArgs(process.argv.slice(2));
+  const kernel = readBytes(bundledImage(GUEST_IMAGE));
+  const loadBefore = loadavg()[0]!;
+  const log = (text: string): void => {
+    if (!settings.json) process.stderr.write(text);
+  };
+
+  // Warm-up: one boot of every mode (and of the boot run) before anything is timed.
+  log("warming up");
+  for (const mode of MODES) {
+    await timeLoop(kernel, mode, settings.ops, settings.memoryBytes);
+    log(".");
+  }
+  await timeBoot(kernel, settings.memoryBytes);
+  log("\nmeasuring");
+
+  const loopMs: Record<Mode["key"], number[]> = { single: [], bareSingle: [], batch: [], bareBatch: [] };
+  const boots: BootTimes[] = [];
+  for (let rep = 0; rep < settings.reps; rep++) {
+    for (const mode of MODES) loopMs[mode.key].push(await timeLoop(kernel, mode, settings.ops, settings.memoryBytes));
+    boots.push(await timeBoot(kernel, settings.memoryBytes));
+    log(".");
+  }
+  log("\n");
+  const loadAfter = loadavg()[0]!;
+
+  const nsPerPage = (key: Mode["key"]): Stats => stats(loopMs[key].map((ms) => (ms * 1e6) / settings.ops));
+  const perPage = { single: nsPerPage("single"), bareSingle: nsPerPage("bareSingle"), batch: nsPerPage("batch"), bareBatch: nsPerPage("bareBatch") };
+  const ratios = {
+    singleOverBare: perPage.single.median / perPage.bareSingle.median,
+    batchOverBareBatch: perPage.batch.median / perPage.bareBatch.median,
+    singleOverBatch: perPage.single.median / perPage.batch.median,
+  };
+  const boot = { hello: stats(boots.map((b) => b.hello)), firstAlloc: stats(boots.map((b) => b.firstAlloc)) };
+  const targets = {
+    singleOverBare: ratios.singleOverBare <= TARGET_SINGLE_OVER_BARE,
+    batchNsPerPage: perPage.batch.median <= TARGET_BATCH_NS_PER_PAGE,
+    bootToFirstAllocMs: boot.firstAlloc.median <= TARGET_BOOT_MS,
+  };
+  const report = {
+    schema: "buddy86-bench-bridge/1",
+    ops: settings.ops,
+    reps: settings.reps,
+    memoryBytes: settings.memoryBytes,
+    node: process.version,
+    nsPerPage: perPage,
+    ratios,
+    bootMs: boot,
+    targets,
+    loadavg: { before: loadBefore, after: loadAfter },
+  };
+  if (settings.json) {
+    console.log(JSON.stringify(report));
+    return;
+  }
+  const pass = (ok: boolean): string => (ok ? "met" : "MISSED");
+  const lines = [
+    `buddy86 bridge benchmark: churn (alloc + free of one page) x ${settings.ops.toLocaleString("en-US")}, ${settings.memoryBytes / MiB} MiB guest, ` +
+      `median (min..max) of ${settings.reps} after a warm-up, Node ${process.version}`,
+    "",
+    "| mode | ns per page |",
+    "|---|---|",
+    ...MODES.map((m) => `| ${m.label} | ${range(perPage[m.key])} |`),
+    "",
+    `single / bare single:   ${fmt(ratios.singleOverBare, 2)}x   (target <= ${TARGET_SINGLE_OVER_BARE}x: ${pass(targets.singleOverBare)})`,
+    `BATCH:                  ${fmt(perPage.batch.median)} ns per page (target <= ${TARGET_BATCH_NS_PER_PAGE} ns: ${pass(targets.batchNsPerPage)})`,
+    `BATCH / bare BATCH:     ${fmt(ratios.batchOverBareBatch, 2)}x`,
+    `single / BATCH:         ${fmt(ratios.singleOverBatch, 2)}x`,
+    `boot, runMachine() -> HELLO ${range(boot.hello)} ms -> first ALLOC_PAGES ${range(boot.firstAlloc)} ms ` +
+      `(target <= ${TARGET_BOOT_MS} ms: ${pass(targets.bootToFirstAllocMs)})`,
+    `load average (1 min): ${fmt(loadBefore, 2)} before, ${fmt(loadAfter, 2)} after`,
+  ];
+  console.log(lines.join("\n"));
+}
+
+await main();
