@@ -48,6 +48,8 @@ interface V86CpuInternals {
   instruction_pointer: { byteOffset: number };
   instruction_counter: { byteOffset: number };
   protected_mode: ArrayLike<number>;
+  /** v86's "halted" flag (1 byte); its CPU loop ends as soon as it is set. */
+  in_hlt: { byteOffset: number };
   get_eflags(): number;
   io: V86Io;
 }
@@ -297,4 +299,28 @@ export function onCpuHalt(emulator: V86, listener: () => void): () => void {
   const wrapped = (): void => listener();
   e.add_listener("cpu-event-halt", wrapped);
   return () => e.remove_listener("cpu-event-halt", wrapped);
+}
+
+/**
+ * Pauses the guest at an instruction boundary, for interactive hosts (pause / step): sets v86's
+ * halted flag, which ends its CPU loop after the instruction being executed (inside a port handler:
+ * right after the `in`, whose result the guest still gets), and stops v86's main loop. Resolves when
+ * v86 has stopped. No "cpu-event-halt" is emitted (the guest executed no `hlt`). The guest stays
+ * paused until resumeGuest(); resume only after the promise resolved.
+ */
+export function pauseGuest(emulator: V86): Promise<void> {
+  setHalted(emulator, 1);
+  return emulator.stop();
+}
+
+/** Undoes pauseGuest(): clears the halted flag and restarts v86's main loop where the guest stopped. */
+export function resumeGuest(emulator: V86): void {
+  setHalted(emulator, 0);
+  void emulator.run();
+}
+
+function setHalted(emulator: V86, value: 0 | 1): void {
+  const cpu = (emulator as unknown as V86WithInternals).v86.cpu;
+  // A fresh view each time: these calls are rare, and the wasm memory may have grown since the last.
+  new Uint8Array(cpu.wasm_memory.buffer, cpu.in_hlt.byteOffset, 1)[0] = value;
 }

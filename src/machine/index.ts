@@ -12,6 +12,7 @@ export {
   type MachineOptions,
   type MachineResult,
   type MachineEndReason,
+  type MachineControl,
 } from "./machine.js";
 export {
   HypercallBridge,

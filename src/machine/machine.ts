@@ -10,13 +10,16 @@ import { V86 } from "v86";
 import { HC_PORT, MULTIBOOT } from "../protocol/abi.js";
 import type { BuddyAllocator, MemoryMap, PcpOptions } from "../mem/index.js";
 import { DEFAULT_MAX_ORDER, MAX_MAX_ORDER } from "../mem/constants.js";
-import { GuestCpu, REG_EAX, guardMainLoop, onCpuHalt } from "../host/v86-cpu.js";
+import { GuestCpu, REG_EAX, guardMainLoop, onCpuHalt, pauseGuest, resumeGuest } from "../host/v86-cpu.js";
 import type { Platform } from "../host/platform.js";
 import { HypercallBridge, type BridgeObserver, type GuestMark } from "./bridge.js";
 import { BridgeCounters, type CountersSnapshot } from "./counters.js";
 import { symbolize, type Elf32Image } from "./elf.js";
 import { checkKernelImage, KernelImageError } from "./kernel-image.js";
+import { RunGate, type GateHost, type MachineControl } from "./run-control.js";
 import { SerialLog } from "./serial-log.js";
+
+export type { MachineControl } from "./run-control.js";
 
 /** v86 rounds RAM to 128 KiB; the largest size that boots is 2 GiB - 128 KiB. */
 export const MEMORY_GRANULE = 128 * 1024;
@@ -54,11 +57,18 @@ export interface MachineOptions {
   onBootLogLine?: (line: string) => void;
   /** Sees every hypercall; absent means no cost. */
   observer?: BridgeObserver | null;
+  /**
+   * Run control for interactive hosts (the web page): called once, just before the guest's first
+   * instruction, with a handle that pauses the guest between two hypercalls, steps it N calls or
+   * stops the run (MachineControl). Absent, the port handlers are v86's direct ones: no cost.
+   */
+  onControl?: (control: MachineControl) => void;
   /** Benchmark only: the bridge's trivial page-command handler (BridgeOptions.bareTransport). */
   bareTransport?: boolean;
 }
 
-export type MachineEndReason = "exit" | "timeout" | "fault" | "host-error";
+/** "stopped": MachineControl.stop() ended the run. */
+export type MachineEndReason = "exit" | "timeout" | "fault" | "host-error" | "stopped";
 
 export interface MachineResult {
   /** The guest's EXIT code (uint32), or null when it did not EXIT. */
@@ -80,7 +90,7 @@ export interface MachineResult {
   memoryBytes: number;
   /** From runMachine() to the end of the run (emulator construction and boot included). */
   wallMs: number;
-  /** From the first hypercall to EXIT (or the end of the run). */
+  /** From the first hypercall to EXIT (or the end of the run), minus the time paused (MachineControl). */
   guestMs: number;
   /**
    * guestMs per port call, in ns: what one hypercall costs end to end (the `in`, the handler, the
@@ -148,7 +158,7 @@ export async function runMachine(options: MachineOptions): Promise<MachineResult
 }
 
 /** One run: owns the emulator, the bridge and every listener, and tears all of them down once. */
-class MachineRun {
+class MachineRun implements GateHost {
   private emulator: V86 | null = null;
   private cpu: GuestCpu | null = null;
   private bridge: HypercallBridge | null = null;
@@ -158,6 +168,11 @@ class MachineRun {
   private timer: ReturnType<typeof setTimeout> | null = null;
   private ended = false;
   private endMs = 0;
+  /** Run control (MachineOptions.onControl): when the timeout fires, and time spent paused. */
+  private timerDeadline = 0;
+  private timeoutLeftMs = 0;
+  private pausedMs = 0;
+  private pausedAt = -1;
 
   constructor(
     private readonly options: MachineOptions,
@@ -181,7 +196,7 @@ class MachineRun {
         this.end("host-error", `an exception escaped${loading}`, toError(error));
       }),
     );
-    this.timer = setTimeout(() => this.end("timeout", `timeout after ${this.timeoutMs} ms`, null), this.timeoutMs);
+    this.armTimeout(this.timeoutMs);
     try {
       const emulator = new V86({
         wasm_path: platform.wasmPath,
@@ -224,7 +239,9 @@ class MachineRun {
     });
     this.bridge = bridge;
     cpu.onViews((ram, reg32) => bridge.setViews(ram, reg32));
-    cpu.registerPort(HC_PORT, bridge.portHandlers, (error) => bridge.abort(error, "while refreshing guest memory views"));
+    const onControl = this.options.onControl;
+    const gate = onControl === undefined ? null : new RunGate(bridge, this);
+    cpu.registerPort(HC_PORT, gate?.handlers ?? bridge.portHandlers, (error) => bridge.abort(error, "while refreshing guest memory views"));
     this.cleanups.push(
       guardMainLoop(emulator, (error) => {
         // v86's wasm core panics ("unreachable") when it cannot deliver a CPU exception: no usable
@@ -239,7 +256,39 @@ class MachineRun {
         if (!cpu.interruptsEnabled) this.end("fault", `guest halted with interrupts disabled at ${this.where()} before EXIT`, null);
       }),
     );
-    void emulator.run();
+    if (onControl !== undefined && gate !== null) this.guarded(() => onControl(gate));
+    if (!this.ended) void emulator.run();
+  }
+
+  private armTimeout(ms: number): void {
+    this.timerDeadline = this.options.platform.now() + ms;
+    this.timer = setTimeout(() => this.end("timeout", `timeout after ${this.timeoutMs} ms`, null), ms);
+  }
+
+  /** For RunGate (GateHost): stops the guest after the call just answered; the timeout waits while paused. */
+  pauseRun(): Promise<void> {
+    const now = this.options.platform.now();
+    this.pausedAt = now;
+    if (this.timer !== null) {
+      clearTimeout(this.timer);
+      this.timer = null;
+      this.timeoutLeftMs = Math.max(0, this.timerDeadline - now);
+    }
+    return pauseGuest(this.emulator!);
+  }
+
+  /** For RunGate (GateHost): lets a paused guest run on (nothing once the run has ended). */
+  resumeRun(): void {
+    if (this.ended || this.pausedAt < 0) return;
+    this.pausedMs += this.options.platform.now() - this.pausedAt;
+    this.pausedAt = -1;
+    this.armTimeout(this.timeoutLeftMs);
+    resumeGuest(this.emulator!);
+  }
+
+  /** For RunGate (GateHost): MachineControl.stop(). */
+  stopRun(): void {
+    this.end("stopped", "stopped by the host (MachineControl.stop)", null);
   }
 
   /** "EIP 0x... (symbol+0x..)" of the instruction being executed. */
@@ -287,7 +336,8 @@ class MachineRun {
     void this.teardown().then(() => {
       const calls = bridge === null ? 0 : bridge.seq;
       const guestEnd = bridge !== null && bridge.exitMs >= 0 ? bridge.exitMs : this.endMs;
-      const guestMs = bridge !== null && bridge.firstCallMs >= 0 ? guestEnd - bridge.firstCallMs : 0;
+      const paused = this.pausedMs + (this.pausedAt >= 0 ? Math.max(0, guestEnd - this.pausedAt) : 0);
+      const guestMs = bridge !== null && bridge.firstCallMs >= 0 ? guestEnd - bridge.firstCallMs - paused : 0;
       this.resolve({
         exitCode: bridge?.exitCode ?? null,
         reason,
