@@ -6,6 +6,7 @@
 import {
   DEFAULT_MAX_ORDER,
   GFP,
+  GFP_ZERO,
   MAX_MAX_ORDER,
   PAGE_SHIFT,
   PAGE_SIZE,
@@ -17,19 +18,9 @@ import {
   gfpIsValid,
 } from "./constants.js";
 import { findContigRun, releaseContigRun, takeContigRun } from "./contig.js";
-import {
-  BuddyCore,
-  ALLOC_TAG,
-  CONTIG_HEAD_TAG,
-  FRAME_ALLOC,
-  FRAME_CONTIG_HEAD,
-  FRAME_CONTIG_TAIL,
-  FRAME_FREE,
-  FRAME_PCP,
-  PCP_TAG,
-  type PcpOptions,
-} from "./core.js";
-import { BuddyError, Errno, hex, invariant } from "./errors.js";
+import { BuddyCore, type PcpOptions } from "./core.js";
+import { ALLOC_TAG, CONTIG_HEAD_TAG, FRAME_ALLOC, FRAME_CONTIG_HEAD, FRAME_CONTIG_TAIL, FRAME_FREE, FRAME_PCP, PCP_TAG } from "./constants.js";
+import { BuddyError, EBADORDER, EDOUBLEFREE, EFAULT, EINVAL, ENOTHEAD, OK, hex, invariant } from "./errors.js";
 import { checkInvariants } from "./invariants.js";
 import type { MemoryMap } from "./memory-map.js";
 import { buddyinfoText, extfragIndexText, presentZones, unusableIndexText, zoneFreeBlocks } from "./reports.js";
@@ -103,23 +94,33 @@ export class BuddyAllocator extends BuddyCore {
 
   /**
    * Allocates 2^order frames aligned to their size. Returns the block's address (> 0), 0 for ENOMEM,
-   * or -Errno.EINVAL for a bad order or gfp. Never throws for bad input; changes nothing on EINVAL.
+   * or -EINVAL for a bad order or gfp. Never throws for bad input; changes nothing on EINVAL.
    */
   tryAllocPages(order: number, gfp: number): number {
-    if (order >>> 0 !== order || order > this.maxOrder || !gfpIsValid(gfp)) return -Errno.EINVAL;
-    // Fast path (Linux rmqueue_pcplist): no hooks, no GFP_ZERO, a cached order, and a block on the
-    // first zone's per-CPU list, popped in line. gfp is 0..2 here: valid and without GFP_ZERO.
-    if (!this.hooked && gfp < GFP.ZERO && order <= this.pcpMaxOrder) {
+    if (order >>> 0 !== order || order > this.maxOrder || !gfpIsValid(gfp)) return -EINVAL;
+    // Fast path: no hooks and no GFP_ZERO (so gfp is 0..2 here), served by the first zone of the list:
+    // a cached order pops its per-CPU list in line (Linux rmqueue_pcplist), any other order takes the
+    // buddy lists directly (rmqueue). Refills, fallbacks, drains and failures take the slow path.
+    if (!this.hooked && gfp < GFP_ZERO) {
       const zone = this.zonelist[gfp << 2]!;
-      const pl = zone * PCP_ORDER_COUNT + order;
-      const idx = zone >= 0 ? this.pcpHead[pl]! : -1;
+      let idx = -1;
+      if (zone < 0) {
+        // no zone for this list at all: the slow path reports the failure
+      } else if (order <= this.pcpMaxOrder) {
+        const pl = zone * PCP_ORDER_COUNT + order;
+        idx = this.pcpHead[pl]!;
+        if (idx >= 0) {
+          const link = this.link;
+          const nx = link[2 * idx]!;
+          this.pcpHead[pl] = nx;
+          if (nx >= 0) link[2 * nx + 1] = -1;
+          else this.pcpTail[pl] = -1;
+          this.pcpCount[zone]! -= 1 << order;
+        }
+      } else {
+        idx = this.rmqueue(zone, order);
+      }
       if (idx >= 0) {
-        const link = this.link;
-        const nx = link[2 * idx]!;
-        this.pcpHead[pl] = nx;
-        if (nx >= 0) link[2 * nx + 1] = -1;
-        else this.pcpTail[pl] = -1;
-        this.pcpCount[zone]! -= 1 << order;
         this.meta[idx] = ALLOC_TAG | order;
         return (idx + this.basePfn) * PAGE_SIZE;
       }
@@ -151,18 +152,23 @@ export class BuddyAllocator extends BuddyCore {
   }
 
   /**
-   * Frees a block from tryAllocPages. Returns Errno.OK or the status of the first problem in the ABI's
+   * Frees a block from tryAllocPages. Returns OK or the status of the first problem in the ABI's
    * precedence: EINVAL (order), EFAULT (address), then the frame's state decides (EDOUBLEFREE,
    * ENOTHEAD, EBADORDER). A rejected free changes nothing.
    */
   tryFreePages(addr: number, order: number): number {
-    if (order >>> 0 !== order || order > this.maxOrder) return Errno.EINVAL;
-    if (addr >>> 0 !== addr || (addr & (PAGE_SIZE - 1)) !== 0) return Errno.EFAULT;
+    if (order >>> 0 !== order || order > this.maxOrder) return EINVAL;
+    if (addr >>> 0 !== addr || (addr & (PAGE_SIZE - 1)) !== 0) return EFAULT;
     const idx = (addr >>> PAGE_SHIFT) - this.basePfn;
-    if (idx < 0 || idx >= this.frameCount) return Errno.EFAULT;
-    if (this.meta[idx] !== (ALLOC_TAG | order) || this.hooked || order > this.pcpMaxOrder) return this.freePagesSlow(idx, order);
-    // Fast path (Linux free_unref_page): push on the zone's per-CPU list, in line.
+    if (idx < 0 || idx >= this.frameCount) return EFAULT;
+    if (this.meta[idx] !== (ALLOC_TAG | order) || this.hooked) return this.freePagesSlow(idx, order);
+    // Fast path: an uncached order merges straight into the buddy lists; a cached one is pushed on its
+    // zone's per-CPU list in line (Linux free_unref_page), draining a batch at `high`.
     const zone = this.zoneOf(idx);
+    if (order > this.pcpMaxOrder) {
+      this.freeOne(idx, order, zone);
+      return OK;
+    }
     const link = this.link;
     const pl = zone * PCP_ORDER_COUNT + order;
     const head = this.pcpHead[pl]!;
@@ -173,18 +179,18 @@ export class BuddyAllocator extends BuddyCore {
     else this.pcpTail[pl] = idx;
     this.pcpHead[pl] = idx;
     if ((this.pcpCount[zone]! += 1 << order) >= this.pcpHigh) this.pcpDrain(zone, this.pcpBatch);
-    return Errno.OK;
+    return OK;
   }
 
-  /** Frees the fast path left: unmanaged or mismatching frames (statuses), hooks, uncached orders. */
+  /** Frees the fast path left: unmanaged or mismatching frames (statuses) and hooked allocators. */
   private freePagesSlow(idx: number, order: number): number {
-    if (this.meta[idx] === 0) return Errno.EFAULT;
+    if (this.meta[idx] === 0) return EFAULT;
     if (this.meta[idx] !== (ALLOC_TAG | order)) return this.badFree(idx, false, order);
     const zone = this.zoneOf(idx);
     if (this.listener !== null) this.listener.free(idx + this.basePfn, order, zone);
     if (order <= this.pcpMaxOrder) this.pcpPut(idx, order, zone);
     else this.freeOne(idx, order, zone);
-    return Errno.OK;
+    return OK;
   }
 
   /** The frame index of a page-aligned address of a managed frame, or -1 (EFAULT). */
@@ -201,13 +207,13 @@ export class BuddyAllocator extends BuddyCore {
    */
   private badFree(idx: number, contig: boolean, size: number): number {
     const s = this.stateAt(idx);
-    if (s === FRAME_FREE || s === FRAME_PCP) return Errno.EDOUBLEFREE;
-    if (s === FRAME_ALLOC) return contig || this.orderAt(idx) !== size ? Errno.EBADORDER : Errno.OK;
-    if (s === FRAME_CONTIG_HEAD) return contig && this.link[2 * idx + 1] === size ? Errno.OK : Errno.EBADORDER;
-    if (s === FRAME_CONTIG_TAIL) return Errno.ENOTHEAD;
+    if (s === FRAME_FREE || s === FRAME_PCP) return EDOUBLEFREE;
+    if (s === FRAME_ALLOC) return contig || this.orderAt(idx) !== size ? EBADORDER : OK;
+    if (s === FRAME_CONTIG_HEAD) return contig && this.link[2 * idx + 1] === size ? OK : EBADORDER;
+    if (s === FRAME_CONTIG_TAIL) return ENOTHEAD;
     const head = this.findHead(idx);
     invariant(head >= 0, `badFree: managed pfn ${hex(idx + this.basePfn)} lies in no block`);
-    return this.stateAt(head) === FRAME_ALLOC ? Errno.ENOTHEAD : Errno.EDOUBLEFREE;
+    return this.stateAt(head) === FRAME_ALLOC ? ENOTHEAD : EDOUBLEFREE;
   }
 
   /** alloc_pages: the address of 2^order frames, or 0 when nothing fits. Throws BuddyError EINVAL. */
@@ -220,7 +226,7 @@ export class BuddyAllocator extends BuddyCore {
   /** free_pages: throws BuddyError for an invalid free, changing nothing. */
   freePages(addr: number, order: number): void {
     const status = this.tryFreePages(addr, order);
-    if (status !== Errno.OK) throw BuddyError.fromStatus(status, `freePages(${hex(addr)}, order ${order})`);
+    if (status !== OK) throw BuddyError.fromStatus(status, `freePages(${hex(addr)}, order ${order})`);
   }
 
   /** get_free_page: one frame, or 0. */
@@ -268,8 +274,8 @@ export class BuddyAllocator extends BuddyCore {
     for (let i = 0; i < npages; i++) {
       const a = addr + i * PAGE_SIZE;
       const idx = this.frameIndex(a);
-      const status = idx < 0 ? Errno.EFAULT : this.meta[idx] === ALLOC_TAG ? Errno.OK : this.badFree(idx, false, 0);
-      if (status !== Errno.OK) throw BuddyError.fromStatus(status, `freePagesExact(${hex(addr)}, ${npages}) at ${hex(a)}`);
+      const status = idx < 0 ? EFAULT : this.meta[idx] === ALLOC_TAG ? OK : this.badFree(idx, false, 0);
+      if (status !== OK) throw BuddyError.fromStatus(status, `freePagesExact(${hex(addr)}, ${npages}) at ${hex(a)}`);
     }
     for (let i = 0; i < npages; i++) this.freePages(addr + i * PAGE_SIZE, 0);
   }
@@ -277,7 +283,7 @@ export class BuddyAllocator extends BuddyCore {
   /**
    * alloc_contig (FreeBSD vm_phys_alloc_contig): exactly npages contiguous frames inside one zone, the
    * lowest run that meets the options, possibly longer than a max-order block. Returns the address,
-   * 0 when no run exists (ENOMEM), or -Errno.EINVAL for bad arguments. Never throws for bad input.
+   * 0 when no run exists (ENOMEM), or -EINVAL for bad arguments. Never throws for bad input.
    */
   tryAllocContig(npages: number, alignPages: number, gfp: number, opts: ContigOptions = {}): number {
     const boundary = opts.boundaryPages ?? 0;
@@ -288,7 +294,7 @@ export class BuddyAllocator extends BuddyCore {
       npages >>> 0 === npages && npages >= 1 && npages <= PFN_LIMIT && isPowerOfTwo(alignPages) &&
       (boundary === 0 || (isPowerOfTwo(boundary) && boundary >= npages)) &&
       Number.isInteger(low) && Number.isInteger(high) && low >= 0 && low <= high && gfpIsValid(gfp);
-    if (!ok) return -Errno.EINVAL;
+    if (!ok) return -EINVAL;
     if (this.failPredicate !== null && this.failPredicate(-1, npages, gfp)) return this.failed(-npages, gfp, true);
     const lowIdx = Math.ceil(low / PAGE_SIZE) - this.basePfn;
     const highIdx = Math.floor(high / PAGE_SIZE) - this.basePfn;
@@ -318,14 +324,14 @@ export class BuddyAllocator extends BuddyCore {
 
   /** Frees a contig range; statuses as tryFreePages, EBADORDER for another npages or an alloc_pages block. */
   tryFreeContig(addr: number, npages: number): number {
-    if (npages >>> 0 !== npages || npages < 1 || npages > PFN_LIMIT) return Errno.EINVAL;
+    if (npages >>> 0 !== npages || npages < 1 || npages > PFN_LIMIT) return EINVAL;
     const idx = this.frameIndex(addr);
-    if (idx < 0) return Errno.EFAULT;
+    if (idx < 0) return EFAULT;
     if (this.meta[idx] !== CONTIG_HEAD_TAG || this.link[2 * idx + 1] !== npages) return this.badFree(idx, true, npages);
     const zone = this.zoneOf(idx);
     if (this.listener !== null) this.listener.freeContig(idx + this.basePfn, npages, zone);
     releaseContigRun(this, idx, npages, zone);
-    return Errno.OK;
+    return OK;
   }
 
   /** allocContig with options; returns the address or 0, throws BuddyError EINVAL. */
@@ -338,7 +344,7 @@ export class BuddyAllocator extends BuddyCore {
   /** Frees an allocContig range; throws BuddyError for an invalid free. */
   freeContig(addr: number, npages: number): void {
     const status = this.tryFreeContig(addr, npages);
-    if (status !== Errno.OK) throw BuddyError.fromStatus(status, `freeContig(${hex(addr)}, ${npages})`);
+    if (status !== OK) throw BuddyError.fromStatus(status, `freeContig(${hex(addr)}, ${npages})`);
   }
 
   /** Empties the per-CPU cache into the buddy lists. */

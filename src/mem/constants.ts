@@ -16,6 +16,43 @@ export const ZONE_DMA = 0;
 export const ZONE_NORMAL = 1;
 export const ZONE_HIGHMEM = 2;
 export const ZONE_COUNT = 3;
+
+/** Linux's classic per-CPU list values, in frames per zone. */
+export const PCP_DEFAULT_BATCH = 63;
+export const PCP_DEFAULT_HIGH = 378;
+/** The per-CPU cache holds orders 0..PCP_MAX_ORDER (Linux's PAGE_ALLOC_COSTLY_ORDER). */
+export const PCP_MAX_ORDER = 3;
+export const PCP_ORDER_COUNT = PCP_MAX_ORDER + 1;
+
+// Frame states, kept in the top three bits of each frame's `meta` byte; the low five bits hold a head's
+// order (valid only while it is a head). Only the first frame of a block is a head; every other managed
+// frame is TAIL. One byte answers "is my buddy a free head of order k?": meta[buddy] === (FREE_TAG | k).
+export const FRAME_NONE = 0; // not managed: a hole, a reservation, frame 0, or outside RAM
+export const FRAME_TAIL = 1; // managed, not the first frame of its block
+export const FRAME_FREE = 2; // head of a free block on a buddy free list
+export const FRAME_PCP = 3; // head of a free block on a per-CPU list (allocated, as the buddy lists see it)
+export const FRAME_ALLOC = 4; // head of a block handed out by alloc_pages
+export const FRAME_CONTIG_HEAD = 5; // first frame of an alloc_contig range; link[2*idx+1] = npages
+export const FRAME_CONTIG_TAIL = 6; // other frame of an alloc_contig range; link[2*idx] = idx of the head
+
+export const STATE_SHIFT = 5;
+export const ORDER_MASK = 31;
+export const TAIL_TAG = FRAME_TAIL << STATE_SHIFT;
+export const FREE_TAG = FRAME_FREE << STATE_SHIFT;
+export const PCP_TAG = FRAME_PCP << STATE_SHIFT;
+export const ALLOC_TAG = FRAME_ALLOC << STATE_SHIFT;
+export const CONTIG_HEAD_TAG = FRAME_CONTIG_HEAD << STATE_SHIFT;
+export const CONTIG_TAIL_TAG = FRAME_CONTIG_TAIL << STATE_SHIFT;
+
+/** GFP.ZERO as a plain constant, for hot paths. */
+export const GFP_ZERO = 0x100;
+/** Every bit a caller may set; anything else is EINVAL. */
+export const GFP_VALID_MASK = 0x103; // GFP.DMA | GFP.HIGHMEM | GFP.ZERO
+/** The bits that choose a zone list; DMA|HIGHMEM together is Linux's GFP_ZONE_BAD. */
+export const GFP_ZONE_MASK = 0x3; // GFP.DMA | GFP.HIGHMEM
+
+// Objects and arrays come after every primitive constant: esbuild inlines a module's constants into
+// the hot paths only while no non-primitive initializer precedes them.
 export const ZONE_NAMES: readonly string[] = ["DMA", "Normal", "HighMem"];
 /** First pfn past each zone: 16 MiB, 896 MiB, 4 GiB. */
 export const ZONE_END_PFN: readonly number[] = [0x1000, 0x38000, PFN_LIMIT];
@@ -27,17 +64,6 @@ export const GFP = {
   HIGHMEM: 0x2,
   ZERO: 0x100,
 } as const;
-/** Every bit a caller may set; anything else is EINVAL. */
-export const GFP_VALID_MASK = GFP.DMA | GFP.HIGHMEM | GFP.ZERO;
-/** The bits that choose a zone list; DMA|HIGHMEM together is Linux's GFP_ZONE_BAD. */
-export const GFP_ZONE_MASK = GFP.DMA | GFP.HIGHMEM;
-
-/** Linux's classic per-CPU list values, in frames per zone. */
-export const PCP_DEFAULT_BATCH = 63;
-export const PCP_DEFAULT_HIGH = 378;
-/** The per-CPU cache holds orders 0..PCP_MAX_ORDER (Linux's PAGE_ALLOC_COSTLY_ORDER). */
-export const PCP_MAX_ORDER = 3;
-export const PCP_ORDER_COUNT = PCP_MAX_ORDER + 1;
 
 /** True when gfp has only known bits and names at most one zone modifier. */
 export function gfpIsValid(gfp: number): boolean {

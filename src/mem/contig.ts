@@ -3,7 +3,8 @@
 // straight back to the free lists. A range is recorded frame by frame (CONTIG_HEAD holds npages, every
 // CONTIG_TAIL points at its head) so that its free is checked like any other.
 
-import { CONTIG_HEAD_TAG, CONTIG_TAIL_TAG, FRAME_CONTIG_HEAD, FRAME_CONTIG_TAIL, FRAME_FREE, FRAME_NONE, FRAME_TAIL, TAIL_TAG, type BuddyCore } from "./core.js";
+import { CONTIG_HEAD_TAG, CONTIG_TAIL_TAG, FRAME_CONTIG_HEAD, FRAME_CONTIG_TAIL, FRAME_FREE, FRAME_NONE, FRAME_TAIL, TAIL_TAG } from "./constants.js";
+import type { BuddyCore } from "./core.js";
 import { invariant } from "./errors.js";
 
 /** Where a run may start and what it may not cross, all in frames. */
@@ -85,6 +86,7 @@ export function takeContigRun(core: BuddyCore, start: number, npages: number, zo
     if (blockEnd > end) core.insertRange(end, blockEnd, zone);
     q = blockEnd;
   }
+  core.zoneFree[zone]! -= npages;
   core.meta[start] = CONTIG_HEAD_TAG;
   core.meta.fill(CONTIG_TAIL_TAG, start + 1, end);
   for (let i = start; i < end; i++) core.link[2 * i] = start;

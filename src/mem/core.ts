@@ -5,34 +5,23 @@
 // Public API, validation and reports are layered on top in buddy.ts; nothing here knows of v86.
 
 import {
+  ALLOC_TAG,
+  FRAME_ALLOC,
+  FRAME_FREE,
+  FRAME_PCP,
+  FREE_TAG,
+  ORDER_MASK,
   PAGE_SIZE,
   PCP_MAX_ORDER,
   PCP_ORDER_COUNT,
+  PCP_TAG,
+  STATE_SHIFT,
+  TAIL_TAG,
   ZONE_COUNT,
   ZONE_END_PFN,
 } from "./constants.js";
 import { invariant } from "./errors.js";
 import type { PfnRange } from "./memory-map.js";
-
-// Frame states, kept in the top three bits of each frame's `meta` byte; the low five bits hold a head's
-// order (valid only while it is a head). Only the first frame of a block is a head; every other managed
-// frame is TAIL. One byte answers "is my buddy a free head of order k?": meta[buddy] === (FREE_TAG | k).
-export const FRAME_NONE = 0; // not managed: a hole, a reservation, frame 0, or outside RAM
-export const FRAME_TAIL = 1; // managed, not the first frame of its block
-export const FRAME_FREE = 2; // head of a free block on a buddy free list
-export const FRAME_PCP = 3; // head of a free block on a per-CPU list (allocated, as the buddy lists see it)
-export const FRAME_ALLOC = 4; // head of a block handed out by alloc_pages
-export const FRAME_CONTIG_HEAD = 5; // first frame of an alloc_contig range; link[2*idx+1] = npages
-export const FRAME_CONTIG_TAIL = 6; // other frame of an alloc_contig range; link[2*idx] = idx of the head
-
-export const STATE_SHIFT = 5;
-export const ORDER_MASK = 31;
-export const TAIL_TAG = FRAME_TAIL << STATE_SHIFT;
-export const FREE_TAG = FRAME_FREE << STATE_SHIFT;
-export const PCP_TAG = FRAME_PCP << STATE_SHIFT;
-export const ALLOC_TAG = FRAME_ALLOC << STATE_SHIFT;
-export const CONTIG_HEAD_TAG = FRAME_CONTIG_HEAD << STATE_SHIFT;
-export const CONTIG_TAIL_TAG = FRAME_CONTIG_TAIL << STATE_SHIFT;
 
 /** Optional observer of everything the allocator does. Absent, it costs one null test per event site. */
 export interface BuddyListener {
@@ -91,7 +80,10 @@ export class BuddyCore {
   readonly nrFree: Int32Array;
   /** Per zone: bit k set when the order-k free list is non-empty, so finding an order is O(1). */
   readonly orderMask: Int32Array;
-  /** Per zone: frames on the buddy free lists. */
+  /**
+   * Per zone: frames on the buddy free lists. Kept by the entry points (rmqueue, freeOne, contig),
+   * not by every list operation, so split and merge steps do not pay for it.
+   */
   readonly zoneFree: Int32Array;
   /** Per zone: managed frames. */
   readonly zoneManaged: Int32Array;
@@ -206,6 +198,7 @@ export class BuddyCore {
         for (let k = blocks.length - 1; k >= 0; k--) this.addFree(blocks[k]!, this.largestFit(blocks[k]!, b), z);
       }
     }
+    this.zoneFree.set(this.zoneManaged);
     this.managedPageCount = total | 0;
     // Zone lists hold present zones only, in fallback order.
     this.zonelist = new Int8Array(12).fill(-1);
@@ -230,7 +223,10 @@ export class BuddyCore {
     return (idx + this.basePfn) * PAGE_SIZE;
   }
 
-  /** Puts a free block on the head of its list. Its tail frames must already be TAIL. */
+  /**
+   * Puts a free block on the head of its list. Its tail frames must already be TAIL. A list operation
+   * only: the caller accounts the zone's free frames (zoneFree).
+   */
   addFree(idx: number, order: number, zone: number): void {
     const link = this.link;
     const li = zone * this.orderCount + order;
@@ -242,10 +238,9 @@ export class BuddyCore {
     this.meta[idx] = FREE_TAG | order;
     this.nrFree[li]!++;
     this.orderMask[zone]! |= 1 << order;
-    this.zoneFree[zone]! += 1 << order;
   }
 
-  /** Takes a free block off its list; the caller sets its new state. */
+  /** Takes a free block off its list; the caller sets its new state and accounts zoneFree. */
   delFree(idx: number, order: number, zone: number): void {
     const link = this.link;
     const li = zone * this.orderCount + order;
@@ -255,7 +250,6 @@ export class BuddyCore {
     else this.freeHead[li] = nx;
     if (nx >= 0) link[2 * nx + 1] = pv;
     if (--this.nrFree[li]! === 0) this.orderMask[zone]! &= ~(1 << order);
-    this.zoneFree[zone]! -= 1 << order;
   }
 
   /**
@@ -275,6 +269,7 @@ export class BuddyCore {
       this.addFree(idx + (1 << cur), cur, zone);
       if (listener !== null) listener.split(idx + this.basePfn, cur, zone);
     }
+    this.zoneFree[zone]! -= 1 << order;
     return idx;
   }
 
@@ -290,6 +285,7 @@ export class BuddyCore {
     const maxOrder = this.maxOrder;
     const listener = this.listener;
     meta[idx] = TAIL_TAG;
+    this.zoneFree[zone]! += 1 << order;
     while (order < maxOrder) {
       const buddy = idx ^ (1 << order);
       if (buddy < lo || buddy >= hi || meta[buddy] !== (FREE_TAG | order)) break;
@@ -314,7 +310,10 @@ export class BuddyCore {
     }
   }
 
-  /** Like freeRange but with no merge attempts: for ranges whose buddies are known not to be free. */
+  /**
+   * Like freeRange but with no merge attempts and no zoneFree accounting: for ranges whose buddies are
+   * known not to be free, whose frames the caller accounts.
+   */
   insertRange(start: number, end: number, zone: number): void {
     while (start < end) {
       const order = this.largestFit(start, end);

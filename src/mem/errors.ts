@@ -3,15 +3,15 @@
 // (../../docs/protocol.md); a broken invariant in our own code is an assertion that stops loudly.
 
 /** Status numbers shared with the hypercall ABI: the allocator's errors are its statuses 0..6. */
-export const Errno = {
-  OK: 0,
-  ENOMEM: 1,
-  EINVAL: 2,
-  EFAULT: 3,
-  EDOUBLEFREE: 4,
-  EBADORDER: 5,
-  ENOTHEAD: 6,
-} as const;
+export const OK = 0;
+export const ENOMEM = 1;
+export const EINVAL = 2;
+export const EFAULT = 3;
+export const EDOUBLEFREE = 4;
+export const EBADORDER = 5;
+export const ENOTHEAD = 6;
+/** The same numbers by name (the plain constants above are what hot paths use). */
+export const Errno = { OK, ENOMEM, EINVAL, EFAULT, EDOUBLEFREE, EBADORDER, ENOTHEAD } as const;
 
 export type ErrnoName = keyof typeof Errno;
 export type BuddyErrorCode = Exclude<ErrnoName, "OK" | "ENOMEM">;
