@@ -3,6 +3,7 @@
 import { build } from "esbuild";
 import { existsSync, rmSync } from "node:fs";
 import { execFileSync } from "node:child_process";
+import { builtinModules } from "node:module";
 
 rmSync("dist", { recursive: true, force: true });
 
@@ -47,7 +48,7 @@ const browser = await build({
 });
 for (const [file, input] of Object.entries(browser.metafile.inputs)) {
   if (!file.startsWith("src/")) continue;
-  const nodeImports = input.imports.filter((i) => i.external);
+  const nodeImports = input.imports.filter((i) => i.path.startsWith("node:") || builtinModules.includes(i.path));
   if (nodeImports.length > 0) {
     throw new Error(`browser bundle: ${file} imports ${nodeImports.map((i) => i.path).join(", ")}; keep Node APIs in src/host/node-platform.ts`);
   }

@@ -2,7 +2,7 @@
 // broken. Linear in frames plus free blocks: for tests, fuzzing and the end of a run, not hot paths.
 
 import { PCP_ORDER_COUNT, ZONE_COUNT, ZONE_NAMES } from "./constants.js";
-import { type BuddyCore } from "./core.js";
+import type { BuddyCore } from "./core.js";
 import { FRAME_ALLOC, FRAME_CONTIG_HEAD, FRAME_CONTIG_TAIL, FRAME_FREE, FRAME_NONE, FRAME_PCP, FRAME_TAIL } from "./constants.js";
 import { hex } from "./errors.js";
 
