@@ -11,8 +11,10 @@ import { DEFAULT_MAX_ORDER, MAX_MAX_ORDER, PCP_DEFAULT_BATCH, PCP_DEFAULT_HIGH }
 import { GUEST_IMAGE, bundledImage } from "./images.js";
 import { UsageError, parseCount, parseDuration, parseSize } from "./options.js";
 import { buildReport, formatSummary, processExitCode } from "./report.js";
+import { ObserveRun, addObserveOptions, observeRequested, type ObserveFlags } from "./observe-flags.js";
+import { addReportCommand } from "./report-command.js";
 
-interface BootFlags {
+interface BootFlags extends ObserveFlags {
   kernel?: string;
   cmdline?: string;
   memory: string;
@@ -54,6 +56,9 @@ async function boot(flags: BootFlags): Promise<number> {
   const kernelPath = flags.kernel ?? bundledImage(GUEST_IMAGE);
   const kernel = readBytes(kernelPath);
   const live = !flags.json && !flags.quiet;
+  const observe = observeRequested(flags)
+    ? new ObserveRun(flags, { kernel, json: flags.json, quiet: flags.quiet, ops: flags.ops !== undefined ? parseCount("ops", flags.ops) : null, cmdline, memoryBytes, print: (text) => console.log(text) })
+    : null;
 
   const result = await runMachine({
     kernel,
@@ -65,8 +70,10 @@ async function boot(flags: BootFlags): Promise<number> {
     timeoutMs: parseDuration(flags.timeout),
     onBootLogLine: live ? (line) => console.log(`[buddy86] ${line}`) : undefined,
     onGuestLine: live ? (line) => console.log(`guest| ${line}`) : undefined,
+    observer: observe?.observer ?? null,
   });
   const report = buildReport(result);
+  if (observe !== null) Object.assign(report, { observe: await observe.finish(result) });
   if (flags.json) console.log(JSON.stringify(report));
   else console.log(formatSummary(report));
   if (result.error !== null && result.reason === "host-error") console.error(`buddy86: host error: ${result.error.stack ?? result.error.message}`);
@@ -97,6 +104,8 @@ export function buildProgram(): Command {
     .action(async (flags: BootFlags) => {
       process.exitCode = await boot(flags);
     });
+  addObserveOptions(program.commands.find((c) => c.name() === "boot")!);
+  addReportCommand(program);
   return program;
 }
 

@@ -237,6 +237,11 @@ export class GuestCpu {
     return this.stateViews().cr[3]! >>> 0;
   }
 
+  /** CR4 (PSE and PAE decide the page-table format of a host-side walk). */
+  get cr4(): number {
+    return this.stateViews().cr[4]! >>> 0;
+  }
+
   get protectedMode(): boolean {
     return this.cpu.protected_mode[0] === 1;
   }

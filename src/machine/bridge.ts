@@ -52,6 +52,29 @@ export interface BridgeObserver {
   onCall(seq: number, cmd: number, arg0: number, arg1: number, arg2: number, result: number, status: number): void;
   /** For each BATCH record, before the onCall of its BATCH. */
   onRecord?(seq: number, index: number, cmd: number, arg0: number, arg1: number, result: number, status: number): void;
+  /** Called once by the machine runner, after attach: the guest CPU to sample inside calls (EIP, EBP, CR3, ...). */
+  attachGuest?(guest: GuestRegisters): void;
+  /**
+   * An 8/16-bit read (width 1 or 2 bytes) or a write of any width (width 0) of the port: a protocol
+   * error. `seq` is the number the next call will get.
+   */
+  onPortMisuse?(seq: number, width: number, write: boolean): void;
+}
+
+/**
+ * Guest CPU state an observer may read while a call is being served (src/host/v86-cpu.ts GuestCpu
+ * provides it; tests pass fakes). Valid only inside a port handler: reg32 is refreshed on port entry.
+ */
+export interface GuestRegisters {
+  /** EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI as in v86's reg32. */
+  readonly reg32: Int32Array;
+  /** Linear address of the `in` being served. */
+  readonly eip: number;
+  /** Instructions retired (u32, wraps; approximate inside a port handler). */
+  readonly instructionCount: number;
+  readonly cr0: number;
+  readonly cr3: number;
+  readonly cr4: number;
 }
 
 export interface BridgeOptions {
@@ -293,12 +316,23 @@ export class HypercallBridge {
   /** An 8- or 16-bit read: all ones, counted as a protocol error. */
   portNarrowRead(allOnes: number): number {
     this.counters.protocolErrors++;
+    if (this.observer !== null && this.observer.onPortMisuse !== undefined) this.portMisuse(allOnes === 0xff ? 1 : 2, false);
     return allOnes;
   }
 
   /** A write of any width: ignored, counted as a protocol error. */
   portWrite(): void {
     this.counters.protocolErrors++;
+    if (this.observer !== null && this.observer.onPortMisuse !== undefined) this.portMisuse(0, true);
+  }
+
+  /** Tells the observer of a narrow read or a write; an observer exception stops the bridge like any host error. */
+  private portMisuse(width: number, write: boolean): void {
+    try {
+      this.observer!.onPortMisuse!(this.calls, width, write);
+    } catch (error) {
+      this.abort(error, "in the observer of a port misuse");
+    }
   }
 
   /**

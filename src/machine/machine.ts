@@ -238,6 +238,8 @@ class MachineRun implements GateHost {
       where: () => this.where(),
     });
     this.bridge = bridge;
+    const observer = this.options.observer;
+    if (observer !== undefined && observer !== null && observer.attachGuest !== undefined) observer.attachGuest(cpu);
     cpu.onViews((ram, reg32) => bridge.setViews(ram, reg32));
     const onControl = this.options.onControl;
     const gate = onControl === undefined ? null : new RunGate(bridge, this);

@@ -1,0 +1,97 @@
+// `buddy86 report FILE.json`: re-renders the reports and pictures of a run from its --trace file,
+// without running it again: /proc-style reports from the last full snapshot, the per-order counters,
+// page owners at the trace's --at moment, leaks and invalid frees, and --map/--frag pictures. A trace
+// that was cut short still gives everything up to its last complete snapshot.
+
+import { readFileSync } from "node:fs";
+import type { Command } from "commander";
+import {
+  buildMapModel,
+  formatLeaks,
+  formatLiveOwners,
+  formatOrderCounters,
+  formatProcReports,
+  readTrace,
+  renderFragSvg,
+  renderMapSvg,
+  type OrderCountersData,
+  type OwnerTable,
+  type TraceModel,
+} from "../observe/index.js";
+import { UsageError } from "./options.js";
+import { writePicture } from "./observe-flags.js";
+
+interface ReportFlags {
+  owners?: boolean;
+  map?: string;
+  frag?: string;
+}
+
+/** Adds `report FILE.json` to the program. */
+export function addReportCommand(program: Command): void {
+  program
+    .command("report")
+    .description("re-render reports and pictures from a saved --trace file without rerunning the guest")
+    .argument("<trace.json>", "a trace written by buddy86 boot --trace")
+    .option("--owners", "print the page owners at the trace's --at moment")
+    .option("--map <file.svg|file.png>", "picture of physical memory at the trace's --at moment")
+    .option("--frag <file.svg|file.png>", "chart of the unusable free space index over the run")
+    .action(async (file: string, flags: ReportFlags) => {
+      process.exitCode = await runReport(file, flags, (text) => console.log(text));
+    });
+}
+
+/** Rows of the trace's [pfn, npages, order, gfp, stack, allocSeq, icount] lists as an owner table. */
+function tableOf(rows: readonly number[][]): OwnerTable {
+  const col = (k: number): number[] => rows.map((r) => r[k]!);
+  return { pfn: col(0), npages: col(1), order: col(2), gfp: col(3), allocStack: col(4), allocSeq: col(5), allocIcount: col(6) };
+}
+
+/** Runs the report; returns the process exit code. Throws UsageError for an unreadable trace. */
+export async function runReport(file: string, flags: ReportFlags, print: (text: string) => void): Promise<number> {
+  for (const [flag, out] of [["--map", flags.map], ["--frag", flags.frag]] as const) {
+    if (out !== undefined && !/\.(svg|png)$/i.test(out)) throw new UsageError(`${flag} ${out}: the file must end in .svg or .png`);
+  }
+  let model: TraceModel;
+  try {
+    model = readTrace(readFileSync(file, "utf8"));
+  } catch (e) {
+    throw new UsageError(`${file}: ${(e as Error).message}`);
+  }
+  const o = model.otherData;
+  print(`== trace ${file}: format ${String(o.buddy86TraceFormat)}, cmdline "${String(o.cmdline ?? "")}", ${String(o.memoryBytes)} bytes of RAM${model.truncated ? " (cut short: read up to the last complete event)" : ""}`);
+  const last = model.snapshots[model.snapshots.length - 1];
+  if (last !== undefined) print(formatProcReports(last, `reports from the snapshot after call ${last.seq}`).trimEnd());
+  else print("no snapshot in this trace: no /proc reports");
+  const summary = model.summary;
+  if (summary !== null) {
+    if (summary.counters !== null && summary.counters !== undefined) print(formatOrderCounters(summary.counters as OrderCountersData).trimEnd());
+    const dropped = Object.entries((summary.dropped as Record<string, number>) ?? {}).map(([k, n]) => `${k} ${n}`);
+    print(`run ended: ${String(summary.reason)}, exit code ${String(summary.exitCode)}, ${String(summary.calls)} calls; peak ${String(summary.peakFrames)} frames live after call ${String(summary.peakSeq)}` + (dropped.length > 0 ? `; events beyond --trace-limit ${String(summary.limit)}: ${dropped.join(", ")}` : ""));
+  }
+  const stacks = model.owners?.stacks ?? {};
+  const stackText = (h: number): string[] => stacks[String(h)]?.frames ?? [`stack ${h} (not in this trace)`];
+  if (flags.owners === true) {
+    if (model.view !== null) print(formatLiveOwners(tableOf(model.view.rows), model.view.rows.map((_, i) => i), stackText, model.view.title).trimEnd());
+    else print("no view in this trace (cut before its end): no page owners");
+  }
+  if (model.owners !== null) {
+    const leaks = formatLeaks(tableOf(model.owners.leaks), model.owners.leaks.map((_, i) => i), stackText);
+    if (leaks !== "") print(leaks.trimEnd());
+    if (model.owners.invalidFrees !== "") print(model.owners.invalidFrees.trimEnd());
+  }
+  if (flags.map !== undefined) {
+    const snap = model.view?.snapshot ?? last;
+    if (snap === undefined) throw new UsageError(`${file}: no snapshot to draw a map from`);
+    const blocks = (model.view?.rows ?? []).map((r) => ({ pfn: r[0]!, npages: r[1]!, owner: stacks[String(r[4])]?.owner ?? "unknown" }));
+    const title = model.view !== null ? `buddy86 physical memory ${model.view.title}` : `buddy86 physical memory after call ${snap.seq} (owners unknown: the trace was cut)`;
+    await writePicture(flags.map, renderMapSvg(buildMapModel(snap, blocks, title)));
+    print(`wrote ${flags.map}`);
+  }
+  if (flags.frag !== undefined) {
+    if (model.timeline === null) throw new UsageError(`${file}: no counter events to chart`);
+    await writePicture(flags.frag, renderFragSvg(model.timeline, model.marks, `buddy86 fragmentation over the run (${String(o.cmdline ?? "")})`));
+    print(`wrote ${flags.frag}`);
+  }
+  return 0;
+}

@@ -1,0 +1,318 @@
+// The EventHub turns the two hooks of a run, the bridge's observer (every port call and BATCH record,
+// with its status) and the allocator's listener (every alloc, free, split, merge, failure, drain),
+// into one typed event stream (events.ts) for its subscribers. It samples the guest CPU once per call
+// (EIP of the `in`, instruction counter, command) and walks the guest stack at most once per call,
+// on demand, into a shared stack depot. One reused event object, no allocation per call.
+// Without a hub the machine pays nothing: the bridge's observer and the allocator's listener stay null.
+
+import type { BuddyAllocator, BuddyListener } from "../mem/index.js";
+import { Cmd, Status } from "../protocol/abi.js";
+import type { BridgeObserver, GuestRegisters, HypercallBridge } from "../machine/bridge.js";
+import { blankEvent, type AllocatorEvent, type EventKind, type EventSubscriber } from "./events.js";
+import { StackDepot } from "./stack-depot.js";
+import { DEFAULT_STACK_DEPTH, walkStack } from "./stack-walk.js";
+
+const REG_EAX = 0;
+const REG_EBP = 5;
+const PAGE_SHIFT = 12;
+const TWO_32 = 2 ** 32;
+
+export interface EventHubOptions {
+  /** Deepest backtrace kept (1..64), default 16. */
+  stackDepth?: number;
+  /** Executable ranges of the kernel (stack-walk.ts codeRanges); null accepts any return address. */
+  code?: Uint32Array | null;
+}
+
+export class EventHub implements BridgeObserver, BuddyListener {
+  readonly depot = new StackDepot();
+  private readonly subscribers: EventSubscriber[] = [];
+  private readonly event: AllocatorEvent = blankEvent();
+  private readonly frames: Uint32Array;
+  private readonly code: Uint32Array | null;
+  private bridgeRef: HypercallBridge | null = null;
+  private guestRef: GuestRegisters | null = null;
+  private buddy: BuddyAllocator | null = null;
+
+  // The call in progress, sampled at its first event.
+  private ctxSeq = -1;
+  private ctxCmd = -1;
+  private ctxEip = 0;
+  private ctxIcount = 0;
+  private ctxStack = -1;
+  private record = -1;
+  /** The last fail() of the request in progress was injected (its ENOMEM changed nothing). */
+  private failInjected = false;
+  /** Instruction counter unwrapping: the last raw value and the wraps seen. */
+  private lastRawIcount = 0;
+  private icountHigh = 0;
+
+  constructor(options: EventHubOptions = {}) {
+    const depth = options.stackDepth ?? DEFAULT_STACK_DEPTH;
+    if (!Number.isInteger(depth) || depth < 1 || depth > 64) throw new Error(`EventHub: stack depth ${depth} is not in 1..64`);
+    this.frames = new Uint32Array(depth);
+    this.code = options.code ?? null;
+  }
+
+  /** Adds a subscriber; events reach subscribers in the order they were added. */
+  subscribe(subscriber: EventSubscriber): void {
+    this.subscribers.push(subscriber);
+  }
+
+  /** The bridge this hub observes (null before the machine built it). */
+  get bridge(): HypercallBridge | null {
+    return this.bridgeRef;
+  }
+
+  /** The allocator, once MEMMAP built it. */
+  get allocator(): BuddyAllocator | null {
+    return this.buddy;
+  }
+
+  /** True when a guest CPU was attached (EIPs, icounts and stacks are real). */
+  get hasGuest(): boolean {
+    return this.guestRef !== null;
+  }
+
+  // ---- BridgeObserver ----
+
+  attach(bridge: HypercallBridge): void {
+    this.bridgeRef = bridge;
+  }
+
+  attachGuest(guest: GuestRegisters): void {
+    this.guestRef = guest;
+  }
+
+  onCall(seq: number, cmd: number, arg0: number, arg1: number, arg2: number, result: number, status: number): void {
+    this.sync();
+    if (cmd >= Cmd.ALLOC_PAGES && cmd <= Cmd.FREE_CONTIG) this.request(seq, cmd, arg0, arg1, arg2, result, status);
+    if (cmd === Cmd.MEMMAP && status === Status.OK && this.buddy === null) this.hookAllocator();
+    if (status !== Status.OK && status !== Status.ENOMEM) this.protocolError(cmd, arg0, arg1, arg2, status);
+    else if (cmd === Cmd.MARK && status === Status.OK) {
+      const marks = this.bridgeRef!.marks;
+      const e = this.begin("mark");
+      e.label = marks.length > 0 ? marks[marks.length - 1]!.label : "";
+      this.emit(e);
+    }
+    this.record = -1;
+    const subs = this.subscribers;
+    for (let i = 0; i < subs.length; i++) {
+      const s = subs[i]!;
+      if (s.onCallEnd !== undefined) s.onCallEnd(seq, cmd, status);
+    }
+  }
+
+  onRecord(seq: number, index: number, cmd: number, arg0: number, arg1: number, result: number, status: number): void {
+    this.sync();
+    this.record = index;
+    if (cmd === Cmd.ALLOC_PAGES || cmd === Cmd.FREE_PAGES) this.request(seq, cmd, arg0, arg1, 0, result, status);
+    if (status !== Status.OK && status !== Status.ENOMEM) this.protocolError(cmd, arg0, arg1, 0, status);
+    this.record = index + 1;
+  }
+
+  onPortMisuse(seq: number, width: number, write: boolean): void {
+    // Not a call: it gets the number of the next call and no EIP sampling of its own.
+    const e = this.begin("protocol-error");
+    e.seq = seq;
+    e.record = -1;
+    e.cmd = -1;
+    e.npages = width;
+    e.status = write ? 1 : 0;
+    e.label = write ? "port write" : `${8 * width}-bit port read`;
+    this.emit(e);
+  }
+
+  // ---- BuddyListener ----
+
+  alloc(pfn: number, order: number, zone: number, gfp: number): void {
+    this.block("alloc", pfn, order, 1 << order, zone, gfp);
+  }
+
+  free(pfn: number, order: number, zone: number): void {
+    this.block("free", pfn, order, 1 << order, zone, -1);
+  }
+
+  split(pfn: number, order: number, zone: number): void {
+    this.block("split", pfn, order, 1 << order, zone, -1);
+  }
+
+  merge(pfn: number, order: number, zone: number): void {
+    this.block("merge", pfn, order, 1 << order, zone, -1);
+  }
+
+  allocContig(pfn: number, npages: number, zone: number, gfp: number): void {
+    this.block("alloc", pfn, -1, npages, zone, gfp);
+  }
+
+  freeContig(pfn: number, npages: number, zone: number): void {
+    this.block("free", pfn, -1, npages, zone, -1);
+  }
+
+  fail(order: number, gfp: number, injected: boolean): void {
+    const e = this.begin("fail");
+    e.order = order >= 0 ? order : -1;
+    e.npages = order >= 0 ? 1 << order : -order;
+    e.gfp = gfp;
+    e.status = Status.ENOMEM;
+    e.injected = injected;
+    this.failInjected = injected;
+    this.emit(e);
+  }
+
+  pcpDrain(zone: number, frames: number): void {
+    const e = this.begin("pcp-drain");
+    e.zone = zone;
+    e.npages = frames;
+    this.emit(e);
+  }
+
+  // ---- for subscribers ----
+
+  /**
+   * The depot handle of the guest's backtrace at the call in progress (EIP first), walked once per
+   * call. Without a guest CPU: the handle of a one-frame stack at address 0.
+   */
+  currentStack(): number {
+    this.sync();
+    if (this.ctxStack >= 0) return this.ctxStack;
+    const g = this.guestRef;
+    const frames = this.frames;
+    let depth = 1;
+    if (g === null) frames[0] = 0;
+    else {
+      const ram = this.bridgeRef!.guestRam;
+      depth = walkStack(ram, this.ctxEip, g.reg32[REG_EBP]!, g.cr0, g.cr3, g.cr4, frames, this.code);
+    }
+    this.ctxStack = this.depot.intern(frames, depth);
+    return this.ctxStack;
+  }
+
+  /** The hypercall sequence number of the call in progress (or the last one). */
+  get seq(): number {
+    this.sync();
+    return this.ctxSeq;
+  }
+
+  /** The unwrapped instruction counter sampled at the call in progress. */
+  get icount(): number {
+    this.sync();
+    return this.ctxIcount;
+  }
+
+  // ---- internals ----
+
+  private hookAllocator(): void {
+    const buddy = this.bridgeRef!.allocator!;
+    this.buddy = buddy;
+    const previous = buddy.listener;
+    buddy.listener = previous === null ? this : fanOut(previous, this);
+  }
+
+  /** Samples the guest at the first event (or query) of each call. */
+  private sync(): void {
+    const bridge = this.bridgeRef;
+    const seq = bridge === null ? 0 : bridge.seq - 1;
+    if (seq === this.ctxSeq) return;
+    this.ctxSeq = seq;
+    this.ctxStack = -1;
+    const g = this.guestRef;
+    if (g === null) {
+      this.ctxCmd = -1;
+      this.ctxEip = 0;
+      this.ctxIcount = 0;
+    } else {
+      this.ctxCmd = g.reg32[REG_EAX]! >>> 0;
+      this.ctxEip = g.eip >>> 0;
+      const raw = g.instructionCount >>> 0;
+      // Unwrap the u32 counter; a small step back (JIT jitter) is not a wrap.
+      if (raw + TWO_32 / 2 < this.lastRawIcount) this.icountHigh += TWO_32;
+      this.lastRawIcount = raw;
+      this.ctxIcount = this.icountHigh + raw;
+    }
+    this.record = this.ctxCmd === Cmd.BATCH ? 0 : -1;
+  }
+
+  /** The reused event, reset, stamped with the call in progress. */
+  private begin(kind: EventKind): AllocatorEvent {
+    this.sync();
+    const e = this.event;
+    e.kind = kind;
+    e.seq = this.ctxSeq;
+    e.record = this.record;
+    e.cmd = this.ctxCmd;
+    e.pfn = -1;
+    e.order = -1;
+    e.npages = 0;
+    e.zone = -1;
+    e.gfp = -1;
+    e.status = Status.OK;
+    e.eip = this.ctxEip;
+    e.icount = this.ctxIcount;
+    e.injected = false;
+    e.label = "";
+    return e;
+  }
+
+  private block(kind: EventKind, pfn: number, order: number, npages: number, zone: number, gfp: number): void {
+    const e = this.begin(kind);
+    e.pfn = pfn;
+    e.order = order;
+    e.npages = npages;
+    e.zone = zone;
+    e.gfp = gfp;
+    this.emit(e);
+  }
+
+  /** Forwards a page request that changed the allocator (see EventSubscriber.onRequest). */
+  private request(seq: number, cmd: number, arg0: number, arg1: number, arg2: number, result: number, status: number): void {
+    const injected = this.failInjected;
+    this.failInjected = false;
+    if (status !== Status.OK && (status !== Status.ENOMEM || injected)) return;
+    const subs = this.subscribers;
+    for (let i = 0; i < subs.length; i++) {
+      const s = subs[i]!;
+      if (s.onRequest !== undefined) s.onRequest(seq, cmd, arg0, arg1, arg2, result, status);
+    }
+  }
+
+  private protocolError(cmd: number, arg0: number, arg1: number, arg2: number, status: number): void {
+    const e = this.begin("protocol-error");
+    e.cmd = cmd;
+    if (cmd === Cmd.FREE_PAGES || cmd === Cmd.FREE_CONTIG) {
+      e.pfn = Math.floor(arg0 / 2 ** PAGE_SHIFT);
+      if (cmd === Cmd.FREE_PAGES) e.order = arg1;
+      else e.npages = arg1;
+    } else if (cmd === Cmd.ALLOC_PAGES) {
+      e.order = arg0;
+      e.gfp = arg1;
+    } else if (cmd === Cmd.ALLOC_CONTIG) {
+      e.npages = arg0;
+      e.gfp = arg2;
+    }
+    e.status = status;
+    this.emit(e);
+  }
+
+  private emit(e: AllocatorEvent): void {
+    const subs = this.subscribers;
+    for (let i = 0; i < subs.length; i++) {
+      const s = subs[i]!;
+      if (s.onEvent !== undefined) s.onEvent(e);
+    }
+  }
+}
+
+/** A listener that forwards to two others (keeps a listener someone else attached first). */
+function fanOut(a: BuddyListener, b: BuddyListener): BuddyListener {
+  return {
+    alloc: (pfn, order, zone, gfp) => (a.alloc(pfn, order, zone, gfp), b.alloc(pfn, order, zone, gfp)),
+    free: (pfn, order, zone) => (a.free(pfn, order, zone), b.free(pfn, order, zone)),
+    split: (pfn, order, zone) => (a.split(pfn, order, zone), b.split(pfn, order, zone)),
+    merge: (pfn, order, zone) => (a.merge(pfn, order, zone), b.merge(pfn, order, zone)),
+    fail: (order, gfp, injected) => (a.fail(order, gfp, injected), b.fail(order, gfp, injected)),
+    pcpDrain: (zone, frames) => (a.pcpDrain(zone, frames), b.pcpDrain(zone, frames)),
+    allocContig: (pfn, npages, zone, gfp) => (a.allocContig(pfn, npages, zone, gfp), b.allocContig(pfn, npages, zone, gfp)),
+    freeContig: (pfn, npages, zone) => (a.freeContig(pfn, npages, zone), b.freeContig(pfn, npages, zone)),
+  };
+}

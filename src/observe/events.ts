@@ -1,0 +1,101 @@
+// The typed event stream of a run: everything the allocator does, as seen from outside the guest.
+// One event type for all kinds (alloc, free, split, merge, fail, pcp-drain, mark, protocol-error), each
+// stamped with the hypercall's sequence number (the deterministic clock), the guest EIP of its `in`
+// and the guest instruction counter (approximate). The producer (EventHub) reuses one event object:
+// a subscriber that keeps an event must copy it (copyEvent). No Node API here: the web page reuses it.
+
+/** Every event kind, in a fixed order (their index is their numeric code in compact logs). */
+export const EVENT_KINDS = ["alloc", "free", "split", "merge", "fail", "pcp-drain", "mark", "protocol-error"] as const;
+export type EventKind = (typeof EVENT_KINDS)[number];
+
+/**
+ * One thing the allocator did or refused. Fields that do not apply are -1 (numbers) or "" (label).
+ *  - alloc / free: a block of npages frames at pfn (order -1 for an ALLOC_CONTIG/FREE_CONTIG range).
+ *  - split: a free block of order+1 at pfn was split; its upper half (pfn + 2^order) went to the list.
+ *  - merge: two buddies merged into the free block of `order` at pfn.
+ *  - fail: an allocation of `order` (or npages for contig, order -1) ended in ENOMEM; `injected` when
+ *    a fault-injection predicate made it fail.
+ *  - pcp-drain: npages frames went from zone's per-CPU lists back to its buddy lists.
+ *  - mark: the guest's MARK with its label.
+ *  - protocol-error: a request refused with a status other than OK and ENOMEM (pfn/order/npages
+ *    describe what it named when it is a free), or an 8/16-bit read or a write of the port (cmd -1).
+ */
+export interface AllocatorEvent {
+  kind: EventKind;
+  /** Sequence number of the hypercall (port call) it happened in. */
+  seq: number;
+  /** Index of the BATCH record being run, -1 outside a BATCH. */
+  record: number;
+  /**
+   * The command of the port call (EAX); for a protocol-error, the refused request's own command (a
+   * BATCH record's command inside a BATCH); -1 for a port misuse or without a guest CPU.
+   */
+  cmd: number;
+  pfn: number;
+  order: number;
+  npages: number;
+  zone: number;
+  gfp: number;
+  /** ABI status of the request: OK for alloc/free/split/merge/pcp-drain/mark, ENOMEM for fail. */
+  status: number;
+  /** Linear address of the guest's `in` instruction (0 when no guest CPU is attached). */
+  eip: number;
+  /** Guest instructions retired, unwrapped past 2^32 (approximate; 0 without a guest CPU). */
+  icount: number;
+  injected: boolean;
+  label: string;
+}
+
+/** A fresh event with every field at its "does not apply" value. */
+export function blankEvent(): AllocatorEvent {
+  return {
+    kind: "alloc",
+    seq: -1,
+    record: -1,
+    cmd: -1,
+    pfn: -1,
+    order: -1,
+    npages: 0,
+    zone: -1,
+    gfp: -1,
+    status: 0,
+    eip: 0,
+    icount: 0,
+    injected: false,
+    label: "",
+  };
+}
+
+/** A copy a subscriber may keep (the hub reuses the one it passes). */
+export function copyEvent(e: Readonly<AllocatorEvent>): AllocatorEvent {
+  return { ...e };
+}
+
+/** What the hub tells its subscribers. Every method is optional; all run inside the port handler. */
+export interface EventSubscriber {
+  /** Each event as it happens. `e` is reused after the call returns: copy what you keep. */
+  onEvent?(e: Readonly<AllocatorEvent>): void;
+  /** After every port call is answered (seq, command, status): the moment between two calls. */
+  onCallEnd?(seq: number, cmd: number, status: number): void;
+  /**
+   * Each page request (ALLOC_PAGES, FREE_PAGES, ALLOC_CONTIG, FREE_CONTIG, as a call or a BATCH record)
+   * that changed the allocator: status OK, or ENOMEM not injected by a fault predicate (a real ENOMEM
+   * may have drained the per-CPU lists). Replaying them in order on a fresh allocator rebuilds its state.
+   */
+  onRequest?(seq: number, cmd: number, arg0: number, arg1: number, arg2: number, result: number, status: number): void;
+}
+
+/** "alloc order 3 pfn 0x1234 zone Normal ..." for logs and test failure messages. */
+export function describeEvent(e: Readonly<AllocatorEvent>): string {
+  const parts = [`#${e.seq}${e.record >= 0 ? `.${e.record}` : ""}`, e.kind];
+  if (e.pfn >= 0) parts.push(`pfn 0x${e.pfn.toString(16)}`);
+  if (e.order >= 0) parts.push(`order ${e.order}`);
+  if (e.npages > 0) parts.push(`npages ${e.npages}`);
+  if (e.zone >= 0) parts.push(`zone ${e.zone}`);
+  if (e.gfp >= 0) parts.push(`gfp 0x${e.gfp.toString(16)}`);
+  if (e.kind === "fail" || e.kind === "protocol-error") parts.push(`status ${e.status}`);
+  if (e.injected) parts.push("injected");
+  if (e.label !== "") parts.push(JSON.stringify(e.label));
+  parts.push(`eip 0x${e.eip.toString(16)}`);
+  return parts.join(" ");
+}

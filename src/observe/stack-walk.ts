@@ -1,0 +1,104 @@
+// Guest backtraces read from outside the guest: the frame-pointer chain (EBP -> saved EBP, return
+// address at EBP+4) walked in guest memory, with the guest's own page tables walked in the host when
+// paging is on (CR0.PG). Everything the guest controls is untrusted: the walk is bounded by depth,
+// must move up the stack, stops at the first unmapped, misaligned or non-code address, and never
+// throws. 32-bit two-level paging with 4 KiB pages and, when CR4.PSE is set, 4 MiB pages; PAE
+// tables are not walked (the walk then keeps only the EIP). Segmentation is assumed flat.
+
+import type { Elf32Image } from "../machine/elf.js";
+
+export const CR0_PG = 0x80000000;
+export const CR4_PSE = 0x10;
+export const CR4_PAE = 0x20;
+const PTE_PRESENT = 0x1;
+const PDE_PAGE_SIZE = 0x80;
+const PF_X = 0x1;
+/** The deepest backtrace kept (Linux's page_owner keeps 16 entries). */
+export const DEFAULT_STACK_DEPTH = 16;
+
+/** Reads a little-endian u32 at physical address p; -1 when any byte lies outside ram. */
+export function readPhys32(ram: Uint8Array, p: number): number {
+  if (p < 0 || p + 4 > ram.length) return -1;
+  return (ram[p]! | (ram[p + 1]! << 8) | (ram[p + 2]! << 16) | (ram[p + 3]! << 24)) >>> 0;
+}
+
+/**
+ * The physical address of guest linear address `va`, or -1 when it is not mapped (or the tables lie
+ * outside RAM, or PAE is on). With paging off it is `va` itself when inside RAM.
+ */
+export function translate(ram: Uint8Array, va: number, cr0: number, cr3: number, cr4: number): number {
+  va >>>= 0;
+  if ((cr0 & CR0_PG) === 0) return va < ram.length ? va : -1;
+  if ((cr4 & CR4_PAE) !== 0) return -1;
+  const pde = readPhys32(ram, ((cr3 & 0xfffff000) >>> 0) + (va >>> 22) * 4);
+  if (pde < 0 || (pde & PTE_PRESENT) === 0) return -1;
+  let pa: number;
+  if ((pde & PDE_PAGE_SIZE) !== 0 && (cr4 & CR4_PSE) !== 0) {
+    pa = ((pde & 0xffc00000) >>> 0) + (va & 0x3fffff);
+  } else {
+    const pte = readPhys32(ram, ((pde & 0xfffff000) >>> 0) + ((va >>> 12) & 0x3ff) * 4);
+    if (pte < 0 || (pte & PTE_PRESENT) === 0) return -1;
+    pa = ((pte & 0xfffff000) >>> 0) + (va & 0xfff);
+  }
+  return pa < ram.length ? pa : -1;
+}
+
+/** Reads the u32 at guest linear address va (4-aligned, so it never straddles a page); -1 when unmapped. */
+function readLinear32(ram: Uint8Array, va: number, cr0: number, cr3: number, cr4: number): number {
+  const pa = translate(ram, va, cr0, cr3, cr4);
+  return pa < 0 ? -1 : readPhys32(ram, pa);
+}
+
+/**
+ * Where return addresses may point: [start, end) pairs of linear addresses, from the executable
+ * PT_LOAD segments of the kernel's ELF. A return address outside them ends a walk (garbage in EBP).
+ * Returns null (accept any non-zero address) for an image without executable segments.
+ */
+export function codeRanges(elf: Elf32Image | null): Uint32Array | null {
+  if (elf === null) return null;
+  const segs = elf.loadSegments.filter((s) => (s.flags & PF_X) !== 0);
+  if (segs.length === 0) return null;
+  const out = new Uint32Array(2 * segs.length);
+  segs.forEach((s, i) => {
+    out[2 * i] = s.vaddr;
+    out[2 * i + 1] = Math.min(2 ** 32 - 1, s.vaddr + s.memsz);
+  });
+  return out;
+}
+
+function inRanges(ranges: Uint32Array, addr: number): boolean {
+  for (let i = 0; i < ranges.length; i += 2) if (addr >= ranges[i]! && addr < ranges[i + 1]!) return true;
+  return false;
+}
+
+/**
+ * Walks the guest's frame-pointer chain into `out`: out[0] = eip, then each return address, at most
+ * out.length entries. Returns how many were written (>= 1). Stops at EBP 0, a misaligned or
+ * unmapped frame, a frame pointer that does not move up the stack, a return address of 0 or one
+ * outside `code` (when given). Allocates nothing and never throws.
+ */
+export function walkStack(
+  ram: Uint8Array,
+  eip: number,
+  ebp: number,
+  cr0: number,
+  cr3: number,
+  cr4: number,
+  out: Uint32Array,
+  code: Uint32Array | null,
+): number {
+  out[0] = eip >>> 0;
+  let n = 1;
+  let fp = ebp >>> 0;
+  while (n < out.length) {
+    if (fp === 0 || (fp & 3) !== 0 || fp > 0xfffffff8) break;
+    const next = readLinear32(ram, fp, cr0, cr3, cr4);
+    const ret = readLinear32(ram, fp + 4, cr0, cr3, cr4);
+    if (next < 0 || ret <= 0) break;
+    if (code !== null && !inRanges(code, ret)) break;
+    out[n++] = ret;
+    if (next <= fp) break;
+    fp = next;
+  }
+  return n;
+}

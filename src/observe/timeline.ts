@@ -1,0 +1,94 @@
+// The allocator's free lists over time, sampled between calls with a bounded budget: every `interval`
+// calls a sample of the free frames and per-CPU frames per zone and the free blocks per zone and order;
+// when the budget is full every other sample is dropped and the interval doubles, so any run, short
+// or long, ends with between half and all of `capacity` evenly spaced samples. The trace's counter
+// tracks and the fragmentation chart are drawn from these samples.
+
+import { ZONE_COUNT } from "../mem/index.js";
+import type { EventHub } from "./event-hub.js";
+import type { EventSubscriber } from "./events.js";
+
+export const DEFAULT_TIMELINE_CAPACITY = 2048;
+
+/** The samples as plain data: what a trace stores and the chart reads. */
+export interface TimelineData {
+  maxOrder: number;
+  /** Zones present (indices into DMA, Normal, HighMem). */
+  zones: number[];
+  /** Per sample: the call after which it was taken. */
+  seq: number[];
+  /** Per sample, per present zone: frames on the buddy lists. */
+  freeFrames: number[][];
+  /** Per sample, per present zone: frames on the per-CPU lists. */
+  pcpFrames: number[][];
+  /** Per sample, per present zone, per order: free blocks on the buddy lists. */
+  freeBlocks: number[][][];
+}
+
+export class Timeline implements EventSubscriber {
+  /** Calls between samples (doubles as the budget fills). */
+  interval = 1;
+  private rows = 0;
+  /** Set at the first sample, from the allocator MEMMAP built. */
+  private maxOrder = -1;
+  private stride = 0;
+  private data = new Float64Array(0);
+  private lastSeq = -1;
+
+  constructor(
+    private readonly hub: EventHub,
+    private readonly capacity = DEFAULT_TIMELINE_CAPACITY,
+  ) {
+    if (capacity < 2 || capacity % 2 !== 0) throw new Error(`Timeline: capacity ${capacity} must be even and >= 2`);
+  }
+
+  onCallEnd(seq: number): void {
+    if (seq % this.interval === 0) this.sample(seq);
+  }
+
+  /** Takes a sample now (after call seq), e.g. at the end of the run; once per seq. */
+  sample(seq: number): void {
+    const buddy = this.hub.allocator;
+    if (buddy === null || seq === this.lastSeq) return;
+    if (this.maxOrder < 0) {
+      this.maxOrder = buddy.maxOrder;
+      this.stride = 1 + 2 * ZONE_COUNT + ZONE_COUNT * (this.maxOrder + 1);
+      this.data = new Float64Array(this.capacity * this.stride);
+    }
+    if (this.rows === this.capacity) this.halve();
+    this.lastSeq = seq;
+    const d = this.data;
+    let p = this.rows * this.stride;
+    d[p++] = seq;
+    for (let z = 0; z < ZONE_COUNT; z++) d[p++] = buddy.zoneFree[z]!;
+    for (let z = 0; z < ZONE_COUNT; z++) d[p++] = buddy.pcpCount[z]!;
+    const orders = this.maxOrder + 1;
+    for (let i = 0; i < ZONE_COUNT * orders; i++) d[p++] = buddy.nrFree[i]!;
+    this.rows++;
+  }
+
+  /** Keeps samples 0, 2, 4, ... and doubles the interval. */
+  private halve(): void {
+    const s = this.stride;
+    for (let r = 0; r < this.rows / 2; r++) this.data.copyWithin(r * s, 2 * r * s, 2 * r * s + s);
+    this.rows /= 2;
+    this.interval *= 2;
+  }
+
+  /** The samples so far, for zones with managed frames. */
+  toData(): TimelineData {
+    const buddy = this.hub.allocator;
+    const zones: number[] = [];
+    for (let z = 0; z < ZONE_COUNT; z++) if (buddy !== null && buddy.zoneManaged[z]! > 0) zones.push(z);
+    const orders = this.maxOrder + 1;
+    const out: TimelineData = { maxOrder: Math.max(0, this.maxOrder), zones, seq: [], freeFrames: [], pcpFrames: [], freeBlocks: [] };
+    for (let r = 0; r < this.rows; r++) {
+      const p = r * this.stride;
+      out.seq.push(this.data[p]!);
+      out.freeFrames.push(zones.map((z) => this.data[p + 1 + z]!));
+      out.pcpFrames.push(zones.map((z) => this.data[p + 1 + ZONE_COUNT + z]!));
+      out.freeBlocks.push(zones.map((z) => Array.from(this.data.subarray(p + 1 + 2 * ZONE_COUNT + z * orders, p + 1 + 2 * ZONE_COUNT + (z + 1) * orders))));
+    }
+    return out;
+  }
+}

@@ -1,0 +1,124 @@
+// Reads a --trace file back (trace.ts) for `buddy86 report`: the snapshots (decoded), the view at the
+// --at moment with its live blocks, the page owners' stacks, the timeline rebuilt from the counter
+// events, the marks and the summary. A file cut short (a crash, a full disk, `head -c`) still reads:
+// complete event lines up to the cut are kept, as the Trace Event Format allows for its array form.
+
+import { ZONE_NAMES } from "../mem/index.js";
+import { decodeMeta, type AllocatorSnapshot, type ReservedSpan } from "./snapshot.js";
+import type { TimelineData } from "./timeline.js";
+import { TRACE_FORMAT_VERSION } from "./trace.js";
+
+/** One Trace Event Format event, as far as we read it. */
+export interface TraceEvent {
+  name: string;
+  ph: string;
+  ts?: number;
+  dur?: number;
+  pid?: number;
+  tid?: number;
+  s?: string;
+  cat?: string;
+  args?: Record<string, unknown>;
+}
+
+export interface TraceModel {
+  otherData: Record<string, unknown>;
+  events: TraceEvent[];
+  /** True when the file was cut and repaired. */
+  truncated: boolean;
+  snapshots: AllocatorSnapshot[];
+  view: { snapshot: AllocatorSnapshot; at: string; title: string; rows: number[][] } | null;
+  owners: { stacks: Record<string, { frames: string[]; owner: string }>; leaks: number[][]; invalidFrees: string } | null;
+  summary: Record<string, unknown> | null;
+  marks: { seq: number; label: string }[];
+  timeline: TimelineData | null;
+}
+
+/** Parses the text of a trace; throws Error when it is not a buddy86 trace of a known version. */
+export function readTrace(text: string): TraceModel {
+  let truncated = false;
+  let doc: { otherData?: Record<string, unknown>; traceEvents?: TraceEvent[] };
+  try {
+    doc = JSON.parse(text) as typeof doc;
+  } catch {
+    truncated = true;
+    doc = JSON.parse(repair(text)) as typeof doc;
+  }
+  const otherData = doc.otherData ?? {};
+  const version = otherData.buddy86TraceFormat;
+  if (version !== TRACE_FORMAT_VERSION) throw new Error(`not a buddy86 trace of format ${TRACE_FORMAT_VERSION} (otherData.buddy86TraceFormat is ${String(version)})`);
+  const events = doc.traceEvents ?? [];
+  const model: TraceModel = { otherData, events, truncated, snapshots: [], view: null, owners: null, summary: null, marks: [], timeline: null };
+  for (const e of events) {
+    const args = e.args ?? {};
+    if (e.name === "snapshot" && e.ph === "i") model.snapshots.push(snapshotFromArgs(args));
+    else if (e.name === "view" && e.ph === "i") {
+      model.view = { snapshot: snapshotFromArgs(args), at: String(args.at), title: String(args.title), rows: args.rows as number[][] };
+    } else if (e.name === "owners" && e.ph === "i") model.owners = args as TraceModel["owners"];
+    else if (e.name === "summary" && e.ph === "i") model.summary = args;
+    else if (e.ph === "X" && e.tid === 1) model.marks.push({ seq: e.ts ?? 0, label: e.name });
+  }
+  model.timeline = timelineFromCounters(events);
+  return model;
+}
+
+/** Keeps the complete event lines of a cut file and closes the array and the object. */
+function repair(text: string): string {
+  const marker = '"traceEvents":[';
+  const start = text.indexOf(marker);
+  if (start < 0) throw new Error("not a trace: no traceEvents array before the cut");
+  const kept: string[] = [];
+  for (const line of text.slice(start + marker.length).split("\n")) {
+    const event = line.endsWith(",") ? line.slice(0, -1) : line;
+    if (event.trim() === "") continue;
+    try {
+      JSON.parse(event);
+    } catch {
+      break;
+    }
+    kept.push(event);
+  }
+  return text.slice(0, start + marker.length) + kept.join(",\n") + "]}";
+}
+
+function snapshotFromArgs(a: Record<string, unknown>): AllocatorSnapshot {
+  const frameCount = Number(a.frameCount);
+  return {
+    seq: Number(a.seq),
+    maxOrder: Number(a.maxOrder),
+    basePfn: Number(a.basePfn),
+    meta: decodeMeta(String(a.meta), frameCount),
+    zoneLo: a.zoneLo as number[],
+    zoneHi: a.zoneHi as number[],
+    zoneManaged: a.zoneManaged as number[],
+    ramPfns: Number(a.ramPfns),
+    reserved: a.reserved as ReservedSpan[],
+  };
+}
+
+/** The timeline from the "free frames", "per-CPU frames" and "free blocks ZONE" counters. */
+function timelineFromCounters(events: readonly TraceEvent[]): TimelineData | null {
+  const frames = events.filter((e) => e.ph === "C" && e.name === "free frames");
+  if (frames.length === 0) return null;
+  const zoneNames = Object.keys(frames[0]!.args ?? {});
+  const zones = zoneNames.map((n) => ZONE_NAMES.indexOf(n));
+  const byTs = new Map<number, { pcp?: Record<string, number>; blocks: Record<string, Record<string, number>> }>();
+  for (const e of events) {
+    if (e.ph !== "C") continue;
+    const slot = byTs.get(e.ts ?? 0) ?? { blocks: {} };
+    byTs.set(e.ts ?? 0, slot);
+    if (e.name === "per-CPU frames") slot.pcp = e.args as Record<string, number>;
+    else if (e.name.startsWith("free blocks ")) slot.blocks[e.name.slice("free blocks ".length)] = e.args as Record<string, number>;
+  }
+  const first = byTs.get(frames[0]!.ts ?? 0)!.blocks[zoneNames[0]!] ?? {};
+  const maxOrder = Object.keys(first).length - 1;
+  const t: TimelineData = { maxOrder, zones, seq: [], freeFrames: [], pcpFrames: [], freeBlocks: [] };
+  for (const f of frames) {
+    const slot = byTs.get(f.ts ?? 0)!;
+    t.seq.push(f.ts ?? 0);
+    t.freeFrames.push(zoneNames.map((n) => Number((f.args ?? {})[n] ?? 0)));
+    t.pcpFrames.push(zoneNames.map((n) => Number(slot.pcp?.[n] ?? 0)));
+    t.freeBlocks.push(zoneNames.map((n) => Array.from({ length: maxOrder + 1 }, (_, o) => Number(slot.blocks[n]?.[`order ${o}`] ?? 0))));
+  }
+  return t;
+}
