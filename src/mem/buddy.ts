@@ -12,14 +12,13 @@ import {
   PAGE_SIZE,
   PCP_DEFAULT_BATCH,
   PCP_DEFAULT_HIGH,
-  PCP_ORDER_COUNT,
   PFN_LIMIT,
   ZONE_NAMES,
   gfpIsValid,
 } from "./constants.js";
 import { findContigRun, releaseContigRun, takeContigRun } from "./contig.js";
 import { BuddyCore, type PcpOptions } from "./core.js";
-import { ALLOC_TAG, CONTIG_HEAD_TAG, FRAME_ALLOC, FRAME_CONTIG_HEAD, FRAME_CONTIG_TAIL, FRAME_FREE, FRAME_PCP, PCP_TAG } from "./constants.js";
+import { ALLOC_TAG, CONTIG_HEAD_TAG, FRAME_ALLOC, FRAME_CONTIG_HEAD, FRAME_CONTIG_TAIL, FRAME_FREE, FRAME_PCP } from "./constants.js";
 import { BuddyError, EBADORDER, EDOUBLEFREE, EFAULT, EINVAL, ENOTHEAD, OK, hex, invariant } from "./errors.js";
 import { checkInvariants } from "./invariants.js";
 import type { MemoryMap } from "./memory-map.js";
@@ -99,27 +98,12 @@ export class BuddyAllocator extends BuddyCore {
   tryAllocPages(order: number, gfp: number): number {
     if (order >>> 0 !== order || order > this.maxOrder || !gfpIsValid(gfp)) return -EINVAL;
     // Fast path: no hooks and no GFP_ZERO (so gfp is 0..2 here), served by the first zone of the list:
-    // a cached order pops its per-CPU list in line (Linux rmqueue_pcplist), any other order takes the
+    // a cached order pops its per-CPU list (Linux rmqueue_pcplist), any other order takes the
     // buddy lists directly (rmqueue). Refills, fallbacks, drains and failures take the slow path.
     if (!this.hooked && gfp < GFP_ZERO) {
       const zone = this.zonelist[gfp << 2]!;
-      let idx = -1;
-      if (zone < 0) {
-        // no zone for this list at all: the slow path reports the failure
-      } else if (order <= this.pcpMaxOrder) {
-        const pl = zone * PCP_ORDER_COUNT + order;
-        idx = this.pcpHead[pl]!;
-        if (idx >= 0) {
-          const link = this.link;
-          const nx = link[2 * idx]!;
-          this.pcpHead[pl] = nx;
-          if (nx >= 0) link[2 * nx + 1] = -1;
-          else this.pcpTail[pl] = -1;
-          this.pcpCount[zone]! -= 1 << order;
-        }
-      } else {
-        idx = this.rmqueue(zone, order);
-      }
+      // zone < 0: no zone serves this list at all, and the slow path reports the failure.
+      const idx = zone < 0 ? -1 : order <= this.pcpMaxOrder ? this.pcpPop(zone, order) : this.rmqueue(zone, order);
       if (idx >= 0) {
         this.meta[idx] = ALLOC_TAG | order;
         return (idx + this.basePfn) * PAGE_SIZE;
@@ -163,22 +147,13 @@ export class BuddyAllocator extends BuddyCore {
     if (idx < 0 || idx >= this.frameCount) return EFAULT;
     if (this.meta[idx] !== (ALLOC_TAG | order) || this.hooked) return this.freePagesSlow(idx, order);
     // Fast path: an uncached order merges straight into the buddy lists; a cached one is pushed on its
-    // zone's per-CPU list in line (Linux free_unref_page), draining a batch at `high`.
+    // zone's per-CPU list (Linux free_unref_page), which drains a batch at `high`.
     const zone = this.zoneOf(idx);
     if (order > this.pcpMaxOrder) {
       this.freeOne(idx, order, zone);
       return OK;
     }
-    const link = this.link;
-    const pl = zone * PCP_ORDER_COUNT + order;
-    const head = this.pcpHead[pl]!;
-    this.meta[idx] = PCP_TAG | order;
-    link[2 * idx] = head;
-    link[2 * idx + 1] = -1;
-    if (head >= 0) link[2 * head + 1] = idx;
-    else this.pcpTail[pl] = idx;
-    this.pcpHead[pl] = idx;
-    if ((this.pcpCount[zone]! += 1 << order) >= this.pcpHigh) this.pcpDrain(zone, this.pcpBatch);
+    this.pcpPut(idx, order, zone);
     return OK;
   }
 

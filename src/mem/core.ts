@@ -350,13 +350,17 @@ export class BuddyCore {
 
   /** Pops the newest block of `order` from zone's per-CPU list, refilling it first when empty; or -1. */
   pcpTake(zone: number, order: number): number {
+    const idx = this.pcpPop(zone, order);
+    if (idx >= 0) return idx;
+    this.pcpRefill(zone, order);
+    return this.pcpPop(zone, order);
+  }
+
+  /** Pops the newest block of `order` from zone's per-CPU list, or -1 when it is empty. */
+  pcpPop(zone: number, order: number): number {
     const pl = zone * PCP_ORDER_COUNT + order;
-    let idx = this.pcpHead[pl]!;
-    if (idx < 0) {
-      this.pcpRefill(zone, order);
-      idx = this.pcpHead[pl]!;
-      if (idx < 0) return -1;
-    }
+    const idx = this.pcpHead[pl]!;
+    if (idx < 0) return -1;
     const link = this.link;
     const nx = link[2 * idx]!;
     this.pcpHead[pl] = nx;
