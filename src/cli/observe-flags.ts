@@ -116,7 +116,7 @@ export class ObserveRun {
 
   private printAbove(text: string): void {
     if (this.bar !== null) this.bar.clear();
-    this.ctx.print(text.trimEnd());
+    this.ctx.print(text.replace(/\n+$/, ""));
   }
 
   /**
@@ -128,7 +128,7 @@ export class ObserveRun {
     const r = this.session.finish(result);
     const flags = this.flags;
     const print = (text: string): void => {
-      if (!this.ctx.json && text !== "") this.ctx.print(text.trimEnd());
+      if (!this.ctx.json && text !== "") this.ctx.print(text.replace(/\n+$/, ""));
     };
     if (r.atNote !== null) print(`buddy86: --at ${flags.at}: ${r.atNote}`);
     if (!this.ctx.quiet) {

@@ -61,24 +61,24 @@ export async function runReport(file: string, flags: ReportFlags, print: (text: 
   const o = model.otherData;
   print(`== trace ${file}: format ${String(o.buddy86TraceFormat)}, cmdline "${String(o.cmdline ?? "")}", ${String(o.memoryBytes)} bytes of RAM${model.truncated ? " (cut short: read up to the last complete event)" : ""}`);
   const last = model.snapshots[model.snapshots.length - 1];
-  if (last !== undefined) print(formatProcReports(last, `reports from the snapshot after call ${last.seq}`).trimEnd());
+  if (last !== undefined) print(formatProcReports(last, `reports from the snapshot after call ${last.seq}`).replace(/\n+$/, ""));
   else print("no snapshot in this trace: no /proc reports");
   const summary = model.summary;
   if (summary !== null) {
-    if (summary.counters !== null && summary.counters !== undefined) print(formatOrderCounters(summary.counters as OrderCountersData).trimEnd());
+    if (summary.counters !== null && summary.counters !== undefined) print(formatOrderCounters(summary.counters as OrderCountersData).replace(/\n+$/, ""));
     const dropped = Object.entries((summary.dropped as Record<string, number>) ?? {}).map(([k, n]) => `${k} ${n}`);
     print(`run ended: ${String(summary.reason)}, exit code ${String(summary.exitCode)}, ${String(summary.calls)} calls; peak ${String(summary.peakFrames)} frames live after call ${String(summary.peakSeq)}` + (dropped.length > 0 ? `; events beyond --trace-limit ${String(summary.limit)}: ${dropped.join(", ")}` : ""));
   }
   const stacks = model.owners?.stacks ?? {};
   const stackText = (h: number): string[] => stacks[String(h)]?.frames ?? [`stack ${h} (not in this trace)`];
   if (flags.owners === true) {
-    if (model.view !== null) print(formatLiveOwners(tableOf(model.view.rows), model.view.rows.map((_, i) => i), stackText, model.view.title).trimEnd());
+    if (model.view !== null) print(formatLiveOwners(tableOf(model.view.rows), model.view.rows.map((_, i) => i), stackText, model.view.title).replace(/\n+$/, ""));
     else print("no view in this trace (cut before its end): no page owners");
   }
   if (model.owners !== null) {
     const leaks = formatLeaks(tableOf(model.owners.leaks), model.owners.leaks.map((_, i) => i), stackText);
-    if (leaks !== "") print(leaks.trimEnd());
-    if (model.owners.invalidFrees !== "") print(model.owners.invalidFrees.trimEnd());
+    if (leaks !== "") print(leaks.replace(/\n+$/, ""));
+    if (model.owners.invalidFrees !== "") print(model.owners.invalidFrees.replace(/\n+$/, ""));
   }
   if (flags.map !== undefined) {
     const snap = model.view?.snapshot ?? last;

@@ -66,13 +66,9 @@ export function formatProcReports(snap: AllocatorSnapshot, title: string): strin
   return [
     `== ${title}: free ${free} of ${managed} managed frames (${zones.reduce((n, z) => n + z.pcpFrames, 0)} on per-CPU lists)`,
     "/proc/buddyinfo:",
-    buddyinfoOf(zones).trimEnd(),
-    "/proc/pagetypeinfo:",
-    pagetypeinfoOf(zones, snap.maxOrder).trimEnd(),
-    "extfrag/unusable_index:",
-    unusableIndexOf(zones).trimEnd(),
-    "extfrag/extfrag_index:",
-    extfragIndexOf(zones).trimEnd(),
-    "",
+    buddyinfoOf(zones) + "/proc/pagetypeinfo:",
+    pagetypeinfoOf(zones, snap.maxOrder) + "extfrag/unusable_index:",
+    unusableIndexOf(zones) + "extfrag/extfrag_index:",
+    extfragIndexOf(zones),
   ].join("\n");
 }

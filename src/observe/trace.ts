@@ -184,12 +184,12 @@ function counterLines(t: TimelineData | null): string[] {
       frames[n] = t.freeFrames[r]![k]!;
       pcp[n] = t.pcpFrames[r]![k]!;
     });
-    out.push(JSON.stringify({ name: "free frames", cat: "buddy86", ph: "C", ts, pid: PID, args: frames }));
-    out.push(JSON.stringify({ name: "per-CPU frames", cat: "buddy86", ph: "C", ts, pid: PID, args: pcp }));
+    out.push(JSON.stringify({ name: "free frames", cat: "buddy86", ph: "C", ts, pid: PID, tid: 0, args: frames }));
+    out.push(JSON.stringify({ name: "per-CPU frames", cat: "buddy86", ph: "C", ts, pid: PID, tid: 0, args: pcp }));
     names.forEach((n, k) => {
       const blocks: Record<string, number> = {};
       t.freeBlocks[r]![k]!.forEach((count, order) => (blocks[`order ${order}`] = count));
-      out.push(JSON.stringify({ name: `free blocks ${n}`, cat: "buddy86", ph: "C", ts, pid: PID, args: blocks }));
+      out.push(JSON.stringify({ name: `free blocks ${n}`, cat: "buddy86", ph: "C", ts, pid: PID, tid: 0, args: blocks }));
     });
   });
   return out;

@@ -1,0 +1,133 @@
+// Page owner: every block keeps its allocation site (EIP and backtrace), call number and icount; frees
+// keep theirs; invalid frees are reported with both sites (three for a double free); leaks at EXIT;
+// live blocks at the peak, a MARK or a call, grouped by stack with the most frames first.
+
+import { describe, expect, it } from "vitest";
+import { Cmd, Status } from "../src/protocol/abi.js";
+import { hex8, observedGuest } from "./observe-fixtures.js";
+
+const PAGE = 4096;
+const A = 0x101000; // allocation sites (EIPs of the `in`) and their callers
+const A_RET = 0x105000;
+const B = 0x102000;
+const B_RET = 0x106000;
+const F1 = 0x103000;
+const F2 = 0x104000;
+
+describe("page owner", () => {
+  it("reports a double free with the offending call, the allocation and the first free", () => {
+    const o = observedGuest();
+    const addr = o.callAt(A, A_RET, Cmd.ALLOC_PAGES, 0, 0).result;
+    const allocSeq = o.g.bridge.seq - 1;
+    expect(o.callAt(F1, 0x107000, Cmd.FREE_PAGES, addr, 0).status).toBe(Status.OK);
+    const firstFreeSeq = o.g.bridge.seq - 1;
+    expect(o.callAt(F2, 0x107100, Cmd.FREE_PAGES, addr, 0).status).toBe(Status.EDOUBLEFREE);
+    const badSeq = o.g.bridge.seq - 1;
+    const r = o.session.finish(o.result());
+    const text = r.invalidFreesText;
+    expect(text).toContain("== invalid frees: 1");
+    expect(text).toContain(`EDOUBLEFREE: FREE_PAGES(0x${addr.toString(16)}, order 0) at call ${badSeq}`);
+    const lines = text.split("\n").map((l) => l.trim());
+    const at = (s: string): number => lines.findIndex((l) => l.startsWith(s));
+    // Offending stack, then allocation, then first free, each with EIP then caller.
+    expect(lines.slice(at("EDOUBLEFREE") + 1, at("EDOUBLEFREE") + 3)).toEqual([hex8(F2), hex8(0x107100)]);
+    expect(lines[at("allocated as")]).toContain(`at call ${allocSeq}`);
+    expect(lines.slice(at("allocated as") + 1, at("allocated as") + 3)).toEqual([hex8(A), hex8(A_RET)]);
+    expect(lines[at("first freed")]).toContain(`at call ${firstFreeSeq}`);
+    expect(lines.slice(at("first freed") + 1, at("first freed") + 3)).toEqual([hex8(F1), hex8(0x107000)]);
+  });
+
+  it("reports a wrong order and an interior frame with the allocation site, and a free of a never-allocated frame", () => {
+    const o = observedGuest({ owners: true });
+    const addr = o.callAt(B, B_RET, Cmd.ALLOC_PAGES, 1, 0).result;
+    expect(o.callAt(F1, 0, Cmd.FREE_PAGES, addr, 0).status).toBe(Status.EBADORDER);
+    expect(o.callAt(F2, 0, Cmd.FREE_PAGES, addr + PAGE, 1).status).toBe(Status.ENOTHEAD);
+    const never = 0x1f00000;
+    expect(o.callAt(F2, 0, Cmd.FREE_PAGES, never, 0).status).toBe(Status.EDOUBLEFREE);
+    expect(o.callAt(F1, 0, Cmd.FREE_PAGES, addr, 1).status).toBe(Status.OK);
+    const text = o.session.finish(o.result()).invalidFreesText;
+    expect(text).toContain("== invalid frees: 3");
+    const blocks = text.split("\n\n");
+    expect(blocks[0]).toContain(`EBADORDER: FREE_PAGES(0x${addr.toString(16)}, order 0)`);
+    expect(blocks[0]).toContain(hex8(F1));
+    expect(blocks[0]).toContain(`allocated as pfn 0x${(addr / PAGE).toString(16)} order 1`);
+    expect(blocks[0]).toContain(hex8(B));
+    expect(blocks[0]).not.toContain("freed at");
+    expect(blocks[1]).toContain(`ENOTHEAD: FREE_PAGES(0x${(addr + PAGE).toString(16)}, order 1)`);
+    expect(blocks[1]).toContain(hex8(B_RET));
+    expect(blocks[2]).toContain("the frame was never allocated");
+  });
+
+  it("reports an invalid free inside a BATCH with its record index", () => {
+    const o = observedGuest();
+    const addr = o.callAt(A, 0, Cmd.ALLOC_PAGES, 0, 0).result;
+    o.callAt(F1, 0, Cmd.FREE_PAGES, addr, 0);
+    const records = 0x109000; // inside the reserved image range
+    for (let i = 0; i < 2; i++) {
+      o.g.dv.setUint16(records + 16 * i, Cmd.FREE_PAGES, true);
+      o.g.dv.setUint32(records + 16 * i + 4, i === 0 ? 0x1234000 : addr, true);
+    }
+    o.g.dv.setUint32(records + 8, 5, true); // record 0: order 5 of a free frame -> EDOUBLEFREE too
+    expect(o.callAt(F2, 0, Cmd.BATCH, records, 2).status).toBe(Status.OK);
+    const text = o.session.finish(o.result()).invalidFreesText;
+    const seq = o.g.bridge.seq - 1;
+    expect(text).toContain(`at call ${seq} record 0`);
+    expect(text).toContain(`EDOUBLEFREE: FREE_PAGES(0x${addr.toString(16)}, order 0) at call ${seq} record 1`);
+  });
+
+  it("reports blocks still allocated at EXIT as leaks, grouped by stack", () => {
+    const o = observedGuest();
+    for (let i = 0; i < 3; i++) o.callAt(A, A_RET, Cmd.ALLOC_PAGES, 2, 0);
+    const keep = o.callAt(B, B_RET, Cmd.ALLOC_CONTIG, 5, 1, 0).result;
+    const freed = o.callAt(A, A_RET, Cmd.ALLOC_PAGES, 0, 0).result;
+    o.callAt(F1, 0, Cmd.FREE_PAGES, freed, 0);
+    const r = o.session.finish(o.result());
+    expect(r.leakRows.length).toBe(4);
+    const leaks = r.leaksText.split("\n");
+    expect(leaks[0]).toBe("== leaks at EXIT: 4 blocks, 17 frames still allocated");
+    expect(leaks[1]).toBe("3 times, 12 pages:");
+    expect(leaks[2]).toMatch(/^Page allocated via order 2, mask 0x0\(GFP_KERNEL\), first at call \d+ \(icount \d+\)$/);
+    expect(leaks.slice(3, 5)).toEqual([` ${hex8(A)}`, ` ${hex8(A_RET)}`]);
+    expect(leaks[6]).toBe("1 times, 5 pages:");
+    expect(leaks[7]).toContain("alloc_contig");
+    expect(keep).toBeGreaterThan(0);
+    // A run that did not EXIT reports no leaks.
+    const crashed = observedGuest();
+    crashed.callAt(A, 0, Cmd.ALLOC_PAGES, 0, 0);
+    expect(crashed.session.finish(crashed.result("timeout")).leaksText).toBe("");
+  });
+
+  it("takes live views at the peak, at a MARK and at a call, rebuilt by replay", () => {
+    const o = observedGuest({ at: { kind: "peak" } });
+    const addrs: number[] = [];
+    for (let i = 0; i < 4; i++) addrs.push(o.callAt(A, A_RET, Cmd.ALLOC_PAGES, 1, 0).result);
+    const peakSeq = o.g.bridge.seq - 1;
+    o.g.ram.set(new TextEncoder().encode("half\0"), 0x10a000);
+    for (let i = 0; i < 2; i++) o.callAt(F1, 0, Cmd.FREE_PAGES, addrs[i]!, 1);
+    o.callAt(F1, 0, Cmd.MARK, 0x10a000);
+    const markSeq = o.g.bridge.seq - 1;
+    for (let i = 2; i < 4; i++) o.callAt(F1, 0, Cmd.FREE_PAGES, addrs[i]!, 1);
+    const peak = o.session.finish(o.result());
+    expect(peak.atSeq).toBe(peakSeq);
+    expect(peak.atRows.length).toBe(4);
+    expect(peak.ownersText).toContain(`== page owners at peak (after call ${peakSeq}): 8 frames live in 4 blocks, 1 stacks`);
+    expect(peak.ownersText).toContain("4 times, 8 pages:");
+    // The allocator rebuilt at the peak has 8 fewer free frames than at the end.
+    const free = (s: typeof peak.atSnapshot): number => s!.meta.reduce((n, m) => n + ((m >> 5) === 2 ? 2 ** (m & 31) : (m >> 5) === 3 ? 2 ** (m & 31) : 0), 0);
+    expect(free(peak.finalSnapshot) - free(peak.atSnapshot)).toBe(8);
+
+    o.session.options.at = { kind: "mark", label: "half" };
+    const mark = o.session.finish(o.result());
+    expect(mark.atSeq).toBe(markSeq);
+    expect(mark.atRows.length).toBe(2);
+    expect(mark.atTitle).toBe(`at MARK "half" (call ${markSeq})`);
+
+    o.session.options.at = { kind: "call", seq: peakSeq - 1 };
+    expect(o.session.finish(o.result()).atRows.length).toBe(3);
+
+    o.session.options.at = { kind: "mark", label: "nope" };
+    const missing = o.session.finish(o.result());
+    expect(missing.atNote).toContain('no MARK "nope"');
+    expect(missing.atSeq).toBe(peakSeq);
+  });
+});

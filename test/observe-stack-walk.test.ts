@@ -1,0 +1,125 @@
+// Guest backtraces from the host: the frame-pointer chain read from guest RAM, through the guest's
+// page tables when paging is on (4 KiB and 4 MiB pages), bounded and tolerant of garbage.
+
+import { describe, expect, it } from "vitest";
+import { CR0_PG, CR4_PAE, CR4_PSE, StackDepot, translate, walkStack } from "../src/observe/index.js";
+
+const RAM = 8 * 1024 * 1024;
+
+function ramWith(words: [number, number][]): Uint8Array {
+  const ram = new Uint8Array(RAM);
+  const dv = new DataView(ram.buffer);
+  for (const [addr, value] of words) dv.setUint32(addr, value >>> 0, true);
+  return ram;
+}
+
+/** Frames at fp0 < fp1 < fp2: each [saved ebp, return address]. */
+function chain(base: number, rets: number[]): [number, number][] {
+  const words: [number, number][] = [];
+  rets.forEach((ret, i) => {
+    const fp = base + i * 0x40;
+    const next = i + 1 < rets.length ? base + (i + 1) * 0x40 : 0;
+    words.push([fp, next], [fp + 4, ret]);
+  });
+  return words;
+}
+
+function walk(ram: Uint8Array, eip: number, ebp: number, opts: { cr0?: number; cr3?: number; cr4?: number; depth?: number; code?: Uint32Array | null } = {}): number[] {
+  const out = new Uint32Array(opts.depth ?? 16);
+  const n = walkStack(ram, eip, ebp, opts.cr0 ?? 0, opts.cr3 ?? 0, opts.cr4 ?? 0, out, opts.code ?? null);
+  return Array.from(out.subarray(0, n));
+}
+
+describe("stack walk, paging off", () => {
+  it("follows the frame-pointer chain up to EBP 0", () => {
+    const ram = ramWith(chain(0x90000, [0x101111, 0x102222, 0x103333]));
+    expect(walk(ram, 0x100abc, 0x90000)).toEqual([0x100abc, 0x101111, 0x102222, 0x103333]);
+  });
+
+  it("is bounded by the depth", () => {
+    const ram = ramWith(chain(0x90000, [1, 2, 3, 4, 5, 6].map((i) => 0x100000 + i)));
+    expect(walk(ram, 0x100abc, 0x90000, { depth: 3 })).toEqual([0x100abc, 0x100001, 0x100002]);
+  });
+
+  it("stops at garbage: a loop, a frame going down, misalignment, outside RAM, return address 0", () => {
+    const loop = ramWith([
+      [0x90000, 0x90000],
+      [0x90004, 0x101000],
+    ]);
+    expect(walk(loop, 0x100abc, 0x90000)).toEqual([0x100abc, 0x101000]);
+    const down = ramWith([
+      [0x90000, 0x80000],
+      [0x90004, 0x101000],
+      [0x80000, 0],
+      [0x80004, 0x102000],
+    ]);
+    expect(walk(down, 0x100abc, 0x90000)).toEqual([0x100abc, 0x101000]);
+    expect(walk(ramWith([]), 0x100abc, 0x90002)).toEqual([0x100abc]);
+    expect(walk(ramWith([]), 0x100abc, RAM - 4)).toEqual([0x100abc]);
+    expect(walk(ramWith([]), 0x100abc, 0xfffffffc)).toEqual([0x100abc]);
+    expect(walk(ramWith([[0x90000, 0x90100]]), 0x100abc, 0x90000)).toEqual([0x100abc]);
+  });
+
+  it("stops at a return address outside the kernel's code", () => {
+    const ram = ramWith(chain(0x90000, [0x101111, 0x7777777, 0x103333]));
+    const code = Uint32Array.from([0x100000, 0x200000]);
+    expect(walk(ram, 0x100abc, 0x90000, { code })).toEqual([0x100abc, 0x101111]);
+  });
+});
+
+describe("stack walk, paging on", () => {
+  const PD = 0x10000;
+  const PT = 0x11000;
+  // VA 0xC0000000.. (PDE 0x300) -> page table PT; PTE 0x10 maps VA 0xC0010000 -> PA 0x90000.
+  const tables: [number, number][] = [
+    [PD + 0x300 * 4, PT | 0x3],
+    [PT + 0x10 * 4, 0x90000 | 0x3],
+    [PT + 0x11 * 4, 0x0], // not present
+  ];
+
+  it("translates 4 KiB pages through the page directory and a page table", () => {
+    const ram = ramWith(tables);
+    expect(translate(ram, 0xc0010abc, CR0_PG, PD, 0)).toBe(0x90abc);
+    expect(translate(ram, 0xc0011000, CR0_PG, PD, 0)).toBe(-1);
+    expect(translate(ram, 0x00400000, CR0_PG, PD, 0)).toBe(-1);
+    expect(translate(ram, 0x00400000, 0, PD, 0)).toBe(0x400000);
+  });
+
+  it("translates 4 MiB pages only with CR4.PSE", () => {
+    const ram = ramWith([[PD + 0x100 * 4, 0x00400000 | 0x83]]);
+    expect(translate(ram, 0x40012345, CR0_PG, PD, CR4_PSE)).toBe(0x412345);
+    // Without PSE the entry is a page-table pointer: PT at 0x400000, whose entry 0x12 is zero.
+    expect(translate(ram, 0x40012345, CR0_PG, PD, 0)).toBe(-1);
+    expect(translate(ram, 0x40012345, CR0_PG, PD, CR4_PSE | CR4_PAE)).toBe(-1);
+  });
+
+  it("walks a stack that lives at a virtual address", () => {
+    const va = 0xc0010000;
+    const frames: [number, number][] = [
+      [0x90000, va + 0x40],
+      [0x90004, 0x101111],
+      [0x90040, 0],
+      [0x90044, 0x102222],
+    ];
+    const ram = ramWith([...tables, ...frames]);
+    expect(walk(ram, 0x100abc, va, { cr0: CR0_PG, cr3: PD })).toEqual([0x100abc, 0x101111, 0x102222]);
+    // The same EBP read as a physical address finds nothing: paging must be honoured.
+    expect(walk(ram, 0x100abc, va)).toEqual([0x100abc]);
+  });
+});
+
+describe("stack depot", () => {
+  it("stores each distinct stack once and gives it back", () => {
+    const depot = new StackDepot();
+    const a = depot.intern(Uint32Array.from([1, 2, 3]), 3);
+    const b = depot.intern(Uint32Array.from([1, 2, 4]), 3);
+    const c = depot.intern(Uint32Array.from([1, 2, 3, 9]), 2);
+    expect(depot.intern(Uint32Array.from([1, 2, 3]), 3)).toBe(a);
+    expect(new Set([a, b, c]).size).toBe(3);
+    expect(depot.frames(c)).toEqual([1, 2]);
+    for (let i = 0; i < 5000; i++) depot.intern(Uint32Array.from([i, i * 7]), 2);
+    expect(depot.size).toBe(5003);
+    expect(depot.frames(depot.intern(Uint32Array.from([4321, 4321 * 7]), 2))).toEqual([4321, 4321 * 7]);
+    expect(depot.frames(b)).toEqual([1, 2, 4]);
+  });
+});

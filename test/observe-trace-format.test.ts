@@ -1,0 +1,113 @@
+// The --trace file against the Trace Event Format's documented fields (JSON Object Format: traceEvents,
+// otherData; events: name, ph, ts in µs, pid, tid, args; dur for complete events; s for instants;
+// numeric args for counters; process/thread names for metadata), the buddy86 content it promises,
+// and `buddy86 report` reading it back, whole and cut short. Runs the boot flags' code in process.
+
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { nodePlatform } from "../src/host/node-platform.js";
+import { runMachine } from "../src/machine/index.js";
+import { ObserveRun, type ObserveFlags } from "../src/cli/observe-flags.js";
+import { runReport } from "../src/cli/report-command.js";
+import { readTrace, TRACE_FORMAT_VERSION } from "../src/observe/index.js";
+
+const IMAGE = new URL("../images/buddy86-guest.elf", import.meta.url);
+/** Every phase the Trace Event Format documents. */
+const PHASES = new Set(["B", "E", "X", "i", "I", "C", "b", "n", "e", "s", "t", "f", "P", "N", "O", "D", "M", "V", "v", "R", "c", "(", ")"]);
+const METADATA_NAMES = new Set(["process_name", "process_labels", "process_sort_index", "thread_name", "thread_sort_index"]);
+
+type Json = Record<string, unknown>;
+
+/** Checks one event against the format; returns what is wrong, or null. */
+function formatProblem(e: Json): string | null {
+  if (typeof e.name !== "string") return "name is not a string";
+  if (typeof e.ph !== "string" || !PHASES.has(e.ph)) return `unknown ph ${String(e.ph)}`;
+  if (!Number.isInteger(e.pid) || !Number.isInteger(e.tid)) return "pid/tid are not integers";
+  if (e.args !== undefined && (typeof e.args !== "object" || e.args === null || Array.isArray(e.args))) return "args is not an object";
+  if (e.cat !== undefined && typeof e.cat !== "string") return "cat is not a string";
+  if (e.ph === "M") {
+    if (!METADATA_NAMES.has(e.name)) return `unknown metadata event ${e.name}`;
+    if (e.name.endsWith("_name") && typeof (e.args as Json)?.name !== "string") return "metadata without args.name";
+    return null;
+  }
+  if (typeof e.ts !== "number" || !(e.ts >= 0)) return "ts is not a non-negative number";
+  if (e.ph === "X" && !(typeof e.dur === "number" && e.dur >= 0)) return "complete event without dur";
+  if ((e.ph === "i" || e.ph === "I") && e.s !== undefined && !["g", "p", "t"].includes(e.s as string)) return `instant scope ${String(e.s)}`;
+  if (e.ph === "C") {
+    const values = Object.values((e.args as Json) ?? {});
+    if (values.length === 0 || values.some((v) => typeof v !== "number")) return "counter args are not all numbers";
+  }
+  return null;
+}
+
+describe.skipIf(!existsSync(IMAGE))("the --trace file", () => {
+  it("follows the Trace Event Format, holds what it promises, and re-renders with buddy86 report", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "buddy86-trace-"));
+    const flags: ObserveFlags = {
+      owners: true,
+      at: "peak",
+      trace: join(dir, "t.json"),
+      traceLimit: "3000",
+      traceSnapshotEvery: "1000",
+      map: join(dir, "m.png"),
+      frag: join(dir, "f.svg"),
+      progress: false,
+    };
+    const printed: string[] = [];
+    const kernel = new Uint8Array(readFileSync(IMAGE));
+    const cmdline = "workload=random ops=4000 seed=5";
+    const run = new ObserveRun(flags, { kernel, json: false, quiet: false, ops: 4000, cmdline, memoryBytes: 32 * 2 ** 20, print: (t) => printed.push(t) });
+    const result = await runMachine({ kernel, platform: nodePlatform(), memoryBytes: 32 * 2 ** 20, cmdline, observer: run.observer, timeoutMs: 120_000 });
+    expect(result.reason, result.guestLog).toBe("exit");
+    const json = await run.finish(result);
+    expect(json.files).toEqual([flags.map, flags.frag, flags.trace]);
+
+    const text = readFileSync(flags.trace!, "utf8");
+    const doc = JSON.parse(text) as { traceEvents: Json[]; otherData: Json };
+    expect(doc.otherData.buddy86TraceFormat).toBe(TRACE_FORMAT_VERSION);
+    expect(Array.isArray(doc.traceEvents)).toBe(true);
+    for (const e of doc.traceEvents) expect(formatProblem(e), JSON.stringify(e).slice(0, 200)).toBeNull();
+    const by = (pred: (e: Json) => boolean): Json[] => doc.traceEvents.filter(pred);
+    // Allocation events, bounded by --trace-limit, the rest counted.
+    const allocEvents = by((e) => e.ph === "i" && ["alloc", "free", "split", "merge", "pcp-drain", "fail", "protocol-error"].includes(e.name as string));
+    expect(allocEvents.length).toBe(3000);
+    const summary = by((e) => e.name === "summary")[0]!.args as Json;
+    expect(Object.values(summary.dropped as Json).reduce((a: number, b) => a + (b as number), 0)).toBeGreaterThan(0);
+    const alloc = allocEvents.find((e) => e.name === "alloc" && (e.args as Json).order !== undefined)!.args as Json;
+    expect(alloc).toMatchObject({ owner: expect.any(String), eip: expect.stringMatching(/^0x/), icount: expect.any(Number), order: expect.any(Number), zone: expect.any(String) });
+    // Timestamps are call numbers; slices between MARKs; counters; snapshots every 1000 calls and at the end.
+    expect(by((e) => e.ph === "X").map((e) => e.name)).toEqual(["phase:random"]);
+    expect(by((e) => e.ph === "C" && e.name === "free frames").length).toBeGreaterThan(100);
+    const snaps = by((e) => e.name === "snapshot").map((e) => e.ts);
+    expect(snaps.slice(0, 3)).toEqual([1000, 2000, 3000]);
+    expect(by((e) => e.name === "view").length).toBe(1);
+    expect(by((e) => e.ph === "M" && e.name === "thread_name").length).toBe(5);
+
+    // buddy86 report gives back the live run's reports and owners.
+    const again: string[] = [];
+    expect(await runReport(flags.trace!, { owners: true, map: join(dir, "m2.svg"), frag: join(dir, "f2.png") }, (t) => again.push(t))).toBe(0);
+    const live = printed.join("\n");
+    // The end-of-run reports (the live output also has the report printed at the MARK).
+    const endReports = live.slice(live.indexOf("== reports at the end"));
+    const buddyinfo = /\/proc\/buddyinfo:\n[\s\S]*?\/proc\/pagetypeinfo/.exec(endReports)![0];
+    expect(again.join("\n")).toContain(buddyinfo);
+    const owners = printed.find((t) => t.startsWith("== page owners"))!;
+    expect(again).toContain(owners);
+    expect(readFileSync(join(dir, "m.png")).subarray(1, 4).toString()).toBe("PNG");
+    expect(readFileSync(join(dir, "f2.png")).subarray(1, 4).toString()).toBe("PNG");
+    expect(readFileSync(join(dir, "m2.svg"), "utf8")).toContain("allocated by random_run");
+    expect(statSync(flags.frag!).size).toBeGreaterThan(1000);
+
+    // A trace cut in the middle still reads, up to its last complete event.
+    const cut = join(dir, "cut.json");
+    writeFileSync(cut, text.slice(0, Math.floor(text.length * 0.6)));
+    const model = readTrace(readFileSync(cut, "utf8"));
+    expect(model.truncated).toBe(true);
+    expect(model.snapshots.length).toBeGreaterThan(0);
+    const cutOut: string[] = [];
+    expect(await runReport(cut, { map: join(dir, "cut.svg") }, (t) => cutOut.push(t))).toBe(0);
+    expect(cutOut[0]).toContain("cut short");
+  });
+});
