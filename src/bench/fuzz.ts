@@ -1,0 +1,759 @@
+// The port fuzzer: fast-check drives the hypercall bridge (no emulator: RAM is a plain array, the
+// registers an Int32Array) with random registers and random guest memory, and checks the ABI after
+// every call against the reference model in fuzz-model.ts. Each fast-check run is one guest: random
+// allocator settings and hooks, a hostile boot (RESERVEs, broken MEMMAPs, then a good one), then a
+// stream of calls, garbage and well-formed, mixed with random writes to guest memory.
+//
+// After every call (cheap): the status is in range and EAX is 0 on failure; every register but EAX
+// and EBX is unchanged; the status is exactly what the model predicts (or OK/ENOMEM where the
+// allocator chooses, and then the block is aligned, managed, in an allowed zone and not already
+// held, or the ENOMEM is justified); a rejected call left every allocator array byte-identical; the
+// free count equals managed minus held; the counters moved by exactly this call. Every
+// `fullCheckEvery` calls (and at the end): checkInvariants() and frame-by-frame agreement between the
+// allocator's metadata and the model. With poison on, exactly the allocations of memory the fuzzer
+// scribbled on after its free are reported.
+
+import fc from "fast-check";
+import { HypercallBridge, type BridgeObserver } from "../machine/bridge.js";
+import { FRAME_ALLOC, FRAME_CONTIG_HEAD, PAGE_SIZE, type BuddyAllocator } from "../mem/index.js";
+import { PoisonChecker, PAGE_POISON } from "../debug/poison.js";
+import {
+  EFAULT,
+  EINVAL,
+  EITHER,
+  ENOMEM,
+  ENOSYS,
+  ESTATE,
+  EVERSION,
+  HeldModel,
+  OK,
+  expectedMark,
+  expectedMemmap,
+  gfpOk,
+  insideRam,
+} from "./fuzz-model.js";
+
+const MiB = 1 << 20;
+const C = { HELLO: 0, MEMMAP: 1, RESERVE: 2, ALLOC_PAGES: 0x10, FREE_PAGES: 0x11, ALLOC_CONTIG: 0x12, FREE_CONTIG: 0x13, STAT: 0x20, MARK: 0x21, BATCH: 0x30, EXIT: 0x3f };
+const KNOWN = [0, 1, 2, 0x10, 0x11, 0x12, 0x13, 0x20, 0x21, 0x30];
+const EAX = 0, ECX = 1, EDX = 2, EBX = 3, ESP = 4, EBP = 5, ESI = 6, EDI = 7;
+/** Fixed places in low RAM: the multiboot structures, a BATCH array and a label area (reserved). */
+const INFO = 0x7c00, MAP = 0x8000, CMDLINE = 0x9000, ARRAY = 0x10000, ARRAY_BYTES = 0x10000, LABEL = 0x20000;
+const IMAGE_START = 0x100000, IMAGE_END = 0x120000, HOLE_END = 0x100000;
+
+export interface FuzzOptions {
+  /** Calls to make in total (port entries, boot included). */
+  calls: number;
+  seed: number;
+  /** Calls per generated guest (one fast-check run). Default 2000. */
+  callsPerRun?: number;
+  /** Full invariant and model checks every N calls. Default 50. */
+  fullCheckEvery?: number;
+  /** Progress lines. */
+  log?: (line: string) => void;
+  /** Let fast-check shrink a failing guest to a smaller one (slow with thousands of calls). Default off. */
+  shrink?: boolean;
+}
+
+export interface FuzzResult {
+  seed: number;
+  runs: number;
+  calls: number;
+  records: number;
+  fullChecks: number;
+  poisonReports: number;
+  statuses: number[];
+  ms: number;
+}
+
+// ---- what fast-check generates ----
+
+const u32 = fc.integer({ min: 0, max: 0xffffffff });
+const order = fc.oneof({ weight: 8, arbitrary: fc.integer({ min: 0, max: 12 }) }, { weight: 1, arbitrary: u32 });
+const gfp = fc.oneof(
+  { weight: 8, arbitrary: fc.constantFrom(0, 1, 2, 0x100, 0x101, 0x102) },
+  { weight: 1, arbitrary: fc.constantFrom(3, 0x103, 4, 0x200, 0x80000000) },
+  { weight: 1, arbitrary: u32 },
+);
+/** A free's address: a held block's head (how 0-5), its second frame (6), an odd byte (7), raw (8), a raw frame (9). */
+const target = fc.record({ pick: fc.nat(), how: fc.integer({ min: 0, max: 9 }), raw: u32 });
+const noPoison = (b: Uint8Array): Uint8Array => b.map((x) => (x === PAGE_POISON ? 0x55 : x));
+/** Guest writes never store the poison byte, so any write into freed memory is one poison can see. */
+const scribbleBytes = fc.uint8Array({ minLength: 1, maxLength: 24 }).map((b) => noPoison(b));
+const record = fc.record({ cmd: fc.constantFrom(C.ALLOC_PAGES, C.ALLOC_PAGES, C.FREE_PAGES, C.FREE_PAGES, C.STAT, 0, 0x12, 0xffff), arg0: order, arg1: gfp, target, matchOrder: fc.boolean() });
+
+const op = fc.oneof(
+  { weight: 20, arbitrary: fc.record({ k: fc.constant("alloc" as const), order, gfp }) },
+  { weight: 18, arbitrary: fc.record({ k: fc.constant("free" as const), target, order, matchOrder: fc.integer({ min: 0, max: 3 }) }) },
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      k: fc.constant("allocContig" as const),
+      npages: fc.oneof({ weight: 9, arbitrary: fc.integer({ min: 0, max: 80 }) }, { weight: 1, arbitrary: u32 }),
+      align: fc.oneof({ weight: 9, arbitrary: fc.constantFrom(0, 1, 2, 4, 16, 64, 3, 6, 2 ** 31) }, { weight: 1, arbitrary: u32 }),
+      gfp,
+    }),
+  },
+  { weight: 5, arbitrary: fc.record({ k: fc.constant("freeContig" as const), target, npages: fc.oneof(fc.integer({ min: 0, max: 80 }), u32), matchSize: fc.boolean() }) },
+  { weight: 4, arbitrary: fc.record({ k: fc.constant("stat" as const), item: fc.oneof(fc.integer({ min: 0, max: 6 }), u32), arg: fc.oneof(fc.integer({ min: 0, max: 20 }), u32) }) },
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      k: fc.constant("batch" as const),
+      records: fc.array(record, { minLength: 1, maxLength: 40 }),
+      countSel: fc.integer({ min: 0, max: 7 }),
+      addrSel: fc.integer({ min: 0, max: 7 }),
+      raw: u32,
+    }),
+  },
+  { weight: 3, arbitrary: fc.record({ k: fc.constant("mark" as const), addrSel: fc.integer({ min: 0, max: 5 }), bytes: fc.uint8Array({ minLength: 0, maxLength: 70 }).map((b) => noPoison(b)), raw: u32 }) },
+  { weight: 6, arbitrary: fc.record({ k: fc.constant("raw" as const), eax: fc.oneof(fc.constantFrom(...KNOWN), u32), ebx: u32, ecx: u32, esi: u32 }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant("hello" as const), version: fc.oneof(fc.integer({ min: 0, max: 3 }), u32) }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant("late" as const), cmd: fc.constantFrom(C.MEMMAP, C.RESERVE), a: u32, b: u32, c: u32 }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant("narrow" as const), kind: fc.integer({ min: 0, max: 4 }) }) },
+  { weight: 6, arbitrary: fc.record({ k: fc.constant("scribble" as const), addr: u32, nearHeld: fc.boolean(), bytes: scribbleBytes }) },
+);
+type Op = typeof op extends fc.Arbitrary<infer T> ? T : never;
+
+const mapEntry = fc.record({
+  size: fc.oneof({ weight: 8, arbitrary: fc.constant(20) }, { weight: 1, arbitrary: fc.constant(24) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 40 }) }),
+  base: fc.oneof(fc.integer({ min: 0, max: 32 * MiB }), fc.integer({ min: 0, max: 0xffffffff }).map((x) => x * 4096)),
+  length: fc.oneof(fc.integer({ min: 0, max: 32 * MiB }), fc.integer({ min: 0, max: 0xffffffff }).map((x) => x * 4096)),
+  type: fc.oneof({ weight: 4, arbitrary: fc.constant(1) }, { weight: 1, arbitrary: fc.constantFrom(2, 3, 0xffffffff) }),
+});
+const brokenBoot = fc.record({
+  flags: fc.oneof(fc.constant(0x44), fc.constant(0x40), fc.constant(0x04), u32),
+  infoSel: fc.integer({ min: 0, max: 5 }),
+  entries: fc.array(mapEntry, { maxLength: 132 }),
+  lengthDelta: fc.oneof({ weight: 6, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: -30, max: 30 }) }),
+  mapSel: fc.integer({ min: 0, max: 5 }),
+  cmdSel: fc.integer({ min: 0, max: 4 }),
+  imageSel: fc.integer({ min: 0, max: 3 }),
+  raw: u32,
+});
+const config = fc.record({
+  ramSel: fc.integer({ min: 0, max: 10 }),
+  maxOrder: fc.integer({ min: 0, max: 11 }),
+  pcpSel: fc.integer({ min: 0, max: 2 }),
+  poison: fc.boolean(),
+  failPercent: fc.oneof({ weight: 3, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: 30 }) }),
+  reserves: fc.array(fc.record({ base: fc.oneof(fc.integer({ min: 0, max: 24 * MiB }), u32), length: fc.oneof(fc.integer({ min: 0, max: 2 * MiB }), u32) }), { maxLength: 70 }),
+  broken: fc.array(brokenBoot, { maxLength: 4 }),
+  early: fc.array(op, { maxLength: 6 }),
+  goodEntries: fc.array(fc.record({ base: fc.integer({ min: 0, max: 24 * MiB }), length: fc.integer({ min: 0, max: 24 * MiB }), type: fc.constantFrom(1, 1, 2) }), { minLength: 0, maxLength: 6 }),
+  rngSeed: u32,
+});
+type Config = typeof config extends fc.Arbitrary<infer T> ? T : never;
+
+// ---- one generated guest ----
+
+class FuzzFailure extends Error {}
+
+/** Collects the BATCH records of the call in progress exactly as the host ran them. */
+class RecordLog implements BridgeObserver {
+  count = 0;
+  readonly cmd = new Uint32Array(4096);
+  readonly arg0 = new Uint32Array(4096);
+  readonly arg1 = new Uint32Array(4096);
+  readonly result = new Uint32Array(4096);
+  readonly status = new Uint32Array(4096);
+  onRecord(_seq: number, i: number, cmd: number, arg0: number, arg1: number, result: number, status: number): void {
+    this.cmd[i] = cmd;
+    this.arg0[i] = arg0;
+    this.arg1[i] = arg1;
+    this.result[i] = result;
+    this.status[i] = status;
+    this.count = i + 1;
+  }
+  onCall(): void {}
+}
+
+/**
+ * Guest RAM for one run, all zeros. Arrays are reused: the 16 and 24 MiB ones are cleared; the
+ * 904 MiB one (clearing it, or allocating a fresh one, would cost more than its run) has only what
+ * the last run wrote cleared: low memory, and the ranges its guest recorded in `touched`.
+ */
+const ramPool = new Map<number, { ram: Uint8Array; touched: number[] }>();
+function freshRam(bytes: number): { ram: Uint8Array; touched: number[] } {
+  let entry = ramPool.get(bytes);
+  if (entry === undefined) {
+    entry = { ram: new Uint8Array(bytes), touched: [] };
+    ramPool.set(bytes, entry);
+  } else if (bytes <= 64 * MiB) entry.ram.fill(0);
+  else {
+    entry.ram.fill(0, 0, HOLE_END);
+    for (let i = 0; i < entry.touched.length; i += 2) entry.ram.fill(0, entry.touched[i]!, entry.touched[i]! + entry.touched[i + 1]!);
+    entry.touched.length = 0;
+  }
+  return entry;
+}
+
+class Guest {
+  readonly ram: Uint8Array;
+  readonly dv: DataView;
+  readonly reg32 = new Int32Array(8);
+  private readonly kept = new Int32Array(6);
+  readonly bridge: HypercallBridge;
+  readonly ramBytes: number;
+  readonly recordLog = new RecordLog();
+  /** [addr, bytes] pairs written outside low memory, cleared before the RAM array is reused. */
+  private readonly touched: number[];
+  model: HeldModel | null = null;
+  poison: PoisonChecker | null = null;
+  /** Frames freed since their last allocation whose poison the fuzzer overwrote. */
+  dirty: Uint8Array | null = null;
+  armed: Uint8Array | null = null;
+  expectedReports = 0;
+  calls = 0;
+  records = 0;
+  rejections = 0;
+  injectedThisCall = 0;
+  exited = false;
+  private rng: number;
+  private readonly reservations: [number, number][] = [];
+  private step = 0;
+
+  constructor(
+    readonly cfg: Config,
+    readonly fullCheckEvery: number,
+    readonly totals: FuzzResult,
+  ) {
+    this.ramBytes = cfg.ramSel === 10 ? 904 * MiB : cfg.ramSel >= 8 ? 24 * MiB : 16 * MiB;
+    const pooled = freshRam(this.ramBytes);
+    this.ram = pooled.ram;
+    this.touched = pooled.touched;
+    this.dv = new DataView(this.ram.buffer, this.ram.byteOffset, this.ram.byteLength);
+    this.rng = cfg.rngSeed >>> 0 || 1;
+    this.bridge = new HypercallBridge({
+      ram: this.ram,
+      reg32: this.reg32,
+      maxOrder: cfg.maxOrder,
+      pcp: cfg.pcpSel === 0 ? false : cfg.pcpSel === 1 ? { high: 378, batch: 63 } : { high: 8, batch: 2 },
+      observer: this.recordLog,
+    });
+  }
+
+  rand(): number {
+    let s = this.rng;
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return (this.rng = s >>> 0);
+  }
+
+  fail(what: string): never {
+    throw new FuzzFailure(`call ${this.calls} (step ${this.step}): ${what}`);
+  }
+
+  // ---- boot: RESERVEs, early page commands, broken MEMMAPs, then a good one ----
+
+  boot(): boolean {
+    this.expect(C.RESERVE, ARRAY, ARRAY_BYTES + 0x20000, 0, OK);
+    this.reservations.push([ARRAY, ARRAY_BYTES + 0x20000]);
+    for (const r of this.cfg.reserves) {
+      const status = r.length === 0 || r.base + r.length > 2 ** 32 || this.reservations.length >= 64 ? EINVAL : OK;
+      this.expect(C.RESERVE, r.base, r.length, 0, status);
+      if (status === OK) this.reservations.push([r.base, r.length]);
+    }
+    for (const o of this.cfg.early) this.early(o);
+    for (const b of this.cfg.broken) {
+      const args = this.writeBroken(b);
+      const want = expectedMemmap(this.ram, args[0], args[1], args[2], this.reservations);
+      this.expect(C.MEMMAP, args[0], args[1], args[2], want.status);
+      if (want.status === OK) return this.booted(want.managed!);
+      if (this.bridge.allocator !== null) this.fail("a failed MEMMAP built an allocator");
+    }
+    this.writeGood();
+    const want = expectedMemmap(this.ram, INFO, IMAGE_START, IMAGE_END, this.reservations);
+    this.expect(C.MEMMAP, INFO, IMAGE_START, IMAGE_END, want.status);
+    return want.status === OK ? this.booted(want.managed!) : false;
+  }
+
+  private booted(managed: Uint8Array): boolean {
+    const a = this.bridge.allocator;
+    if (a === null) return this.fail("MEMMAP answered OK but built no allocator");
+    const model = new HeldModel(managed, this.cfg.maxOrder);
+    if (a.managedPageCount !== model.managedCount()) this.fail(`MEMMAP manages ${a.managedPageCount} frames, the model ${model.managedCount()}`);
+    this.model = model;
+    if (this.cfg.poison && this.ramBytes <= 24 * MiB) {
+      const bridge = this.bridge;
+      this.poison = new PoisonChecker(a, { seq: () => bridge.seq - 1, eip: () => 0 });
+      a.listener = this.poison;
+      this.dirty = new Uint8Array(managed.length);
+      this.armed = new Uint8Array(managed.length);
+    }
+    if (this.cfg.failPercent > 0) {
+      const threshold = (this.cfg.failPercent / 100) * 2 ** 32;
+      a.failPredicate = () => {
+        if (this.rand() >= threshold) return false;
+        this.injectedThisCall++;
+        return true;
+      };
+    }
+    this.fullCheck();
+    return true;
+  }
+
+  private early(o: Op): void {
+    if (o.k === "alloc" || o.k === "free" || o.k === "allocContig" || o.k === "freeContig" || o.k === "stat" || o.k === "batch") {
+      const cmd = { alloc: C.ALLOC_PAGES, free: C.FREE_PAGES, allocContig: C.ALLOC_CONTIG, freeContig: C.FREE_CONTIG, stat: C.STAT, batch: C.BATCH }[o.k];
+      this.expect(cmd, this.rand(), this.rand(), this.rand(), ESTATE);
+    } else if (o.k === "hello") this.expect(C.HELLO, o.version, 0, 0, o.version === 1 ? OK : EVERSION);
+  }
+
+  /** Writes a (likely) broken multiboot info; returns MEMMAP's arguments. */
+  private writeBroken(b: Config["broken"][number]): [number, number, number] {
+    const dv = this.dv;
+    const entries = b.entries;
+    let p = MAP;
+    for (const e of entries) {
+      if (p + 4 + Math.max(20, e.size) > CMDLINE) break;
+      dv.setUint32(p, e.size, true);
+      dv.setUint32(p + 4, e.base % 2 ** 32, true);
+      dv.setUint32(p + 8, Math.floor(e.base / 2 ** 32), true);
+      dv.setUint32(p + 12, e.length % 2 ** 32, true);
+      dv.setUint32(p + 16, Math.floor(e.length / 2 ** 32), true);
+      dv.setUint32(p + 20, e.type, true);
+      p += 4 + Math.max(e.size, 20);
+    }
+    const length = Math.max(0, p - MAP + b.lengthDelta);
+    const mapAddr = [MAP, this.ramBytes - 8, 0xa0000 - 8, b.raw, this.ramBytes + 0x1000, MAP][b.mapSel]! >>> 0;
+    const cmd = [CMDLINE, this.ramBytes - 3, 0x9fffe, b.raw, CMDLINE + 1][b.cmdSel]! >>> 0;
+    this.ram.fill(0x41, CMDLINE, CMDLINE + 4096 + 8);
+    if (b.cmdSel !== 4) this.ram[CMDLINE + 10] = 0; // cmdSel 4: 4 KiB without a NUL
+    const info = [INFO, INFO, this.ramBytes - 100, 0x9ffc0, b.raw, 0xfffffff0][b.infoSel]! >>> 0;
+    if (insideRam(info, 116, this.ramBytes)) {
+      this.touched.push(info, 116);
+      dv.setUint32(info, b.flags, true);
+      dv.setUint32(info + 16, cmd, true);
+      dv.setUint32(info + 44, length, true);
+      dv.setUint32(info + 48, mapAddr, true);
+    }
+    const image: [number, number] = [[IMAGE_START, IMAGE_END], [IMAGE_END, IMAGE_START], [b.raw, b.raw], [0, b.raw]][b.imageSel] as [number, number];
+    return [info, image[0] >>> 0, image[1] >>> 0];
+  }
+
+  /** A valid multiboot info at INFO: v86's map, or a few random type-1/2 entries, and a cmdline. */
+  private writeGood(): void {
+    const dv = this.dv;
+    this.ram.fill(0, INFO, CMDLINE + 4096 + 8);
+    const big = this.ramBytes > 24 * MiB;
+    const entries = big
+      ? [
+          { base: 0, length: 0x9f000, type: 1 },
+          { base: 0x100000, length: 19 * MiB, type: 1 },
+          { base: 892 * MiB, length: 12 * MiB, type: 1 },
+        ]
+      : this.cfg.goodEntries.length === 0
+        ? [
+            { base: 0, length: 0xa0000, type: 1 },
+            { base: 0xc0000, length: this.ramBytes - 0xc0000, type: 1 },
+          ]
+        : this.cfg.goodEntries;
+    let p = MAP;
+    for (const e of entries) {
+      dv.setUint32(p, 20, true);
+      dv.setUint32(p + 4, e.base, true);
+      dv.setUint32(p + 12, e.length, true);
+      dv.setUint32(p + 20, e.type, true);
+      p += 24;
+    }
+    this.ram.set(new TextEncoder().encode("fuzz seed\0"), CMDLINE);
+    dv.setUint32(INFO, 0x44, true);
+    dv.setUint32(INFO + 16, CMDLINE, true);
+    dv.setUint32(INFO + 44, p - MAP, true);
+    dv.setUint32(INFO + 48, MAP, true);
+  }
+
+  // ---- the call stream ----
+
+  run(ops: readonly Op[]): void {
+    for (const o of ops) {
+      this.step++;
+      this.one(o);
+      if (this.exited) return;
+      if (this.calls % this.fullCheckEvery === 0) this.fullCheck();
+    }
+    this.fullCheck();
+    // EXIT ends every guest: later calls answer ESTATE and are not counted.
+    this.expect(C.EXIT, this.rand(), 0, 0, OK);
+    const before = this.bridge.counters.totalCalls();
+    const r = this.call(C.ALLOC_PAGES, 0, 0, 0);
+    if (r.status !== ESTATE || r.result !== 0 || this.bridge.counters.totalCalls() !== before) this.fail("a call after EXIT was served or counted");
+  }
+
+  private heldAddr(t: { pick: number; how: number; raw: number }): number {
+    const heads = this.model!.heads;
+    if (t.how >= 8 || heads.length === 0) return t.how === 9 ? (t.raw % this.ramBytes) & ~0xfff : t.raw;
+    const head = heads[t.pick % heads.length]! * PAGE_SIZE;
+    return t.how === 6 ? head + PAGE_SIZE : t.how === 7 ? head + 1 + (t.raw % 4095) : head;
+  }
+
+  private one(o: Op): void {
+    const m = this.model!;
+    switch (o.k) {
+      case "alloc":
+        return this.modelCall(C.ALLOC_PAGES, o.order, o.gfp, this.rand());
+      case "free": {
+        const addr = this.heldAddr(o.target);
+        const head = m.owner[Math.floor(addr / PAGE_SIZE)] ?? -1;
+        const ord = o.matchOrder > 0 && head >= 0 && m.order[head]! >= 0 ? m.order[head]! : o.order;
+        return this.modelCall(C.FREE_PAGES, addr, ord, this.rand());
+      }
+      case "allocContig":
+        return this.modelCall(C.ALLOC_CONTIG, o.npages, o.align, o.gfp);
+      case "freeContig": {
+        const addr = this.heldAddr(o.target);
+        const head = m.owner[Math.floor(addr / PAGE_SIZE)] ?? -1;
+        return this.modelCall(C.FREE_CONTIG, addr, o.matchSize && head >= 0 ? m.pages[head]! : o.npages, this.rand());
+      }
+      case "stat":
+        return this.modelCall(C.STAT, o.item, o.arg, this.rand());
+      case "raw":
+        return this.modelCall(o.eax === C.EXIT ? C.STAT : o.eax, o.ebx, o.ecx, o.esi);
+      case "hello":
+        return this.modelCall(C.HELLO, o.version, this.rand(), this.rand());
+      case "late":
+        return this.modelCall(o.cmd, o.a, o.b, o.c);
+      case "mark": {
+        const addr = [LABEL, LABEL + 100, this.ramBytes - 10, 0x9ffd0, o.raw, 0xbfff0][o.addrSel]! >>> 0;
+        if (o.addrSel < 4 && addr + o.bytes.length <= this.ramBytes) this.write(addr, o.bytes);
+        return this.modelCall(C.MARK, addr, this.rand(), this.rand());
+      }
+      case "batch":
+        return this.batch(o);
+      case "narrow":
+        return this.narrow(o.kind);
+      case "scribble":
+        return this.scribble(o.nearHeld && m.heads.length > 0 ? m.heads[o.addr % m.heads.length]! * PAGE_SIZE + (o.addr % (2 * PAGE_SIZE)) : o.addr % this.ramBytes, o.bytes);
+    }
+  }
+
+  private scribble(addr: number, bytes: Uint8Array): void {
+    const end = Math.min(this.ramBytes, addr + bytes.length);
+    // Keep the BATCH array and the multiboot area intact: they are the fuzzer's own, not the guest's.
+    if (addr < LABEL + 0x10000 && end > INFO) return;
+    this.write(addr, bytes.subarray(0, end - addr));
+  }
+
+  /** A guest write to RAM: into freed (poisoned) frames, a use after free poison must report. */
+  private write(addr: number, bytes: Uint8Array): void {
+    this.ram.set(bytes, addr);
+    this.touched.push(addr, bytes.length);
+    this.wrote(addr, bytes.length);
+  }
+
+  private narrow(kind: number): void {
+    const h = this.bridge.portHandlers;
+    const before = this.bridge.counters.protocolErrors;
+    const seq = this.bridge.seq;
+    if (kind === 0 && h.read8() !== 0xff) this.fail("8-bit read did not return 0xff");
+    if (kind === 1 && h.read16() !== 0xffff) this.fail("16-bit read did not return 0xffff");
+    if (kind === 2) h.write8(this.rand() & 0xff);
+    if (kind === 3) h.write16(this.rand() & 0xffff);
+    if (kind === 4) h.write32(this.rand());
+    if (this.bridge.counters.protocolErrors !== before + 1 || this.bridge.seq !== seq) this.fail("a narrow access was not counted as one protocol error");
+  }
+
+  private batch(o: Extract<Op, { k: "batch" }>): void {
+    const n = o.records.length;
+    const dv = this.dv;
+    for (let i = 0; i < n; i++) {
+      const r = o.records[i]!;
+      const p = ARRAY + 16 * i;
+      let arg0 = r.arg0;
+      let arg1 = r.arg1;
+      if (r.cmd === C.FREE_PAGES) {
+        arg0 = this.heldAddr(r.target);
+        const head = this.model!.owner[Math.floor(arg0 / PAGE_SIZE)] ?? -1;
+        if (r.matchOrder && head >= 0 && this.model!.order[head]! >= 0) arg1 = this.model!.order[head]!;
+        else arg1 = r.arg0;
+      }
+      dv.setUint16(p, r.cmd, true);
+      dv.setUint16(p + 2, 0xeeee, true);
+      dv.setUint32(p + 4, arg0 >>> 0, true);
+      dv.setUint32(p + 8, arg1 >>> 0, true);
+      dv.setUint32(p + 12, 0xdeadbeef, true);
+    }
+    const count = [n, n, n, n, 0, 4097, o.raw, Math.max(1, n - 1)][o.countSel]! >>> 0;
+    const addr = [ARRAY, ARRAY, ARRAY, ARRAY, this.ramBytes - 8, 0xa0000 - 16 * n + 16, o.raw, 0xbfff0][o.addrSel]! >>> 0;
+    if (count === 0 || count > 4096) return this.expect(C.BATCH, addr, count, 0, EINVAL);
+    if (!insideRam(addr, count * 16, this.ramBytes)) return this.expect(C.BATCH, addr, count, 0, EFAULT);
+    const copy = addr === ARRAY ? this.ram.slice(ARRAY, ARRAY + 16 * count) : null;
+    this.batchCall(addr, count, this.rand());
+    if (copy === null) return;
+    // The records lie in reserved memory: only their status and result fields may have changed, to
+    // exactly what the host reported for them.
+    const cdv = new DataView(copy.buffer);
+    const log = this.recordLog;
+    for (let i = 0; i < count; i++) {
+      const p = 16 * i;
+      if (dv.getUint16(ARRAY + p, true) !== cdv.getUint16(p, true) || dv.getUint32(ARRAY + p + 4, true) !== cdv.getUint32(p + 4, true) || dv.getUint32(ARRAY + p + 8, true) !== cdv.getUint32(p + 8, true))
+        this.fail(`BATCH record ${i}: the host changed a field other than status and result`);
+      if (log.cmd[i] !== cdv.getUint16(p, true) || log.arg0[i] !== cdv.getUint32(p + 4, true) || log.arg1[i] !== cdv.getUint32(p + 8, true))
+        this.fail(`BATCH record ${i}: the host ran other arguments than the record holds`);
+      if (dv.getUint16(ARRAY + p + 2, true) !== log.status[i] || dv.getUint32(ARRAY + p + 12, true) !== log.result[i])
+        this.fail(`BATCH record ${i}: status/result in memory differ from what the host ran`);
+    }
+  }
+
+  /** A BATCH with a valid count and array: OK, and every record judged as the host ran it. */
+  private batchCall(addr: number, count: number, a2: number): void {
+    const log = this.recordLog;
+    log.count = 0;
+    this.touched.push(addr, count * 16);
+    const r = this.call(C.BATCH, addr, count, a2);
+    if (r.status !== OK) this.fail(`BATCH(0x${addr.toString(16)}, ${count}): status ${r.status}, expected OK`);
+    if (log.count !== count) this.fail(`BATCH of ${count} records ran ${log.count}`);
+    let ok = 0;
+    for (let i = 0; i < count; i++) {
+      const cmd = log.cmd[i]!;
+      const a0 = log.arg0[i]!;
+      const a1 = log.arg1[i]!;
+      const known = cmd === C.ALLOC_PAGES || cmd === C.FREE_PAGES || cmd === C.STAT;
+      const want = known ? this.predict(cmd, a0, a1, 0) : EINVAL;
+      this.judge(cmd, a0, a1, 0, want, log.status[i]!, log.result[i]!, `BATCH record ${i}`);
+      if (log.status[i] === OK) ok++;
+      // The host wrote this record's status and result: into freed (poisoned) memory, that is a
+      // use after free the guest committed through the host.
+      this.wrote(addr + 16 * i + 2, 2);
+      this.wrote(addr + 16 * i + 12, 4);
+    }
+    this.records += count;
+    if (r.result !== ok) this.fail(`BATCH answered ${r.result} records OK, the records say ${ok}`);
+    if (this.poison !== null && this.poison.violationCount !== this.expectedReports)
+      this.fail(`BATCH of ${count} records: poison reported ${this.poison.violationCount} use-after-frees, the fuzzer made ${this.expectedReports}`);
+    this.afterCall(C.BATCH, OK, count);
+  }
+
+  private wrote(addr: number, bytes: number): void {
+    if (this.dirty === null || bytes === 0) return;
+    for (let f = Math.floor(addr / PAGE_SIZE); f * PAGE_SIZE < addr + bytes; f++) if (this.armed![f]) this.dirty[f] = 1;
+  }
+
+  /** One call whose expected status comes from the model; checks it fully. */
+  private modelCall(cmd: number, a0: number, a1: number, a2: number): void {
+    const want = this.predict(cmd, a0, a1, a2);
+    if (cmd === C.BATCH && want === EITHER) return this.batchCall(a0, a1, a2);
+    const snapshot = want !== EITHER && want !== OK ? this.sampleArrays() : -1;
+    const r = this.call(cmd, a0, a1, a2);
+    this.judge(cmd, a0, a1, a2, want, r.status, r.result, "");
+    if (snapshot >= 0 && snapshot !== this.fingerprint()) this.fail(`cmd 0x${cmd.toString(16)} rejected with ${r.status} but the allocator changed`);
+    this.afterCall(cmd, r.status, 0);
+  }
+
+  /** The status the model expects; EITHER where the allocator chooses between OK and ENOMEM. */
+  private predict(cmd: number, a0: number, a1: number, a2: number): number {
+    const m = this.model!;
+    const a = this.bridge.allocator!;
+    switch (cmd) {
+      case C.HELLO:
+        return a0 === 1 ? OK : EVERSION;
+      case C.MEMMAP:
+      case C.RESERVE:
+        return ESTATE;
+      case C.ALLOC_PAGES:
+        return a0 > this.cfg.maxOrder || !gfpOk(a1) ? EINVAL : EITHER;
+      case C.FREE_PAGES:
+        return m.freePages(a0, a1);
+      case C.ALLOC_CONTIG: {
+        const align = a1 === 0 ? 1 : a1;
+        return a0 === 0 || a0 > 1 << 20 || (align & (align - 1)) !== 0 || !gfpOk(a2) ? EINVAL : EITHER;
+      }
+      case C.FREE_CONTIG:
+        return m.freeContig(a0, a1);
+      case C.STAT:
+        return a0 <= 2 || a0 === 4 || (a0 === 3 && a1 <= a.maxOrder) ? OK : EINVAL;
+      case C.MARK:
+        return expectedMark(this.ram, a0);
+      case C.BATCH:
+        return a1 === 0 || a1 > 4096 ? EINVAL : insideRam(a0, a1 * 16, this.ramBytes) ? EITHER : EFAULT;
+      default:
+        return ENOSYS;
+    }
+  }
+
+  /** Checks one answer (of a call or a BATCH record) and updates the model. */
+  private judge(cmd: number, a0: number, a1: number, a2: number, want: number, status: number, result: number, where: string): void {
+    const m = this.model!;
+    const a = this.bridge.allocator!;
+    // The description is built only on failure: this runs for every call.
+    const what = (): string =>
+      `${where}${where ? " " : ""}cmd 0x${cmd.toString(16)}(0x${a0.toString(16)}, 0x${a1.toString(16)}, 0x${a2.toString(16)}) -> status ${status}, result 0x${result.toString(16)}`;
+    if (!(status >= 0 && status <= 9)) this.fail(`${what()}: status out of range`);
+    if (status !== OK && cmd !== C.HELLO && result !== 0) this.fail(`${what()}: EAX is not 0 on failure`);
+    if (want === EITHER ? status !== OK && status !== ENOMEM : status !== want) this.fail(`${what()}: the model expects status ${want}`);
+    if (status === ENOMEM && this.injectedThisCall === 0) {
+      const fits = cmd === C.ALLOC_PAGES ? m.contigFits(1 << a0, 1 << a0, a1) : m.contigFits(a0, a1 === 0 ? 1 : a1, a2);
+      if (fits) this.fail(`${what()}: ENOMEM although the model has room`);
+    }
+    if (status !== OK) return;
+    if (cmd === C.ALLOC_PAGES || cmd === C.ALLOC_CONTIG) {
+      const pages = cmd === C.ALLOC_PAGES ? 1 << a0 : a0;
+      const align = cmd === C.ALLOC_PAGES ? pages : a1 === 0 ? 1 : a1;
+      const pfn = result / PAGE_SIZE;
+      if (this.dirty !== null) {
+        let dirty = false;
+        for (let f = pfn; f < pfn + pages; f++) {
+          if (this.dirty[f]) dirty = true;
+          this.dirty[f] = 0;
+          this.armed![f] = 0;
+        }
+        if (dirty) this.expectedReports++;
+        // A BATCH's records are judged after all of them ran: its count is compared at its end.
+        if (where === "" && this.poison!.violationCount !== this.expectedReports) {
+          const last = this.poison!.violations[this.poison!.violations.length - 1];
+          this.fail(`${what()}: poison reported ${this.poison!.violationCount} use-after-frees, the fuzzer made ${this.expectedReports}; last report:\n${last?.message ?? "none"}`);
+        }
+      }
+      const complaint = m.take(result, pages, cmd === C.ALLOC_PAGES ? a0 : -1, cmd === C.ALLOC_PAGES ? a1 : a2, align);
+      if (complaint !== null) this.fail(`${what()}: ${complaint}`);
+    } else if (cmd === C.FREE_PAGES || cmd === C.FREE_CONTIG) {
+      const pfn = a0 / PAGE_SIZE;
+      if (this.armed !== null) this.armed.fill(1, pfn, pfn + m.pages[pfn]!);
+      m.release(pfn);
+    } else if (cmd === C.STAT) {
+      // Item 3 (free blocks of an order) has no model; it is compared for calls, not for BATCH
+      // records, whose later records have changed the lists by the time they are judged.
+      const expected = [a.managedPageCount - m.heldFrames, m.managedCount(), this.cfg.maxOrder, where === "" ? a.freeBlockCount(a1) : result, a.zoneCount][a0];
+      if (result !== expected) this.fail(`${what()}: STAT item ${a0} should be ${expected}`);
+    } else if (cmd === C.HELLO && result !== 1) this.fail(`${what()}: HELLO must return 1`);
+  }
+
+  private afterCall(cmd: number, status: number, records: number): void {
+    const a = this.bridge.allocator!;
+    const m = this.model!;
+    if (a.freePageCount !== a.managedPageCount - m.heldFrames) this.fail(`after cmd 0x${cmd.toString(16)}: ${a.freePageCount} free frames, the model says ${a.managedPageCount - m.heldFrames}`);
+    this.totals.statuses[status]!++;
+    this.totals.records += records;
+  }
+
+  /** Sets the registers (garbage in the ones the ABI must not touch), enters the port, checks them. */
+  call(cmd: number, a0: number, a1: number, a2: number): { result: number; status: number } {
+    const regs = this.reg32;
+    regs[EAX] = cmd;
+    regs[EBX] = a0;
+    regs[ECX] = a1;
+    regs[ESI] = a2;
+    regs[EDX] = this.rand();
+    regs[EDI] = this.rand();
+    regs[EBP] = this.rand();
+    regs[ESP] = this.rand();
+    const kept = this.kept;
+    kept[0] = regs[ECX]!;
+    kept[1] = regs[EDX]!;
+    kept[2] = regs[ESP]!;
+    kept[3] = regs[EBP]!;
+    kept[4] = regs[ESI]!;
+    kept[5] = regs[EDI]!;
+    const counted = this.bridge.counters.totalCalls();
+    const statuses = sum(this.bridge.counters.statuses);
+    this.injectedThisCall = 0;
+    const result = this.bridge.portRead32() >>> 0;
+    const status = regs[EBX]!;
+    this.calls++;
+    this.totals.calls++;
+    if (regs[ECX] !== kept[0] || regs[EDX] !== kept[1] || regs[ESP] !== kept[2] || regs[EBP] !== kept[3] || regs[ESI] !== kept[4] || regs[EDI] !== kept[5]) this.fail(`cmd 0x${cmd.toString(16)} changed a register other than EAX and EBX`);
+    if (this.bridge.state === "failed") this.fail(`host error: ${this.bridge.fatalError?.message}`);
+    if (!this.exited && this.bridge.counters.totalCalls() !== counted + 1) this.fail(`cmd 0x${cmd.toString(16)} was not counted once`);
+    if (cmd !== C.BATCH && !this.exited && sum(this.bridge.counters.statuses) !== statuses + 1) this.fail(`cmd 0x${cmd.toString(16)}: its status was not counted once`);
+    if (cmd === C.EXIT) this.exited = true;
+    return { result, status };
+  }
+
+  /** A call whose status is known (boot, limits): checks status, EAX and that a rejection changed nothing. */
+  private expect(cmd: number, a0: number, a1: number, a2: number, want: number): void {
+    const before = want === OK ? -1 : this.sampleArrays();
+    const r = this.call(cmd, a0, a1, a2);
+    if (r.status !== want) this.fail(`cmd 0x${cmd.toString(16)}(0x${a0.toString(16)}, 0x${a1.toString(16)}, 0x${a2.toString(16)}): status ${r.status}, expected ${want}`);
+    if (want !== OK && cmd !== C.HELLO && r.result !== 0) this.fail(`cmd 0x${cmd.toString(16)}: EAX ${r.result} on failure`);
+    if (before >= 0 && before !== this.fingerprint()) this.fail(`cmd 0x${cmd.toString(16)} rejected with ${want} but changed the allocator or the reservations`);
+    this.totals.statuses[r.status]!++;
+  }
+
+  /**
+   * fingerprint() for every 4th rejected call (every 64th with big RAM, whose metadata is large),
+   * else -1: byte-for-byte "changed nothing" is sampled; the free count and the model are checked
+   * after every call anyway.
+   */
+  private sampleArrays(): number {
+    return ++this.rejections % (this.ramBytes <= 24 * MiB ? 4 : 64) === 0 ? this.fingerprint() : -1;
+  }
+
+  /** A hash of every allocator array and of the bridge's reservations and state (no allocation). */
+  private fingerprint(): number {
+    let h = 0x811c9dc5 ^ this.bridge.reservations.length ^ (this.bridge.state === "boot" ? 0 : 0x100);
+    const a = this.bridge.allocator;
+    if (a === null) return h >>> 0;
+    for (const x of [a.link, a.freeHead, a.nrFree, a.orderMask, a.zoneFree, a.pcpHead, a.pcpTail, a.pcpCount, a.pcpDrainIndex]) {
+      for (let i = 0; i < x.length; i++) h = Math.imul(h ^ x[i]!, 0x01000193);
+    }
+    const meta = a.meta;
+    for (let i = 0; i < meta.length; i++) h = Math.imul(h ^ meta[i]!, 0x01000193);
+    return h >>> 0;
+  }
+
+  /** checkInvariants() and frame-by-frame agreement of the allocator with the model. */
+  fullCheck(): void {
+    const a = this.bridge.allocator;
+    if (a === null) return;
+    this.totals.fullChecks++;
+    try {
+      a.checkInvariants();
+    } catch (e) {
+      this.fail((e as Error).message);
+    }
+    agree(a, this.model!, (msg) => this.fail(msg));
+  }
+}
+
+function agree(a: BuddyAllocator, m: HeldModel, fail: (msg: string) => never): void {
+  const held = new Uint8Array(m.owner.length);
+  for (let idx = 0; idx < a.frameCount; idx++) {
+    const s = a.stateAt(idx);
+    const pfn = idx + a.basePfn;
+    if (s === FRAME_ALLOC || s === FRAME_CONTIG_HEAD) {
+      const pages = s === FRAME_ALLOC ? 1 << a.orderAt(idx) : a.link[2 * idx + 1]!;
+      if (m.owner[pfn] !== pfn || m.pages[pfn] !== pages) fail(`the allocator has a ${pages}-frame block at pfn 0x${pfn.toString(16)} the guest does not hold`);
+      held.fill(1, pfn, pfn + pages);
+    }
+  }
+  for (let pfn = 0; pfn < m.owner.length; pfn++) if ((m.owner[pfn]! >= 0) !== (held[pfn] === 1)) fail(`pfn 0x${pfn.toString(16)}: the model and the allocator disagree on whether it is held`);
+}
+
+function sum(a: Float64Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i]!;
+  return s;
+}
+
+/**
+ * Runs `calls` fuzzed calls in guests of `callsPerRun` calls each. Throws (with fast-check's seed,
+ * path and shrunk counterexample) at the first violation.
+ */
+export function runFuzz(options: FuzzOptions): FuzzResult {
+  const perRun = options.callsPerRun ?? 2000;
+  const every = options.fullCheckEvery ?? 50;
+  const totals: FuzzResult = { seed: options.seed, runs: 0, calls: 0, records: 0, fullChecks: 0, poisonReports: 0, statuses: new Array<number>(10).fill(0), ms: 0 };
+  const start = performance.now();
+  // Guests whose boot fails make few calls: allow more runs, and skip the rest once the target is met.
+  const numRuns = Math.max(1, Math.ceil(options.calls / perRun) * 4);
+  let lastLog = start;
+  fc.assert(
+    fc.property(config, fc.array(op, { minLength: perRun, maxLength: perRun }), (cfg, ops) => {
+      if (totals.calls >= options.calls) return;
+      const g = new Guest(cfg, every, totals);
+      totals.runs++;
+      if (g.boot()) g.run(ops);
+      if (g.poison !== null) totals.poisonReports += g.poison.violationCount;
+      const now = performance.now();
+      if (options.log !== undefined && now - lastLog > 5000) {
+        lastLog = now;
+        options.log(`fuzz: ${totals.calls} calls in ${totals.runs} guests, ${((now - start) / 1000).toFixed(1)} s`);
+      }
+    }),
+    { seed: options.seed, numRuns, endOnFailure: options.shrink !== true },
+  );
+  totals.ms = performance.now() - start;
+  return totals;
+}
