@@ -6,6 +6,8 @@ import { describe, expect, it } from "vitest";
 import { GFP } from "../src/mem/index.js";
 import { buddyinfoOf, decodeMeta, encodeMeta, extfragIndexOf, formatProcReports, pagetypeinfoOf, takeSnapshot, unusableIndexOf, zoneStats } from "../src/observe/index.js";
 import { makeBuddy, MiB } from "./helpers/mem.js";
+import { Cmd } from "../src/protocol/abi.js";
+import { observedGuest } from "./observe-fixtures.js";
 
 function churned(seed: number) {
   const buddy = makeBuddy(1024 * MiB, { pcp: { high: 378, batch: 63 } });
@@ -64,5 +66,16 @@ describe("reports from snapshots", () => {
     expect(() => decodeMeta(text, meta.length + 1)).toThrow(/runs cover/);
     const long = new Uint8Array(300000).fill(7);
     expect(Buffer.compare(decodeMeta(encodeMeta(long), 300000), long)).toBe(0);
+  });
+
+  it("are printed on demand: at each MARK and every N calls", () => {
+    const texts: string[] = [];
+    const o = observedGuest({ reportEvery: 10, onText: (t) => texts.push(t) });
+    o.g.ram.set(new TextEncoder().encode("phase:x\0"), 0x10a000);
+    for (let i = 0; i < 24; i++) o.callAt(0x101000, 0, i === 5 ? Cmd.MARK : Cmd.ALLOC_PAGES, i === 5 ? 0x10a000 : 0, 0);
+    const titles = texts.map((t) => t.split(":")[0]);
+    expect(titles).toEqual(['== reports at MARK "phase', "== reports after call 9", "== reports after call 19"]);
+    expect(texts[2]).toContain("/proc/buddyinfo:\n" + o.g.bridge.allocator!.buddyinfo().split("\n")[0]);
+    expect(texts[2]).toMatch(/\nallocs +18 /);
   });
 });
