@@ -1,5 +1,6 @@
-/* The guest's bridge client: see hc.h. Each wrapper is one hc_call() (buddy86.h) with its
- * arguments in the ABI's order; the interesting code is on the host side of the port. */
+/* The guest's bridge client: see hc.h (the page calls are inline there). Each wrapper is one
+ * hc_call() (buddy86.h) with its arguments in the ABI's order; the interesting code is on the host
+ * side of the port. */
 
 #include "hc.h"
 #include "x86.h"
@@ -22,28 +23,6 @@ uint32_t hc_reserve(uint32_t start_addr, uint32_t bytes)
     return status;
 }
 
-uint32_t hc_alloc_pages(uint32_t order, uint32_t gfp, uint32_t *status)
-{
-    return hc_call(HC_ALLOC_PAGES, order, gfp, 0, status);
-}
-
-uint32_t get_free_page(uint32_t gfp)
-{
-    return hc_call(HC_ALLOC_PAGES, 0, gfp, 0, NULL);
-}
-
-uint32_t free_pages(uint32_t addr, uint32_t order)
-{
-    uint32_t status;
-    hc_call(HC_FREE_PAGES, addr, order, 0, &status);
-    return status;
-}
-
-uint32_t free_page(uint32_t addr)
-{
-    return free_pages(addr, 0);
-}
-
 uint32_t hc_alloc_contig(uint32_t npages, uint32_t align, uint32_t gfp, uint32_t *status)
 {
     return hc_call(HC_ALLOC_CONTIG, npages, align, gfp, status);
@@ -59,16 +38,6 @@ uint32_t free_contig(uint32_t addr, uint32_t npages)
     uint32_t status;
     hc_call(HC_FREE_CONTIG, addr, npages, 0, &status);
     return status;
-}
-
-uint32_t hc_stat(uint32_t item, uint32_t arg)
-{
-    return hc_call(HC_STAT, item, arg, 0, NULL);
-}
-
-uint32_t hc_batch(struct hc_batch_record *records, uint32_t count)
-{
-    return hc_call(HC_BATCH, (uint32_t)(uintptr_t)records, count, 0, NULL);
 }
 
 uint32_t hc_mark(const char *label)

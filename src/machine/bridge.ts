@@ -43,6 +43,8 @@ const EVERSION = Status.EVERSION;
 /** The largest status the allocator itself returns (ENOTHEAD). */
 const ALLOCATOR_STATUS_MAX = Status.ENOTHEAD;
 const RECORD_SIZE = BATCH_RECORD.SIZE;
+/** Typed arrays are host-endian; the records' fast path needs little-endian (every host v86 runs on). */
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 /** Sees every call after it is answered. Called on the hot path: keep it cheap; throwing stops the run. */
 export interface BridgeObserver {
@@ -140,6 +142,12 @@ export class HypercallBridge {
 
   private ram: Uint8Array;
   private dv: DataView;
+  /**
+   * Guest RAM as 32-bit words and 16-bit halves, for BATCH records at 4-byte aligned addresses;
+   * null when the RAM view itself is not 4-byte aligned (or the host is big-endian): DataView then.
+   */
+  private words: Int32Array | null = null;
+  private halves: Uint16Array | null = null;
   private reg32: Int32Array;
   private readonly opts: BridgeOptions;
   /** Guest RAM size in bytes, fixed for the bridge's life. */
@@ -165,6 +173,7 @@ export class HypercallBridge {
     this.reg32 = options.reg32;
     this.ramSize = options.ram.length;
     this.dv = new DataView(this.ram.buffer, this.ram.byteOffset, this.ram.byteLength);
+    this.buildRecordViews();
     this.now = options.now ?? null;
     this.observer = options.observer ?? null;
     this.portHandlers = {
@@ -185,7 +194,15 @@ export class HypercallBridge {
     this.ram = ram;
     this.reg32 = reg32;
     this.dv = new DataView(ram.buffer, ram.byteOffset, ram.byteLength);
+    this.buildRecordViews();
     if (this.buddy !== null) this.buddy.setMemory(ram);
+  }
+
+  private buildRecordViews(): void {
+    const ram = this.ram;
+    const aligned = LITTLE_ENDIAN && ram.byteOffset % 4 === 0;
+    this.words = aligned ? new Int32Array(ram.buffer, ram.byteOffset, ram.byteLength >>> 2) : null;
+    this.halves = aligned ? new Uint16Array(ram.buffer, ram.byteOffset, ram.byteLength >>> 1) : null;
   }
 
   /** The allocator MEMMAP built, or null before it succeeded. */
@@ -298,10 +315,19 @@ export class HypercallBridge {
         const addr = regs[EBX]! >>> 0;
         const count = regs[ECX]! >>> 0;
         if (count !== 0 && count <= LIMITS.BATCH_MAX_RECORDS && inGuestRam(addr, count * RECORD_SIZE, this.ramSize)) {
-          const dv = this.dv;
-          for (let p = addr, end = addr + count * RECORD_SIZE; p < end; p += RECORD_SIZE) {
-            dv.setUint16(p + BATCH_RECORD.STATUS, OK, true);
-            dv.setUint32(p + BATCH_RECORD.RESULT, dv.getUint16(p + BATCH_RECORD.CMD, true) === ALLOC_PAGES ? page : 0, true);
+          const words = this.words;
+          const halves = this.halves;
+          if (words !== null && halves !== null && (addr & 3) === 0) {
+            for (let w = addr >>> 2, end = w + count * 4; w < end; w += 4) {
+              halves[(w << 1) + 1] = OK;
+              words[w + 3] = (words[w]! & 0xffff) === ALLOC_PAGES ? page : 0;
+            }
+          } else {
+            const dv = this.dv;
+            for (let p = addr, end = addr + count * RECORD_SIZE; p < end; p += RECORD_SIZE) {
+              dv.setUint16(p + BATCH_RECORD.STATUS, OK, true);
+              dv.setUint32(p + BATCH_RECORD.RESULT, dv.getUint16(p + BATCH_RECORD.CMD, true) === ALLOC_PAGES ? page : 0, true);
+            }
           }
           regs[EBX] = OK;
           return count;
@@ -437,9 +463,76 @@ export class HypercallBridge {
 
   /** BATCH: runs `count` 16-byte records at addr in order; returns how many ended OK. */
   private batch(addr: number, count: number, seq: number): number {
-    if (this.buddy === null) return this.fail0(ESTATE);
+    const buddy = this.buddy;
+    if (buddy === null) return this.fail0(ESTATE);
     if (count === 0 || count > LIMITS.BATCH_MAX_RECORDS) return this.fail0(EINVAL);
     if (!inGuestRam(addr, count * RECORD_SIZE, this.ramSize)) return this.fail0(EFAULT);
+    const words = this.words;
+    const halves = this.halves;
+    const observer = this.observer;
+    if (words === null || halves === null || (addr & 3) !== 0 || (observer !== null && observer.onRecord !== undefined)) {
+      return this.batchRecords(addr, count, seq);
+    }
+    // The fast path: ALLOC_PAGES and FREE_PAGES records that end OK are served right here (the
+    // allocator's fast paths inline into this loop) and counted once at the end; anything else
+    // goes through the same code as the slow path. Same order, reads and writes as batchRecords.
+    const records = this.counters.records;
+    const statuses = this.counters.statuses;
+    const ramSize = this.ramSize;
+    let allocs = 0;
+    let frees = 0;
+    let ok = 0;
+    try {
+      for (let w = addr >>> 2, end = w + count * 4; w < end; w += 4) {
+        const cmd = words[w]! & 0xffff;
+        const arg0 = words[w + 1]! >>> 0;
+        const arg1 = words[w + 2]! >>> 0;
+        if (cmd === ALLOC_PAGES) {
+          const r = buddy.tryAllocPages(arg0, arg1);
+          if (r > 0 && (r & 0xfff) === 0 && r < ramSize) {
+            halves[(w << 1) + 1] = OK;
+            words[w + 3] = r;
+            allocs++;
+            continue;
+          }
+        } else if (cmd === FREE_PAGES) {
+          if (buddy.tryFreePages(arg0, arg1) === OK) {
+            halves[(w << 1) + 1] = OK;
+            words[w + 3] = 0;
+            frees++;
+            continue;
+          }
+          // A rejected free changed nothing: run it again below to get (and check) its status.
+        }
+        const result = this.record(cmd, arg0, arg1);
+        const status = this.status;
+        halves[(w << 1) + 1] = status;
+        words[w + 3] = result;
+        records[cmd < 64 ? cmd : 64]!++;
+        statuses[status]!++;
+        if (status === OK) ok++;
+      }
+    } finally {
+      records[ALLOC_PAGES]! += allocs;
+      records[FREE_PAGES]! += frees;
+      statuses[OK]! += allocs + frees;
+    }
+    this.status = OK;
+    return ok + allocs + frees;
+  }
+
+  /** One BATCH record off the fast path; leaves its status in this.status. */
+  private record(cmd: number, arg0: number, arg1: number): number {
+    let result: number;
+    if (cmd === ALLOC_PAGES) result = this.allocPages(arg0, arg1);
+    else if (cmd === FREE_PAGES) result = this.freePages(arg0, arg1);
+    else if (cmd === STAT) result = this.stat(arg0, arg1);
+    else result = this.fail0(EINVAL);
+    return this.status === OK ? result : 0;
+  }
+
+  /** BATCH records through DataView, one at a time, each told to the observer. */
+  private batchRecords(addr: number, count: number, seq: number): number {
     const dv = this.dv;
     const counters = this.counters;
     const observer = this.observer;
@@ -449,14 +542,9 @@ export class HypercallBridge {
       const cmd = dv.getUint16(p + BATCH_RECORD.CMD, true);
       const arg0 = dv.getUint32(p + BATCH_RECORD.ARG0, true);
       const arg1 = dv.getUint32(p + BATCH_RECORD.ARG1, true);
-      let result: number;
-      if (cmd === ALLOC_PAGES) result = this.allocPages(arg0, arg1);
-      else if (cmd === FREE_PAGES) result = this.freePages(arg0, arg1);
-      else if (cmd === STAT) result = this.stat(arg0, arg1);
-      else result = this.fail0(EINVAL);
+      const result = this.record(cmd, arg0, arg1);
       const status = this.status;
-      if (status !== OK) result = 0;
-      else ok++;
+      if (status === OK) ok++;
       dv.setUint16(p + BATCH_RECORD.STATUS, status, true);
       dv.setUint32(p + BATCH_RECORD.RESULT, result, true);
       counters.records[cmd < 64 ? cmd : 64]!++;
