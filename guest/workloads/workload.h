@@ -16,6 +16,8 @@
     X(contig, true, 0, "ALLOC_CONTIG alignments and long runs, DMA, HighMem, GFP_ZERO")         \
     X(batch, true, 10000, "churn and random through BATCH, 64 records per call")               \
     X(batchchurn, false, 10000, "churn alone through BATCH, 64 records per call (the benchmark)") \
+    X(hostile, false, 2000, "every malformed call, a seeded garbage stream, then a verified random run") \
+    X(uaf, false, 0, "a deliberate use after free, for buddy86 boot --poison")                    \
     X(demo, false, 1000, "a short run of each workload above, with MARKs between phases")
 
 /* One run of one workload. Workloads count their failed checks in failures. */
