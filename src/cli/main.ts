@@ -2,7 +2,7 @@
 // The buddy86 command line. `buddy86 boot` boots a multiboot kernel (the bundled guest by default) in
 // v86 with every page it asks for served by the buddy allocator, prints the boot log, the guest's
 // serial log and a report. Exit codes: 0 guest EXIT 0, 1 guest EXIT non-zero, 2 usage or host
-// error, 3 timeout or guest fault.
+// error, 3 timeout or guest fault, 4 a use after free found by --poison (debug-flags.ts).
 
 import { Command, CommanderError, Option } from "commander";
 import { readBytes, nodePlatform } from "../host/node-platform.js";
@@ -13,8 +13,9 @@ import { UsageError, parseCount, parseDuration, parseSize } from "./options.js";
 import { buildReport, formatSummary, processExitCode } from "./report.js";
 import { ObserveRun, addObserveOptions, observeRequested, type ObserveFlags } from "./observe-flags.js";
 import { addReportCommand } from "./report-command.js";
+import { DebugRun, addDebugOptions, type DebugFlags } from "./debug-flags.js";
 
-interface BootFlags extends ObserveFlags {
+interface BootFlags extends ObserveFlags, DebugFlags {
   kernel?: string;
   cmdline?: string;
   memory: string;
@@ -59,6 +60,10 @@ async function boot(flags: BootFlags): Promise<number> {
   const observe = observeRequested(flags)
     ? new ObserveRun(flags, { kernel, json: flags.json, quiet: flags.quiet, ops: flags.ops !== undefined ? parseCount("ops", flags.ops) : null, cmdline, memoryBytes, print: (text) => console.log(text) })
     : null;
+  const debug = DebugRun.requested(flags)
+    ? new DebugRun(flags, { kernel, cmdline, memoryBytes, maxOrder, pcp, seed: flags.seed, json: flags.json, quiet: flags.quiet, print: (text) => console.log(text) })
+    : null;
+  if (debug !== null && observe !== null) debug.useOwners(observe.session);
 
   const result = await runMachine({
     kernel,
@@ -71,13 +76,15 @@ async function boot(flags: BootFlags): Promise<number> {
     onBootLogLine: live ? (line) => console.log(`[buddy86] ${line}`) : undefined,
     onGuestLine: live ? (line) => console.log(`guest| ${line}`) : undefined,
     observer: observe?.observer ?? null,
+    ...debug?.machineOptions(),
   });
   const report = buildReport(result);
   if (observe !== null) Object.assign(report, { observe: await observe.finish(result) });
+  if (debug !== null) Object.assign(report, { debug: debug.finish(result) });
   if (flags.json) console.log(JSON.stringify(report));
   else console.log(formatSummary(report));
   if (result.error !== null && result.reason === "host-error") console.error(`buddy86: host error: ${result.error.stack ?? result.error.message}`);
-  return processExitCode(result);
+  return debug !== null ? debug.exitCode(processExitCode(result)) : processExitCode(result);
 }
 
 export function buildProgram(): Command {
@@ -105,6 +112,7 @@ export function buildProgram(): Command {
       process.exitCode = await boot(flags);
     });
   addObserveOptions(program.commands.find((c) => c.name() === "boot")!);
+  addDebugOptions(program.commands.find((c) => c.name() === "boot")!);
   addReportCommand(program);
   return program;
 }

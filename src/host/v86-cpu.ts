@@ -54,6 +54,7 @@ interface V86CpuInternals {
   in_hlt: { byteOffset: number };
   get_eflags(): number;
   io: V86Io;
+  devices: { pci?: V86Pci };
 }
 
 /** The part of v86's emulator core (src/main.js) we use. */
@@ -62,6 +63,15 @@ interface V86Internals {
   do_tick(): void;
   next_tick(delayMs: number): void;
   stop(): void;
+  /** Synchronous forms of V86.save_state / restore_state (src/main.js). */
+  save_state(): ArrayBuffer;
+  restore_state(state: ArrayBuffer): void;
+}
+
+/** v86's PCI bus (src/pci.js), for the restore fix in restoreEmulatorState. */
+interface V86Pci {
+  devices: ({ pci_bars: unknown[] } | undefined)[];
+  set_state(state: unknown[]): void;
 }
 
 interface V86WithInternals {
@@ -341,4 +351,59 @@ function setHalted(emulator: V86, value: 0 | 1): void {
   const cpu = (emulator as unknown as V86WithInternals).v86.cpu;
   // A fresh view each time: these calls are rare, and the wasm memory may have grown since the last.
   new Uint8Array(cpu.wasm_memory.buffer, cpu.in_hlt.byteOffset, 1)[0] = value;
+}
+
+/** Number of PCI bus/device/function slots in v86's saved PCI state (then 4 words of bus registers). */
+const PCI_SLOTS = 256;
+/** BAR dwords start at word 4 of a device's configuration space; bit 0 marks an I/O BAR. */
+const PCI_BAR0_WORD = 4;
+
+/**
+ * v86's state (CPU, devices, the guest RAM pages it touched) as one buffer, taken while v86 is stopped
+ * (after pauseGuest). A paused guest has v86's halted flag set; the saved state has it clear, so a
+ * restored guest runs on from the instruction after the pause.
+ */
+export function saveEmulatorState(emulator: V86): ArrayBuffer {
+  const core = (emulator as unknown as V86WithInternals).v86;
+  const view = new Uint8Array(core.cpu.wasm_memory.buffer, core.cpu.in_hlt.byteOffset, 1);
+  const halted = view[0]!;
+  view[0] = 0;
+  try {
+    return core.save_state();
+  } finally {
+    new Uint8Array(core.cpu.wasm_memory.buffer, core.cpu.in_hlt.byteOffset, 1)[0] = halted;
+  }
+}
+
+/**
+ * Restores saveEmulatorState() into an emulator loaded with the same memory size, before it runs.
+ * Works around v86's PCI restore bug (V86-NOTES.md): PCI.set_state dereferences pci_bars[b] for every
+ * saved BAR dword with the I/O bit set, and crashes ("original_bar of undefined") for a device that
+ * has no such BAR, as happens with no disk attached. Those bits are cleared in the saved state first.
+ * Throws what v86 throws for a state it cannot read.
+ */
+export function restoreEmulatorState(emulator: V86, state: ArrayBuffer): void {
+  const core = (emulator as unknown as V86WithInternals).v86;
+  const pci = core.cpu.devices.pci;
+  if (pci === undefined) {
+    core.restore_state(state);
+    return;
+  }
+  const original = pci.set_state;
+  pci.set_state = function fixedSetState(this: V86Pci, saved: unknown[]): void {
+    for (let slot = 0; slot < PCI_SLOTS; slot++) {
+      const device = this.devices[slot];
+      const space = saved[slot] as Int32Array | undefined;
+      if (device === undefined || space === undefined || space === null) continue;
+      for (let b = 0; b < device.pci_bars.length; b++) {
+        if (device.pci_bars[b] === undefined && (space[PCI_BAR0_WORD + b]! & 1) !== 0) space[PCI_BAR0_WORD + b]! &= ~1;
+      }
+    }
+    original.call(this, saved);
+  };
+  try {
+    core.restore_state(state);
+  } finally {
+    pci.set_state = original;
+  }
 }

@@ -9,7 +9,7 @@
 // Hot path (ALLOC/FREE/STAT/BATCH): no allocation, no closure, no Proxy; counters are typed arrays.
 
 import { ABI_VERSION, BATCH_RECORD, Cmd, LIMITS, Stat, Status, commandName } from "../protocol/abi.js";
-import { BuddyAllocator, type MemoryMap, type PcpOptions } from "../mem/index.js";
+import { BuddyAllocator, MemoryMap, type BuddyState, type PcpOptions, type PhysRange, type ReservedRange } from "../mem/index.js";
 import { BridgeCounters } from "./counters.js";
 import { buildMemoryMap, inGuestRam, readMultibootInfo, type GuestReservation } from "./memmap.js";
 import { formatImageWarning, formatMemoryMapLog, segmentsOutsideImage } from "./boot-log.js";
@@ -106,6 +106,11 @@ export interface BridgeOptions {
    * to measure the bare cost of the port. Every other command runs as usual. Never for real guests.
    */
   bareTransport?: boolean;
+  /**
+   * The allocator exists: MEMMAP just built it, or importState() restored it. Debug tools (poison,
+   * fault injection: src/debug) attach their listener and fail predicate here. Throwing is a host error.
+   */
+  onAllocator?: (allocator: BuddyAllocator) => void;
 }
 
 /** A MARK the guest made: its label and the call number it came at. */
@@ -123,6 +128,19 @@ export class HostError extends Error {
 }
 
 export type BridgeState = "boot" | "running" | "exited" | "failed";
+
+/** A bridge between two calls, for checkpoints (src/debug/checkpoint.ts): exportState / importState. */
+export interface BridgeSavedState {
+  phase: "boot" | "running";
+  calls: number;
+  reservations: GuestReservation[];
+  marks: GuestMark[];
+  bootLog: string[];
+  counters: { calls: Float64Array; records: Float64Array; statuses: Float64Array; protocolErrors: number };
+  /** The memory map MEMMAP built, as ranges (null before MEMMAP). */
+  map: { usable: PhysRange[]; reserved: ReservedRange[] } | null;
+  allocator: BuddyState | null;
+}
 
 export class HypercallBridge {
   readonly counters = new BridgeCounters();
@@ -228,6 +246,63 @@ export class HypercallBridge {
   /** The host error that stopped the bridge, or null. */
   get fatalError(): HostError | null {
     return this.fatal;
+  }
+
+  /** A copy of everything the bridge keeps, taken between two calls of a guest that has not ended. */
+  exportState(): BridgeSavedState {
+    if (this.phase !== "boot" && this.phase !== "running") throw new Error(`exportState: the bridge is ${this.phase}`);
+    const map = this.map;
+    return {
+      phase: this.phase,
+      calls: this.calls,
+      reservations: this.reservations.map((r) => ({ ...r })),
+      marks: this.marks.map((m) => ({ ...m })),
+      bootLog: [...this.bootLog],
+      counters: {
+        calls: this.counters.calls.slice(),
+        records: this.counters.records.slice(),
+        statuses: this.counters.statuses.slice(),
+        protocolErrors: this.counters.protocolErrors,
+      },
+      map: map === null ? null : { usable: map.usable(), reserved: map.reserved() },
+      allocator: this.buddy === null ? null : this.buddy.getState(),
+    };
+  }
+
+  /**
+   * Puts a bridge that has served no call into an exported state: the allocator is rebuilt from the
+   * saved memory map with this bridge's options and given the saved arrays (onAllocator is called).
+   * Throws, changing nothing, when the state does not fit (another max order, per-CPU setting or RAM).
+   */
+  importState(s: BridgeSavedState): void {
+    if (this.calls !== 0 || this.phase !== "boot") throw new Error("importState: the bridge has already served calls");
+    let allocator: BuddyAllocator | null = null;
+    let map: MemoryMap | null = null;
+    if (s.map !== null && s.allocator !== null) {
+      map = new MemoryMap();
+      for (const r of s.map.usable) map.addUsable(r.base, r.end - r.base);
+      for (const r of s.map.reserved) map.reserve(r.base, r.end - r.base, r.label);
+      allocator = new BuddyAllocator(map, {
+        ...(this.opts.maxOrder !== undefined ? { maxOrder: this.opts.maxOrder } : {}),
+        ...(this.opts.pcp !== undefined ? { pcp: this.opts.pcp } : {}),
+        memory: this.ram,
+      });
+      allocator.setState(s.allocator);
+    }
+    this.reservations.push(...s.reservations.map((r) => ({ ...r })));
+    this.marks.push(...s.marks.map((m) => ({ ...m })));
+    this.bootLog.push(...s.bootLog);
+    this.counters.calls.set(s.counters.calls);
+    this.counters.records.set(s.counters.records);
+    this.counters.statuses.set(s.counters.statuses);
+    this.counters.protocolErrors = s.counters.protocolErrors;
+    this.calls = s.calls;
+    this.phase = s.phase;
+    // guestMs of a restored run counts from the restore (its first call is not call 0).
+    if (this.now !== null) this.firstCallAt = this.now();
+    this.buddy = allocator;
+    this.map = map;
+    if (allocator !== null && this.opts.onAllocator !== undefined) this.opts.onAllocator(allocator);
   }
 
   /** Port calls served so far: the deterministic clock of a run. */
@@ -581,6 +656,7 @@ export class HypercallBridge {
     this.buddy = allocator;
     this.map = map;
     this.phase = "running";
+    if (this.opts.onAllocator !== undefined) this.opts.onAllocator(allocator);
     for (const line of formatMemoryMapLog(parsed.info, this.ramSize, map, allocator)) this.log(line);
     const elf = this.opts.kernelElf;
     if (elf !== undefined && elf !== null) {

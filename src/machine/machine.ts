@@ -18,6 +18,7 @@ import { symbolize, type Elf32Image } from "./elf.js";
 import { checkKernelImage, KernelImageError } from "./kernel-image.js";
 import { RunGate, type GateHost, type MachineControl } from "./run-control.js";
 import { SerialLog } from "./serial-log.js";
+import { applyCheckpoint, captureCheckpoint, type AllocatorHook, type MachineCheckpoint, type RunContext } from "../debug/checkpoint.js";
 
 export type { MachineControl } from "./run-control.js";
 
@@ -65,6 +66,22 @@ export interface MachineOptions {
   onControl?: (control: MachineControl) => void;
   /** Benchmark only: the bridge's trivial page-command handler (BridgeOptions.bareTransport). */
   bareTransport?: boolean;
+  /**
+   * Called when the allocator exists (MEMMAP built it, or restoreFrom restored it): debug tools
+   * (src/debug: poison, fault injection) attach their listener and fail predicate here.
+   */
+  onAllocator?: AllocatorHook;
+  /**
+   * Take a checkpoint after this many calls (the guest paused right after that call's `in`) and
+   * hand it to onCheckpoint; the run then goes on. Not together with onControl.
+   */
+  checkpointAtCall?: number;
+  onCheckpoint?: (checkpoint: MachineCheckpoint) => void;
+  /**
+   * Start from a checkpoint (src/debug/checkpoint.ts) instead of the kernel's entry. It must come from
+   * the same kernel, memory size and allocator options (a mismatch rejects with MachineConfigError).
+   */
+  restoreFrom?: MachineCheckpoint;
 }
 
 /** "stopped": MachineControl.stop() ended the run. */
@@ -132,6 +149,11 @@ function validateOptions(options: MachineOptions, memoryBytes: number, timeoutMs
     throw new MachineConfigError(`pcp needs integers 1 <= batch <= high, got ${JSON.stringify(pcp)}`);
   }
   if (!(timeoutMs > 0)) throw new MachineConfigError(`timeout ${timeoutMs} ms is not positive`);
+  const at = options.checkpointAtCall;
+  const from = options.restoreFrom?.calls ?? 0;
+  if (at !== undefined && !(Number.isInteger(at) && at > from)) throw new MachineConfigError(`checkpoint call ${at} is not a call after ${from}`);
+  if (options.restoreFrom !== undefined && options.restoreFrom.memoryBytes !== memoryBytes)
+    throw new MachineConfigError(`the checkpoint is of a ${options.restoreFrom.memoryBytes}-byte guest, not ${memoryBytes}`);
 }
 
 /**
@@ -173,6 +195,8 @@ class MachineRun implements GateHost {
   private timeoutLeftMs = 0;
   private pausedMs = 0;
   private pausedAt = -1;
+  /** The guest's COM1 output before a restored checkpoint. */
+  private guestLogPrefix = "";
 
   constructor(
     private readonly options: MachineOptions,
@@ -233,6 +257,7 @@ class MachineRun implements GateHost {
       now: this.options.platform.now,
       observer: this.options.observer ?? null,
       ...(this.options.bareTransport === true ? { bareTransport: true } : {}),
+      ...(this.options.onAllocator !== undefined ? { onAllocator: (a: BuddyAllocator) => this.options.onAllocator!(a, this.runContext()) } : {}),
       onExit: (code) => this.end("exit", `guest exited with code ${code}`, null),
       onFatal: (error) => this.end("host-error", error.message, error),
       where: () => this.where(),
@@ -241,8 +266,9 @@ class MachineRun implements GateHost {
     const observer = this.options.observer;
     if (observer !== undefined && observer !== null && observer.attachGuest !== undefined) observer.attachGuest(cpu);
     cpu.onViews((ram, reg32) => bridge.setViews(ram, reg32));
+    if (this.options.restoreFrom !== undefined && !this.restore(this.options.restoreFrom, emulator, cpu, bridge)) return;
     const onControl = this.options.onControl;
-    const gate = onControl === undefined ? null : new RunGate(bridge, this);
+    const gate = onControl === undefined && this.options.checkpointAtCall === undefined ? null : new RunGate(bridge, this);
     cpu.registerPort(HC_PORT, gate?.handlers ?? bridge.portHandlers, (error) => bridge.abort(error, "while refreshing guest memory views"));
     this.cleanups.push(
       guardMainLoop(emulator, (error) => {
@@ -259,7 +285,46 @@ class MachineRun implements GateHost {
       }),
     );
     if (onControl !== undefined && gate !== null) this.guarded(() => onControl(gate));
+    if (this.options.checkpointAtCall !== undefined && gate !== null) this.armCheckpoint(this.options.checkpointAtCall, gate, emulator, bridge);
     if (!this.ended) void emulator.run();
+  }
+
+  /** What onAllocator hooks see: the bridge, the guest CPU, symbols, and a way to stop the run. */
+  private runContext(): RunContext {
+    const stop = (message: string): void => {
+      // Halt the guest at once (after the instruction in progress), not at the end of v86's time slice.
+      if (this.emulator !== null && !this.ended) void pauseGuest(this.emulator);
+      this.end("fault", message, null);
+    };
+    return { bridge: this.bridge!, guest: this.cpu, elf: this.elf, stop };
+  }
+
+  /** restoreFrom: v86, the bridge and the logs as the checkpoint has them. False (rejected) when it does not fit. */
+  private restore(checkpoint: MachineCheckpoint, emulator: V86, cpu: GuestCpu, bridge: HypercallBridge): boolean {
+    try {
+      applyCheckpoint(emulator, cpu, bridge, checkpoint);
+    } catch (error) {
+      this.configError(`cannot restore the checkpoint: ${toError(error).message}`);
+      return false;
+    }
+    this.guestLogPrefix = checkpoint.guestLog;
+    this.bootLog.length = 0;
+    this.bootLog.push(...checkpoint.bootLog);
+    this.log(`restored a checkpoint taken after call ${checkpoint.calls}`);
+    return true;
+  }
+
+  /** checkpointAtCall: the guest pauses right after call `at`; the checkpoint is taken, the guest goes on. */
+  private armCheckpoint(at: number, gate: RunGate, emulator: V86, bridge: HypercallBridge): void {
+    gate.step(at - bridge.seq);
+    gate.onPause = (calls) => {
+      if (calls !== at) return;
+      this.guarded(() => {
+        const log = this.guestLogPrefix + this.serial.text();
+        this.options.onCheckpoint?.(captureCheckpoint(emulator, bridge, this.memoryBytes, log, this.bootLog));
+      });
+      gate.resume();
+    };
   }
 
   private armTimeout(ms: number): void {
@@ -345,7 +410,7 @@ class MachineRun implements GateHost {
         reason,
         message: fullMessage,
         error,
-        guestLog: this.serial.text(),
+        guestLog: this.guestLogPrefix + this.serial.text(),
         bootLog: this.bootLog,
         counters: (bridge?.counters ?? new BridgeCounters()).snapshot(),
         allocator: bridge?.allocator ?? null,
