@@ -40,6 +40,11 @@ static bool apply_token(const char *token, size_t len, struct boot_args *args)
             kprintf("cmdline: seed must be a 32-bit number\n");
             return false;
         }
+    } else if (key_len == 6 && memcmp(token, "warmup", 6) == 0) {
+        if (!parse_u32(value, value_len, &args->warmup)) {
+            kprintf("cmdline: warmup must be a 32-bit number\n");
+            return false;
+        }
     } else if (key_len == 3 && memcmp(token, "ops", 3) == 0) {
         if (!parse_u32(value, value_len, &args->ops) || args->ops == 0) {
             kprintf("cmdline: ops must be a number from 1 to 4294967295\n");
@@ -59,6 +64,7 @@ bool boot_parse_cmdline(uint32_t info_addr, struct boot_args *args)
     memcpy(args->workload, "demo", 5);
     args->seed = 1;
     args->ops = 0;
+    args->warmup = 0;
     if (!(info_u32(info_addr, 0) & MULTIBOOT_INFO_FLAG_CMDLINE))
         return true;
 

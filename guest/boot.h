@@ -1,5 +1,5 @@
 /* What the multiboot loader left at the info address: the command line (workload=NAME seed=N
- * ops=N) and the memory map. Read-only: the host reserves both and reads them again in MEMMAP. */
+ * ops=N warmup=N) and the memory map. Read-only: the host reserves both and reads them again in MEMMAP. */
 #ifndef GUEST_BOOT_H
 #define GUEST_BOOT_H
 
@@ -12,6 +12,7 @@ struct boot_args {
     char workload[BOOT_WORKLOAD_MAX]; /* "demo" unless the cmdline says otherwise */
     uint32_t seed;                    /* 1 unless given */
     uint32_t ops;                     /* 0 when not given: the workload's default applies */
+    uint32_t warmup;                  /* ops of an untimed first run (0: none), see workload_run */
 };
 
 /* Parses the cmdline (when info flags bit 2 is set) into *args, starting from the defaults.

@@ -76,6 +76,7 @@ void kmain(uint32_t magic, uint32_t info_addr)
         .boot = &boot,
         .seed = args.seed,
         .ops = args.ops ? args.ops : workload->default_ops,
+        .warmup = args.warmup,
     };
     kprintf("buddy86 guest: workload=%s seed=%u", run.name, run.seed);
     if (run.ops) /* 0: this workload's size does not depend on ops */

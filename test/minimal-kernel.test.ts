@@ -7,14 +7,14 @@ import { describe, expect, it } from "vitest";
 import { runMachine } from "../src/machine/index.js";
 import { nodePlatform } from "../src/host/node-platform.js";
 import { readElf32 } from "../src/machine/elf.js";
-import { HostLedger, MiB, judge, transcript } from "./workload-fixtures.js";
+import { HostLedger, MiB, judge, transcript, v86Wasm } from "./workload-fixtures.js";
 
 const kernel = new Uint8Array(readFileSync(new URL("../images/minimal-kernel.elf", import.meta.url)));
 
 describe("the minimal kernel", () => {
   it("says HELLO, hands over its RAM, allocates, writes and frees one page, and EXITs 0", async () => {
     const ledger = new HostLedger();
-    const r = await runMachine({ kernel, platform: nodePlatform(), memoryBytes: 32 * MiB, cmdline: "anything at all", observer: ledger });
+    const r = await runMachine({ kernel, platform: nodePlatform(), memoryBytes: 32 * MiB, cmdline: "anything at all", observer: ledger, wasmModule: await v86Wasm() });
     judge(r, ledger);
     expect(r.guestLog, transcript(r)).toContain("minimal: HELLO, MEMMAP, one page allocated, written, freed: ok");
     const c = r.counters.calls;
@@ -24,7 +24,7 @@ describe("the minimal kernel", () => {
   });
 
   it("reports an image range covering every PT_LOAD segment (code, data, bss and stack)", async () => {
-    const r = await runMachine({ kernel, platform: nodePlatform(), memoryBytes: 16 * MiB });
+    const r = await runMachine({ kernel, platform: nodePlatform(), memoryBytes: 16 * MiB, wasmModule: await v86Wasm() });
     expect(r.exitCode, transcript(r)).toBe(0);
     // The host warns in its boot log when MEMMAP's range misses part of a loaded segment.
     expect(r.bootLog.filter((line) => /warning/i.test(line))).toEqual([]);

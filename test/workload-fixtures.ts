@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs";
 import { expect } from "vitest";
 import { Cmd, Status } from "../src/protocol/abi.js";
 import { runMachine, type BridgeObserver, type HypercallBridge, type MachineResult } from "../src/machine/index.js";
-import { nodePlatform } from "../src/host/node-platform.js";
+import { nodePlatform, resolveV86Wasm } from "../src/host/node-platform.js";
 
 export const MiB = 2 ** 20;
 export const GiB = 2 ** 30;
@@ -41,6 +41,14 @@ let guestImage: Uint8Array | null = null;
 export function guestKernel(): Uint8Array {
   guestImage ??= new Uint8Array(readFileSync(new URL("../images/buddy86-guest.elf", import.meta.url)));
   return guestImage;
+}
+
+let v86Module: Promise<WebAssembly.Module> | null = null;
+
+/** v86's wasm, compiled once per test file and given to every boot (MachineOptions.wasmModule). */
+export function v86Wasm(): Promise<WebAssembly.Module> {
+  v86Module ??= WebAssembly.compile(readFileSync(resolveV86Wasm()));
+  return v86Module;
 }
 
 /** The zone a byte address belongs to: 0 DMA, 1 Normal, 2 HighMem. */
@@ -206,7 +214,15 @@ export async function bootGuest(
 ): Promise<{ r: MachineResult; ledger: HostLedger }> {
   const ledger = new HostLedger();
   const observer = observers.length === 0 ? ledger : allObservers(ledger, ...observers);
-  const r = await runMachine({ kernel: guestKernel(), platform: nodePlatform(), memoryBytes, cmdline, observer, timeoutMs: GUEST_TIMEOUT_MS - 10_000 });
+  const r = await runMachine({
+    kernel: guestKernel(),
+    platform: nodePlatform(),
+    memoryBytes,
+    cmdline,
+    observer,
+    timeoutMs: GUEST_TIMEOUT_MS - 10_000,
+    wasmModule: await v86Wasm(),
+  });
   return { r, ledger };
 }
 

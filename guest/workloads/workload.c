@@ -28,10 +28,11 @@ void workload_list(void)
         kprintf("  %-10s %s\n", workload_table[i].name, workload_table[i].description);
 }
 
-uint32_t workload_run(const struct workload *workload, struct run *run)
+/* One run between MARK("PREFIX:NAME") and the leak check. */
+static void run_marked(const struct workload *workload, struct run *run, const char *prefix)
 {
     char label[HC_LIMIT_MARK_LABEL_MAX + 1];
-    ksnprintf(label, sizeof(label), "phase:%s", workload->name);
+    ksnprintf(label, sizeof(label), "%s:%s", prefix, workload->name);
     hc_mark(label);
 
     uint32_t free_before = hc_stat(HC_STAT_FREE_PAGES, 0);
@@ -39,6 +40,18 @@ uint32_t workload_run(const struct workload *workload, struct run *run)
     uint32_t free_after = hc_stat(HC_STAT_FREE_PAGES, 0);
     CHECK(run, free_after == free_before, "leak: %u free pages before the run, %u after",
           free_before, free_after);
+}
+
+uint32_t workload_run(const struct workload *workload, struct run *run)
+{
+    if (run->warmup) {
+        struct run warm = *run;
+        warm.ops = run->warmup;
+        warm.warmup = 0;
+        run_marked(workload, &warm, "warmup");
+        run->failures += warm.failures;
+    }
+    run_marked(workload, run, "phase");
     return run->failures;
 }
 

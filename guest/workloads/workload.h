@@ -26,6 +26,7 @@ struct run {
     const struct boot_info *boot;  /* what the kernel learned at boot */
     uint32_t seed;                 /* cmdline seed= (default 1) */
     uint32_t ops;                  /* cmdline ops=, or the workload's default */
+    uint32_t warmup;               /* cmdline warmup=: ops of a first, untimed run (0: none) */
     uint32_t failures;             /* failed CHECKs so far */
 };
 
@@ -51,7 +52,9 @@ const struct workload *workload_find(const char *name);
 void workload_list(void);
 
 /* Runs one workload between MARK("phase:NAME") and a leak check: STAT's free count must be the
- * same after the run as before. Returns the run's failures (the leak check included). */
+ * same after the run as before. With run->warmup, a first run of that many ops comes before, after
+ * MARK("warmup:NAME"): it lets v86 compile the workload's loop before the phase a host times.
+ * Returns the failures of both runs (the leak checks included). */
 uint32_t workload_run(const struct workload *workload, struct run *run);
 
 /* Counts a failed check and prints "NAME: FAIL <message>" (only the first few, to keep the log
