@@ -30,7 +30,7 @@ async function observedRun(kernel: Uint8Array, cmdline: string): Promise<{ event
 describe.skipIf(!existsSync(IMAGE))("determinism of the event stream", () => {
   it("two runs of the demo give the same events and the same trace apart from icount", async () => {
     const kernel = new Uint8Array(readFileSync(IMAGE));
-    const cmdline = "workload=demo ops=300 seed=7";
+    const cmdline = "workload=demo ops=150 seed=7";
     const a = await observedRun(kernel, cmdline);
     const b = await observedRun(kernel, cmdline);
     expect(a.events.length).toBeGreaterThan(1000);

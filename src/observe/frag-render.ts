@@ -71,10 +71,17 @@ export function renderFragSvg(t: TimelineData, marks: readonly { seq: number; la
       out.push(`<line x1="${sx(v)}" x2="${sx(v)}" y1="${top + PANEL_H}" y2="${top + PANEL_H + 4}" stroke="#333"/>`);
       out.push(`<text x="${sx(v)}" y="${top + PANEL_H + 16}" text-anchor="middle">${v}</text>`);
     }
+    // Labels of MARKs close together go on successive lines instead of over each other.
+    let lastX = -Infinity;
+    let level = 0;
     for (const m of marks) {
       if (m.seq < x0 || m.seq > x1) continue;
-      out.push(`<line x1="${sx(m.seq)}" x2="${sx(m.seq)}" y1="${top}" y2="${top + PANEL_H}" stroke="#888" stroke-dasharray="4 3"/>`);
-      out.push(`<text x="${sx(m.seq) + 3}" y="${top + 12}" fill="#555" font-size="10">${esc(m.label)}</text>`);
+      const x = sx(m.seq);
+      level = x - lastX < 110 ? (level + 1) % 8 : 0;
+      lastX = x;
+      out.push(`<line x1="${x}" x2="${x}" y1="${top}" y2="${top + PANEL_H}" stroke="#888" stroke-dasharray="4 3"/>`);
+      const anchor = x > LEFT + PANEL_W - 100 ? ` text-anchor="end"` : "";
+      out.push(`<text x="${anchor === "" ? x + 3 : x - 3}" y="${top + 12 + 11 * level}" fill="#555" font-size="10"${anchor}>${esc(m.label)}</text>`);
     }
     for (let order = 0; order <= t.maxOrder; order++) {
       const pts: string[] = [];

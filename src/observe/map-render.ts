@@ -11,7 +11,9 @@ import { orderOf, stateOf, type AllocatorSnapshot } from "./snapshot.js";
 export const MAP_COLUMNS = 256;
 export const MAP_MAX_CELLS = 32768;
 const CELL_PX = 4;
-const LEFT = 150;
+const LEFT = 200;
+/** Zone names sit in their own column, left of the address labels. */
+const ZONE_LABEL_X = LEFT - 92;
 const TOP = 56;
 const LEGEND_W = 330;
 const OWNER_COLORS = ["#e41a1c", "#ff7f00", "#984ea3", "#f781bf", "#a65628", "#e7298a", "#d95f02", "#b2182b", "#ffd92f", "#66a61e", "#7570b3", "#c51b7d"];
@@ -172,17 +174,20 @@ export function renderMapSvg(model: MapModel): string {
     const addr = row * rowBytes;
     out.push(`<text x="${LEFT - 6}" y="${TOP + row * CELL_PX + 10}" text-anchor="end" fill="#444">0x${addr.toString(16).padStart(8, "0")}</text>`);
   }
+  // Zone boundaries: a line along the first frame of each zone; names stacked when rows are close.
+  let labelY = TOP + 8;
+  out.push(`<text x="${ZONE_LABEL_X}" y="${labelY}" text-anchor="end" font-weight="bold">${esc(ZONE_NAMES[0]!)} →</text>`);
   for (const z of model.zoneStarts) {
     const cell = Math.floor(z.pfn / model.framesPerCell);
     const row = Math.floor(cell / model.columns);
     const col = cell % model.columns;
     const y0 = TOP + row * CELL_PX;
     const x = LEFT + col * CELL_PX;
-    const d = col === 0 ? `M${LEFT - 4},${y0} H${LEFT + gridW}` : `M${x},${y0} H${LEFT + gridW} M${x},${y0} V${y0 + CELL_PX} H${LEFT - 4}`;
+    const d = col === 0 ? `M${ZONE_LABEL_X + 2},${y0} H${LEFT + gridW}` : `M${x},${y0} H${LEFT + gridW} M${x},${y0} V${y0 + CELL_PX} H${ZONE_LABEL_X + 2}`;
     out.push(`<path d="${d}" stroke="#000" stroke-width="2" fill="none"/>`);
-    out.push(`<text x="${LEFT - 6}" y="${y0 - 3}" text-anchor="end" font-weight="bold">${esc(z.name)} →</text>`);
+    labelY = Math.max(y0 + 8, labelY + 14);
+    out.push(`<text x="${ZONE_LABEL_X}" y="${labelY}" text-anchor="end" font-weight="bold">${esc(z.name)} →</text>`);
   }
-  out.push(`<text x="${LEFT - 6}" y="${TOP - 3}" text-anchor="end" font-weight="bold">${esc(ZONE_NAMES[0]!)} →</text>`);
   out.push(`<rect x="${LEFT}" y="${TOP}" width="${gridW}" height="${gridH}" fill="none" stroke="#333" stroke-width="1"/>`);
   const lx = LEFT + gridW + 24;
   out.push(`<text x="${lx}" y="${TOP + 10}" font-weight="bold">Legend (frames)</text>`);
