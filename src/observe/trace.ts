@@ -54,8 +54,9 @@ export function snapshotArgs(s: AllocatorSnapshot): Record<string, unknown> {
 }
 
 export class TraceRecorder implements EventSubscriber {
-  /** The bounded events, as JSON lines. */
+  /** The bounded events (and periodic snapshots), as JSON lines, with their timestamps. */
   readonly lines: string[] = [];
+  readonly times: number[] = [];
   readonly dropped: Record<string, number> = {};
   readonly marks: { seq: number; label: string }[] = [];
   /** Stack handles an event referred to (the final stack table lists them). */
@@ -104,6 +105,7 @@ export class TraceRecorder implements EventSubscriber {
     args.icount = e.icount;
     const scope = tid === TID.problems ? "p" : "t";
     this.lines.push(JSON.stringify({ name: e.kind, cat: "buddy86", ph: "i", s: scope, ts: e.seq, pid: PID, tid, args }));
+    this.times.push(e.seq);
   }
 
   onCallEnd(seq: number): void {
@@ -112,6 +114,7 @@ export class TraceRecorder implements EventSubscriber {
       const bridge = this.hub.bridge!;
       const snap = takeSnapshot(this.hub.allocator, bridge.memoryMap, bridge.guestRam.length, seq);
       this.lines.push(snapshotEvent("snapshot", snap, {}));
+      this.times.push(seq);
     }
   }
 }
@@ -156,9 +159,9 @@ export function writeTrace(recorder: TraceRecorder, end: TraceEnding, write: (ch
   // Counters and bounded events, merged in timestamp order (both are sorted already).
   const counters = counterLines(end.timeline);
   const events = recorder.lines;
-  const tsOf = (line: string): number => Number(/"ts":(\d+)/.exec(line)![1]);
+  const times = recorder.times;
   for (let i = 0, j = 0; i < counters.length || j < events.length; ) {
-    if (j >= events.length || (i < counters.length && tsOf(counters[i]!) <= tsOf(events[j]!))) out.push(counters[i++]!);
+    if (j >= events.length || (i < counters.length && counters[i]!.ts <= times[j]!)) out.push(counters[i++]!.line);
     else out.push(events[j++]!);
   }
   if (end.finalSnapshot !== null) out.push(snapshotEvent("snapshot", end.finalSnapshot, { final: true }));
@@ -171,10 +174,10 @@ export function writeTrace(recorder: TraceRecorder, end: TraceEnding, write: (ch
   write("]}\n");
 }
 
-/** Counter events from the timeline's samples. */
-function counterLines(t: TimelineData | null): string[] {
+/** Counter events from the timeline's samples, with their timestamps. */
+function counterLines(t: TimelineData | null): { ts: number; line: string }[] {
   if (t === null) return [];
-  const out: string[] = [];
+  const out: { ts: number; line: string }[] = [];
   const names = t.zones.map((z) => ZONE_NAMES[z]!);
   t.seq.forEach((seq, r) => {
     const ts = Math.max(0, seq);
@@ -184,12 +187,12 @@ function counterLines(t: TimelineData | null): string[] {
       frames[n] = t.freeFrames[r]![k]!;
       pcp[n] = t.pcpFrames[r]![k]!;
     });
-    out.push(JSON.stringify({ name: "free frames", cat: "buddy86", ph: "C", ts, pid: PID, tid: 0, args: frames }));
-    out.push(JSON.stringify({ name: "per-CPU frames", cat: "buddy86", ph: "C", ts, pid: PID, tid: 0, args: pcp }));
+    out.push({ ts, line: JSON.stringify({ name: "free frames", cat: "buddy86", ph: "C", ts, pid: PID, tid: 0, args: frames }) });
+    out.push({ ts, line: JSON.stringify({ name: "per-CPU frames", cat: "buddy86", ph: "C", ts, pid: PID, tid: 0, args: pcp }) });
     names.forEach((n, k) => {
       const blocks: Record<string, number> = {};
       t.freeBlocks[r]![k]!.forEach((count, order) => (blocks[`order ${order}`] = count));
-      out.push(JSON.stringify({ name: `free blocks ${n}`, cat: "buddy86", ph: "C", ts, pid: PID, tid: 0, args: blocks }));
+      out.push({ ts, line: JSON.stringify({ name: `free blocks ${n}`, cat: "buddy86", ph: "C", ts, pid: PID, tid: 0, args: blocks }) });
     });
   });
   return out;
