@@ -5,15 +5,13 @@
 // 128 MiB guest takes from runMachine() to its first allocation. Not a test: it prints numbers.
 //
 // Each mode gets a warm-up boot, then `reps` measured boots, interleaved across modes so that machine
-// noise hits every mode alike; the report gives the median with min..max. v86 compiles guest code
-// as it gets hot, anew in every boot, so each boot first runs `warmup` ops (guest cmdline warmup=,
-// timed too: the "cold" figures) and then the `ops` that count. A loop is timed on the host from
-// the guest's MARK("warmup:NAME") or MARK("phase:NAME") to the next one or to EXIT, all seen as
-// boot-log lines (no per-call
-// observer: an observer would add its own cost to every call), in wall time and, on Linux, in the
-// CPU time of the thread running v86 (/proc/thread-self/schedstat), which other processes on a
-// busy machine do not inflate; the targets are judged on the latter when it exists. --json prints
-// one JSON line.
+// noise hits every mode alike; the report gives the median with min..max. v86 compiles guest code as
+// it gets hot, anew in every boot, so each boot first runs `warmup` ops (guest cmdline warmup=; timed
+// too, the "first ops of a boot" column) and then the `ops` that count. Loops are timed on the host
+// between the guest's MARK("warmup:NAME"), MARK("phase:NAME") and EXIT, seen as boot-log lines (a
+// per-call observer would add its own cost to every call), in wall time and, on Linux, in CPU time
+// of the thread running v86 (/proc/thread-self/schedstat), which other processes on a busy machine
+// do not inflate: the targets are judged on CPU time when it exists. --json prints one JSON line.
 
 import { existsSync, readFileSync } from "node:fs";
 import { loadavg } from "node:os";
