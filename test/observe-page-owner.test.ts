@@ -5,6 +5,9 @@
 import { describe, expect, it } from "vitest";
 import { Cmd, Status } from "../src/protocol/abi.js";
 import { hex8, observedGuest } from "./observe-fixtures.js";
+import { ObserveSession } from "../src/observe/index.js";
+import type { BridgeObserver } from "../src/machine/index.js";
+import { fakeGuest } from "./bridge-fixtures.js";
 
 const PAGE = 4096;
 const A = 0x101000; // allocation sites (EIPs of the `in`) and their callers
@@ -129,5 +132,27 @@ describe("page owner", () => {
     const missing = o.session.finish(o.result());
     expect(missing.atNote).toContain('no MARK "nope"');
     expect(missing.atSeq).toBe(peakSeq);
+  });
+
+  it("joins a run whose allocator already holds blocks (a restored checkpoint) without replaying it", () => {
+    const session = new ObserveSession({ elf: null });
+    let on = false;
+    const gate: BridgeObserver = {
+      attach: (b) => session.hub.attach(b),
+      onCall: (...args) => (on ? session.hub.onCall(...args) : undefined),
+    };
+    const g = fakeGuest({ observer: gate });
+    g.memmap();
+    const before = g.bridge.call(Cmd.ALLOC_PAGES, 1, 0).result;
+    on = true;
+    g.bridge.call(Cmd.STAT, 0, 0); // the hub finds the allocator at the first call it sees
+    const after = g.bridge.call(Cmd.ALLOC_PAGES, 0, 0).result;
+    expect(g.bridge.call(Cmd.FREE_PAGES, before, 1).status).toBe(Status.OK);
+    expect(session.hub.allocatorFresh).toBe(false);
+    expect(session.owner!.untrackedFrees).toBe(1);
+    const r = session.finish({ allocator: g.bridge.allocator, memoryMap: g.bridge.memoryMap, memoryBytes: g.ram.length, reason: "exit", marks: [] } as never);
+    expect(r.atNote).toContain("restored from a checkpoint");
+    expect(r.atSnapshot).toBe(r.finalSnapshot);
+    expect(r.leakRows.map((row) => session.owner!.pfn[row]! * PAGE)).toEqual([after]);
   });
 });

@@ -33,6 +33,7 @@ export class EventHub implements BridgeObserver, BuddyListener {
   private bridgeRef: HypercallBridge | null = null;
   private guestRef: GuestRegisters | null = null;
   private buddy: BuddyAllocator | null = null;
+  private fresh = false;
 
   // The call in progress, sampled at its first event.
   private ctxSeq = -1;
@@ -69,6 +70,15 @@ export class EventHub implements BridgeObserver, BuddyListener {
     return this.buddy;
   }
 
+  /**
+   * True when the hub saw the allocator being built (at MEMMAP), so every block it holds was seen
+   * being allocated and a replay from a fresh allocator is exact. False for a run restored from a
+   * checkpoint: its allocator already held blocks when the hub first saw it.
+   */
+  get allocatorFresh(): boolean {
+    return this.fresh;
+  }
+
   /** True when a guest CPU was attached (EIPs, icounts and stacks are real). */
   get hasGuest(): boolean {
     return this.guestRef !== null;
@@ -87,7 +97,8 @@ export class EventHub implements BridgeObserver, BuddyListener {
   onCall(seq: number, cmd: number, arg0: number, arg1: number, arg2: number, result: number, status: number): void {
     this.sync();
     if (cmd >= Cmd.ALLOC_PAGES && cmd <= Cmd.FREE_CONTIG) this.request(seq, cmd, arg0, arg1, arg2, result, status);
-    if (cmd === Cmd.MEMMAP && status === Status.OK && this.buddy === null) this.hookAllocator();
+    // Normally the allocator appears at MEMMAP; a run restored from a checkpoint has one already.
+    if (this.buddy === null && this.bridgeRef !== null && this.bridgeRef.allocator !== null) this.hookAllocator(cmd === Cmd.MEMMAP);
     if (status !== Status.OK && status !== Status.ENOMEM) this.protocolError(cmd, arg0, arg1, arg2, status);
     else if (cmd === Cmd.MARK && status === Status.OK) {
       const marks = this.bridgeRef!.marks;
@@ -202,9 +213,10 @@ export class EventHub implements BridgeObserver, BuddyListener {
 
   // ---- internals ----
 
-  private hookAllocator(): void {
+  private hookAllocator(fresh: boolean): void {
     const buddy = this.bridgeRef!.allocator!;
     this.buddy = buddy;
+    this.fresh = fresh;
     const previous = buddy.listener;
     buddy.listener = previous === null ? this : fanOut(previous, this);
   }

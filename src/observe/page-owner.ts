@@ -56,6 +56,8 @@ export class PageOwner implements EventSubscriber {
   peakSeq = -1;
   readonly invalidFrees: InvalidFree[] = [];
   invalidFreeCount = 0;
+  /** Frees of blocks allocated before the hub saw the allocator (a restored checkpoint). */
+  untrackedFrees = 0;
 
   /** Per frame (pfn - basePfn): the row of the latest allocation covering it, or -1. */
   private frameRow: Int32Array | null = null;
@@ -137,6 +139,11 @@ export class PageOwner implements EventSubscriber {
     this.ensureFrames();
     const idx = e.pfn - this.basePfn;
     const r = idx >= 0 && idx < this.headRow!.length ? this.headRow![idx]! : NONE;
+    if (r === NONE && !this.hub.allocatorFresh) {
+      // A block from before a restored checkpoint: its owner is unknown.
+      this.untrackedFrees++;
+      return;
+    }
     if (r === NONE || this.npages[r] !== e.npages) {
       throw new Error(`invariant: page owner: free of pfn 0x${e.pfn.toString(16)} (${e.npages} frames) matches no live block`);
     }

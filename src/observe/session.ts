@@ -162,10 +162,20 @@ export class ObserveSession implements EventSubscriber {
     if (buddy !== null && map !== null) {
       finalSnapshot = takeSnapshot(buddy, map, result.memoryBytes, endSeq);
       const opts = allocatorOptions(buddy);
-      // Self-check: replaying every request must give the allocator the run ended with.
-      const twin = this.log.rebuild(map, opts, Infinity);
-      if (!equalBytes(twin.meta, buddy.meta)) throw new Error("invariant: replaying the run's requests does not rebuild its final allocator state");
-      atSnapshot = atSeq >= endSeq ? finalSnapshot : takeSnapshot(this.log.rebuild(map, opts, atSeq), map, result.memoryBytes, atSeq);
+      // A replay needs every request since MEMMAP, answered in full: not so after a restored
+      // checkpoint, nor when a host error cut a request short.
+      const replayable = this.hub.allocatorFresh && result.reason !== "host-error";
+      if (replayable) {
+        // Self-check: replaying every request must give the allocator the run ended with.
+        const twin = this.log.rebuild(map, opts, Infinity);
+        if (!equalBytes(twin.meta, buddy.meta)) throw new Error("invariant: replaying the run's requests does not rebuild its final allocator state");
+      }
+      if (atSeq >= endSeq) atSnapshot = finalSnapshot;
+      else if (replayable) atSnapshot = takeSnapshot(this.log.rebuild(map, opts, atSeq), map, result.memoryBytes, atSeq);
+      else {
+        atSnapshot = finalSnapshot;
+        atNote = `${atNote !== null ? `${atNote}; ` : ""}the allocator's state at call ${atSeq} cannot be rebuilt (${result.reason === "host-error" ? "a host error cut the run" : "the run was restored from a checkpoint"}): the map shows the end`;
+      }
     }
     const owner = this.owner;
     const stackText = depotStackText(this.hub.depot, this.sym);
