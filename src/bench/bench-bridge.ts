@@ -148,8 +148,13 @@ async function timeLoop(kernel: Uint8Array, mode: Mode, settings: Settings): Pro
   };
 }
 
-/** Milestones of one boot, in ms since runMachine() was called; and the v86 thread's CPU ms to the first allocation. */
+/**
+ * Milestones of one boot in ms since runMachine() was called: v86 constructed (its wasm instantiated,
+ * its devices built, the kernel loaded: the bridge is created then and attaches the observer), the
+ * guest's HELLO, its first ALLOC_PAGES; and the v86 thread's CPU ms to that allocation.
+ */
 interface BootTimes {
+  constructed: number;
   hello: number;
   firstAlloc: number;
   firstAllocCpu: number;
@@ -160,11 +165,14 @@ interface BootTimes {
  * with v86 reading and compiling its wasm as usual, or instantiating `wasmModule`.
  */
 async function timeBoot(kernel: Uint8Array, memoryBytes: number, wasmModule: WebAssembly.Module | null): Promise<BootTimes> {
-  const times: BootTimes = { hello: -1, firstAlloc: -1, firstAllocCpu: NaN };
+  const times: BootTimes = { constructed: -1, hello: -1, firstAlloc: -1, firstAllocCpu: NaN };
   let t0 = 0;
   let c0 = threadTimes();
   // One observer call per hypercall is fine here: the guest makes a few dozen before its first alloc.
   const observer: BridgeObserver = {
+    attach() {
+      times.constructed = performance.now() - t0;
+    },
     onCall(_seq, cmd) {
       if (cmd === Cmd.HELLO && times.hello < 0) times.hello = performance.now() - t0;
       else if (cmd === Cmd.ALLOC_PAGES && times.firstAlloc < 0) {
@@ -242,7 +250,9 @@ async function main(): Promise<void> {
     batchOverBareBatch: perPage.batch.median / perPage.bareBatch.median,
     singleOverBatch: perPage.single.median / perPage.batch.median,
   };
-  const bootStats = (list: BootTimes[]): { hello: Stats; firstAlloc: Stats; firstAllocCpu: Stats } => ({
+  const bootStats = (list: BootTimes[]): { constructed: Stats; hello: Stats; firstAlloc: Stats; fromConstructed: Stats; firstAllocCpu: Stats } => ({
+    constructed: stats(list.map((b) => b.constructed)),
+    fromConstructed: stats(list.map((b) => b.firstAlloc - b.constructed)),
     hello: stats(list.map((b) => b.hello)),
     firstAlloc: stats(list.map((b) => b.firstAlloc)),
     firstAllocCpu: stats(list.map((b) => b.firstAllocCpu)),
@@ -252,8 +262,9 @@ async function main(): Promise<void> {
   const targets = {
     singleOverBare: ratios.singleOverBare <= TARGET_SINGLE_OVER_BARE,
     batchNsPerPage: perPage.batch.median <= TARGET_BATCH_NS_PER_PAGE,
-    bootToFirstAllocMs: boot.firstAlloc.median <= TARGET_BOOT_MS,
-    bootToFirstAllocMsPrecompiled: cachedBoot.firstAlloc.median <= TARGET_BOOT_MS,
+    constructedToFirstAllocMs: boot.fromConstructed.median <= TARGET_BOOT_MS,
+    runMachineToFirstAllocMs: boot.firstAlloc.median <= TARGET_BOOT_MS,
+    runMachineToFirstAllocMsPrecompiled: cachedBoot.firstAlloc.median <= TARGET_BOOT_MS,
   };
   const report = {
     schema: "buddy86-bench-bridge/1",
@@ -288,11 +299,12 @@ async function main(): Promise<void> {
     `BATCH:                  ${fmt(perPage.batch.median)} ns per page (target <= ${TARGET_BATCH_NS_PER_PAGE} ns: ${pass(targets.batchNsPerPage)})`,
     `BATCH / bare BATCH:     ${fmt(ratios.batchOverBareBatch, 2)}x`,
     `single / BATCH:         ${fmt(ratios.singleOverBatch, 2)}x`,
-    `boot of a ${settings.memoryBytes / MiB} MiB guest, wall (target <= ${TARGET_BOOT_MS} ms to the first allocation):`,
-    `  v86 reads and compiles its wasm: runMachine() -> HELLO ${range(boot.hello)} ms -> first ALLOC_PAGES ${range(boot.firstAlloc)} ms ` +
-      `(${pass(targets.bootToFirstAllocMs)}; v86 thread on CPU ${range(boot.firstAllocCpu)} ms)`,
-    `  precompiled wasm (wasmModule):   runMachine() -> HELLO ${range(cachedBoot.hello)} ms -> first ALLOC_PAGES ${range(cachedBoot.firstAlloc)} ms ` +
-      `(${pass(targets.bootToFirstAllocMsPrecompiled)}; v86 thread on CPU ${range(cachedBoot.firstAllocCpu)} ms)`,
+    `boot of a ${settings.memoryBytes / MiB} MiB guest, wall ms (target: <= ${TARGET_BOOT_MS} ms from a constructed emulator to the first allocation):`,
+    `  constructed emulator -> first ALLOC_PAGES: ${range(boot.fromConstructed)} (${pass(targets.constructedToFirstAllocMs)})`,
+    `  runMachine() -> constructed ${range(boot.constructed)} -> HELLO ${range(boot.hello)} -> first ALLOC_PAGES ${range(boot.firstAlloc)} ` +
+      `(${pass(targets.runMachineToFirstAllocMs)}; v86 thread on CPU ${range(boot.firstAllocCpu)})`,
+    `  the same with a precompiled v86.wasm (wasmModule): constructed ${range(cachedBoot.constructed)} -> first ALLOC_PAGES ${range(cachedBoot.firstAlloc)} ` +
+      `(${pass(targets.runMachineToFirstAllocMsPrecompiled)}; v86 thread on CPU ${range(cachedBoot.firstAllocCpu)})`,
     `noise: load average ${fmt(loadBefore, 2)} before, ${fmt(loadAfter, 2)} after; ` +
       `the loops waited for a CPU ${Number.isNaN(waitShare) ? "(unknown)" : `${fmt(100 * waitShare)}% of their wall time`}`,
   ];
