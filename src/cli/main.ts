@@ -11,7 +11,7 @@ import { DEFAULT_MAX_ORDER, MAX_MAX_ORDER, PCP_DEFAULT_BATCH, PCP_DEFAULT_HIGH }
 import { GUEST_IMAGE, bundledImage } from "./images.js";
 import { UsageError, parseCount, parseDuration, parseSize } from "./options.js";
 import { buildReport, formatSummary, processExitCode } from "./report.js";
-import { ObserveRun, addObserveOptions, observeRequested, type ObserveFlags } from "./observe-flags.js";
+import { ObserveRun, addObserveOptions, observeRequested, plainProgress, type ObserveFlags } from "./observe-flags.js";
 import { addReportCommand } from "./report-command.js";
 import { DebugRun, addDebugOptions, type DebugFlags } from "./debug-flags.js";
 
@@ -64,6 +64,7 @@ async function boot(flags: BootFlags): Promise<number> {
     ? new DebugRun(flags, { kernel, cmdline, memoryBytes, maxOrder, pcp, seed: flags.seed, json: flags.json, quiet: flags.quiet, print: (text) => console.log(text) })
     : null;
   if (debug !== null && observe !== null) debug.useOwners(observe.session);
+  const progress = observe === null ? plainProgress(flags, flags.json, flags.ops !== undefined ? parseCount("ops", flags.ops) : null) : null;
 
   const result = await runMachine({
     kernel,
@@ -75,9 +76,10 @@ async function boot(flags: BootFlags): Promise<number> {
     timeoutMs: parseDuration(flags.timeout),
     onBootLogLine: live ? (line) => console.log(`[buddy86] ${line}`) : undefined,
     onGuestLine: live ? (line) => console.log(`guest| ${line}`) : undefined,
-    observer: observe?.observer ?? null,
+    observer: observe?.observer ?? progress?.observer ?? null,
     ...debug?.machineOptions(),
   });
+  progress?.stop();
   const report = buildReport(result);
   if (observe !== null) Object.assign(report, { observe: await observe.finish(result) });
   if (debug !== null) Object.assign(report, { debug: debug.finish(result) });

@@ -6,7 +6,7 @@
 import { closeSync, openSync, writeFileSync, writeSync } from "node:fs";
 import type { Command } from "commander";
 import { isElf, readElf32, type Elf32Image } from "../machine/elf.js";
-import type { MachineResult } from "../machine/index.js";
+import type { BridgeObserver, HypercallBridge, MachineResult } from "../machine/index.js";
 import {
   DEFAULT_SNAPSHOT_EVERY,
   DEFAULT_TRACE_LIMIT,
@@ -70,6 +70,30 @@ export interface ObserveContext {
   memoryBytes: number;
   /** Where text reports go (stdout). */
   print: (text: string) => void;
+}
+
+/**
+ * The progress bar of a boot that is not observed: an observer that only keeps the bridge (its
+ * onCall does nothing) and a timer that reads the bridge's call count five times a second. Null when
+ * there is no bar to show (stderr not a terminal, --json, --no-progress). Call stop() after the run.
+ */
+export function plainProgress(flags: Pick<ObserveFlags, "progress">, json: boolean, ops: number | null): { observer: BridgeObserver; stop(): void } | null {
+  if (!flags.progress || json || process.stderr.isTTY !== true) return null;
+  const bar = new ProgressBar(ops);
+  let bridge: HypercallBridge | null = null;
+  const timer = setInterval(() => {
+    if (bridge !== null && bridge.seq > 0) bar.update(bridge.seq);
+  }, 200);
+  return {
+    observer: {
+      attach: (b) => (bridge = b),
+      onCall: () => {},
+    },
+    stop: () => {
+      clearInterval(timer);
+      bar.stop();
+    },
+  };
 }
 
 /** One observed boot: the session (its hub is the machine's observer), the progress bar, the outputs. */
