@@ -2,7 +2,8 @@
  * Linux calls they stand in for (get_free_page, free_pages, ...). Addresses are physical.
  * Expected failure (no memory) returns 0; every call can also hand back the host's status.
  * The page calls (alloc, free, STAT, BATCH) are inline: v86 compiles guest code one 4 KiB page at
- * a time, and a call into another page leaves the compiled code, which costs more than the `in`. */
+ * a time, and a call into another page leaves the compiled code, which costs about as much as the
+ * `in` itself. */
 #ifndef GUEST_HC_H
 #define GUEST_HC_H
 
