@@ -1,7 +1,8 @@
-// `npm run fuzz -- --calls N [--seed S] [--per-run N] [--full-check-every N] [--shrink]`: a long
+// `npm run fuzz -- --calls N [--seed S] [--per-run N] [--full-check-every N] [--shrink] [--path P]`: a long
 // campaign of the port fuzzer (src/bench/fuzz.ts, the same engine test/fuzz-port.test.ts runs for
 // 100,000 calls in CI). Bundles the TypeScript with esbuild into a temp file, runs it, prints one JSON
-// line with the totals; on a violation prints fast-check's seed and path (rerun with them) and exits 1.
+// line with the totals; on a violation prints fast-check's seed and path (rerun with --seed S --path P,
+// which replays just that guest) and exits 1.
 import { build } from "esbuild";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -22,7 +23,8 @@ function parse(argv) {
     else if (a === "--per-run") o.callsPerRun = next();
     else if (a === "--full-check-every") o.fullCheckEvery = next();
     else if (a === "--shrink") o.shrink = true;
-    else throw new Error(`unknown option ${a} (use --calls N --seed S --per-run N --full-check-every N --shrink)`);
+    else if (a === "--path") o.path = argv[++i];
+    else throw new Error(`unknown option ${a} (use --calls N --seed S --per-run N --full-check-every N --shrink --path P)`);
   }
   return o;
 }
@@ -45,7 +47,7 @@ try {
     console.log(JSON.stringify(result));
   } catch (e) {
     console.error(e.message);
-    if (e.cause) console.error(`cause: ${e.cause.message ?? e.cause}`);
+    if (e.cause) console.error(`cause: ${e.cause instanceof Error && !(e.cause.message.startsWith("call ")) ? e.cause.stack : e.cause.message ?? e.cause}`);
     process.exitCode = 1;
   }
 } finally {

@@ -53,6 +53,8 @@ export interface FuzzOptions {
   log?: (line: string) => void;
   /** Let fast-check shrink a failing guest to a smaller one (slow with thousands of calls). Default off. */
   shrink?: boolean;
+  /** Replays one failing guest: the `path` fast-check printed with the seed. */
+  path?: string;
 }
 
 export interface FuzzResult {
@@ -432,6 +434,7 @@ class Guest {
   }
 
   private scribble(addr: number, bytes: Uint8Array): void {
+    if (addr >= this.ramBytes) return;
     const end = Math.min(this.ramBytes, addr + bytes.length);
     // Keep the BATCH array and the multiboot area intact: they are the fuzzer's own, not the guest's.
     if (addr < LABEL + 0x10000 && end > INFO) return;
@@ -765,7 +768,7 @@ export function runFuzz(options: FuzzOptions): FuzzResult {
         options.log(`fuzz: ${totals.calls} calls in ${totals.runs} guests, ${((now - start) / 1000).toFixed(1)} s`);
       }
     }),
-    { seed: options.seed, numRuns, endOnFailure: options.shrink !== true },
+    { seed: options.seed, numRuns, endOnFailure: options.shrink !== true, ...(options.path !== undefined ? { path: options.path } : {}) },
   );
   totals.ms = performance.now() - start;
   return totals;
