@@ -54,4 +54,8 @@ for (const [file, input] of Object.entries(browser.metafile.inputs)) {
   }
 }
 
+// The web page (docs/web.md) as a static site: dist/web/ can be served from anywhere.
+const { buildWeb } = await import("./build-web.mjs");
+await buildWeb({ outdir: "dist/web" });
+
 execFileSync(process.execPath, ["node_modules/typescript/bin/tsc", "-p", "tsconfig.json"], { stdio: "inherit" });

@@ -233,6 +233,11 @@ class MachineRun implements GateHost {
         ...(this.options.wasmModule !== undefined ? { wasm_fn: instantiateWith(this.options.wasmModule) } : {}),
         memory_size: this.memoryBytes,
         vga_memory_size: VGA_MEMORY_BYTES,
+        // In a page, v86 would otherwise start an audio worklet (blocked by a strict CSP) and take
+        // the page's keyboard and mouse events; the guest needs none of them. (Ignored under Node.)
+        disable_speaker: true,
+        disable_keyboard: true,
+        disable_mouse: true,
         multiboot: { buffer: copyToArrayBuffer(this.options.kernel) },
         cmdline: this.options.cmdline ?? "",
         autostart: false,

@@ -1,0 +1,72 @@
+// `npm run bench:web`: the web page's guest speed against the CLI's, in ns per bridge call. Builds the
+// page, opens it in headless Chromium (/usr/bin/chromium via playwright-core) and presses its Speed
+// check: the CLI's code path and the live page, alternating, in the same browser (see
+// src/web/speed-check.ts). Also runs the real CLI under Node for reference. Prints one JSON line.
+//   node scripts/bench-web.mjs [--workload demo] [--ops 1000] [--seed 1] [--rounds 2]
+
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
+import { chromium } from "playwright-core";
+import { buildWeb } from "./build-web.mjs";
+import { serveStatic } from "./serve-web.mjs";
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+
+const opts = { workload: "demo", ops: "1000", seed: "1" };
+const argv = process.argv.slice(2);
+for (let i = 0; i < argv.length; i += 2) {
+  const key = argv[i].replace(/^--/, "");
+  if (!(key in opts) || argv[i + 1] === undefined) throw new Error(`bench-web: unknown or incomplete argument ${argv[i]} (use --workload, --ops, --seed)`);
+  opts[key] = argv[i + 1];
+}
+
+const tmp = mkdtempSync(join(tmpdir(), "buddy86-bench-web-"));
+try {
+  const { files } = await buildWeb({ outdir: join(tmp, "site"), sourcemap: false });
+  // The CLI under Node, for reference (built from source like scripts/build.mjs builds dist/cli.js).
+  const cli = join(tmp, "cli.mjs");
+  await build({ entryPoints: [join(ROOT, "src/cli/main.ts")], outfile: cli, bundle: true, platform: "node", format: "esm", target: "node20", packages: "external", logLevel: "warning" });
+  const nodeRuns = [0, 1].map(() => {
+    const out = execFileSync(process.execPath, [cli, "boot", "--kernel", join(ROOT, "images/buddy86-guest.elf"), "--workload", opts.workload, "--ops", opts.ops, "--seed", opts.seed, "--json"], { maxBuffer: 1 << 26 });
+    return JSON.parse(out.toString()).bridgeNsPerCall;
+  });
+  const server = await serveStatic(join(tmp, "site"), 0);
+  const context = await chromium.launchPersistentContext(join(tmp, "profile"), { executablePath: "/usr/bin/chromium", headless: true, args: FLAGS, viewport: { width: 1560, height: 1200 } });
+  try {
+    const page = context.pages()[0] ?? (await context.newPage());
+    await page.goto(server.url);
+    await page.selectOption("#workload", opts.workload);
+    await page.fill("#ops", opts.ops);
+    await page.fill("#seed", opts.seed);
+    await page.click("#speed-check");
+    await page.waitForFunction(() => window.buddy86.speed !== null || window.buddy86.error !== null, null, { timeout: 15 * 60_000, polling: 250 });
+    const { speed, error, drawStats } = await page.evaluate(() => ({ speed: window.buddy86.speed, error: window.buddy86.error, drawStats: window.buddy86.drawStats }));
+    if (error !== null) throw new Error(`the page failed: ${error}`);
+    console.log(
+      JSON.stringify({
+        cmdline: speed.cmdline,
+        calls: speed.calls,
+        browserCliNsPerCall: Math.round(speed.cliNsPerCall),
+        pageNsPerCall: Math.round(speed.pageNsPerCall),
+        pageRelativeSpeed: Number(speed.relativeSpeed.toFixed(3)),
+        browserCliRuns: speed.cliRuns.map(Math.round),
+        pageRuns: speed.pageRuns.map(Math.round),
+        nodeCliNsPerCall: nodeRuns.map(Math.round),
+        pageJsBytes: files["page.js"],
+        workerJsBytes: files["worker.js"],
+        wasmBytes: files["v86.wasm"],
+        drawMsPerFrame: Number((drawStats.ms / Math.max(1, drawStats.frames)).toFixed(2)),
+      }),
+    );
+  } finally {
+    await context.close();
+    await server.close();
+  }
+} finally {
+  rmSync(tmp, { recursive: true, force: true });
+}

@@ -1,0 +1,192 @@
+// The page's event log: every event of the run's EventHub (src/observe) kept in a ring (the newest
+// EVENT_RING_SIZE, interleaved in one Int32Array), drawn as a scrolling list with the owner of each
+// allocation and free, and searched backwards for a frame's history. Storing an event is eight int
+// writes to one cache line: it runs inside the port handler. A replayed trace fills the same ring.
+
+import { ZONE_NAMES, gfpToString } from "../mem/index.js";
+import { STATUSES } from "../protocol/abi.js";
+import { EVENT_KINDS, type AllocatorEvent, type EventKind, type EventSubscriber } from "../observe/events.js";
+import { hexAddr } from "./model.js";
+
+/** Events kept: the newest 2^17 (4 MiB of ring). */
+export const EVENT_RING_SIZE = 1 << 17;
+const SHOWN_LINES = 120;
+/** Int32 fields per event, interleaved so that storing one event touches one cache line. */
+const STRIDE = 8;
+const F_KIND = 0; // kind code | order << 8 (order + 1, 0 = none) | zone + 1 << 16 | status << 24
+const F_SEQ = 1;
+const F_RECORD = 2;
+const F_PFN = 3;
+const F_NPAGES = 4;
+const F_GFP = 5;
+const F_STACK = 6;
+const F_EIP = 7;
+
+const KIND_CODE = new Map<EventKind, number>(EVENT_KINDS.map((k, i) => [k, i]));
+
+/** One event read back from the ring (allocates: for display only). */
+export interface LoggedEvent {
+  kind: EventKind;
+  seq: number;
+  record: number;
+  pfn: number;
+  order: number;
+  npages: number;
+  zone: number;
+  gfp: number;
+  status: number;
+  /** The owner ("random_run") or EIP symbol of the call, "" when unknown. */
+  where: string;
+  label: string;
+}
+
+/** Names where an event came from: owner of an allocation or free, else the call's EIP (or ""). */
+export type WhereOf = (kind: EventKind, stack: number, eip: number) => string;
+
+export class EventLog implements EventSubscriber {
+  /** Events ever logged (the ring holds the last EVENT_RING_SIZE). */
+  total = 0;
+  private readonly ring = new Int32Array(EVENT_RING_SIZE * STRIDE);
+  /** MARK labels by ring slot (rare, so a map). */
+  private readonly labels = new Map<number, string>();
+
+  /**
+   * `stackOf` gives the stack handle of the call in progress for allocations and frees (the hub's
+   * currentStack, walked once per call and shared with the page owner), or null to keep none.
+   */
+  constructor(
+    private readonly stackOf: (() => number) | null,
+    private readonly whereOf: WhereOf,
+  ) {}
+
+  onEvent(e: Readonly<AllocatorEvent>): void {
+    this.push(e, (e.kind === "alloc" || e.kind === "free") && this.stackOf !== null ? this.stackOf() : -1);
+  }
+
+  /** Stores one event; `stack` is its stack handle or -1. Seq numbers must fit in 31 bits. */
+  push(e: Readonly<AllocatorEvent>, stack: number): void {
+    const slot = this.total++ & (EVENT_RING_SIZE - 1);
+    const r = this.ring;
+    const p = slot * STRIDE;
+    r[p + F_KIND] = KIND_CODE.get(e.kind)! | ((e.order + 1) << 8) | ((e.zone + 1) << 16) | (e.status << 24);
+    r[p + F_SEQ] = e.seq;
+    r[p + F_RECORD] = e.record;
+    r[p + F_PFN] = e.pfn;
+    r[p + F_NPAGES] = e.npages;
+    r[p + F_GFP] = e.gfp;
+    r[p + F_STACK] = stack;
+    r[p + F_EIP] = e.eip;
+    if (e.label !== "") this.labels.set(slot, e.label);
+    else if (this.labels.size > 0) this.labels.delete(slot);
+  }
+
+  /** Forgets everything (a new run or a new replay position). */
+  clear(): void {
+    this.total = 0;
+    this.labels.clear();
+  }
+
+  /** Events still in the ring. */
+  get size(): number {
+    return Math.min(this.total, EVENT_RING_SIZE);
+  }
+
+  /** The n-th newest event (0 = newest). */
+  get(back: number): LoggedEvent {
+    const slot = (this.total - 1 - back) & (EVENT_RING_SIZE - 1);
+    const r = this.ring;
+    const p = slot * STRIDE;
+    const packed = r[p + F_KIND]!;
+    const kind = EVENT_KINDS[packed & 0xff]!;
+    return {
+      kind,
+      seq: r[p + F_SEQ]!,
+      record: r[p + F_RECORD]!,
+      pfn: r[p + F_PFN]!,
+      order: ((packed >> 8) & 0xff) - 1,
+      npages: r[p + F_NPAGES]!,
+      zone: ((packed >> 16) & 0xff) - 1,
+      gfp: r[p + F_GFP]!,
+      status: (packed >>> 24) & 0xff,
+      where: this.whereOf(kind, r[p + F_STACK]!, r[p + F_EIP]! >>> 0),
+      label: this.labels.get(slot) ?? "",
+    };
+  }
+
+  /**
+   * The newest events (at most `limit`) that touched frame pfn: allocations, frees, splits and
+   * merges of a block containing it. Newest first. Scans the ring backwards.
+   */
+  historyOf(pfn: number, limit = 12): LoggedEvent[] {
+    const out: LoggedEvent[] = [];
+    const n = this.size;
+    const r = this.ring;
+    for (let back = 0; back < n && out.length < limit; back++) {
+      const p = ((this.total - 1 - back) & (EVENT_RING_SIZE - 1)) * STRIDE;
+      const k = r[p + F_KIND]! & 0xff;
+      if (k > 3) continue; // alloc, free, split, merge are codes 0..3
+      const start = r[p + F_PFN]!;
+      // A split event names the block split (order + 1 at pfn); the others their own block.
+      const span = k === 2 ? 2 * r[p + F_NPAGES]! : r[p + F_NPAGES]!;
+      if (pfn >= start && pfn < start + span) out.push(this.get(back));
+    }
+    return out;
+  }
+}
+
+/** One line of the log: "#1234.5 alloc  o3  0x01a2b000 Normal GFP_KERNEL  random_run". */
+export function formatEvent(e: LoggedEvent): string {
+  const at = `#${e.seq}${e.record >= 0 ? `.${e.record}` : ""}`.padEnd(10);
+  const parts = [at, e.kind.padEnd(9)];
+  if (e.kind === "mark") parts.push(JSON.stringify(e.label));
+  else {
+    if (e.order >= 0) parts.push(`o${e.order}`.padEnd(4));
+    else if (e.npages > 0) parts.push(`${e.npages}p`.padEnd(4));
+    if (e.pfn >= 0) parts.push(hexAddr(e.pfn));
+    if (e.zone >= 0) parts.push((ZONE_NAMES[e.zone] ?? "?").padEnd(7));
+    if (e.gfp >= 0 && e.kind === "alloc") parts.push(gfpToString(e.gfp));
+    if (e.kind === "fail" || e.kind === "protocol-error") parts.push(STATUSES.find((st) => st.code === e.status)?.name ?? `status ${e.status}`);
+    if (e.label !== "") parts.push(e.label);
+  }
+  if (e.where !== "") parts.push(` ${e.where}`);
+  return parts.join(" ");
+}
+
+/** The log panel: the newest SHOWN_LINES events, redrawn when new ones arrived, newest at the bottom. */
+/** The newest `limit` events of a log as display lines, oldest first. */
+export function recentLines(log: EventLog, limit = SHOWN_LINES): { kind: string; text: string; pfn: number }[] {
+  const out: { kind: string; text: string; pfn: number }[] = [];
+  for (let back = Math.min(log.size, limit) - 1; back >= 0; back--) {
+    const e = log.get(back);
+    out.push({ kind: e.kind, text: formatEvent(e), pfn: e.pfn });
+  }
+  return out;
+}
+
+export class EventLogView {
+  private shownTotal = -1;
+
+  /**
+   * The element lays its children out with flex-direction: column-reverse (style.css), newest
+   * first in the DOM: it stays scrolled to the newest line by itself, with no scroll position to
+   * read or set (either would force a layout at every redraw).
+   */
+  constructor(private readonly element: HTMLElement) {}
+
+  /** Redraws if the log changed since the last call: `lines` are the newest events, oldest first. */
+  render(total: number, lines: readonly { kind: string; text: string; pfn: number }[]): void {
+    if (total === this.shownTotal) return;
+    this.shownTotal = total;
+    const el = this.element;
+    const fragment = document.createDocumentFragment();
+    for (const e of lines.slice(-SHOWN_LINES).reverse()) {
+      const line = document.createElement("div");
+      line.className = `ev ev-${e.kind}`;
+      line.textContent = e.text;
+      if (e.pfn >= 0) line.dataset.pfn = String(e.pfn);
+      fragment.appendChild(line);
+    }
+    el.replaceChildren(fragment);
+    el.dataset.total = String(total);
+  }
+}

@@ -1,0 +1,283 @@
+// One live run (in the guest's worker, worker.ts): the guest booted by the same runMachine as
+// `buddy86 boot` (with the browser platform), observed by the same modules as `buddy86 boot --owners`
+// (src/observe: the event hub, the page owner with guest backtraces, symbols, the timeline), plus the
+// page's event log and the run control behind run / pause / step N / speed / pause at a MARK. Only
+// what the panels show is observed (no request log or counters: those cost the guest time).
+
+import { GFP, PAGE_SIZE, ZONE_COUNT } from "../mem/index.js";
+import { Cmd, Status } from "../protocol/abi.js";
+import { isElf, readElf32, type Elf32Image } from "../machine/elf.js";
+import { runMachine, type MachineControl, type MachineResult } from "../machine/index.js";
+import { browserPlatform } from "../host/browser-platform.js";
+import { EventHub } from "../observe/event-hub.js";
+import { PageOwner } from "../observe/page-owner.js";
+import { Symbolizer } from "../observe/symbols.js";
+import { Timeline } from "../observe/timeline.js";
+import { codeRanges } from "../observe/stack-walk.js";
+import { takeSnapshot } from "../observe/snapshot.js";
+import { formatProcReports } from "../observe/proc-reports.js";
+import { depotStackText, formatInvalidFrees, formatLeaks } from "../observe/owner-report.js";
+import { buildReport, type BootReport } from "../cli/report.js";
+import { DebugSession } from "../debug/session.js";
+import { EventLog } from "./event-log.js";
+import { liveSnapshot, type MemorySnapshot } from "./model.js";
+import type { OwnerRecord } from "./inspector.js";
+
+/** Everything a run is started with (the page's controls). */
+export interface RunSettings {
+  kernel: Uint8Array;
+  /** Shown in the status line ("bundled guest", a file name). */
+  kernelName: string;
+  cmdline: string;
+  memoryBytes: number;
+  maxOrder: number;
+  pcp: boolean;
+  /** Page poisoning (src/debug, as `buddy86 boot --poison`): report writes to freed pages. */
+  poison: boolean;
+  /** Exact MARK label to pause at ("" for none). */
+  pauseAtMark: string;
+  /** Hypercalls per display frame; 0 runs at full speed. */
+  callsPerFrame: number;
+  /** Where v86.wasm is, relative to the page. */
+  wasmUrl: string;
+}
+
+export type RunState = "booting" | "running" | "paused" | "ended";
+
+/** Guest time, not counting pauses: plenty for any workload, short enough to end a runaway guest. */
+const RUN_TIMEOUT_MS = 10 * 60_000;
+const MAX_CONSOLE_LINES = 4000;
+
+export class LiveRun {
+  readonly hub: EventHub;
+  readonly owner: PageOwner;
+  readonly sym: Symbolizer;
+  readonly timeline: Timeline;
+  readonly events: EventLog;
+  /** Poison checking, when asked for. */
+  readonly debug: DebugSession | null = null;
+  readonly elf: Elf32Image | null;
+  state: RunState = "booting";
+  /** Console lines: the guest's COM1 output and the host's boot log ("[buddy86] ..."). */
+  readonly console: string[] = [];
+  /** Lines ever added to `console` (it keeps the last MAX_CONSOLE_LINES). */
+  consoleVersion = 0;
+  result: MachineResult | null = null;
+  report: BootReport | null = null;
+  /** The end-of-run reports, as `buddy86 boot --reports --owners` prints them (set once ended). */
+  reportsText = "";
+  /** Hypercalls per display frame (0: full speed); may change while running. */
+  callsPerFrame: number;
+  private control: MachineControl | null = null;
+  private snap: MemorySnapshot | null = null;
+  private userPaused = false;
+  private readonly listeners: (() => void)[] = [];
+
+  constructor(readonly settings: RunSettings) {
+    this.elf = isElf(settings.kernel) ? tryReadElf(settings.kernel) : null;
+    const hub = new EventHub({ code: codeRanges(this.elf) });
+    const sym = new Symbolizer(this.elf);
+    this.hub = hub;
+    this.sym = sym;
+    this.owner = new PageOwner(hub);
+    this.timeline = new Timeline(hub);
+    hub.subscribe(this.owner);
+    hub.subscribe(this.timeline);
+    this.events = new EventLog(
+      () => (hub.hasGuest ? hub.currentStack() : -1),
+      (_kind, stack, eip) => (stack >= 0 ? sym.ownerOf(hub.depot, stack) : eip !== 0 ? sym.format(eip) : ""),
+    );
+    hub.subscribe(this.events);
+    if (settings.poison) {
+      this.debug = new DebugSession({ poison: true, poisonAction: "report" });
+      this.debug.owners = { hub, owner: this.owner, sym };
+      this.debug.onPoison = (v) => this.line(`[buddy86] poison: ${v.message}`);
+    }
+    hub.subscribe({ onCallEnd: (seq, cmd, status) => this.callEnded(seq, cmd, status) });
+    this.callsPerFrame = settings.callsPerFrame;
+  }
+
+  /** Boots and runs the guest; resolves when the run is over (the emulator destroyed). */
+  async start(): Promise<MachineResult> {
+    const s = this.settings;
+    try {
+      const result = await runMachine({
+        kernel: s.kernel,
+        platform: browserPlatform(s.wasmUrl),
+        memoryBytes: s.memoryBytes,
+        cmdline: s.cmdline,
+        maxOrder: s.maxOrder,
+        pcp: s.pcp ? undefined : false,
+        timeoutMs: RUN_TIMEOUT_MS,
+        kernelElf: this.elf,
+        observer: this.hub,
+        onGuestLine: (line) => this.line(line),
+        onBootLogLine: (line) => this.line(`[buddy86] ${line}`),
+        onControl: (control) => this.attach(control),
+        ...(this.debug !== null ? { onAllocator: this.debug.onAllocator } : {}),
+      });
+      this.result = result;
+      this.report = buildReport(result);
+      this.reportsText = this.finalReports(result);
+      return result;
+    } finally {
+      this.state = "ended";
+      this.changed();
+    }
+  }
+
+  /** Called when the state changes (paused, resumed, ended). */
+  onChange(listener: () => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** The allocator as the panels draw it (null before MEMMAP), current to the last call. */
+  get snapshot(): MemorySnapshot | null {
+    const bridge = this.hub.bridge;
+    const buddy = bridge?.allocator ?? null;
+    if (buddy === null || bridge === null) return null;
+    if (this.snap === null) this.snap = liveSnapshot(buddy, bridge.memoryMap, bridge.guestRam.length);
+    this.snap.seq = bridge.seq - 1;
+    return this.snap;
+  }
+
+  /** Hypercalls answered so far. */
+  get calls(): number {
+    return this.hub.bridge?.seq ?? 0;
+  }
+
+  pause(): void {
+    this.userPaused = true;
+    this.control?.pause();
+  }
+
+  /** Runs freely (or at callsPerFrame) again. */
+  resume(): void {
+    this.userPaused = false;
+    if (this.control === null || !this.control.paused) return;
+    if (this.callsPerFrame > 0) this.control.step(this.callsPerFrame);
+    else this.control.resume();
+    this.state = "running";
+    this.changed();
+  }
+
+  /** Runs n more calls, then pauses (from a pause; also pauses a running guest after n calls). */
+  step(n: number): void {
+    this.userPaused = true;
+    if (this.control === null) return;
+    this.control.step(n);
+    this.state = "running";
+    this.changed();
+  }
+
+  stop(): void {
+    this.control?.stop();
+  }
+
+  /** Once per display frame: a throttled run gets its next callsPerFrame calls. */
+  tick(): void {
+    const c = this.control;
+    if (c === null || this.state === "ended" || this.userPaused) return;
+    if (this.callsPerFrame > 0 && c.paused) c.step(this.callsPerFrame);
+    else if (this.callsPerFrame === 0 && c.paused) c.resume();
+  }
+
+  /** What the page owner knows of the latest allocation covering pfn. */
+  ownerOf(pfn: number): OwnerRecord | null {
+    const owner = this.owner;
+    if (owner === null || owner.count === 0) return null;
+    const row = owner.rowOfFrame(pfn);
+    if (row < 0) return null;
+    const depot = this.hub.depot;
+    const sym = this.sym;
+    const freeStack = owner.freeStack[row]!;
+    return {
+      headPfn: owner.pfn[row]!,
+      npages: owner.npages[row]!,
+      order: owner.order[row]!,
+      gfp: owner.gfp[row]! >= 0 ? owner.gfp[row]! : GFP.KERNEL,
+      allocSeq: owner.allocSeq[row]!,
+      allocStack: sym.formatStack(depot, owner.allocStack[row]!),
+      owner: sym.ownerOf(depot, owner.allocStack[row]!),
+      freeSeq: owner.freeSeq[row]! >= 0 ? owner.freeSeq[row]! : null,
+      freeStack: freeStack >= 0 ? sym.formatStack(depot, freeStack) : null,
+    };
+  }
+
+  /** The owner function of the live allocation whose head is headPfn, or null. */
+  ownerNameOf(headPfn: number): string | null {
+    const owner = this.owner;
+    if (owner === null) return null;
+    const row = owner.rowOfFrame(headPfn);
+    if (row < 0 || owner.freeSeq[row]! >= 0) return null;
+    return this.sym.ownerOf(this.hub.depot, owner.allocStack[row]!);
+  }
+
+  /** Free frames now (all zones, per-CPU lists included), or -1 before MEMMAP. */
+  get freeFrames(): number {
+    const buddy = this.hub.allocator;
+    if (buddy === null) return -1;
+    let free = 0;
+    for (let z = 0; z < ZONE_COUNT; z++) free += buddy.zoneFree[z]! + buddy.pcpCount[z]!;
+    return free;
+  }
+
+  get managedBytes(): number {
+    return (this.hub.allocator?.managedPageCount ?? 0) * PAGE_SIZE;
+  }
+
+  /** /proc reports of the final state, leaks with their owners, invalid frees. */
+  private finalReports(result: MachineResult): string {
+    const bridge = this.hub.bridge;
+    const buddy = result.allocator;
+    if (bridge === null || buddy === null) return "";
+    const endSeq = bridge.seq - 1;
+    this.timeline.sample(endSeq);
+    const parts = [formatProcReports(takeSnapshot(buddy, result.memoryMap, result.memoryBytes, endSeq), `reports at the end (after call ${endSeq})`)];
+    const stackText = depotStackText(this.hub.depot, this.sym);
+    if (result.reason === "exit") parts.push(formatLeaks(this.owner, this.owner.liveAt(Infinity), stackText));
+    parts.push(formatInvalidFrees(this.owner, this.sym));
+    const poison = this.debug?.report().poison ?? null;
+    if (poison !== null) parts.push(`poison: ${poison.violations} violation(s)${poison.reports.map((v) => `\n${v.message}`).join("")}`);
+    return parts.filter((t) => t !== "").join("\n");
+  }
+
+  private attach(control: MachineControl): void {
+    this.control = control;
+    this.state = "running";
+    control.onPause = () => {
+      // A throttled run pauses every frame: only the user's pauses (and MARK stops) show as paused.
+      if (this.userPaused) {
+        this.state = "paused";
+        this.changed();
+      }
+    };
+    if (this.callsPerFrame > 0) control.pause();
+  }
+
+  /** Between two calls, inside the port handler: pause at the chosen MARK. */
+  private callEnded(_seq: number, cmd: number, status: number): void {
+    const label = this.settings.pauseAtMark;
+    if (cmd !== Cmd.MARK || status !== Status.OK || label === "") return;
+    const marks = this.hub.bridge!.marks;
+    if (marks[marks.length - 1]?.label === label) this.pause();
+  }
+
+  private line(text: string): void {
+    this.console.push(text);
+    if (this.console.length > MAX_CONSOLE_LINES) this.console.splice(0, this.console.length - MAX_CONSOLE_LINES);
+    this.consoleVersion++;
+  }
+
+  private changed(): void {
+    for (const listener of this.listeners) listener();
+  }
+}
+
+function tryReadElf(bytes: Uint8Array): Elf32Image | null {
+  try {
+    return readElf32(bytes);
+  } catch {
+    return null;
+  }
+}

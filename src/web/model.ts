@@ -1,0 +1,162 @@
+// What every panel of the page draws from: one moment of the allocator as a snapshot (the per-frame
+// state bytes, state << 5 | order, plus zones and reservations), the shape src/observe/snapshot.ts
+// gives reports and pictures. A live run's snapshot is the allocator's own meta array (no copy, read
+// at display rate); a replayed trace's comes from the file. Here too: which block a frame is in.
+
+import {
+  FRAME_ALLOC,
+  FRAME_CONTIG_HEAD,
+  FRAME_CONTIG_TAIL,
+  FRAME_FREE,
+  FRAME_NONE,
+  FRAME_PCP,
+  PAGE_SIZE,
+  ZONE_COUNT,
+  ZONE_END_PFN,
+  ZONE_NAMES,
+  type BuddyAllocator,
+  type MemoryMap,
+} from "../mem/index.js";
+
+export const STATE_SHIFT = 5;
+export const ORDER_MASK = 31;
+
+/** A reserved range of frames with the memory map's label ("kernel image", "VGA hole", ...). */
+export interface ReservedSpan {
+  startPfn: number;
+  endPfn: number;
+  label: string;
+}
+
+/** One moment of the allocator (field for field src/observe/snapshot.ts's AllocatorSnapshot). */
+export interface MemorySnapshot {
+  /** The call after which it holds (-1: before any call). */
+  seq: number;
+  maxOrder: number;
+  basePfn: number;
+  /** Per-frame state bytes; frame i is pfn basePfn + i. */
+  meta: Uint8Array;
+  /** Per zone (DMA, Normal, HighMem): the frame-index span [lo, hi) and the managed frames. */
+  zoneLo: number[];
+  zoneHi: number[];
+  zoneManaged: number[];
+  /** Guest RAM in frames. */
+  ramPfns: number;
+  reserved: ReservedSpan[];
+}
+
+/**
+ * A snapshot that reads the live allocator: `meta` IS the allocator's array, so the snapshot follows
+ * every call without copying; only `seq` needs setting. Zones and reservations are fixed at MEMMAP.
+ */
+export function liveSnapshot(buddy: BuddyAllocator, map: MemoryMap | null, ramBytes: number): MemorySnapshot {
+  return {
+    seq: -1,
+    maxOrder: buddy.maxOrder,
+    basePfn: buddy.basePfn,
+    meta: buddy.meta,
+    zoneLo: Array.from(buddy.zoneLo),
+    zoneHi: Array.from(buddy.zoneHi),
+    zoneManaged: Array.from(buddy.zoneManaged),
+    ramPfns: Math.floor(ramBytes / PAGE_SIZE),
+    reserved:
+      map === null
+        ? []
+        : map.reserved().map((r) => ({ startPfn: Math.floor(r.base / PAGE_SIZE), endPfn: Math.ceil(r.end / PAGE_SIZE), label: r.label })),
+  };
+}
+
+export type BlockKind = "free" | "pcp" | "alloc" | "contig" | "reserved" | "hole";
+
+/** The block a frame belongs to, as the inspector shows it. */
+export interface BlockInfo {
+  kind: BlockKind;
+  /** First frame and length of the block (or of the reserved span / the single frame of a hole). */
+  headPfn: number;
+  npages: number;
+  /** Buddy order, -1 for contig ranges, reservations and holes. */
+  order: number;
+  /** Zone index (0 DMA, 1 Normal, 2 HighMem) by address. */
+  zone: number;
+  /** The reservation's label, else "". */
+  label: string;
+}
+
+export function zoneOfPfn(pfn: number): number {
+  for (let z = 0; z < ZONE_COUNT; z++) if (pfn < ZONE_END_PFN[z]!) return z;
+  return ZONE_COUNT - 1;
+}
+
+export function zoneName(zone: number): string {
+  return ZONE_NAMES[zone] ?? "?";
+}
+
+/** The state of frame pfn (FRAME_NONE outside the metadata). */
+export function stateAt(snap: MemorySnapshot, pfn: number): number {
+  const idx = pfn - snap.basePfn;
+  return idx >= 0 && idx < snap.meta.length ? snap.meta[idx]! >>> STATE_SHIFT : FRAME_NONE;
+}
+
+/**
+ * Index of the head of the buddy block covering frame idx, or -1. Blocks are aligned to their size
+ * relative to basePfn (a multiple of the max-order block), so the head is idx with its low k bits
+ * cleared for the smallest k whose candidate is a head (free, per-CPU or allocated) long enough.
+ */
+export function buddyHeadIndex(snap: MemorySnapshot, idx: number): number {
+  const meta = snap.meta;
+  for (let k = 0; k <= snap.maxOrder; k++) {
+    const head = idx & ~((1 << k) - 1);
+    const m = meta[head]!;
+    const st = m >>> STATE_SHIFT;
+    if ((st === FRAME_FREE || st === FRAME_PCP || st === FRAME_ALLOC) && head + (1 << (m & ORDER_MASK)) > idx) return head;
+  }
+  return -1;
+}
+
+/** The block (or reserved span, or hole) frame pfn belongs to. */
+export function blockOf(snap: MemorySnapshot, pfn: number): BlockInfo {
+  const zone = zoneOfPfn(pfn);
+  const idx = pfn - snap.basePfn;
+  const meta = snap.meta;
+  const st = idx >= 0 && idx < meta.length ? meta[idx]! >>> STATE_SHIFT : FRAME_NONE;
+  if (st === FRAME_CONTIG_HEAD || st === FRAME_CONTIG_TAIL) {
+    let head = idx;
+    while (head > 0 && meta[head]! >>> STATE_SHIFT === FRAME_CONTIG_TAIL) head--;
+    let end = idx + 1;
+    while (end < meta.length && meta[end]! >>> STATE_SHIFT === FRAME_CONTIG_TAIL) end++;
+    return { kind: "contig", headPfn: head + snap.basePfn, npages: end - head, order: -1, zone, label: "" };
+  }
+  if (st !== FRAME_NONE) {
+    const head = buddyHeadIndex(snap, idx);
+    if (head >= 0) {
+      const m = meta[head]!;
+      const hs = m >>> STATE_SHIFT;
+      const kind: BlockKind = hs === FRAME_FREE ? "free" : hs === FRAME_PCP ? "pcp" : "alloc";
+      return { kind, headPfn: head + snap.basePfn, npages: 1 << (m & ORDER_MASK), order: m & ORDER_MASK, zone, label: "" };
+    }
+  }
+  const span = snap.reserved.find((r) => pfn >= r.startPfn && pfn < r.endPfn);
+  if (span !== undefined) return { kind: "reserved", headPfn: span.startPfn, npages: span.endPfn - span.startPfn, order: -1, zone, label: span.label };
+  const isRam = pfn < snap.ramPfns;
+  return { kind: isRam ? "reserved" : "hole", headPfn: pfn, npages: 1, order: -1, zone, label: isRam ? "not in the memory map" : "not RAM" };
+}
+
+/** Present zones with their pfn spans, for zoom buttons and boundary lines. */
+export function zoneSpans(snap: MemorySnapshot): { zone: number; name: string; startPfn: number; endPfn: number }[] {
+  const out: { zone: number; name: string; startPfn: number; endPfn: number }[] = [];
+  for (let z = 0; z < ZONE_COUNT; z++) {
+    if (snap.zoneManaged[z]! === 0) continue;
+    // Zones start at their boundary address (DMA at 0) and end at the next or at the end of RAM.
+    const startPfn = z === 0 ? 0 : ZONE_END_PFN[z - 1]!;
+    out.push({ zone: z, name: zoneName(z), startPfn, endPfn: Math.min(ZONE_END_PFN[z]!, snap.ramPfns) });
+  }
+  return out;
+}
+
+export function hexAddr(pfn: number): string {
+  return "0x" + (pfn * PAGE_SIZE).toString(16).padStart(8, "0");
+}
+
+export function hexPfn(pfn: number): string {
+  return "0x" + pfn.toString(16);
+}

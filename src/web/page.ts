@@ -1,0 +1,474 @@
+// The page's entry (web/index.html loads page.js, bundled from here; docs/web.md): wires the controls
+// to a live run in the guest's worker (remote-run.ts) or a trace replay (replay.ts) and redraws the
+// panels from whichever is active - the memory map every display frame while the guest runs, the
+// slower panels a few times a second. window.buddy86 exposes the page's state for automation.
+
+import { zoneStats } from "../observe/snapshot.js";
+import { buddyinfoOf } from "../observe/proc-reports.js";
+import type { BootReport } from "../cli/report.js";
+import { ZONE_NAMES } from "../mem/index.js";
+import { byId, loadKernel, readSettings, setButtons } from "./controls.js";
+import { drawBuddyinfoBars, drawUnusableIndex, type FreeBlockSamples, type ZoneBlocks } from "./charts.js";
+import { EventLogView, formatEvent, recentLines } from "./event-log.js";
+import { renderInspector, type FrameDetails } from "./inspector.js";
+import type { RunSettings } from "./live-run.js";
+import { MemoryMapView, type OwnerColourOf } from "./map-view.js";
+import { hexAddr, zoneSpans, type BlockInfo, type MemorySnapshot } from "./model.js";
+import { ownerColour, type ColourMode } from "./palette.js";
+import { RemoteRun, remoteCliRun } from "./remote-run.js";
+import { TraceReplay } from "./replay.js";
+import { renderLegend, renderStatus } from "./panels.js";
+import { speedCheck, type SpeedResult } from "./speed-check.js";
+
+/** What the panels draw from: a live run or a replay. */
+interface ViewSource {
+  snapshot: MemorySnapshot | null;
+  samples: FreeBlockSamples | null;
+  buddyinfo: { text: string; zones: ZoneBlocks[] } | null;
+  events: { total: number; lines: { kind: string; text: string; pfn: number }[] } | null;
+  details: (pfn: number) => Promise<FrameDetails>;
+  ownerColourOf: OwnerColourOf | null;
+  /** True while the state changes on its own (a running guest, a playing replay). */
+  moving: boolean;
+  cursorSeq: number;
+}
+
+/** The page's state for automation (tests, scripts). */
+export interface PageApi {
+  /** idle, booting, running, paused, exited, stopped, timeout, fault, host-error, replay or error. */
+  readonly state: string;
+  /** Hypercalls answered so far in the current run. */
+  readonly calls: number;
+  /** The `buddy86 boot --json` report of the last run that ended. */
+  readonly report: BootReport | null;
+  readonly speed: SpeedResult | null;
+  readonly error: string | null;
+  readonly replaySeq: number;
+  /** Display frames drawn and the milliseconds spent drawing them (the page's own cost). */
+  readonly drawStats: { frames: number; ms: number };
+}
+
+declare global {
+  interface Window {
+    buddy86?: PageApi;
+  }
+}
+
+const SLOW_PANEL_MS = 120;
+const CHART_MS = 250;
+
+class Page {
+  private run: RemoteRun | null = null;
+  private replay: TraceReplay | null = null;
+  private state = "idle";
+  private error: string | null = null;
+  private speed: SpeedResult | null = null;
+  private readonly map = new MemoryMapView(byId<HTMLCanvasElement>("map"));
+  private readonly eventView = new EventLogView(byId("events"));
+  private mode: ColourMode = "order";
+  private hoverPfn = -1;
+  private pinnedPfn = -1;
+  private selected: BlockInfo | null = null;
+  private details: { pfn: number; data: FrameDetails } | null = null;
+  private detailsPending = false;
+  private dirty = true;
+  private lastSlow = 0;
+  private lastChart = 0;
+  private lastDetails = 0;
+  private drawnSeq = -2;
+  private consoleShown = 0;
+  private consoleFollow = true;
+  private dragStartPfn = -1;
+  private zoneKey = "";
+  private playing = false;
+  private readonly ownerFrames = new Map<string, number>();
+  /** What the chart shows now (it is redrawn only when this changes). */
+  private chartShown: { samples: FreeBlockSamples | null; key: string } = { samples: null, key: "" };
+  readonly drawStats = { frames: 0, ms: 0 };
+
+  constructor() {
+    this.wireControls();
+    this.wireMap();
+    setButtons("idle");
+    requestAnimationFrame((t) => this.frame(t));
+  }
+
+  api(): PageApi {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const page = this;
+    return {
+      get state() {
+        return page.state;
+      },
+      get calls() {
+        return page.run?.calls ?? 0;
+      },
+      get report() {
+        return page.run?.report ?? null;
+      },
+      get speed() {
+        return page.speed;
+      },
+      get error() {
+        return page.error;
+      },
+      get replaySeq() {
+        return page.replay?.seq ?? -1;
+      },
+      get drawStats() {
+        return page.drawStats;
+      },
+    };
+  }
+
+  private source(): ViewSource | null {
+    const run = this.run;
+    if (run !== null) {
+      const ids = run.ownerIds;
+      return {
+        snapshot: run.snapshot,
+        samples: run.samples,
+        buddyinfo: run.report?.buddyinfo != null ? { text: run.report.buddyinfo, zones: run.buddyinfo?.zones ?? [] } : (run.buddyinfo ?? null),
+        events: run.events,
+        details: (pfn) => run.inspect(pfn),
+        ownerColourOf:
+          ids === null || run.snapshot === null
+            ? null
+            : ((base) => (head: number) => {
+                const k = ids.ids[head - base] ?? -1;
+                return k < 0 ? -1 : this.countOwner(ids.names[k]!);
+              })(run.snapshot.basePfn),
+        moving: run.state === "running" || run.state === "booting",
+        cursorSeq: -1,
+      };
+    }
+    const replay = this.replay;
+    if (replay !== null) {
+      const zones = zoneStats(replay.snapshot);
+      return {
+        snapshot: replay.snapshot,
+        samples: replay.model.timeline,
+        buddyinfo: { text: buddyinfoOf(zones), zones },
+        events: { total: replay.events.total, lines: recentLines(replay.events) },
+        details: (pfn) => Promise.resolve({ owner: replay.ownerOf(pfn), history: replay.events.historyOf(pfn).map(formatEvent) }),
+        ownerColourOf: (head) => {
+          const name = replay.ownerNameOf(head);
+          return name === null ? -1 : this.countOwner(name);
+        },
+        moving: this.playing,
+        cursorSeq: replay.seq,
+      };
+    }
+    return null;
+  }
+
+  private countOwner(name: string): number {
+    this.ownerFrames.set(name, (this.ownerFrames.get(name) ?? 0) + 1);
+    return ownerColour(name);
+  }
+
+  // ---- drawing ----
+
+  private frame(now: number): void {
+    requestAnimationFrame((t) => this.frame(t));
+    const start = performance.now();
+    try {
+      this.draw(now);
+    } catch (error) {
+      this.fail(error);
+    }
+    this.drawStats.frames++;
+    this.drawStats.ms += performance.now() - start;
+  }
+
+  private draw(now: number): void {
+    const slowDue = now - this.lastSlow >= SLOW_PANEL_MS;
+    const chartDue = now - this.lastChart >= CHART_MS;
+    this.run?.requestFrame(slowDue, chartDue, this.mode === "owner");
+    if (this.playing) this.advanceReplay();
+    const src = this.source();
+    if (src === null) return;
+    const snap = src.snapshot;
+    if (snap !== null && (this.dirty || snap.seq !== this.drawnSeq || src.moving)) {
+      this.drawnSeq = snap.seq;
+      this.updateInspector(src, snap, now);
+      this.ownerFrames.clear();
+      this.map.render(snap, this.mode, this.mode === "owner" ? src.ownerColourOf : null, this.selected);
+      this.updateZoomButtons(snap);
+    }
+    if (this.dirty || slowDue) {
+      this.lastSlow = now;
+      if (src.buddyinfo !== null) {
+        byId("buddyinfo").textContent = src.buddyinfo.text;
+        drawBuddyinfoBars(byId<HTMLCanvasElement>("buddyinfo-bars"), src.buddyinfo.zones);
+      }
+      this.renderConsole();
+      this.renderStatus();
+      renderLegend(byId("legend"), this.mode, snap?.maxOrder ?? 10, this.ownerFrames);
+    }
+    if (this.dirty || chartDue) {
+      this.lastChart = now;
+      this.renderChart(src);
+      if (src.events !== null) {
+        this.eventView.render(src.events.total, src.events.lines);
+        byId("event-count").textContent = `${src.events.total} events`;
+      }
+    }
+    this.dirty = false;
+  }
+
+  /** The inspector shows the block at once; owner and history follow from the run's worker. */
+  private updateInspector(src: ViewSource, snap: MemorySnapshot, now: number): void {
+    const pfn = this.pinnedPfn >= 0 ? this.pinnedPfn : this.hoverPfn;
+    if (pfn < 0) return;
+    const known = this.details !== null && this.details.pfn === pfn ? this.details.data : null;
+    this.selected = renderInspector(byId("inspector"), snap, pfn, this.pinnedPfn >= 0, known);
+    if (this.detailsPending || (known !== null && now - this.lastDetails < SLOW_PANEL_MS * 2)) return;
+    this.detailsPending = true;
+    this.lastDetails = now;
+    void src.details(pfn).then((data) => {
+      this.detailsPending = false;
+      this.details = { pfn, data };
+      this.dirty = true;
+    });
+  }
+
+  private renderChart(src: ViewSource): void {
+    const samples = src.samples;
+    const select = byId<HTMLSelectElement>("frag-zone");
+    const key = samples === null ? "" : samples.zones.join(",");
+    if (key !== select.dataset.zones) {
+      select.dataset.zones = key;
+      select.replaceChildren(...(samples?.zones ?? []).map((z, i) => new Option(ZONE_NAMES[z]!, String(i))));
+      // The zone with the most free memory at the first sample (Normal, when present).
+      const first = samples?.freeFrames[0] ?? [];
+      select.value = String(Math.max(0, first.indexOf(Math.max(...first))));
+    }
+    const key2 = `${select.value}:${src.cursorSeq}`;
+    if (samples === this.chartShown.samples && key2 === this.chartShown.key && !this.dirty) return;
+    this.chartShown = { samples, key: key2 };
+    drawUnusableIndex(byId<HTMLCanvasElement>("frag"), samples, Number(select.value), src.cursorSeq);
+  }
+
+  /** Appends the console lines that arrived since the last call (rewrites it all after a trim). */
+  private renderConsole(): void {
+    const run = this.run;
+    if (run === null || run.consoleVersion === this.consoleShown) return;
+    const el = byId("console");
+    const firstKept = run.consoleVersion - run.console.length;
+    if (this.consoleShown < firstKept || el.childNodes.length > 512) el.textContent = run.console.join("\n") + "\n";
+    else el.append(run.console.slice(this.consoleShown - firstKept).join("\n") + "\n");
+    this.consoleShown = run.consoleVersion;
+    if (this.consoleFollow) el.scrollTop = el.scrollHeight;
+  }
+
+  private renderStatus(): void {
+    renderStatus(byId("status"), this.error, this.run, this.replay);
+  }
+
+  private updateZoomButtons(snap: MemorySnapshot): void {
+    const spans = zoneSpans(snap);
+    const key = spans.map((z) => `${z.name}:${z.startPfn}`).join(",");
+    if (key === this.zoneKey) return;
+    this.zoneKey = key;
+    const buttons = [["all", 0, snap.ramPfns] as const, ...spans.map((z) => [z.name, z.startPfn, z.endPfn] as const)].map(([name, start, end]) => {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.textContent = name;
+      b.dataset.zoom = name;
+      b.addEventListener("click", () => this.zoom(name === "all" ? null : [start, end]));
+      return b;
+    });
+    byId("zoom-buttons").replaceChildren(...buttons);
+  }
+
+  private zoom(range: [number, number] | null): void {
+    this.map.zoom(range);
+    byId("zoom-label").textContent = range === null ? "" : `${hexAddr(range[0])}..${hexAddr(range[1])}`;
+    this.dirty = true;
+  }
+
+  // ---- controls ----
+
+  private wireControls(): void {
+    const consoleEl = byId("console");
+    consoleEl.addEventListener("scroll", () => {
+      this.consoleFollow = consoleEl.scrollTop + consoleEl.clientHeight >= consoleEl.scrollHeight - 4;
+    });
+    byId("run").addEventListener("click", () => {
+      if (this.run !== null && this.run.state === "paused") this.run.resume();
+      else void this.startRun().catch((e) => this.fail(e));
+    });
+    byId("pause").addEventListener("click", () => this.run?.pause());
+    byId("step").addEventListener("click", () => this.run?.step(Math.max(1, Math.floor(Number(byId<HTMLInputElement>("step-n").value)) || 1)));
+    byId("stop").addEventListener("click", () => this.run?.stop());
+    byId("speed").addEventListener("change", () => this.run?.setSpeed(Number(byId<HTMLSelectElement>("speed").value)));
+    byId("colour-mode").addEventListener("change", () => {
+      this.mode = byId<HTMLSelectElement>("colour-mode").value as ColourMode;
+      this.dirty = true;
+    });
+    byId("frag-zone").addEventListener("change", () => (this.dirty = true));
+    byId("kernel").addEventListener("change", () => {
+      byId<HTMLInputElement>("kernel-file").hidden = byId<HTMLSelectElement>("kernel").value !== "file";
+    });
+    byId("speed-check").addEventListener("click", () => void this.runSpeedCheck().catch((e) => this.fail(e)));
+    byId("trace-file").addEventListener("change", () => void this.openTrace().catch((e) => this.fail(e)));
+    byId("replay-seq").addEventListener("input", () => {
+      this.replay?.seek(Number(byId<HTMLInputElement>("replay-seq").value));
+      this.dirty = true;
+    });
+    byId("replay-play").addEventListener("click", () => {
+      this.playing = !this.playing && this.replay !== null;
+      byId("replay-play").textContent = this.playing ? "Pause" : "Play";
+    });
+  }
+
+  private wireMap(): void {
+    const canvas = byId<HTMLCanvasElement>("map");
+    canvas.addEventListener("mousemove", (e) => {
+      const pfn = this.map.pfnAt(e.clientX, e.clientY);
+      if (pfn === this.hoverPfn) return;
+      this.hoverPfn = pfn;
+      if (this.dragStartPfn >= 0 && pfn >= 0) {
+        byId("zoom-label").textContent = `zoom to ${hexAddr(Math.min(pfn, this.dragStartPfn))}..${hexAddr(Math.max(pfn, this.dragStartPfn) + 1)}`;
+      }
+      if (this.pinnedPfn < 0) this.dirty = true;
+    });
+    canvas.addEventListener("mouseleave", () => {
+      this.hoverPfn = -1;
+      this.dragStartPfn = -1;
+    });
+    canvas.addEventListener("mousedown", (e) => {
+      this.dragStartPfn = this.map.pfnAt(e.clientX, e.clientY);
+    });
+    canvas.addEventListener("mouseup", (e) => {
+      const pfn = this.map.pfnAt(e.clientX, e.clientY);
+      const start = this.dragStartPfn;
+      this.dragStartPfn = -1;
+      if (pfn < 0 || start < 0) return;
+      if (Math.abs(pfn - start) >= this.map.layout.columns) this.zoom([Math.min(pfn, start), Math.max(pfn, start) + 1]);
+      else {
+        this.pinnedPfn = this.pinnedPfn === pfn ? -1 : pfn;
+        if (this.pinnedPfn < 0) this.selected = null;
+      }
+      this.dirty = true;
+    });
+  }
+
+  /** Starts a live run from the controls and waits for its end. */
+  private async startRun(): Promise<BootReport> {
+    setButtons("busy");
+    const kernel = await loadKernel();
+    return this.runLive(readSettings(kernel.bytes, kernel.name));
+  }
+
+  /** Runs `settings` in a fresh worker with every panel live; resolves with its report once ended. */
+  private async runLive(settings: RunSettings): Promise<BootReport> {
+    this.stopReplay();
+    this.error = null;
+    this.selected = null;
+    this.details = null;
+    this.pinnedPfn = -1;
+    this.zoneKey = "";
+    this.consoleShown = 0;
+    this.drawnSeq = -2;
+    byId("console").textContent = "";
+    byId("reports").textContent = "";
+    const run = new RemoteRun(settings);
+    this.run = run;
+    this.state = "booting";
+    setButtons("booting");
+    const watch = setInterval(() => {
+      if (this.run !== run) return;
+      if (run.state !== this.state && run.report === null && run.error === null) {
+        this.state = run.state;
+        setButtons(run.state === "ended" ? "busy" : run.state);
+      }
+    }, 50);
+    try {
+      await run.done;
+    } finally {
+      clearInterval(watch);
+    }
+    if (run.error !== null) throw new Error(run.error);
+    const report = run.report!;
+    byId("reports").textContent = run.reportsText;
+    // Draw the final state before saying the run is over: what the page shows then is the end.
+    this.dirty = true;
+    this.draw(performance.now());
+    this.state = report.reason === "exit" ? "exited" : report.reason;
+    setButtons("idle");
+    this.renderStatus();
+    return report;
+  }
+
+  private async runSpeedCheck(): Promise<void> {
+    setButtons("busy");
+    const out = byId("speed-result");
+    out.hidden = false;
+    out.textContent = "speed check: the CLI's code path and the live page, twice each, alternating…";
+    const kernel = await loadKernel();
+    const result = await speedCheck(readSettings(kernel.bytes, kernel.name), remoteCliRun, (s) => this.runLive(s));
+    this.speed = result;
+    out.dataset.cliNsPerCall = String(result.cliNsPerCall);
+    out.dataset.pageNsPerCall = String(result.pageNsPerCall);
+    out.textContent =
+      `speed check (${result.cmdline}, ${result.calls} calls): CLI path ${result.cliNsPerCall.toFixed(0)} ns/call, ` +
+      `live page ${result.pageNsPerCall.toFixed(0)} ns/call (best of ${result.cliRuns.map((n) => n.toFixed(0)).join(", ")} and ` +
+      `${result.pageRuns.map((n) => n.toFixed(0)).join(", ")}): the page runs at ${(100 * result.relativeSpeed).toFixed(0)}% of the CLI's speed`;
+    setButtons("idle");
+  }
+
+  private async openTrace(): Promise<void> {
+    const file = byId<HTMLInputElement>("trace-file").files?.[0];
+    if (file === undefined) return;
+    const replay = new TraceReplay(await file.text());
+    this.run = null;
+    this.replay = replay;
+    this.state = "replay";
+    this.error = null;
+    this.zoneKey = "";
+    this.selected = null;
+    this.details = null;
+    this.pinnedPfn = -1;
+    byId("console").textContent = `replaying ${file.name}\n${JSON.stringify(replay.model.otherData, null, 1)}`;
+    const slider = byId<HTMLInputElement>("replay-seq");
+    slider.min = String(replay.firstSeq);
+    slider.max = String(replay.lastSeq);
+    slider.value = String(replay.seq);
+    slider.disabled = false;
+    byId<HTMLButtonElement>("replay-play").disabled = false;
+    this.dirty = true;
+  }
+
+  private advanceReplay(): void {
+    const replay = this.replay!;
+    const step = Math.max(1, Math.round((replay.lastSeq - replay.firstSeq) / 600));
+    replay.seek(replay.seq + step);
+    byId<HTMLInputElement>("replay-seq").value = String(replay.seq);
+    if (replay.seq >= replay.lastSeq) {
+      this.playing = false;
+      byId("replay-play").textContent = "Play";
+    }
+    this.details = null;
+    this.dirty = true;
+  }
+
+  private stopReplay(): void {
+    this.replay = null;
+    this.playing = false;
+    byId<HTMLInputElement>("replay-seq").disabled = true;
+    byId<HTMLButtonElement>("replay-play").disabled = true;
+  }
+
+  private fail(error: unknown): void {
+    this.error = error instanceof Error ? error.message : String(error);
+    this.state = "error";
+    setButtons(this.run !== null && this.run.state !== "ended" ? this.run.state : "idle");
+    this.dirty = true;
+    this.renderStatus();
+  }
+}
+
+const page = new Page();
+window.buddy86 = page.api();

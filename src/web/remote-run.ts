@@ -1,0 +1,186 @@
+// The page's handle on a run in the guest's worker (worker.ts): sends the controls, asks for one
+// packet per display frame and keeps the latest of everything the panels draw - the allocator's
+// state bytes as a MemorySnapshot, buddyinfo, timeline samples, event lines, console lines. One
+// worker serves the page's runs one after the other (each with a fresh emulator), so its JIT stays
+// warm from run to run; it is replaced only after it failed.
+
+import type { BootReport } from "../cli/report.js";
+import type { TimelineData } from "../observe/timeline.js";
+import type { OwnerRecord } from "./inspector.js";
+import type { RunSettings, RunState } from "./live-run.js";
+import type { MemorySnapshot } from "./model.js";
+import type { EventLine, FramePacket, FromWorker, Geometry, ToWorker } from "./worker-protocol.js";
+
+const MAX_CONSOLE_LINES = 4000;
+
+let shared: Worker | null = null;
+/** Who gets the worker's messages now: the active run, or the CLI-path run of a speed check. */
+let receiver: ((message: FromWorker) => void) | null = null;
+
+/** The page's guest worker (worker.js next to the page), started on first use. */
+function guestWorker(): Worker {
+  if (shared === null) {
+    const worker = new Worker(new URL("worker.js", document.baseURI), { type: "module", name: "buddy86 guest" });
+    worker.onmessage = (e: MessageEvent<FromWorker>) => receiver?.(e.data);
+    worker.onerror = (e) => {
+      e.preventDefault();
+      receiver?.({ type: "error", message: `the guest's worker failed: ${e.message}` });
+    };
+    shared = worker;
+  }
+  return shared;
+}
+
+/** Drops a worker that failed (the next run gets a new one). */
+function dropWorker(): void {
+  shared?.terminate();
+  shared = null;
+}
+
+export class RemoteRun {
+  state: RunState = "booting";
+  calls = 0;
+  freeFrames = -1;
+  lastMark: { seq: number; label: string } | null = null;
+  snapshot: MemorySnapshot | null = null;
+  buddyinfo: FramePacket["buddyinfo"] | null = null;
+  samples: TimelineData | null = null;
+  events: { total: number; lines: EventLine[] } | null = null;
+  readonly console: string[] = [];
+  /** Lines ever received (console keeps the last MAX_CONSOLE_LINES). */
+  consoleVersion = 0;
+  ownerIds: { names: string[]; ids: Int32Array } | null = null;
+  report: BootReport | null = null;
+  reportsText = "";
+  error: string | null = null;
+  /** Resolves when the run has ended (report set) or failed (error set). */
+  readonly done: Promise<void>;
+  private readonly worker: Worker;
+  private geometry: Geometry | null = null;
+  private frameInFlight = false;
+  private nextInspect = 1;
+  private readonly inspections = new Map<number, (r: { owner: OwnerRecord | null; history: string[] }) => void>();
+  private finish!: () => void;
+
+  constructor(readonly settings: RunSettings) {
+    this.done = new Promise((resolve) => (this.finish = resolve));
+    this.worker = guestWorker();
+    receiver = (m) => this.receive(m);
+    // The kernel's bytes are copied (not transferred): the page keeps its copy for the next run.
+    this.send({ type: "start", settings });
+  }
+
+  /** Asks for the next packet unless one is on its way. */
+  requestFrame(slow: boolean, samples: boolean, ownerIds: boolean): void {
+    if (this.frameInFlight || this.state === "ended") return;
+    this.frameInFlight = true;
+    this.send({ type: "frame", slow, samples, ownerIds });
+  }
+
+  pause(): void {
+    this.send({ type: "pause" });
+  }
+
+  resume(): void {
+    this.send({ type: "resume" });
+  }
+
+  step(n: number): void {
+    this.send({ type: "step", n });
+  }
+
+  stop(): void {
+    this.send({ type: "stop" });
+  }
+
+  setSpeed(callsPerFrame: number): void {
+    this.send({ type: "speed", callsPerFrame });
+  }
+
+  /** The page owner's record and the event history of a frame, from the worker. */
+  inspect(pfn: number): Promise<{ owner: OwnerRecord | null; history: string[] }> {
+    if (this.state === "ended") return Promise.resolve({ owner: null, history: [] });
+    const id = this.nextInspect++;
+    return new Promise((resolve) => {
+      this.inspections.set(id, resolve);
+      this.send({ type: "inspect", id, pfn });
+    });
+  }
+
+  private send(message: ToWorker): void {
+    if (this.state !== "ended") this.worker.postMessage(message);
+  }
+
+  private receive(m: FromWorker): void {
+    switch (m.type) {
+      case "packet":
+        this.frameInFlight = false;
+        this.apply(m);
+        break;
+      case "inspect-result":
+        this.inspections.get(m.id)?.({ owner: m.owner, history: m.history });
+        this.inspections.delete(m.id);
+        break;
+      case "ended":
+        this.apply(m.finalPacket);
+        this.report = m.report;
+        this.reportsText = m.reportsText;
+        this.end();
+        break;
+      case "error":
+        this.failed(m.message);
+        break;
+      case "cli-result":
+        break;
+    }
+  }
+
+  private apply(p: FramePacket): void {
+    this.state = p.state;
+    this.calls = p.calls;
+    this.freeFrames = p.freeFrames;
+    this.lastMark = p.lastMark;
+    if (p.geometry !== undefined) this.geometry = p.geometry;
+    const g = this.geometry;
+    if (p.meta !== undefined && g !== null) {
+      this.snapshot = { seq: p.seq, maxOrder: g.maxOrder, basePfn: g.basePfn, meta: p.meta, zoneLo: g.zoneLo, zoneHi: g.zoneHi, zoneManaged: g.zoneManaged, ramPfns: g.ramPfns, reserved: g.reserved };
+    }
+    if (p.buddyinfo !== undefined) this.buddyinfo = p.buddyinfo;
+    if (p.samples !== undefined) this.samples = p.samples;
+    if (p.events !== undefined) this.events = p.events;
+    if (p.ownerIds !== undefined) this.ownerIds = p.ownerIds;
+    if (p.console !== undefined && p.console.length > 0) {
+      this.console.push(...p.console);
+      this.consoleVersion += p.console.length;
+      if (this.console.length > MAX_CONSOLE_LINES) this.console.splice(0, this.console.length - MAX_CONSOLE_LINES);
+    }
+  }
+
+  private failed(message: string): void {
+    this.error = message;
+    dropWorker();
+    this.end();
+  }
+
+  private end(): void {
+    this.state = "ended";
+    for (const resolve of this.inspections.values()) resolve({ owner: null, history: [] });
+    this.inspections.clear();
+    receiver = null;
+    this.finish();
+  }
+}
+
+/** One run down the CLI's code path in the page's guest worker (the speed check's reference). */
+export function remoteCliRun(settings: RunSettings): Promise<BootReport> {
+  return new Promise<BootReport>((resolve, reject) => {
+    receiver = (m) => {
+      if (m.type === "cli-result") resolve(m.report);
+      else if (m.type === "error") {
+        dropWorker();
+        reject(new Error(m.message));
+      }
+    };
+    guestWorker().postMessage({ type: "cli-run", settings } satisfies ToWorker);
+  }).finally(() => (receiver = null));
+}

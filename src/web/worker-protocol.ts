@@ -1,0 +1,81 @@
+// The messages between the page (main thread, remote-run.ts) and the guest's worker (worker.ts). The
+// guest runs in a dedicated worker so that drawing never takes time from it: the page asks for one
+// "frame" packet per display frame (flow control: one request in flight), and the worker answers with
+// what changed - a copy of the allocator's state bytes, and a few times a second the slower panels'
+// data. Data only: both sides import these types.
+
+import type { BootReport } from "../cli/report.js";
+import type { TimelineData } from "../observe/timeline.js";
+import type { OwnerRecord } from "./inspector.js";
+import type { RunSettings, RunState } from "./live-run.js";
+import type { ReservedSpan } from "./model.js";
+
+/** The allocator's fixed geometry, sent once after MEMMAP. */
+export interface Geometry {
+  maxOrder: number;
+  basePfn: number;
+  frameCount: number;
+  zoneLo: number[];
+  zoneHi: number[];
+  zoneManaged: number[];
+  ramPfns: number;
+  reserved: ReservedSpan[];
+}
+
+/** One line of the event log, formatted in the worker. */
+export interface EventLine {
+  kind: string;
+  text: string;
+  pfn: number;
+}
+
+export type ToWorker =
+  | { type: "start"; settings: RunSettings }
+  /** The CLI's code path (no views, no observer): for the speed check. */
+  | { type: "cli-run"; settings: RunSettings }
+  | { type: "pause" }
+  | { type: "resume" }
+  | { type: "step"; n: number }
+  | { type: "stop" }
+  | { type: "speed"; callsPerFrame: number }
+  /**
+   * Asks for the next packet. `slow`: include buddyinfo, event lines and, with `ownerIds`, the owner
+   * of every live allocation (owner colouring); `samples`: the timeline. A throttled run also gets
+   * its next calls on this message.
+   */
+  | { type: "frame"; slow: boolean; samples: boolean; ownerIds: boolean }
+  | { type: "inspect"; id: number; pfn: number };
+
+export interface FramePacket {
+  type: "packet";
+  state: RunState;
+  calls: number;
+  /** The call the state bytes hold after (-1 before any call). */
+  seq: number;
+  freeFrames: number;
+  lastMark: { seq: number; label: string } | null;
+  /** Present once, in the first packet after MEMMAP. */
+  geometry?: Geometry;
+  /** A copy of the state bytes, when they may have changed since the last packet. */
+  meta?: Uint8Array;
+  buddyinfo?: { text: string; zones: { name: string; freeBlocks: number[] }[] };
+  samples?: TimelineData | null;
+  events?: { total: number; lines: EventLine[] };
+  /** Console lines that arrived since the last packet. */
+  console?: string[];
+  /** Owner colouring: names, and per frame (index from basePfn) the name's index or -1. */
+  ownerIds?: { names: string[]; ids: Int32Array };
+}
+
+export type FromWorker =
+  | FramePacket
+  | {
+      type: "ended";
+      report: BootReport;
+      /** The end-of-run reports as `buddy86 boot` prints them (reports, counters, owners, leaks). */
+      reportsText: string;
+      finalPacket: FramePacket;
+    }
+  | { type: "cli-result"; report: BootReport }
+  | { type: "inspect-result"; id: number; owner: OwnerRecord | null; history: string[] }
+  | { type: "error"; message: string };

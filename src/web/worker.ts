@@ -1,0 +1,194 @@
+// The guest's worker (bundled as worker.js, started by remote-run.ts): runs the page's LiveRuns one
+// after the other - runMachine with the browser platform, observed by src/observe, as any host runs
+// it - and, for the speed check, runs down the CLI's code path. It answers the page's messages
+// (worker-protocol.ts): one packet per "frame" request, with a copy of the allocator's state bytes
+// when they changed and, when asked, the slower panels' data.
+
+import { buildReport } from "../cli/report.js";
+import { runMachine, type MachineResult } from "../machine/index.js";
+import { browserPlatform } from "../host/browser-platform.js";
+import { formatEvent, recentLines } from "./event-log.js";
+import { FRAME_ALLOC, FRAME_CONTIG_HEAD } from "../mem/index.js";
+import { LiveRun, type RunSettings } from "./live-run.js";
+import { STATE_SHIFT } from "./model.js";
+import type { FramePacket, FromWorker, ToWorker } from "./worker-protocol.js";
+
+const EVENT_LINES = 120;
+
+interface WorkerScope {
+  postMessage(message: FromWorker, transfer?: Transferable[]): void;
+  onmessage: ((event: MessageEvent<ToWorker>) => void) | null;
+}
+const scope = globalThis as unknown as WorkerScope;
+
+let run: LiveRun | null = null;
+let sentGeometry = false;
+let sentMetaSeq = -2;
+let sentConsole = 0;
+let sentEvents = -1;
+
+function post(message: FromWorker, transfer: Transferable[] = []): void {
+  scope.postMessage(message, transfer);
+}
+
+function fail(error: unknown): void {
+  post({ type: "error", message: error instanceof Error ? error.message : String(error) });
+}
+
+scope.onmessage = (event) => {
+  try {
+    handle(event.data);
+  } catch (error) {
+    fail(error);
+  }
+};
+
+function handle(m: ToWorker): void {
+  switch (m.type) {
+    case "start":
+      start(m.settings);
+      break;
+    case "cli-run":
+      cliRun(m.settings).then((r) => post({ type: "cli-result", report: buildReport(r) }), fail);
+      break;
+    case "pause":
+      run?.pause();
+      break;
+    case "resume":
+      run?.resume();
+      break;
+    case "step":
+      run?.step(m.n);
+      break;
+    case "stop":
+      run?.stop();
+      break;
+    case "speed":
+      if (run !== null) run.callsPerFrame = m.callsPerFrame;
+      break;
+    case "frame":
+      if (run === null) break;
+      run.tick();
+      sendPacket(m.slow, m.samples, m.ownerIds);
+      break;
+    case "inspect":
+      if (run === null) break;
+      post({ type: "inspect-result", id: m.id, owner: run.ownerOf(m.pfn), history: run.events.historyOf(m.pfn).map(formatEvent) });
+      break;
+  }
+}
+
+function start(settings: LiveRun["settings"]): void {
+  if (run !== null && run.state !== "ended") throw new Error("worker: a run is still going (one at a time)");
+  const live = new LiveRun(settings);
+  run = live;
+  sentGeometry = false;
+  sentMetaSeq = -2;
+  sentConsole = 0;
+  sentEvents = -1;
+  live.start().then(
+    () => {
+      const last = packet(true, true, false);
+      post({ type: "ended", report: live.report!, reportsText: live.reportsText, finalPacket: last.packet }, last.transfer);
+    },
+    fail,
+  );
+}
+
+function sendPacket(slow: boolean, samples: boolean, ownerIds: boolean): void {
+  const { packet: p, transfer } = packet(slow, samples, ownerIds);
+  post(p, transfer);
+}
+
+/** What changed since the last packet (see worker-protocol.ts), and the buffers to transfer with it. */
+function packet(slow: boolean, samples: boolean, ownerIds: boolean): { packet: FramePacket; transfer: Transferable[] } {
+  const r = run!;
+  const snap = r.snapshot;
+  const marks = r.hub.bridge?.marks ?? [];
+  const p: FramePacket = {
+    type: "packet",
+    state: r.state,
+    calls: r.calls,
+    seq: snap?.seq ?? -1,
+    freeFrames: r.freeFrames,
+    lastMark: marks.length > 0 ? { ...marks[marks.length - 1]! } : null,
+  };
+  const transfer: Transferable[] = [];
+  if (snap !== null) {
+    if (!sentGeometry) {
+      sentGeometry = true;
+      p.geometry = {
+        maxOrder: snap.maxOrder,
+        basePfn: snap.basePfn,
+        frameCount: snap.meta.length,
+        zoneLo: snap.zoneLo,
+        zoneHi: snap.zoneHi,
+        zoneManaged: snap.zoneManaged,
+        ramPfns: snap.ramPfns,
+        reserved: snap.reserved,
+      };
+    }
+    if (snap.seq !== sentMetaSeq || p.geometry !== undefined) {
+      sentMetaSeq = snap.seq;
+      p.meta = snap.meta.slice();
+      transfer.push(p.meta.buffer);
+    }
+    if (samples) p.samples = r.timeline.toData();
+    if (slow) {
+      const buddy = r.hub.allocator!;
+      p.buddyinfo = { text: r.report?.buddyinfo ?? buddy.buddyinfo(), zones: buddy.zones().map((z) => ({ name: z.name, freeBlocks: z.freeBlocks })) };
+      if (ownerIds) {
+        const { names, ids } = ownerTable(r, snap.basePfn, snap.meta);
+        p.ownerIds = { names, ids };
+        transfer.push(ids.buffer);
+      }
+    }
+  }
+  if (slow && r.events.total !== sentEvents) {
+    sentEvents = r.events.total;
+    p.events = { total: r.events.total, lines: recentLines(r.events, EVENT_LINES) };
+  }
+  const firstKept = r.consoleVersion - r.console.length;
+  if (r.consoleVersion > sentConsole) {
+    p.console = r.console.slice(Math.max(0, sentConsole - firstKept));
+    sentConsole = r.consoleVersion;
+  }
+  return { packet: p, transfer };
+}
+
+/** For owner colouring: every frame of a live allocation -> the index of its owner's name. */
+function ownerTable(r: LiveRun, basePfn: number, meta: Uint8Array): { names: string[]; ids: Int32Array } {
+  const ids = new Int32Array(meta.length).fill(-1);
+  const names: string[] = [];
+  const index = new Map<string, number>();
+  const owner = r.owner;
+  if (owner === null) return { names, ids };
+  // One pass over the heads of allocated blocks (and contig ranges); the page owner names each.
+  for (let idx = 0; idx < meta.length; idx++) {
+    const state = meta[idx]! >>> STATE_SHIFT;
+    if (state !== FRAME_ALLOC && state !== FRAME_CONTIG_HEAD) continue;
+    const row = owner.rowOfFrame(idx + basePfn);
+    if (row < 0 || owner.freeSeq[row]! >= 0) continue;
+    const name = r.sym.ownerOf(r.hub.depot, owner.allocStack[row]!);
+    let k = index.get(name);
+    if (k === undefined) {
+      k = names.length;
+      names.push(name);
+      index.set(name, k);
+    }
+    ids.fill(k, idx, Math.min(meta.length, idx + owner.npages[row]!));
+  }
+  return { names, ids };
+}
+
+/** One run the way the CLI's --json path runs it. */
+function cliRun(s: RunSettings): Promise<MachineResult> {
+  return runMachine({
+    kernel: s.kernel,
+    platform: browserPlatform(s.wasmUrl),
+    memoryBytes: s.memoryBytes,
+    cmdline: s.cmdline,
+    maxOrder: s.maxOrder,
+    pcp: s.pcp ? undefined : false,
+  });
+}

@@ -1,0 +1,187 @@
+// Shared by the web tests (test/web-*.test.ts): builds the page into a temporary folder, serves it on
+// 127.0.0.1, drives it in real headless Chromium (Debian's /usr/bin/chromium through playwright-core,
+// with a fresh profile), builds and runs the real CLI for the reference figures, and reads the map
+// canvas back cell by cell. Every page is watched: a page error, a failed request or a request that
+// leaves the local server fails the test (the page must work offline).
+
+import { execFile } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { build } from "esbuild";
+import { chromium, type BrowserContext, type Page } from "playwright-core";
+import { buildWeb } from "../scripts/build-web.mjs";
+import { serveStatic } from "../scripts/serve-web.mjs";
+import type { BootReport } from "../src/cli/report.js";
+
+export const CHROMIUM = "/usr/bin/chromium";
+const ROOT = new URL("..", import.meta.url).pathname;
+/** Where tests leave what a human may want to look at (gitignored). */
+export const RESULTS = join(ROOT, "test-results");
+
+export const CHROMIUM_FLAGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+
+/** A built and served page, a browser on it, and the problems seen so far. */
+export interface WebSession {
+  url: string;
+  context: BrowserContext;
+  page: Page;
+  /** Page errors, failed requests and requests to anything but the local server. */
+  problems: string[];
+  close(): Promise<void>;
+}
+
+/** Builds the site into a fresh folder, serves it and opens it in a fresh Chromium profile. */
+export async function openPage(): Promise<WebSession> {
+  const dir = mkdtempSync(join(tmpdir(), "buddy86-web-"));
+  const profile = mkdtempSync(join(tmpdir(), "buddy86-chromium-"));
+  await buildWeb({ outdir: dir, sourcemap: false });
+  const server = (await serveStatic(dir, 0)) as { url: string; close(): Promise<void> };
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: CHROMIUM_FLAGS,
+    viewport: { width: 1560, height: 1200 },
+  });
+  const page = context.pages()[0] ?? (await context.newPage());
+  const problems: string[] = [];
+  page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+  page.on("requestfailed", (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText ?? ""}`));
+  context.on("request", (r) => {
+    const url = r.url();
+    if (!url.startsWith(server.url) && !url.startsWith("blob:") && !url.startsWith("data:")) problems.push(`request left the local server: ${url}`);
+  });
+  await page.goto(server.url);
+  await page.waitForFunction(() => window.buddy86 !== undefined);
+  return {
+    url: server.url,
+    context,
+    page,
+    problems,
+    async close() {
+      await context.close();
+      await server.close();
+      rmSync(dir, { recursive: true, force: true });
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The page's controls, as `buddy86 boot` flags would set them. */
+export interface PageInputs {
+  workload?: string;
+  seed?: number;
+  ops?: number;
+  /** Guest RAM in bytes (one of the page's memory choices). */
+  memory?: number;
+  maxOrder?: number;
+  pcp?: boolean;
+  pauseAtMark?: string;
+  /** A kernel file to upload (bring your own ELF) instead of the bundled guest. */
+  kernel?: { name: string; bytes: Uint8Array };
+}
+
+/** Sets the controls and presses Run (does not wait). */
+export async function startRun(page: Page, inputs: PageInputs): Promise<void> {
+  if (inputs.kernel !== undefined) {
+    await page.selectOption("#kernel", "file");
+    await page.setInputFiles("#kernel-file", { name: inputs.kernel.name, mimeType: "application/octet-stream", buffer: Buffer.from(inputs.kernel.bytes) });
+  } else await page.selectOption("#kernel", "images/buddy86-guest.elf");
+  if (inputs.workload !== undefined) await page.selectOption("#workload", inputs.workload);
+  if (inputs.seed !== undefined) await page.fill("#seed", String(inputs.seed));
+  if (inputs.ops !== undefined) await page.fill("#ops", String(inputs.ops));
+  await page.selectOption("#memory", String(inputs.memory ?? 128 * 2 ** 20));
+  await page.fill("#max-order", String(inputs.maxOrder ?? 10));
+  await page.setChecked("#pcp", inputs.pcp ?? true);
+  await page.fill("#pause-at-mark", inputs.pauseAtMark ?? "");
+  await page.click("#run");
+}
+
+const ENDED = ["exited", "stopped", "timeout", "fault", "host-error", "error"];
+
+/** Waits until the page's run is over; returns its `buddy86 boot --json` report. */
+export async function waitForEnd(page: Page, timeoutMs = 120_000): Promise<BootReport> {
+  await page.waitForFunction((ended) => ended.includes(window.buddy86!.state), ENDED, { timeout: timeoutMs, polling: 100 });
+  const { report, error } = await page.evaluate(() => ({ report: window.buddy86!.report, error: window.buddy86!.error }));
+  if (report === null) throw new Error(`the page's run ended without a report: ${error ?? "no error"}`);
+  return report;
+}
+
+/** Waits until the guest is paused and the map shows the paused state; returns the calls answered. */
+export async function waitForPause(page: Page, timeoutMs = 120_000): Promise<number> {
+  await page.waitForFunction(() => window.buddy86!.state === "paused" || window.buddy86!.error !== null, null, { timeout: timeoutMs, polling: 100 });
+  const error = await page.evaluate(() => window.buddy86!.error);
+  if (error !== null) throw new Error(`the page failed: ${error}`);
+  const calls = await page.evaluate(() => window.buddy86!.calls);
+  // The canvas says which call its state bytes hold (data-seq): wait for the one after the pause.
+  await page.waitForFunction((seq) => document.getElementById("map")!.dataset.seq === String(seq), calls - 1, { timeout: timeoutMs, polling: 50 });
+  return calls;
+}
+
+/** The map canvas: its layout attributes and every pixel (RGBA). */
+export interface MapPixels {
+  startPfn: number;
+  columns: number;
+  cell: number;
+  width: number;
+  height: number;
+  rgba: Uint8Array;
+}
+
+export async function readMap(page: Page): Promise<MapPixels> {
+  const data = await page.evaluate(() => {
+    const canvas = document.getElementById("map") as HTMLCanvasElement;
+    const ctx = canvas.getContext("2d")!;
+    const image = ctx.getImageData(0, 0, canvas.width, canvas.height);
+    const d = canvas.dataset;
+    return { startPfn: Number(d.startPfn), columns: Number(d.columns), cell: Number(d.cell), width: canvas.width, height: canvas.height, rgba: Array.from(image.data) };
+  });
+  return { ...data, rgba: Uint8Array.from(data.rgba) };
+}
+
+/** The 0xRRGGBB colour at the centre of frame pfn's cell. */
+export function cellColour(map: MapPixels, pfn: number): number {
+  const offset = pfn - map.startPfn;
+  const x = (offset % map.columns) * map.cell + Math.floor((map.cell - 1) / 2);
+  const y = Math.floor(offset / map.columns) * map.cell + Math.floor((map.cell - 1) / 2);
+  const i = 4 * (y * map.width + x);
+  return (map.rgba[i]! << 16) | (map.rgba[i + 1]! << 8) | map.rgba[i + 2]!;
+}
+
+let cliBundle: Promise<string> | null = null;
+
+/** The CLI built from src/cli/main.ts with esbuild (as scripts/build.mjs does), once per test file. */
+function cliPath(): Promise<string> {
+  cliBundle ??= (async () => {
+    const dir = join(RESULTS, `web-cli-${process.pid}`);
+    mkdirSync(dir, { recursive: true });
+    const out = join(dir, "cli.mjs");
+    await build({ entryPoints: [join(ROOT, "src/cli/main.ts")], outfile: out, bundle: true, platform: "node", format: "esm", target: "node20", packages: "external", logLevel: "warning" });
+    return out;
+  })();
+  return cliBundle;
+}
+
+/** Runs `buddy86 <args> --json` and returns its report (throws with its stderr when it fails to run). */
+export async function runCli(args: string[]): Promise<BootReport & Record<string, unknown>> {
+  const { stdout } = await promisify(execFile)(process.execPath, [await cliPath(), ...args, "--json"], { maxBuffer: 64 * 2 ** 20, cwd: ROOT });
+  return JSON.parse(stdout) as BootReport & Record<string, unknown>;
+}
+
+/** Saves a screenshot of the whole page under test-results/ and returns its path. */
+export async function screenshot(page: Page, name: string): Promise<string> {
+  mkdirSync(RESULTS, { recursive: true });
+  const path = join(RESULTS, name);
+  await page.screenshot({ path, fullPage: true });
+  return path;
+}
