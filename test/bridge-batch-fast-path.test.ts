@@ -95,6 +95,34 @@ describe("BATCH's fast record loop", () => {
     fast.bridge.allocator!.checkInvariants();
   });
 
+  it("asks the allocator once per record, even when a fault predicate makes it fail", () => {
+    // A predicate that fails every third allocation and a listener that counts: a record answered
+    // by trying twice would consult the predicate twice (and could then succeed where it failed).
+    const runs = [false, true].map((withObserver) => {
+      const g = bootedGuest({ ramBytes: 8 * MiB, ...(withObserver ? { observer: new RecordLog() } : {}) });
+      const a = g.bridge.allocator!;
+      let asked = 0;
+      const events: string[] = [];
+      a.failPredicate = () => ++asked % 3 === 0;
+      a.listener = {
+        alloc: (pfn, order) => events.push(`alloc ${pfn} ${order}`),
+        free: (pfn, order) => events.push(`free ${pfn} ${order}`),
+        split: () => {},
+        merge: () => {},
+        fail: (order, _gfp, injected) => events.push(`fail ${order} ${injected}`),
+        pcpDrain: () => {},
+        allocContig: () => {},
+        freeContig: () => {},
+      };
+      for (let i = 0; i < 12; i++) writeRecord(g, ARRAY + 16 * i, i % 4 === 3 ? [Cmd.FREE_PAGES, 0x5000, 0] : [Cmd.ALLOC_PAGES, i % 3, 0]);
+      const r = g.bridge.call(Cmd.BATCH, ARRAY, 12);
+      return { r, asked, events, records: Buffer.from(g.ram.subarray(ARRAY, ARRAY + 12 * 16)).toString("hex"), statuses: g.bridge.counters.snapshot().statuses };
+    });
+    expect(runs[0]).toEqual(runs[1]);
+    expect(runs[0]!.asked, "predicate calls: one per ALLOC_PAGES record").toBe(9);
+    expect(runs[0]!.statuses.ENOMEM, "injected failures").toBe(3);
+  });
+
   it("reads each record just before running it, so a GFP_ZERO record can clear the ones after it", () => {
     // The array sits in the first free order-1 block; record 0 takes that very block with GFP_ZERO
     // (LIFO lists hand it out first), which zeroes records 1..: they then read as command 0 (HELLO),

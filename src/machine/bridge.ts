@@ -562,6 +562,9 @@ export class HypercallBridge {
         const cmd = words[w]! & 0xffff;
         const arg0 = words[w + 1]! >>> 0;
         const arg1 = words[w + 2]! >>> 0;
+        let result: number;
+        // Each record reaches the allocator once: a second try would consult a fault predicate
+        // again and tell a listener twice, so the answers that are not a plain OK are mapped here.
         if (cmd === ALLOC_PAGES) {
           const r = buddy.tryAllocPages(arg0, arg1);
           if (r > 0 && (r & 0xfff) === 0 && r < ramSize) {
@@ -570,17 +573,21 @@ export class HypercallBridge {
             allocs++;
             continue;
           }
+          result = this.allocResult(r);
         } else if (cmd === FREE_PAGES) {
-          if (buddy.tryFreePages(arg0, arg1) === OK) {
+          const freed = buddy.tryFreePages(arg0, arg1);
+          if (freed === OK) {
             halves[(w << 1) + 1] = OK;
             words[w + 3] = 0;
             frees++;
             continue;
           }
-          // A rejected free changed nothing: run it again below to get (and check) its status.
+          result = this.freeResult(freed);
+        } else {
+          result = this.record(cmd, arg0, arg1);
         }
-        const result = this.record(cmd, arg0, arg1);
         const status = this.status;
+        if (status !== OK) result = 0;
         halves[(w << 1) + 1] = status;
         words[w + 3] = result;
         records[cmd < 64 ? cmd : 64]!++;
