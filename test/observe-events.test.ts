@@ -76,7 +76,7 @@ describe("event stream", () => {
     o.callAt(0x101300, 0, 0x3e);
     expect(events[events.length - 1]).toMatchObject({ kind: "protocol-error", status: Status.ENOSYS, cmd: 0x3e });
     o.g.bridge.portHandlers.read16();
-    expect(events[events.length - 1]).toMatchObject({ kind: "protocol-error", cmd: -1, npages: 2, label: "16-bit port read", seq: o.g.bridge.seq });
+    expect(events[events.length - 1]).toMatchObject({ kind: "protocol-error", cmd: -1, npages: 2, status: -1, label: "16-bit port read", seq: o.g.bridge.seq });
     o.g.bridge.portHandlers.write8(1);
     expect(events[events.length - 1]).toMatchObject({ kind: "protocol-error", cmd: -1, label: "port write" });
     expect(o.session.counters.data(10).protocolErrors).toBe(4);

@@ -183,6 +183,8 @@ export class ObserveRun {
       }
       written.push(flags.trace);
     }
+    if (flags.map !== undefined && r.atSnapshot === null) console.error(`buddy86: --map ${flags.map}: not written, the guest never completed MEMMAP`);
+    if (flags.frag !== undefined && r.timeline === null) console.error(`buddy86: --frag ${flags.frag}: not written, the guest never completed MEMMAP`);
     if (written.length > 0 && !this.ctx.json) console.error(`buddy86: wrote ${written.join(", ")}`);
     return {
       at: { spec: flags.at, seq: r.atSeq, title: r.atTitle, note: r.atNote },

@@ -129,7 +129,7 @@ export class EventHub implements BridgeObserver, BuddyListener {
     e.record = -1;
     e.cmd = -1;
     e.npages = width;
-    e.status = write ? 1 : 0;
+    e.status = -1; // not a request: no ABI status applies
     e.label = write ? "port write" : `${8 * width}-bit port read`;
     this.emit(e);
   }

@@ -36,7 +36,10 @@ export interface AllocatorEvent {
   npages: number;
   zone: number;
   gfp: number;
-  /** ABI status of the request: OK for alloc/free/split/merge/pcp-drain/mark, ENOMEM for fail. */
+  /**
+   * ABI status of the request: OK for alloc/free/split/merge/pcp-drain/mark, ENOMEM for fail, the
+   * refusal for a protocol-error; -1 for a port misuse (no request).
+   */
   status: number;
   /** Linear address of the guest's `in` instruction (0 when no guest CPU is attached). */
   eip: number;

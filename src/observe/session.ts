@@ -199,7 +199,7 @@ export class ObserveSession implements EventSubscriber {
       countersText: counters === null ? "" : formatOrderCounters(counters),
       warnings: this.warn.reports,
       warningsSuppressed: this.warn.suppressed,
-      timeline: this.timeline === null ? null : this.timeline.toData(),
+      timeline: this.timeline === null || buddy === null ? null : this.timeline.toData(),
       endSeq,
     };
   }
