@@ -26,7 +26,10 @@ export interface EventHubOptions {
 
 export class EventHub implements BridgeObserver, BuddyListener {
   readonly depot = new StackDepot();
-  private readonly subscribers: EventSubscriber[] = [];
+  // Bound handlers per hook, so each dispatch loop makes plain calls (no per-call shape checks).
+  private readonly eventHandlers: ((e: Readonly<AllocatorEvent>) => void)[] = [];
+  private readonly callEndHandlers: ((seq: number, cmd: number, status: number) => void)[] = [];
+  private readonly requestHandlers: ((seq: number, cmd: number, arg0: number, arg1: number, arg2: number, result: number, status: number) => void)[] = [];
   private readonly event: AllocatorEvent = blankEvent();
   private readonly frames: Uint32Array;
   private readonly code: Uint32Array | null;
@@ -57,7 +60,9 @@ export class EventHub implements BridgeObserver, BuddyListener {
 
   /** Adds a subscriber; events reach subscribers in the order they were added. */
   subscribe(subscriber: EventSubscriber): void {
-    this.subscribers.push(subscriber);
+    if (subscriber.onEvent !== undefined) this.eventHandlers.push(subscriber.onEvent.bind(subscriber));
+    if (subscriber.onCallEnd !== undefined) this.callEndHandlers.push(subscriber.onCallEnd.bind(subscriber));
+    if (subscriber.onRequest !== undefined) this.requestHandlers.push(subscriber.onRequest.bind(subscriber));
   }
 
   /** The bridge this hub observes (null before the machine built it). */
@@ -107,11 +112,8 @@ export class EventHub implements BridgeObserver, BuddyListener {
       this.emit(e);
     }
     this.record = -1;
-    const subs = this.subscribers;
-    for (let i = 0; i < subs.length; i++) {
-      const s = subs[i]!;
-      if (s.onCallEnd !== undefined) s.onCallEnd(seq, cmd, status);
-    }
+    const handlers = this.callEndHandlers;
+    for (let i = 0; i < handlers.length; i++) handlers[i]!(seq, cmd, status);
   }
 
   onRecord(seq: number, index: number, cmd: number, arg0: number, arg1: number, result: number, status: number): void {
@@ -281,11 +283,8 @@ export class EventHub implements BridgeObserver, BuddyListener {
     const injected = this.failInjected;
     this.failInjected = false;
     if (status !== Status.OK && (status !== Status.ENOMEM || injected)) return;
-    const subs = this.subscribers;
-    for (let i = 0; i < subs.length; i++) {
-      const s = subs[i]!;
-      if (s.onRequest !== undefined) s.onRequest(seq, cmd, arg0, arg1, arg2, result, status);
-    }
+    const handlers = this.requestHandlers;
+    for (let i = 0; i < handlers.length; i++) handlers[i]!(seq, cmd, arg0, arg1, arg2, result, status);
   }
 
   private protocolError(cmd: number, arg0: number, arg1: number, arg2: number, status: number): void {
@@ -307,11 +306,8 @@ export class EventHub implements BridgeObserver, BuddyListener {
   }
 
   private emit(e: AllocatorEvent): void {
-    const subs = this.subscribers;
-    for (let i = 0; i < subs.length; i++) {
-      const s = subs[i]!;
-      if (s.onEvent !== undefined) s.onEvent(e);
-    }
+    const handlers = this.eventHandlers;
+    for (let i = 0; i < handlers.length; i++) handlers[i]!(e);
   }
 }
 
