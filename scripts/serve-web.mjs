@@ -63,7 +63,11 @@ export function serveStatic(dir, port = 0) {
       const address = server.address();
       resolvePromise({
         url: `http://127.0.0.1:${address.port}/`,
-        close: () => new Promise((done) => server.close(() => done())),
+        close: () =>
+          new Promise((done) => {
+            server.close(() => done());
+            server.closeAllConnections(); // idle keep-alive sockets would hold close() for seconds
+          }),
       });
     });
   });

@@ -10,7 +10,7 @@ import { hexAddr } from "./model.js";
 
 /** Events kept: the newest 2^17 (4 MiB of ring). */
 export const EVENT_RING_SIZE = 1 << 17;
-const SHOWN_LINES = 120;
+const SHOWN_LINES = 80;
 /** Int32 fields per event, interleaved so that storing one event touches one cache line. */
 const STRIDE = 8;
 const F_KIND = 0; // kind code | order << 8 (order + 1, 0 = none) | zone + 1 << 16 | status << 24

@@ -146,7 +146,15 @@ export class RemoteRun {
       this.snapshot = { seq: p.seq, maxOrder: g.maxOrder, basePfn: g.basePfn, meta: p.meta, zoneLo: g.zoneLo, zoneHi: g.zoneHi, zoneManaged: g.zoneManaged, ramPfns: g.ramPfns, reserved: g.reserved };
     }
     if (p.buddyinfo !== undefined) this.buddyinfo = p.buddyinfo;
-    if (p.samples !== undefined) this.samples = p.samples;
+    if (p.samples !== undefined) {
+      const { full, data } = p.samples;
+      const have = this.samples;
+      // A new object each time: the page redraws the chart when the object changes.
+      this.samples =
+        full || have === null
+          ? data
+          : { ...have, seq: [...have.seq, ...data.seq], freeFrames: [...have.freeFrames, ...data.freeFrames], pcpFrames: [...have.pcpFrames, ...data.pcpFrames], freeBlocks: [...have.freeBlocks, ...data.freeBlocks] };
+    }
     if (p.events !== undefined) this.events = p.events;
     if (p.ownerIds !== undefined) this.ownerIds = p.ownerIds;
     if (p.console !== undefined && p.console.length > 0) {

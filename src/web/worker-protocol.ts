@@ -59,7 +59,12 @@ export interface FramePacket {
   /** A copy of the state bytes, when they may have changed since the last packet. */
   meta?: Uint8Array;
   buddyinfo?: { text: string; zones: { name: string; freeBlocks: number[] }[] };
-  samples?: TimelineData | null;
+  /**
+   * The timeline's samples: all of them (`full`, also after the timeline thinned its samples out),
+   * else only those taken since the last packet that had samples. Cloning only new rows keeps the
+   * worker's cost per packet small whatever the run's length.
+   */
+  samples?: { full: boolean; data: TimelineData };
   events?: { total: number; lines: EventLine[] };
   /** Console lines that arrived since the last packet. */
   console?: string[];

@@ -11,9 +11,10 @@ import { formatEvent, recentLines } from "./event-log.js";
 import { FRAME_ALLOC, FRAME_CONTIG_HEAD } from "../mem/index.js";
 import { LiveRun, type RunSettings } from "./live-run.js";
 import { STATE_SHIFT } from "./model.js";
+import type { TimelineData } from "../observe/timeline.js";
 import type { FramePacket, FromWorker, ToWorker } from "./worker-protocol.js";
 
-const EVENT_LINES = 120;
+const EVENT_LINES = 80;
 
 interface WorkerScope {
   postMessage(message: FromWorker, transfer?: Transferable[]): void;
@@ -26,6 +27,9 @@ let sentGeometry = false;
 let sentMetaSeq = -2;
 let sentConsole = 0;
 let sentEvents = -1;
+/** Timeline rows already sent, and the sampling interval they were taken at. */
+let sentSamples = 0;
+let sentInterval = 0;
 
 function post(message: FromWorker, transfer: Transferable[] = []): void {
   scope.postMessage(message, transfer);
@@ -86,6 +90,8 @@ function start(settings: LiveRun["settings"]): void {
   sentMetaSeq = -2;
   sentConsole = 0;
   sentEvents = -1;
+  sentSamples = 0;
+  sentInterval = 0;
   live.start().then(
     () => {
       const last = packet(true, true, false);
@@ -133,7 +139,7 @@ function packet(slow: boolean, samples: boolean, ownerIds: boolean): { packet: F
       p.meta = snap.meta.slice();
       transfer.push(p.meta.buffer);
     }
-    if (samples) p.samples = r.timeline.toData();
+    if (samples) p.samples = newSamples(r);
     if (slow) {
       const buddy = r.hub.allocator!;
       p.buddyinfo = { text: r.report?.buddyinfo ?? buddy.buddyinfo(), zones: buddy.zones().map((z) => ({ name: z.name, freeBlocks: z.freeBlocks })) };
@@ -154,6 +160,20 @@ function packet(slow: boolean, samples: boolean, ownerIds: boolean): { packet: F
     sentConsole = r.consoleVersion;
   }
   return { packet: p, transfer };
+}
+
+/** The timeline rows the page does not have yet (all of them after the timeline thinned its rows). */
+function newSamples(r: LiveRun): { full: boolean; data: TimelineData } {
+  const data = r.timeline.toData();
+  const full = r.timeline.interval !== sentInterval || data.seq.length < sentSamples;
+  const from = full ? 0 : sentSamples;
+  sentSamples = data.seq.length;
+  sentInterval = r.timeline.interval;
+  if (from === 0) return { full, data };
+  return {
+    full,
+    data: { ...data, seq: data.seq.slice(from), freeFrames: data.freeFrames.slice(from), pcpFrames: data.pcpFrames.slice(from), freeBlocks: data.freeBlocks.slice(from) },
+  };
 }
 
 /** For owner colouring: every frame of a live allocation -> the index of its owner's name. */

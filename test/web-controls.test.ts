@@ -1,0 +1,67 @@
+// The page's other controls, in one browser: poison on with the guest's deliberate use after free
+// (the page reports what `buddy86 boot --poison` reports), a throttled speed that lets the guest go a
+// few calls per display frame and Stop, and the Speed check, which runs the CLI's code path and the
+// live page in this browser and reports both figures (printed here; no timing is asserted).
+
+import { existsSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import type { SpeedResult } from "../src/web/speed-check.js";
+import { CHROMIUM, openPage, runCli, startRun, waitForEnd, type WebSession } from "./web-harness.js";
+
+let web: WebSession;
+
+beforeAll(async () => {
+  web = await openPage();
+}, 60_000);
+
+afterAll(async () => {
+  await web?.close();
+});
+
+describe.skipIf(!existsSync(CHROMIUM))("the page's controls", () => {
+  test("poison catches the uaf workload's write to a freed page, as the CLI does", async () => {
+    const cli = await runCli(["boot", "--workload", "uaf", "--poison"]);
+    const cliPoison = (cli.debug as { poison: { violations: number; reports: { pfn: number }[] } }).poison;
+    expect(cliPoison.violations).toBe(1);
+    await web.page.setChecked("#poison", true);
+    await startRun(web.page, { workload: "uaf" });
+    const report = await waitForEnd(web.page);
+    await web.page.setChecked("#poison", false);
+    expect(report.exitCode).toBe(0);
+    const reports = (await web.page.textContent("#reports"))!;
+    expect(reports).toContain("poison: 1 violation(s)");
+    expect(reports).toContain(`0x${cliPoison.reports[0]!.pfn.toString(16)}`);
+    expect(await web.page.textContent("#console")).toContain("[buddy86] poison:");
+    expect(web.problems).toEqual([]);
+  }, 120_000);
+
+  test("at 10 calls per frame the guest advances step by step, and Stop ends the run", async () => {
+    await web.page.selectOption("#speed", "10");
+    await startRun(web.page, { workload: "churn", ops: 100_000 });
+    await web.page.waitForFunction(() => window.buddy86!.calls >= 200, null, { timeout: 60_000 });
+    // Throttled: far from the 200,000 calls of the run, and running, not paused.
+    expect(await web.page.evaluate(() => window.buddy86!.calls)).toBeLessThan(20_000);
+    expect(await web.page.evaluate(() => window.buddy86!.state)).toBe("running");
+    await web.page.click("#stop");
+    const report = await waitForEnd(web.page);
+    await web.page.selectOption("#speed", "0");
+    expect(report.reason).toBe("stopped");
+    expect(report.exitCode).toBeNull();
+  }, 120_000);
+
+  test("the speed check measures the CLI's code path and the live page in this browser", async () => {
+    await web.page.selectOption("#workload", "churn");
+    await web.page.fill("#ops", "20000");
+    await web.page.click("#speed-check");
+    await web.page.waitForFunction(() => window.buddy86!.speed !== null || window.buddy86!.error !== null, null, { timeout: 180_000, polling: 250 });
+    const speed = (await web.page.evaluate(() => window.buddy86!.speed)) as SpeedResult;
+    expect(await web.page.evaluate(() => window.buddy86!.error)).toBeNull();
+    expect(speed.cliRuns).toHaveLength(2);
+    expect(speed.pageRuns).toHaveLength(2);
+    for (const ns of [...speed.cliRuns, ...speed.pageRuns]) expect(Number.isFinite(ns) && ns > 0).toBe(true);
+    expect(speed.calls).toBe(40_021);
+    expect(await web.page.textContent("#speed-result")).toContain("of the CLI's speed");
+    console.log(`speed check, churn ops=20000: CLI path ${speed.cliRuns.map(Math.round).join("/")} ns/call, page ${speed.pageRuns.map(Math.round).join("/")} ns/call`);
+    expect(web.problems).toEqual([]);
+  }, 240_000);
+});
