@@ -11,7 +11,7 @@ import { nodePlatform } from "../src/host/node-platform.js";
 import { runMachine } from "../src/machine/index.js";
 import { ObserveRun, type ObserveFlags } from "../src/cli/observe-flags.js";
 import { runReport } from "../src/cli/report-command.js";
-import { readTrace, TRACE_FORMAT_VERSION } from "../src/observe/index.js";
+import { depotStackText, formatLiveOwners, readTrace, TRACE_FORMAT_VERSION } from "../src/observe/index.js";
 
 const IMAGE = new URL("../images/buddy86-guest.elf", import.meta.url);
 /** Every phase the Trace Event Format documents. */
@@ -99,6 +99,19 @@ describe.skipIf(!existsSync(IMAGE))("the --trace file", () => {
     expect(readFileSync(join(dir, "f2.png")).subarray(1, 4).toString()).toBe("PNG");
     expect(readFileSync(join(dir, "m2.svg"), "utf8")).toContain("allocated by random_run");
     expect(statSync(flags.frag!).size).toBeGreaterThan(1000);
+
+    // Another moment from the trace: the nearest snapshot, owners rebuilt from the kept events, the
+    // same groups as the live page owner had after that call.
+    const at1500: string[] = [];
+    expect(await runReport(flags.trace!, { at: "call:1500", owners: true }, (t) => at1500.push(t))).toBe(0);
+    expect(at1500).toContain("== --at call:1500: call 1500; the nearest full snapshot is after call 1000");
+    const owner = run.session.owner!;
+    const liveAt1000 = formatLiveOwners(owner, owner.liveAt(1000), depotStackText(run.session.hub.depot, run.session.sym), "x");
+    const fromTrace = at1500.find((t) => t.startsWith("== page owners after call 1000"))!;
+    expect(fromTrace.split("\n").slice(1).join("\n")).toBe(liveAt1000.replace(/\n+$/, "").split("\n").slice(1).join("\n"));
+    const late: string[] = [];
+    await runReport(flags.trace!, { at: "call:3999", owners: true }, (t) => late.push(t));
+    expect(late.join("\n")).toContain("owners unknown there (the trace's events were cut before it)");
 
     // A trace cut in the middle still reads, up to its last complete event.
     const cut = join(dir, "cut.json");

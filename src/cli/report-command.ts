@@ -5,13 +5,17 @@
 
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
+import type { AllocatorSnapshot } from "../observe/index.js";
 import {
   buildMapModel,
   formatLeaks,
   formatLiveOwners,
   formatOrderCounters,
   formatProcReports,
+  liveRowsAt,
+  parseAt,
   readTrace,
+  traceMomentSeq,
   renderFragSvg,
   renderMapSvg,
   type OrderCountersData,
@@ -23,6 +27,8 @@ import { writePicture } from "./observe-flags.js";
 
 interface ReportFlags {
   owners?: boolean;
+  /** A moment other than the trace's own view: the nearest snapshot at or before it. */
+  at?: string;
   map?: string;
   frag?: string;
 }
@@ -34,6 +40,7 @@ export function addReportCommand(program: Command): void {
     .description("re-render reports and pictures from a saved --trace file without rerunning the guest")
     .argument("<trace.json>", "a trace written by buddy86 boot --trace")
     .option("--owners", "print the page owners at the trace's --at moment")
+    .option("--at <moment>", "look at another moment (peak, mark:LABEL, call:N): the trace's nearest full snapshot at or before it")
     .option("--map <file.svg|file.png>", "picture of physical memory at the trace's --at moment")
     .option("--frag <file.svg|file.png>", "chart of the unusable free space index over the run")
     .action(async (file: string, flags: ReportFlags) => {
@@ -71,9 +78,28 @@ export async function runReport(file: string, flags: ReportFlags, print: (text: 
   }
   const stacks = model.owners?.stacks ?? {};
   const stackText = (h: number): string[] => stacks[String(h)]?.frames ?? [`stack ${h} (not in this trace)`];
+  // The moment of the owners and the map: the trace's view, or with --at the nearest snapshot.
+  let view: { snapshot: AllocatorSnapshot; title: string; rows: number[][] | null } | null =
+    model.view !== null ? { snapshot: model.view.snapshot, title: model.view.title, rows: model.view.rows } : null;
+  if (flags.at !== undefined) {
+    let at;
+    try {
+      at = parseAt(flags.at);
+    } catch (e) {
+      throw new UsageError(`--at: ${(e as Error).message}`);
+    }
+    const seq = traceMomentSeq(model, at);
+    if (seq === null) throw new UsageError(`--at ${flags.at}: no such moment in this trace`);
+    const snap = [...model.snapshots].reverse().find((s) => s.seq <= seq);
+    if (snap === undefined) throw new UsageError(`--at ${flags.at}: no snapshot at or before call ${seq} (snapshots: ${model.snapshots.map((s) => s.seq).join(", ") || "none"})`);
+    const rows = liveRowsAt(model, snap.seq);
+    view = { snapshot: snap, title: `after call ${snap.seq} (the trace's nearest snapshot at or before ${flags.at})`, rows };
+    print(`== --at ${flags.at}: call ${seq}; the nearest full snapshot is after call ${snap.seq}` + (rows === null ? "; owners unknown there (the trace's events were cut before it)" : ""));
+  }
   if (flags.owners === true) {
-    if (model.view !== null) print(formatLiveOwners(tableOf(model.view.rows), model.view.rows.map((_, i) => i), stackText, model.view.title).replace(/\n+$/, ""));
-    else print("no view in this trace (cut before its end): no page owners");
+    if (view === null) print("no view in this trace (cut before its end): no page owners");
+    else if (view.rows === null) print(`no page owners ${view.title}: the trace's events were cut before it`);
+    else print(formatLiveOwners(tableOf(view.rows), view.rows.map((_, i) => i), stackText, view.title).replace(/\n+$/, ""));
   }
   if (model.owners !== null) {
     const leaks = formatLeaks(tableOf(model.owners.leaks), model.owners.leaks.map((_, i) => i), stackText);
@@ -81,10 +107,10 @@ export async function runReport(file: string, flags: ReportFlags, print: (text: 
     if (model.owners.invalidFrees !== "") print(model.owners.invalidFrees.replace(/\n+$/, ""));
   }
   if (flags.map !== undefined) {
-    const snap = model.view?.snapshot ?? last;
+    const snap = view?.snapshot ?? last;
     if (snap === undefined) throw new UsageError(`${file}: no snapshot to draw a map from`);
-    const blocks = (model.view?.rows ?? []).map((r) => ({ pfn: r[0]!, npages: r[1]!, owner: stacks[String(r[4])]?.owner ?? "unknown" }));
-    const title = model.view !== null ? `buddy86 physical memory ${model.view.title}` : `buddy86 physical memory after call ${snap.seq} (owners unknown: the trace was cut)`;
+    const blocks = (view?.rows ?? []).map((r) => ({ pfn: r[0]!, npages: r[1]!, owner: stacks[String(r[4])]?.owner ?? "unknown" }));
+    const title = view !== null ? `buddy86 physical memory ${view.title}` : `buddy86 physical memory after call ${snap.seq} (owners unknown: the trace was cut)`;
     await writePicture(flags.map, renderMapSvg(buildMapModel(snap, blocks, title)));
     print(`wrote ${flags.map}`);
   }

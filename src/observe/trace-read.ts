@@ -122,3 +122,39 @@ function timelineFromCounters(events: readonly TraceEvent[]): TimelineData | nul
   }
   return t;
 }
+
+/**
+ * The blocks live after call `seq`, rebuilt from the trace's alloc and free events, as view rows
+ * ([pfn, npages, order, gfp, stack, allocSeq, icount]). Null when the events were cut (by
+ * --trace-limit, or a truncated file) at or before that call, so the answer would be incomplete.
+ */
+export function liveRowsAt(model: TraceModel, seq: number): number[][] | null {
+  // Events are complete for the calls before `completeBefore`: the first call whose events the limit
+  // dropped, or, in a cut file without its summary, the last call with an event read.
+  let completeBefore = Infinity;
+  if (model.summary !== null) {
+    const firstDropped = Number(model.summary.firstDroppedSeq ?? -1);
+    if (firstDropped >= 0) completeBefore = firstDropped;
+  } else {
+    completeBefore = model.events.reduce((m, e) => (e.ph === "i" && e.tid === 2 ? Math.max(m, e.ts ?? 0) : m), 0);
+  }
+  if (seq >= completeBefore) return null;
+  const live = new Map<number, number[]>();
+  const num = (v: unknown, dflt: number): number => (v === undefined ? dflt : typeof v === "string" ? parseInt(v, 16) : Number(v));
+  for (const e of model.events) {
+    if (e.ph !== "i" || (e.ts ?? 0) > seq || (e.name !== "alloc" && e.name !== "free")) continue;
+    const a = e.args ?? {};
+    const pfn = num(a.pfn, -1);
+    if (e.name === "free") live.delete(pfn);
+    else live.set(pfn, [pfn, num(a.npages, 0), num(a.order, -1), num(a.gfp, 0), num(a.stack, -1), e.ts ?? 0, num(a.icount, 0)]);
+  }
+  return [...live.values()].sort((x, y) => x[5]! - y[5]! || x[0]! - y[0]!);
+}
+
+/** The call a moment names in a trace (peak from its summary, a MARK from its slices), or null. */
+export function traceMomentSeq(model: TraceModel, at: { kind: "peak" } | { kind: "mark"; label: string } | { kind: "call"; seq: number }): number | null {
+  if (at.kind === "call") return at.seq;
+  if (at.kind === "mark") return model.marks.find((m) => m.label === at.label)?.seq ?? null;
+  const peak = Number(model.summary?.peakSeq ?? -1);
+  return peak >= 0 ? peak : null;
+}

@@ -63,6 +63,8 @@ export class TraceRecorder implements EventSubscriber {
   readonly stacksUsed = new Set<number>();
   /** Allocation events kept so far (snapshots do not count). */
   private kept = 0;
+  /** The call of the first event dropped by the limit (-1: none): events before it are complete. */
+  firstDroppedSeq = -1;
 
   constructor(
     private readonly hub: EventHub,
@@ -76,6 +78,7 @@ export class TraceRecorder implements EventSubscriber {
       return;
     }
     if (this.kept >= this.options.limit) {
+      if (this.firstDroppedSeq < 0) this.firstDroppedSeq = e.seq;
       this.dropped[e.kind] = (this.dropped[e.kind] ?? 0) + 1;
       return;
     }
@@ -169,7 +172,7 @@ export function writeTrace(recorder: TraceRecorder, end: TraceEnding, write: (ch
   const endTs = Math.max(0, end.endSeq);
   const instant = (name: string, args: Record<string, unknown>): string => JSON.stringify({ name, cat: "buddy86", ph: "i", s: "g", ts: endTs, pid: PID, tid: TID.snapshots, args });
   out.push(instant("owners", { stacks: end.stacks, leaks: end.leaks, invalidFrees: end.invalidFreesText }));
-  out.push(instant("summary", { ...end.summary, counters: end.counters, dropped: recorder.dropped, limit: recorder.options.limit }));
+  out.push(instant("summary", { ...end.summary, counters: end.counters, dropped: recorder.dropped, limit: recorder.options.limit, firstDroppedSeq: recorder.firstDroppedSeq }));
   for (let i = 0; i < out.length; i += 256) write(out.slice(i, i + 256).join(",\n") + (i + 256 < out.length ? ",\n" : "\n"));
   write("]}\n");
 }
