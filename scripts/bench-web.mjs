@@ -2,7 +2,7 @@
 // page, opens it in headless Chromium (/usr/bin/chromium via playwright-core) and presses its Speed
 // check: the CLI's code path and the live page, alternating, in the same browser (see
 // src/web/speed-check.ts). Also runs the real CLI under Node for reference. Prints one JSON line.
-//   node scripts/bench-web.mjs [--workload demo] [--ops 1000] [--seed 1] [--rounds 2]
+//   node scripts/bench-web.mjs [--workload demo] [--ops 1000] [--seed 1] [--rounds 3]
 
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -17,11 +17,11 @@ import { serveStatic } from "./serve-web.mjs";
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 
-const opts = { workload: "demo", ops: "1000", seed: "1" };
+const opts = { workload: "demo", ops: "1000", seed: "1", rounds: "3" };
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i += 2) {
   const key = argv[i].replace(/^--/, "");
-  if (!(key in opts) || argv[i + 1] === undefined) throw new Error(`bench-web: unknown or incomplete argument ${argv[i]} (use --workload, --ops, --seed)`);
+  if (!(key in opts) || argv[i + 1] === undefined) throw new Error(`bench-web: unknown or incomplete argument ${argv[i]} (use --workload, --ops, --seed, --rounds)`);
   opts[key] = argv[i + 1];
 }
 
@@ -29,7 +29,8 @@ const tmp = mkdtempSync(join(tmpdir(), "buddy86-bench-web-"));
 try {
   const { files } = await buildWeb({ outdir: join(tmp, "site"), sourcemap: false });
   // The CLI under Node, for reference (built from source like scripts/build.mjs builds dist/cli.js).
-  const cli = join(tmp, "cli.mjs");
+  // Inside the project, so that the bundle's external packages resolve from its node_modules.
+  const cli = join(ROOT, "node_modules/.cache/buddy86-bench-web/cli.mjs");
   await build({ entryPoints: [join(ROOT, "src/cli/main.ts")], outfile: cli, bundle: true, platform: "node", format: "esm", target: "node20", packages: "external", logLevel: "warning" });
   const nodeRuns = [0, 1].map(() => {
     const out = execFileSync(process.execPath, [cli, "boot", "--kernel", join(ROOT, "images/buddy86-guest.elf"), "--workload", opts.workload, "--ops", opts.ops, "--seed", opts.seed, "--json"], { maxBuffer: 1 << 26 });
@@ -39,7 +40,7 @@ try {
   const context = await chromium.launchPersistentContext(join(tmp, "profile"), { executablePath: "/usr/bin/chromium", headless: true, args: FLAGS, viewport: { width: 1560, height: 1200 } });
   try {
     const page = context.pages()[0] ?? (await context.newPage());
-    await page.goto(server.url);
+    await page.goto(`${server.url}?rounds=${Number(opts.rounds)}`);
     await page.selectOption("#workload", opts.workload);
     await page.fill("#ops", opts.ops);
     await page.fill("#seed", opts.seed);
@@ -52,9 +53,11 @@ try {
         cmdline: speed.cmdline,
         calls: speed.calls,
         browserCliNsPerCall: Math.round(speed.cliNsPerCall),
+        browserCliOwnersNsPerCall: Math.round(speed.ownersNsPerCall),
         pageNsPerCall: Math.round(speed.pageNsPerCall),
         pageRelativeSpeed: Number(speed.relativeSpeed.toFixed(3)),
         browserCliRuns: speed.cliRuns.map(Math.round),
+        browserCliOwnersRuns: speed.ownersRuns.map(Math.round),
         pageRuns: speed.pageRuns.map(Math.round),
         nodeCliNsPerCall: nodeRuns.map(Math.round),
         pageJsBytes: files["page.js"],

@@ -57,11 +57,12 @@ describe.skipIf(!existsSync(CHROMIUM))("the page's controls", () => {
     const speed = (await web.page.evaluate(() => window.buddy86!.speed)) as SpeedResult;
     expect(await web.page.evaluate(() => window.buddy86!.error)).toBeNull();
     expect(speed.cliRuns).toHaveLength(2);
+    expect(speed.ownersRuns).toHaveLength(2);
     expect(speed.pageRuns).toHaveLength(2);
-    for (const ns of [...speed.cliRuns, ...speed.pageRuns]) expect(Number.isFinite(ns) && ns > 0).toBe(true);
+    for (const ns of [...speed.cliRuns, ...speed.ownersRuns, ...speed.pageRuns]) expect(Number.isFinite(ns) && ns > 0).toBe(true);
     expect(speed.calls).toBe(40_021);
     expect(await web.page.textContent("#speed-result")).toContain("of the CLI's speed");
-    console.log(`speed check, churn ops=20000: CLI path ${speed.cliRuns.map(Math.round).join("/")} ns/call, page ${speed.pageRuns.map(Math.round).join("/")} ns/call`);
+    console.log(`speed check, churn ops=20000 (ns/call): CLI path ${speed.cliRuns.map(Math.round).join("/")}, --owners ${speed.ownersRuns.map(Math.round).join("/")}, page ${speed.pageRuns.map(Math.round).join("/")}`);
     expect(web.problems).toEqual([]);
   }, 240_000);
 });

@@ -179,8 +179,8 @@ export class RemoteRun {
   }
 }
 
-/** One run down the CLI's code path in the page's guest worker (the speed check's reference). */
-export function remoteCliRun(settings: RunSettings): Promise<BootReport> {
+/** One run down the CLI's code path in the page's guest worker (the speed check's references). */
+export function remoteCliRun(settings: RunSettings, observed = false): Promise<BootReport> {
   return new Promise<BootReport>((resolve, reject) => {
     receiver = (m) => {
       if (m.type === "cli-result") resolve(m.report);
@@ -189,6 +189,6 @@ export function remoteCliRun(settings: RunSettings): Promise<BootReport> {
         reject(new Error(m.message));
       }
     };
-    guestWorker().postMessage({ type: "cli-run", settings } satisfies ToWorker);
+    guestWorker().postMessage({ type: "cli-run", settings, observed } satisfies ToWorker);
   }).finally(() => (receiver = null));
 }

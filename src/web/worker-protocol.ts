@@ -31,8 +31,11 @@ export interface EventLine {
 
 export type ToWorker =
   | { type: "start"; settings: RunSettings }
-  /** The CLI's code path (no views, no observer): for the speed check. */
-  | { type: "cli-run"; settings: RunSettings }
+  /**
+   * The CLI's code path, for the speed check: `buddy86 boot` (no observer), or with `observed` as
+   * `buddy86 boot --owners` observes a run (src/observe's ObserveSession with page owners).
+   */
+  | { type: "cli-run"; settings: RunSettings; observed: boolean }
   | { type: "pause" }
   | { type: "resume" }
   | { type: "step"; n: number }

@@ -5,7 +5,8 @@
 // when they changed and, when asked, the slower panels' data.
 
 import { buildReport } from "../cli/report.js";
-import { runMachine, type MachineResult } from "../machine/index.js";
+import { isElf, readElf32, runMachine, type MachineResult } from "../machine/index.js";
+import { ObserveSession } from "../observe/session.js";
 import { browserPlatform } from "../host/browser-platform.js";
 import { formatEvent, recentLines } from "./event-log.js";
 import { FRAME_ALLOC, FRAME_CONTIG_HEAD } from "../mem/index.js";
@@ -53,7 +54,7 @@ function handle(m: ToWorker): void {
       start(m.settings);
       break;
     case "cli-run":
-      cliRun(m.settings).then((r) => post({ type: "cli-result", report: buildReport(r) }), fail);
+      cliRun(m.settings, m.observed).then((r) => post({ type: "cli-result", report: buildReport(r) }), fail);
       break;
     case "pause":
       run?.pause();
@@ -201,14 +202,19 @@ function ownerTable(r: LiveRun, basePfn: number, meta: Uint8Array): { names: str
   return { names, ids };
 }
 
-/** One run the way the CLI's --json path runs it. */
-function cliRun(s: RunSettings): Promise<MachineResult> {
-  return runMachine({
+/** One run the way `buddy86 boot --json` runs it, or `buddy86 boot --owners --json` (observed). */
+async function cliRun(s: RunSettings, observed: boolean): Promise<MachineResult> {
+  const elf = isElf(s.kernel) ? readElf32(s.kernel) : null;
+  const session = observed ? new ObserveSession({ elf, owners: true }) : null;
+  const result = await runMachine({
     kernel: s.kernel,
     platform: browserPlatform(s.wasmUrl),
     memoryBytes: s.memoryBytes,
     cmdline: s.cmdline,
     maxOrder: s.maxOrder,
     pcp: s.pcp ? undefined : false,
+    observer: session?.hub ?? null,
   });
+  session?.finish(result);
+  return result;
 }
