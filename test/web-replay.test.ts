@@ -47,8 +47,8 @@ async function seek(page: Page, seq: number): Promise<void> {
 describe.skipIf(!existsSync(CHROMIUM))("replaying a trace of buddy86 boot --trace", () => {
   test("each snapshot's moment is drawn as the snapshot; the end shows the CLI's buddyinfo", async () => {
     const dir = mkdtempSync(join(tmpdir(), "buddy86-web-replay-"));
-    const tracePath = join(dir, "demo.json");
-    const cli = await runCli(["boot", "--workload", "demo", "--seed", "5", "--ops", "300", "--trace", tracePath, "--trace-snapshot-every", "20000"]);
+    const tracePath = join(dir, "random.json");
+    const cli = await runCli(["boot", "--workload", "random", "--seed", "5", "--ops", "3000", "--trace", tracePath, "--trace-snapshot-every", "1000"]);
     expect(cli.exitCode).toBe(0);
     const trace = readTrace(readFileSync(tracePath, "utf8"));
     const snapshots = [...trace.snapshots].sort((a, b) => a.seq - b.seq);

@@ -1,7 +1,7 @@
-// What every panel of the page draws from: one moment of the allocator as a snapshot (the per-frame
-// state bytes, state << 5 | order, plus zones and reservations), the shape src/observe/snapshot.ts
-// gives reports and pictures. A live run's snapshot is the allocator's own meta array (no copy, read
-// at display rate); a replayed trace's comes from the file. Here too: which block a frame is in.
+// What every panel of the page draws from: one moment of the allocator as src/observe's snapshot (the
+// per-frame state bytes, state << 5 | order, plus zones and reservations), the model of the CLI's
+// reports and pictures too. A live run's snapshot reads the allocator's own meta array (no copy); a
+// replayed trace's comes from the file. Here too: which block a frame is in.
 
 import {
   FRAME_ALLOC,
@@ -17,53 +17,23 @@ import {
   type BuddyAllocator,
   type MemoryMap,
 } from "../mem/index.js";
+import { takeSnapshot, type AllocatorSnapshot, type ReservedSpan } from "../observe/snapshot.js";
 
 export const STATE_SHIFT = 5;
 export const ORDER_MASK = 31;
 
-/** A reserved range of frames with the memory map's label ("kernel image", "VGA hole", ...). */
-export interface ReservedSpan {
-  startPfn: number;
-  endPfn: number;
-  label: string;
-}
-
-/** One moment of the allocator (field for field src/observe/snapshot.ts's AllocatorSnapshot). */
-export interface MemorySnapshot {
-  /** The call after which it holds (-1: before any call). */
-  seq: number;
-  maxOrder: number;
-  basePfn: number;
-  /** Per-frame state bytes; frame i is pfn basePfn + i. */
-  meta: Uint8Array;
-  /** Per zone (DMA, Normal, HighMem): the frame-index span [lo, hi) and the managed frames. */
-  zoneLo: number[];
-  zoneHi: number[];
-  zoneManaged: number[];
-  /** Guest RAM in frames. */
-  ramPfns: number;
-  reserved: ReservedSpan[];
-}
+/** One moment of the allocator: src/observe's snapshot, the one model of reports and pictures. */
+export type MemorySnapshot = AllocatorSnapshot;
+export type { ReservedSpan };
 
 /**
  * A snapshot that reads the live allocator: `meta` IS the allocator's array, so the snapshot follows
  * every call without copying; only `seq` needs setting. Zones and reservations are fixed at MEMMAP.
  */
 export function liveSnapshot(buddy: BuddyAllocator, map: MemoryMap | null, ramBytes: number): MemorySnapshot {
-  return {
-    seq: -1,
-    maxOrder: buddy.maxOrder,
-    basePfn: buddy.basePfn,
-    meta: buddy.meta,
-    zoneLo: Array.from(buddy.zoneLo),
-    zoneHi: Array.from(buddy.zoneHi),
-    zoneManaged: Array.from(buddy.zoneManaged),
-    ramPfns: Math.floor(ramBytes / PAGE_SIZE),
-    reserved:
-      map === null
-        ? []
-        : map.reserved().map((r) => ({ startPfn: Math.floor(r.base / PAGE_SIZE), endPfn: Math.ceil(r.end / PAGE_SIZE), label: r.label })),
-  };
+  const snap = takeSnapshot(buddy, map, ramBytes, -1);
+  snap.meta = buddy.meta;
+  return snap;
 }
 
 export type BlockKind = "free" | "pcp" | "alloc" | "contig" | "reserved" | "hole";
