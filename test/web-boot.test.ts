@@ -5,7 +5,7 @@
 
 import { existsSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { CHROMIUM, openPage, runCli, screenshot, startRun, waitForEnd, type PageInputs, type WebSession } from "./web-harness.js";
+import { openPage, runCli, screenshot, startRun, waitForEnd, type PageInputs, type WebSession } from "./web-harness.js";
 
 let web: WebSession;
 
@@ -22,7 +22,7 @@ function cliArgs(i: Required<Pick<PageInputs, "workload" | "seed" | "ops" | "mem
   return ["boot", "--workload", i.workload, "--seed", String(i.seed), "--ops", String(i.ops), "--memory", String(i.memory), "--max-order", String(i.maxOrder), ...(i.pcp ? [] : ["--no-pcp"])];
 }
 
-describe.skipIf(!existsSync(CHROMIUM))("the web page runs the guest", () => {
+describe("the web page runs the guest", () => {
   const cases = [
     { workload: "demo", seed: 7, ops: 300, memory: 128 * 2 ** 20, maxOrder: 10, pcp: true },
     { workload: "random", seed: 3, ops: 2000, memory: 64 * 2 ** 20, maxOrder: 8, pcp: false },

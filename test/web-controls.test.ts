@@ -3,10 +3,9 @@
 // few calls per display frame and Stop, and the Speed check, which runs the CLI's code path and the
 // live page in this browser and reports both figures (printed here; no timing is asserted).
 
-import { existsSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { SpeedResult } from "../src/web/speed-check.js";
-import { CHROMIUM, openPage, runCli, startRun, waitForEnd, type WebSession } from "./web-harness.js";
+import { openPage, runCli, startRun, waitForEnd, type WebSession } from "./web-harness.js";
 
 let web: WebSession;
 
@@ -18,7 +17,7 @@ afterAll(async () => {
   await web?.close();
 });
 
-describe.skipIf(!existsSync(CHROMIUM))("the page's controls", () => {
+describe("the page's controls", () => {
   test("poison catches the uaf workload's write to a freed page, as the CLI does", async () => {
     const cli = await runCli(["boot", "--workload", "uaf", "--poison"]);
     const cliPoison = (cli.debug as { poison: { violations: number; reports: { pfn: number }[] } }).poison;

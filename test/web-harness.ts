@@ -5,7 +5,7 @@
 // leaves the local server fails the test (the page must work offline).
 
 import { execFile } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -43,6 +43,7 @@ export interface WebSession {
 
 /** Builds the site into a fresh folder, serves it and opens it in a fresh Chromium profile. */
 export async function openPage(): Promise<WebSession> {
+  if (!existsSync(CHROMIUM)) throw new Error(`the web tests need Debian's Chromium at ${CHROMIUM}: apt-get install chromium (.ci/run does)`);
   const dir = mkdtempSync(join(tmpdir(), "buddy86-web-"));
   const profile = mkdtempSync(join(tmpdir(), "buddy86-chromium-"));
   await buildWeb({ outdir: dir, sourcemap: false });

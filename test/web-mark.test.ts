@@ -5,7 +5,7 @@
 // and the bundled guest, paused at "phase:random" and stepped 400 calls (compared with --at call:N),
 // where hovering an allocated frame shows its owner and backtrace. Screenshots go to test-results/.
 
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -17,7 +17,7 @@ import type { AllocatorSnapshot } from "../src/observe/snapshot.js";
 import { blockOf } from "../src/web/model.js";
 import { COLOURS, headShade } from "../src/web/palette.js";
 import { Asm, EBX, ECX, EDI, ESI, EAX, LOAD_ADDR, imageEndFor, tinyKernel } from "./machine-fixtures.js";
-import { CHROMIUM, cellColour, openPage, readMap, runCli, screenshot, startRun, waitForEnd, waitForPause, type MapPixels, type WebSession } from "./web-harness.js";
+import { cellColour, openPage, readMap, runCli, screenshot, startRun, waitForEnd, waitForPause, type MapPixels, type WebSession } from "./web-harness.js";
 
 const MiB = 2 ** 20;
 const LABEL = "live";
@@ -95,7 +95,7 @@ afterAll(async () => {
   await web?.close();
 });
 
-describe.skipIf(!existsSync(CHROMIUM))("paused at a MARK, the map shows the CLI's view", () => {
+describe("paused at a MARK, the map shows the CLI's view", () => {
   test("your own kernel, uploaded: the blocks it holds at MARK \"live\" are drawn allocated", async () => {
     const kernel = liveBlocksKernel();
     const kernelPath = join(dir, "live-blocks.elf");

@@ -3,7 +3,7 @@
 // is the CLI's, the event log holds the trace's events up to the position, and the unusable-index
 // chart draws the trace's counters. A screenshot of the replay goes to test-results/.
 
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -12,7 +12,7 @@ import { readTrace } from "../src/observe/trace-read.js";
 import type { AllocatorSnapshot } from "../src/observe/snapshot.js";
 import { blockOf } from "../src/web/model.js";
 import { FREE_BY_ORDER, ALLOC_BY_ORDER, COLOURS, headShade } from "../src/web/palette.js";
-import { CHROMIUM, cellColour, openPage, readMap, runCli, screenshot, type WebSession } from "./web-harness.js";
+import { cellColour, openPage, readMap, runCli, screenshot, type WebSession } from "./web-harness.js";
 
 let web: WebSession;
 
@@ -44,7 +44,7 @@ async function seek(page: Page, seq: number): Promise<void> {
   await page.waitForFunction((s) => document.getElementById("map")!.dataset.seq === String(s), seq, { timeout: 30_000 });
 }
 
-describe.skipIf(!existsSync(CHROMIUM))("replaying a trace of buddy86 boot --trace", () => {
+describe("replaying a trace of buddy86 boot --trace", () => {
   test("each snapshot's moment is drawn as the snapshot; the end shows the CLI's buddyinfo", async () => {
     const dir = mkdtempSync(join(tmpdir(), "buddy86-web-replay-"));
     const tracePath = join(dir, "random.json");
