@@ -5,7 +5,7 @@
 // symbols) and, for a restored run, puts back the state they had at the checkpoint. With an observe
 // session (issue 5's page owner) the sites in poison reports and --fail-site come from its stacks.
 
-import type { BuddyAllocator, BuddyListener } from "../mem/index.js";
+import { fanOutListener, type BuddyAllocator, type BuddyListener } from "../mem/index.js";
 import { symbolize } from "../machine/elf.js";
 import { Symbolizer, codeRanges, walkStack, type EventHub, type PageOwner } from "../observe/index.js";
 import type { AllocatorHook, RunContext } from "./checkpoint.js";
@@ -121,7 +121,7 @@ export class DebugSession {
       this.faults.stack = this.stackSource(run);
       allocator.failPredicate = this.faults.predicate;
     }
-    for (const l of listeners) allocator.listener = allocator.listener === null ? l : fanOut(allocator.listener, l);
+    for (const l of listeners) allocator.listener = allocator.listener === null ? l : fanOutListener(allocator.listener, l);
     const pending = this.pending;
     this.pending = null;
     if (pending !== null) {
@@ -165,16 +165,3 @@ export class DebugSession {
   }
 }
 
-/** A listener that forwards every event to two others, in order. */
-function fanOut(a: BuddyListener, b: BuddyListener): BuddyListener {
-  return {
-    alloc: (pfn, order, zone, gfp) => (a.alloc(pfn, order, zone, gfp), b.alloc(pfn, order, zone, gfp)),
-    free: (pfn, order, zone) => (a.free(pfn, order, zone), b.free(pfn, order, zone)),
-    split: (pfn, order, zone) => (a.split(pfn, order, zone), b.split(pfn, order, zone)),
-    merge: (pfn, order, zone) => (a.merge(pfn, order, zone), b.merge(pfn, order, zone)),
-    fail: (order, gfp, injected) => (a.fail(order, gfp, injected), b.fail(order, gfp, injected)),
-    pcpDrain: (zone, frames) => (a.pcpDrain(zone, frames), b.pcpDrain(zone, frames)),
-    allocContig: (pfn, npages, zone, gfp) => (a.allocContig(pfn, npages, zone, gfp), b.allocContig(pfn, npages, zone, gfp)),
-    freeContig: (pfn, npages, zone) => (a.freeContig(pfn, npages, zone), b.freeContig(pfn, npages, zone)),
-  };
-}

@@ -52,6 +52,20 @@ export interface BuddyListener {
  */
 export type FailPredicate = (order: number, npages: number, gfp: number) => boolean;
 
+/** A listener that forwards every event to two others, in order (keeps one someone attached first). */
+export function fanOutListener(a: BuddyListener, b: BuddyListener): BuddyListener {
+  return {
+    alloc: (pfn, order, zone, gfp) => (a.alloc(pfn, order, zone, gfp), b.alloc(pfn, order, zone, gfp)),
+    free: (pfn, order, zone) => (a.free(pfn, order, zone), b.free(pfn, order, zone)),
+    split: (pfn, order, zone) => (a.split(pfn, order, zone), b.split(pfn, order, zone)),
+    merge: (pfn, order, zone) => (a.merge(pfn, order, zone), b.merge(pfn, order, zone)),
+    fail: (order, gfp, injected) => (a.fail(order, gfp, injected), b.fail(order, gfp, injected)),
+    pcpDrain: (zone, frames) => (a.pcpDrain(zone, frames), b.pcpDrain(zone, frames)),
+    allocContig: (pfn, npages, zone, gfp) => (a.allocContig(pfn, npages, zone, gfp), b.allocContig(pfn, npages, zone, gfp)),
+    freeContig: (pfn, npages, zone) => (a.freeContig(pfn, npages, zone), b.freeContig(pfn, npages, zone)),
+  };
+}
+
 /** Per-CPU cache settings in frames per zone; `false` turns the cache off (a pure buddy). */
 export type PcpOptions = false | { high: number; batch: number };
 

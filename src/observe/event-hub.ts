@@ -5,7 +5,7 @@
 // on demand, into a shared stack depot. One reused event object, no allocation per call.
 // Without a hub the machine pays nothing: the bridge's observer and the allocator's listener stay null.
 
-import type { BuddyAllocator, BuddyListener } from "../mem/index.js";
+import { fanOutListener, type BuddyAllocator, type BuddyListener } from "../mem/index.js";
 import { Cmd, Status } from "../protocol/abi.js";
 import type { BridgeObserver, GuestRegisters, HypercallBridge } from "../machine/bridge.js";
 import { blankEvent, type AllocatorEvent, type EventKind, type EventSubscriber } from "./events.js";
@@ -220,7 +220,7 @@ export class EventHub implements BridgeObserver, BuddyListener {
     this.buddy = buddy;
     this.fresh = fresh;
     const previous = buddy.listener;
-    buddy.listener = previous === null ? this : fanOut(previous, this);
+    buddy.listener = previous === null ? this : fanOutListener(previous, this);
   }
 
   /** Samples the guest at the first event (or query) of each call. */
@@ -311,16 +311,3 @@ export class EventHub implements BridgeObserver, BuddyListener {
   }
 }
 
-/** A listener that forwards to two others (keeps a listener someone else attached first). */
-function fanOut(a: BuddyListener, b: BuddyListener): BuddyListener {
-  return {
-    alloc: (pfn, order, zone, gfp) => (a.alloc(pfn, order, zone, gfp), b.alloc(pfn, order, zone, gfp)),
-    free: (pfn, order, zone) => (a.free(pfn, order, zone), b.free(pfn, order, zone)),
-    split: (pfn, order, zone) => (a.split(pfn, order, zone), b.split(pfn, order, zone)),
-    merge: (pfn, order, zone) => (a.merge(pfn, order, zone), b.merge(pfn, order, zone)),
-    fail: (order, gfp, injected) => (a.fail(order, gfp, injected), b.fail(order, gfp, injected)),
-    pcpDrain: (zone, frames) => (a.pcpDrain(zone, frames), b.pcpDrain(zone, frames)),
-    allocContig: (pfn, npages, zone, gfp) => (a.allocContig(pfn, npages, zone, gfp), b.allocContig(pfn, npages, zone, gfp)),
-    freeContig: (pfn, npages, zone) => (a.freeContig(pfn, npages, zone), b.freeContig(pfn, npages, zone)),
-  };
-}
