@@ -14,6 +14,7 @@ import { BridgeCounters } from "./counters.js";
 import { buildMemoryMap, inGuestRam, readMultibootInfo, type GuestReservation } from "./memmap.js";
 import { formatImageWarning, formatMemoryMapLog, segmentsOutsideImage } from "./boot-log.js";
 import type { Elf32Image } from "./elf.js";
+import type { PortHandlers } from "../host/v86-cpu.js";
 
 // Register indices of reg32 (v86 and x86 encoding order).
 const EAX = 0;
@@ -149,14 +150,7 @@ export class HypercallBridge {
   /** RESERVE ranges collected before MEMMAP. */
   readonly reservations: GuestReservation[] = [];
   /** Handlers for every width of the port, to register with the CPU (built once). */
-  readonly portHandlers: {
-    read8(): number;
-    read16(): number;
-    read32(): number;
-    write8(value: number): void;
-    write16(value: number): void;
-    write32(value: number): void;
-  };
+  readonly portHandlers: PortHandlers;
 
   private ram: Uint8Array;
   private dv: DataView;

@@ -10,7 +10,9 @@ import {
   FRAME_FREE,
   FRAME_NONE,
   FRAME_PCP,
+  ORDER_MASK,
   PAGE_SIZE,
+  STATE_SHIFT,
   ZONE_COUNT,
   ZONE_END_PFN,
   ZONE_NAMES,
@@ -19,8 +21,8 @@ import {
 } from "../mem/index.js";
 import { takeSnapshot, type AllocatorSnapshot, type ReservedSpan } from "../observe/snapshot.js";
 
-export const STATE_SHIFT = 5;
-export const ORDER_MASK = 31;
+// The page reads the allocator's meta bytes with the allocator's own layout constants.
+export { ORDER_MASK, STATE_SHIFT };
 
 /** One moment of the allocator: src/observe's snapshot, the one model of reports and pictures. */
 export type MemorySnapshot = AllocatorSnapshot;
