@@ -169,6 +169,10 @@ static inline uint32_t xs32(void)
 
 static inline int w3_order(uint32_t b) { return __builtin_clz(2047 - b % 2047) - 21; }
 
+/* The workloads' records of live blocks, made and touched once (as in bench.ts). */
+static uint64_t *live_addrs;
+static uint8_t *live_orders;
+
 struct result {
 	long calls, failures;
 };
@@ -190,7 +194,7 @@ struct result {
 	}                                                                                            \
 	static struct result SRC##_w2(void)                                                          \
 	{                                                                                            \
-		uint64_t *live = calloc(FRAMES, sizeof *live);                                       \
+		uint64_t *live = live_addrs;                                                         \
 		long n = 0, calls = 0;                                                               \
 		for (;;) {                                                                           \
 			uint64_t addr = ALLOC(0);                                                    \
@@ -208,14 +212,13 @@ struct result {
 		}                                                                                    \
 		for (long i = 0; i < n; i++)                                                         \
 			FREE(live[i], 0);                                                            \
-		free(live);                                                                          \
 		return (struct result){calls + n, 1};                                                \
 	}                                                                                            \
 	static struct result SRC##_stream(double fill_target)                                        \
 	{                                                                                            \
 		xs_state = W3_SEED;                                                                  \
-		uint64_t *live = calloc(FRAMES, sizeof *live);                                       \
-		uint8_t *orders = calloc(FRAMES, 1);                                                 \
+		uint64_t *live = live_addrs;                                                         \
+		uint8_t *orders = live_orders;                                                       \
 		long count = 0, live_frames = 0, failures = 0;                                       \
 		for (int op = 0; op < W3_OPS; op++) {                                                \
 			uint32_t a = xs32(), b = xs32();                                             \
@@ -243,8 +246,6 @@ struct result {
 		}                                                                                    \
 		for (long i = 0; i < count; i++)                                                     \
 			FREE(live[i], orders[i]);                                                    \
-		free(live);                                                                          \
-		free(orders);                                                                        \
 		return (struct result){W3_OPS + count, failures};                                    \
 	}                                                                                            \
 	static struct result SRC##_w3(void) { return SRC##_stream(0); }                              \
@@ -298,6 +299,10 @@ int main(int argc, char **argv)
 	link_ = malloc(sizeof(int32_t) * 2 * FRAMES);
 	meta = malloc(FRAMES);
 	stack_frames = malloc(sizeof(int32_t) * FRAMES);
+	live_addrs = calloc(FRAMES, sizeof *live_addrs);
+	live_orders = calloc(FRAMES, 1);
+	memset(live_addrs, 0, FRAMES * sizeof *live_addrs);
+	memset(live_orders, 0, FRAMES);
 	static const char *names[] = {"W1", "W1b", "W2", "W3", "W4"};
 	struct result (*buddy_work[])(void) = {buddy_w1, buddy_w1b, buddy_w2, buddy_w3, buddy_w4};
 	struct result (*stack_work[])(void) = {stack_w1, stack_w1b, stack_w2, stack_w3, stack_w4};
