@@ -97,16 +97,29 @@ export class BuddyAllocator extends BuddyCore {
    */
   tryAllocPages(order: number, gfp: number): number {
     if (order >>> 0 !== order || order > this.maxOrder || !gfpIsValid(gfp)) return -EINVAL;
-    // Fast path: no hooks and no GFP_ZERO (so gfp is 0..2 here), served by the first zone of the list:
-    // a cached order pops its per-CPU list (Linux rmqueue_pcplist), any other order takes the
-    // buddy lists directly (rmqueue). Refills, fallbacks, drains and failures take the slow path.
+    // Fast path: no hooks and no GFP_ZERO (so gfp is 0..2 here). A cached order pops the per-CPU
+    // list of the list's first zone (Linux rmqueue_pcplist); any other order takes the buddy lists
+    // directly (rmqueue), falling back zone by zone as allocBlock does. Refills, per-CPU fallbacks,
+    // drains and failures take the slow path. A zone list that is empty (-1 first) fails at once here.
     if (!this.hooked && gfp < GFP_ZERO) {
-      const zone = this.zonelist[gfp << 2]!;
-      // zone < 0: no zone serves this list at all, and the slow path reports the failure.
-      const idx = zone < 0 ? -1 : order <= this.pcpMaxOrder ? this.pcpPop(zone, order) : this.rmqueue(zone, order);
-      if (idx >= 0) {
-        this.meta[idx] = ALLOC_TAG | order;
-        return (idx + this.basePfn) * PAGE_SIZE;
+      const zonelist = this.zonelist;
+      let slot = gfp << 2;
+      let zone = zonelist[slot]!;
+      if (order <= this.pcpMaxOrder) {
+        const idx = zone < 0 ? -1 : this.pcpPop(zone, order);
+        if (idx >= 0) {
+          this.meta[idx] = ALLOC_TAG | order;
+          return (idx + this.basePfn) * PAGE_SIZE;
+        }
+      } else {
+        while (zone >= 0) {
+          const idx = this.rmqueue(zone, order);
+          if (idx >= 0) {
+            this.meta[idx] = ALLOC_TAG | order;
+            return (idx + this.basePfn) * PAGE_SIZE;
+          }
+          zone = zonelist[++slot]!;
+        }
       }
     }
     return this.allocPagesSlow(order, gfp);
@@ -233,11 +246,11 @@ export class BuddyAllocator extends BuddyCore {
     const idx = addr / PAGE_SIZE - this.basePfn;
     const zone = this.zoneOf(idx);
     this.meta.fill(ALLOC_TAG, idx, idx + npages);
-    for (let start = idx + npages, end = idx + 2 ** order; start < end; ) {
+    for (let start = idx + npages, end = idx + (1 << order); start < end; ) {
       const piece = this.largestFit(start, end);
       if (this.listener !== null) this.listener.free(start + this.basePfn, piece, zone);
       this.freeOne(start, piece, zone);
-      start += 2 ** piece;
+      start += 1 << piece;
     }
     return addr;
   }

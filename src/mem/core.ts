@@ -208,7 +208,7 @@ export class BuddyCore {
         const b = Math.min(end, this.zoneHi[z]!);
         if (a >= b) continue;
         const blocks: number[] = [];
-        for (let idx = a; idx < b; idx += 2 ** this.largestFit(idx, b)) blocks.push(idx);
+        for (let idx = a; idx < b; idx += 1 << this.largestFit(idx, b)) blocks.push(idx);
         for (let k = blocks.length - 1; k >= 0; k--) this.addFree(blocks[k]!, this.largestFit(blocks[k]!, b), z);
       }
     }
@@ -270,18 +270,39 @@ export class BuddyCore {
    * Takes a block of exactly `order` from zone's buddy lists: the smallest non-empty order >= the
    * request, split down by handing back upper halves (Linux `expand`). Returns idx, or -1 when the
    * zone has no block that large. The caller must set the head's meta.
+   * List operations are written out in line (this is the allocation hot path): the taken block is its
+   * list's head, so its prev is -1; and every list of orders order..cur-1 is empty (cur is the smallest
+   * non-empty order >= order), so each upper half becomes the only block on its list.
    */
   rmqueue(zone: number, order: number): number {
-    const mask = this.orderMask[zone]! & (-1 << order);
+    const orderMask = this.orderMask;
+    const mask = orderMask[zone]! & (-1 << order);
     if (mask === 0) return -1;
     let cur = 31 - Math.clz32(mask & -mask);
-    const idx = this.freeHead[zone * this.orderCount + cur]!;
-    this.delFree(idx, cur, zone);
-    const listener = this.listener;
-    while (cur > order) {
-      cur--;
-      this.addFree(idx + (1 << cur), cur, zone);
-      if (listener !== null) listener.split(idx + this.basePfn, cur, zone);
+    const link = this.link;
+    const freeHead = this.freeHead;
+    const nrFree = this.nrFree;
+    const listBase = zone * this.orderCount;
+    const idx = freeHead[listBase + cur]!;
+    const nx = link[idx << 1]!;
+    freeHead[listBase + cur] = nx;
+    if (nx >= 0) link[(nx << 1) | 1] = -1;
+    if (--nrFree[listBase + cur]! === 0) orderMask[zone]! &= ~(1 << cur);
+    if (cur > order) {
+      // Bits order..cur-1: the lists the upper halves go to, all empty until now.
+      orderMask[zone]! |= ((1 << cur) - 1) & (-1 << order);
+      const meta = this.meta;
+      const listener = this.hookListener;
+      do {
+        cur--;
+        const half = idx | (1 << cur);
+        link[half << 1] = -1;
+        link[(half << 1) | 1] = -1;
+        freeHead[listBase + cur] = half;
+        nrFree[listBase + cur] = 1;
+        meta[half] = FREE_TAG | cur;
+        if (listener !== null) listener.split(idx + this.basePfn, cur, zone);
+      } while (cur > order);
     }
     this.zoneFree[zone]! -= 1 << order;
     return idx;
@@ -291,25 +312,50 @@ export class BuddyCore {
    * Returns a block to the buddy lists, merging while the buddy is a free head of the same order in
    * the same zone (Linux `__free_one_page`). Worked example: idx 8, order 1 -> buddy 8 ^ (1 << 1) = 10;
    * if 10 is a free order-1 head they merge into the order-2 block at 8 & 10 = 8.
+   * The free hot path: the unlink of each merged buddy and the final push are written out in line,
+   * with shifts rather than products for link indices (no overflow checks in the JIT's code).
    */
   freeOne(idx: number, order: number, zone: number): void {
+    // Callers pass small integers; `| 0` keeps a caller that computed one in floating point from
+    // turning this function's arithmetic into double math for everyone.
+    idx |= 0;
+    order |= 0;
     const meta = this.meta;
+    const link = this.link;
+    const freeHead = this.freeHead;
+    const nrFree = this.nrFree;
     const lo = this.zoneLo[zone]!;
     const hi = this.zoneHi[zone]!;
     const maxOrder = this.maxOrder;
-    const listener = this.listener;
+    const listBase = zone * this.orderCount;
+    const listener = this.hookListener;
     meta[idx] = TAIL_TAG;
     this.zoneFree[zone]! += 1 << order;
     while (order < maxOrder) {
       const buddy = idx ^ (1 << order);
       if (buddy < lo || buddy >= hi || meta[buddy] !== (FREE_TAG | order)) break;
-      this.delFree(buddy, order, zone);
+      // Unlink the buddy (Linux del_page_from_free_list).
+      const nx = link[buddy << 1]!;
+      const pv = link[(buddy << 1) | 1]!;
+      if (pv >= 0) link[pv << 1] = nx;
+      else freeHead[listBase + order] = nx;
+      if (nx >= 0) link[(nx << 1) | 1] = pv;
+      if (--nrFree[listBase + order]! === 0) this.orderMask[zone]! &= ~(1 << order);
       meta[buddy] = TAIL_TAG;
       idx &= buddy;
       order++;
       if (listener !== null) listener.merge(idx + this.basePfn, order, zone);
     }
-    this.addFree(idx, order, zone);
+    // Push the merged block on the head of its list.
+    const li = listBase + order;
+    const head = freeHead[li]!;
+    link[idx << 1] = head;
+    link[(idx << 1) | 1] = -1;
+    if (head >= 0) link[(head << 1) | 1] = idx;
+    freeHead[li] = idx;
+    meta[idx] = FREE_TAG | order;
+    nrFree[li]!++;
+    this.orderMask[zone]! |= 1 << order;
   }
 
   /**
@@ -320,7 +366,7 @@ export class BuddyCore {
     while (start < end) {
       const order = this.largestFit(start, end);
       this.freeOne(start, order, zone);
-      start += 2 ** order;
+      start += 1 << order;
     }
   }
 
@@ -332,14 +378,14 @@ export class BuddyCore {
     while (start < end) {
       const order = this.largestFit(start, end);
       this.addFree(start, order, zone);
-      start += 2 ** order;
+      start += 1 << order;
     }
   }
 
   /** The largest order <= maxOrder of a block aligned at start that ends at or before end. */
   largestFit(start: number, end: number): number {
     let order = start === 0 ? this.maxOrder : Math.min(this.maxOrder, 31 - Math.clz32(start & -start));
-    while (start + 2 ** order > end) order--;
+    while (start + (1 << order) > end) order--;
     return order;
   }
 
@@ -476,7 +522,7 @@ export class BuddyCore {
     for (let k = 0; k <= this.maxOrder; k++) {
       const h = idx - (idx & ((1 << k) - 1));
       const s = this.stateAt(h);
-      if ((s === FRAME_FREE || s === FRAME_PCP || s === FRAME_ALLOC) && h + 2 ** this.orderAt(h) > idx) return h;
+      if ((s === FRAME_FREE || s === FRAME_PCP || s === FRAME_ALLOC) && h + (1 << this.orderAt(h)) > idx) return h;
     }
     return -1;
   }
