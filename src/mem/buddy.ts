@@ -102,9 +102,7 @@ export class BuddyAllocator extends BuddyCore {
     // directly (rmqueue), falling back zone by zone as allocBlock does. Refills, per-CPU fallbacks,
     // drains and failures take the slow path. A zone list that is empty (-1 first) fails at once here.
     if (!this.hooked && gfp < GFP_ZERO) {
-      const zonelist = this.zonelist;
-      let slot = gfp << 2;
-      let zone = zonelist[slot]!;
+      let zone = this.zonelistAt(gfp, 0);
       if (order <= this.pcpMaxOrder) {
         const idx = zone < 0 ? -1 : this.pcpPop(zone, order);
         if (idx >= 0) {
@@ -112,13 +110,14 @@ export class BuddyAllocator extends BuddyCore {
           return (idx + this.basePfn) * PAGE_SIZE;
         }
       } else {
-        while (zone >= 0) {
-          const idx = this.rmqueue(zone, order);
-          if (idx >= 0) {
+        // A zone with no block large enough is skipped on its non-empty-order bitmap, without a call.
+        for (let k = 1; zone >= 0; k++) {
+          if ((this.orderMask[zone]! & (-1 << order)) !== 0) {
+            const idx = this.rmqueue(zone, order);
             this.meta[idx] = ALLOC_TAG | order;
             return (idx + this.basePfn) * PAGE_SIZE;
           }
-          zone = zonelist[++slot]!;
+          zone = this.zonelistAt(gfp, k);
         }
       }
     }
@@ -394,10 +393,9 @@ export class BuddyAllocator extends BuddyCore {
     checkInvariants(this);
   }
 
-  /** Host metadata bytes: the per-frame arrays plus the per-zone tables. */
+  /** Host metadata bytes: the per-frame arrays plus the per-zone tables (words holds all but meta). */
   get metadataBytes(): number {
-    const arrays = [this.link, this.meta, this.freeHead, this.nrFree, this.pcpHead, this.pcpTail];
-    return arrays.reduce((sum, a) => sum + a.byteLength, 0);
+    return this.words.byteLength + this.meta.byteLength + this.zoneManaged.byteLength + this.zonelist.byteLength;
   }
 
   /** A copy of every piece of allocator state, for snapshots. */

@@ -19,6 +19,16 @@ import {
   TAIL_TAG,
   ZONE_COUNT,
   ZONE_END_PFN,
+  ZT_ORDER_MASK,
+  ZT_PCP_COUNT,
+  ZT_PCP_DRAIN,
+  ZT_PCP_HEAD,
+  ZT_PCP_TAIL,
+  ZT_SIZE,
+  ZT_ZONE_FREE,
+  ZT_ZONE_HI,
+  ZT_ZONE_LO,
+  ZT_ZONELIST,
 } from "./constants.js";
 import { invariant } from "./errors.js";
 import type { PfnRange } from "./memory-map.js";
@@ -78,6 +88,20 @@ export class BuddyCore {
   /** Number of frames the metadata arrays cover. */
   readonly frameCount: number;
   readonly managedPageCount: number;
+
+  /**
+   * The links and every per-zone table in one Int32Array: link (2 per frame), then freeHead and
+   * nrFree (per zone and order), then the small per-zone tables at zoneTableBase. The named arrays
+   * below are views into it, for everything that is not a hot path. Why one array: V8 re-checks a
+   * typed array's map and reloads its length and data pointer after stores to any typed array, so
+   * each extra array a hot path touches costs several instructions per access; here the list
+   * operations touch two arrays (words and meta), as the C reference touches two.
+   */
+  readonly words: Int32Array;
+  /** Index in words of freeHead[0], nrFree[0] and of the per-zone tables (ZT_* offsets). */
+  readonly freeHeadBase: number;
+  readonly nrFreeBase: number;
+  readonly zoneTableBase: number;
 
   // Per-frame struct of arrays: 9 bytes per covered frame.
   /**
@@ -160,16 +184,22 @@ export class BuddyCore {
     this.basePfn = (Math.floor(managed[0]!.startPfn / blockPages) * blockPages) | 0;
     this.frameCount = (managed[managed.length - 1]!.endPfn - this.basePfn) | 0;
     const n = this.frameCount;
-    this.link = new Int32Array(2 * n).fill(-1);
-    this.meta = new Uint8Array(n);
     const lists = ZONE_COUNT * this.orderCount;
-    this.freeHead = new Int32Array(lists).fill(-1);
-    this.nrFree = new Int32Array(lists);
-    this.orderMask = new Int32Array(ZONE_COUNT);
-    this.zoneFree = new Int32Array(ZONE_COUNT);
+    this.freeHeadBase = 2 * n;
+    this.nrFreeBase = 2 * n + lists;
+    const zt = 2 * n + 2 * lists;
+    this.zoneTableBase = zt;
+    const words = new Int32Array(zt + ZT_SIZE);
+    this.words = words;
+    this.link = words.subarray(0, 2 * n).fill(-1);
+    this.meta = new Uint8Array(n);
+    this.freeHead = words.subarray(this.freeHeadBase, this.freeHeadBase + lists).fill(-1);
+    this.nrFree = words.subarray(this.nrFreeBase, this.nrFreeBase + lists);
+    this.orderMask = words.subarray(zt + ZT_ORDER_MASK, zt + ZT_ORDER_MASK + ZONE_COUNT);
+    this.zoneFree = words.subarray(zt + ZT_ZONE_FREE, zt + ZT_ZONE_FREE + ZONE_COUNT);
     this.zoneManaged = new Int32Array(ZONE_COUNT);
-    this.zoneLo = new Int32Array(ZONE_COUNT);
-    this.zoneHi = new Int32Array(ZONE_COUNT);
+    this.zoneLo = words.subarray(zt + ZT_ZONE_LO, zt + ZT_ZONE_LO + ZONE_COUNT);
+    this.zoneHi = words.subarray(zt + ZT_ZONE_HI, zt + ZT_ZONE_HI + ZONE_COUNT);
     let lo = 0;
     for (let z = 0; z < ZONE_COUNT; z++) {
       const hi = Math.min(n, Math.max(0, ZONE_END_PFN[z]! - this.basePfn));
@@ -180,10 +210,10 @@ export class BuddyCore {
     this.pcpMaxOrder = pcp === false ? -1 : Math.min(PCP_MAX_ORDER, maxOrder);
     this.pcpHigh = pcp === false ? 0 : pcp.high;
     this.pcpBatch = pcp === false ? 0 : pcp.batch;
-    this.pcpHead = new Int32Array(ZONE_COUNT * PCP_ORDER_COUNT).fill(-1);
-    this.pcpTail = new Int32Array(ZONE_COUNT * PCP_ORDER_COUNT).fill(-1);
-    this.pcpCount = new Int32Array(ZONE_COUNT);
-    this.pcpDrainIndex = new Int32Array(ZONE_COUNT);
+    this.pcpHead = words.subarray(zt + ZT_PCP_HEAD, zt + ZT_PCP_HEAD + ZONE_COUNT * PCP_ORDER_COUNT).fill(-1);
+    this.pcpTail = words.subarray(zt + ZT_PCP_TAIL, zt + ZT_PCP_TAIL + ZONE_COUNT * PCP_ORDER_COUNT).fill(-1);
+    this.pcpCount = words.subarray(zt + ZT_PCP_COUNT, zt + ZT_PCP_COUNT + ZONE_COUNT);
+    this.pcpDrainIndex = words.subarray(zt + ZT_PCP_DRAIN, zt + ZT_PCP_DRAIN + ZONE_COUNT);
 
     // Boot handover. Like Linux (memblock_free_all frees boot memory to the lists' tails), the lists end
     // up in ascending address order, so a fresh allocator hands out low addresses first: blocks are
@@ -225,11 +255,19 @@ export class BuddyCore {
       let slot = zc * 4;
       for (const z of zones) if (this.zoneManaged[z]! > 0) this.zonelist[slot++] = z;
     });
+    for (let slot = 0; slot < 12; slot++) words[zt + ZT_ZONELIST + slot] = this.zonelist[slot]!;
   }
 
   /** The zone of a frame index. */
   zoneOf(idx: number): number {
-    return idx < this.zoneHi[0]! ? 0 : idx < this.zoneHi[1]! ? 1 : 2;
+    const words = this.words;
+    const hi = this.zoneTableBase + ZT_ZONE_HI;
+    return idx < words[hi]! ? 0 : idx < words[hi + 1]! ? 1 : 2;
+  }
+
+  /** The first zone of zone list `zc` (0 KERNEL, 1 DMA, 2 HIGHMEM) at position k, or -1 past its end. */
+  zonelistAt(zc: number, k: number): number {
+    return this.words[this.zoneTableBase + ZT_ZONELIST + (zc << 2) + k]!;
   }
 
   /** Physical address of a frame index. */
@@ -275,36 +313,36 @@ export class BuddyCore {
    * non-empty order >= order), so each upper half becomes the only block on its list.
    */
   rmqueue(zone: number, order: number): number {
-    const orderMask = this.orderMask;
-    const mask = orderMask[zone]! & (-1 << order);
+    const words = this.words;
+    const maskAt = this.zoneTableBase + ZT_ORDER_MASK + zone;
+    const mask = words[maskAt]! & (-1 << order);
     if (mask === 0) return -1;
     let cur = 31 - Math.clz32(mask & -mask);
-    const link = this.link;
-    const freeHead = this.freeHead;
-    const nrFree = this.nrFree;
-    const listBase = zone * this.orderCount;
-    const idx = freeHead[listBase + cur]!;
-    const nx = link[idx << 1]!;
-    freeHead[listBase + cur] = nx;
-    if (nx >= 0) link[(nx << 1) | 1] = -1;
-    if (--nrFree[listBase + cur]! === 0) orderMask[zone]! &= ~(1 << cur);
+    const list = zone * this.orderCount;
+    const headAt = this.freeHeadBase + list;
+    const countAt = this.nrFreeBase + list;
+    const idx = words[headAt + cur]!;
+    const nx = words[idx << 1]!;
+    words[headAt + cur] = nx;
+    if (nx >= 0) words[(nx << 1) | 1] = -1;
+    if (--words[countAt + cur]! === 0) words[maskAt]! &= ~(1 << cur);
     if (cur > order) {
       // Bits order..cur-1: the lists the upper halves go to, all empty until now.
-      orderMask[zone]! |= ((1 << cur) - 1) & (-1 << order);
+      words[maskAt]! |= ((1 << cur) - 1) & (-1 << order);
       const meta = this.meta;
       const listener = this.hookListener;
       do {
         cur--;
         const half = idx | (1 << cur);
-        link[half << 1] = -1;
-        link[(half << 1) | 1] = -1;
-        freeHead[listBase + cur] = half;
-        nrFree[listBase + cur] = 1;
+        words[half << 1] = -1;
+        words[(half << 1) | 1] = -1;
+        words[headAt + cur] = half;
+        words[countAt + cur] = 1;
         meta[half] = FREE_TAG | cur;
         if (listener !== null) listener.split(idx + this.basePfn, cur, zone);
       } while (cur > order);
     }
-    this.zoneFree[zone]! -= 1 << order;
+    words[this.zoneTableBase + ZT_ZONE_FREE + zone]! -= 1 << order;
     return idx;
   }
 
@@ -321,41 +359,42 @@ export class BuddyCore {
     idx |= 0;
     order |= 0;
     const meta = this.meta;
-    const link = this.link;
-    const freeHead = this.freeHead;
-    const nrFree = this.nrFree;
-    const lo = this.zoneLo[zone]!;
-    const hi = this.zoneHi[zone]!;
+    const words = this.words;
+    const zt = this.zoneTableBase;
+    const lo = words[zt + ZT_ZONE_LO + zone]!;
+    const hi = words[zt + ZT_ZONE_HI + zone]!;
     const maxOrder = this.maxOrder;
-    const listBase = zone * this.orderCount;
+    const list = zone * this.orderCount;
+    const headAt = this.freeHeadBase + list;
+    const countAt = this.nrFreeBase + list;
+    const maskAt = zt + ZT_ORDER_MASK + zone;
     const listener = this.hookListener;
     meta[idx] = TAIL_TAG;
-    this.zoneFree[zone]! += 1 << order;
+    words[zt + ZT_ZONE_FREE + zone]! += 1 << order;
     while (order < maxOrder) {
       const buddy = idx ^ (1 << order);
       if (buddy < lo || buddy >= hi || meta[buddy] !== (FREE_TAG | order)) break;
       // Unlink the buddy (Linux del_page_from_free_list).
-      const nx = link[buddy << 1]!;
-      const pv = link[(buddy << 1) | 1]!;
-      if (pv >= 0) link[pv << 1] = nx;
-      else freeHead[listBase + order] = nx;
-      if (nx >= 0) link[(nx << 1) | 1] = pv;
-      if (--nrFree[listBase + order]! === 0) this.orderMask[zone]! &= ~(1 << order);
+      const nx = words[buddy << 1]!;
+      const pv = words[(buddy << 1) | 1]!;
+      if (pv >= 0) words[pv << 1] = nx;
+      else words[headAt + order] = nx;
+      if (nx >= 0) words[(nx << 1) | 1] = pv;
+      if (--words[countAt + order]! === 0) words[maskAt]! &= ~(1 << order);
       meta[buddy] = TAIL_TAG;
       idx &= buddy;
       order++;
       if (listener !== null) listener.merge(idx + this.basePfn, order, zone);
     }
     // Push the merged block on the head of its list.
-    const li = listBase + order;
-    const head = freeHead[li]!;
-    link[idx << 1] = head;
-    link[(idx << 1) | 1] = -1;
-    if (head >= 0) link[(head << 1) | 1] = idx;
-    freeHead[li] = idx;
+    const head = words[headAt + order]!;
+    words[idx << 1] = head;
+    words[(idx << 1) | 1] = -1;
+    if (head >= 0) words[(head << 1) | 1] = idx;
+    words[headAt + order] = idx;
     meta[idx] = FREE_TAG | order;
-    nrFree[li]!++;
-    this.orderMask[zone]! |= 1 << order;
+    words[countAt + order]!++;
+    words[maskAt]! |= 1 << order;
   }
 
   /**
@@ -418,15 +457,16 @@ export class BuddyCore {
 
   /** Pops the newest block of `order` from zone's per-CPU list, or -1 when it is empty. */
   pcpPop(zone: number, order: number): number {
+    const words = this.words;
+    const zt = this.zoneTableBase;
     const pl = zone * PCP_ORDER_COUNT + order;
-    const idx = this.pcpHead[pl]!;
+    const idx = words[zt + ZT_PCP_HEAD + pl]!;
     if (idx < 0) return -1;
-    const link = this.link;
-    const nx = link[2 * idx]!;
-    this.pcpHead[pl] = nx;
-    if (nx >= 0) link[2 * nx + 1] = -1;
-    else this.pcpTail[pl] = -1;
-    this.pcpCount[zone]! -= 1 << order;
+    const nx = words[idx << 1]!;
+    words[zt + ZT_PCP_HEAD + pl] = nx;
+    if (nx >= 0) words[(nx << 1) | 1] = -1;
+    else words[zt + ZT_PCP_TAIL + pl] = -1;
+    words[zt + ZT_PCP_COUNT + zone]! -= 1 << order;
     return idx;
   }
 
@@ -451,16 +491,17 @@ export class BuddyCore {
 
   /** Pushes a freed block on its per-CPU list (LIFO), draining a batch when the zone reaches `high`. */
   pcpPut(idx: number, order: number, zone: number): void {
-    const link = this.link;
+    const words = this.words;
+    const zt = this.zoneTableBase;
     const pl = zone * PCP_ORDER_COUNT + order;
-    const head = this.pcpHead[pl]!;
+    const head = words[zt + ZT_PCP_HEAD + pl]!;
     this.meta[idx] = PCP_TAG | order;
-    link[2 * idx] = head;
-    link[2 * idx + 1] = -1;
-    if (head >= 0) link[2 * head + 1] = idx;
-    else this.pcpTail[pl] = idx;
-    this.pcpHead[pl] = idx;
-    if ((this.pcpCount[zone]! += 1 << order) >= this.pcpHigh) this.pcpDrain(zone, this.pcpBatch);
+    words[idx << 1] = head;
+    words[(idx << 1) | 1] = -1;
+    if (head >= 0) words[(head << 1) | 1] = idx;
+    else words[zt + ZT_PCP_TAIL + pl] = idx;
+    words[zt + ZT_PCP_HEAD + pl] = idx;
+    if ((words[zt + ZT_PCP_COUNT + zone]! += 1 << order) >= this.pcpHigh) this.pcpDrain(zone, this.pcpBatch);
   }
 
   /**
