@@ -102,7 +102,7 @@ export class BuddyAllocator extends BuddyCore {
     // directly (rmqueue), falling back zone by zone as allocBlock does. Refills, per-CPU fallbacks,
     // drains and failures take the slow path. A zone list that is empty (-1 first) fails at once here.
     if (!this.hooked && gfp < GFP_ZERO) {
-      let zone = this.zonelistAt(gfp, 0);
+      let zone = this.zonelist[gfp << 2]!;
       if (order <= this.pcpMaxOrder) {
         const idx = zone < 0 ? -1 : this.pcpPop(zone, order);
         if (idx >= 0) {
