@@ -46,7 +46,7 @@ try {
     await page.fill("#seed", opts.seed);
     await page.click("#speed-check");
     await page.waitForFunction(() => window.buddy86.speed !== null || window.buddy86.error !== null, null, { timeout: 15 * 60_000, polling: 250 });
-    const { speed, error, drawStats } = await page.evaluate(() => ({ speed: window.buddy86.speed, error: window.buddy86.error, drawStats: window.buddy86.drawStats }));
+    const { speed, error, drawStats, packetStats } = await page.evaluate(() => ({ speed: window.buddy86.speed, error: window.buddy86.error, drawStats: window.buddy86.drawStats, packetStats: window.buddy86.packetStats }));
     if (error !== null) throw new Error(`the page failed: ${error}`);
     console.log(
       JSON.stringify({
@@ -64,6 +64,9 @@ try {
         workerJsBytes: files["worker.js"],
         wasmBytes: files["v86.wasm"],
         drawMsPerFrame: Number((drawStats.ms / Math.max(1, drawStats.frames)).toFixed(2)),
+        // The last page run: packets the worker built for the page, and its milliseconds per packet.
+        workerPackets: packetStats.packets,
+        workerMsPerPacket: Number((packetStats.ms / Math.max(1, packetStats.packets)).toFixed(2)),
       }),
     );
   } finally {

@@ -12,6 +12,7 @@ const nodeEntries = {
   cli: "src/cli/main.ts",
   "bench/bench": "src/bench/bench.ts",
   "bench/bench-bridge": "src/bench/bench-bridge.ts",
+  "bench/bench-observe": "src/bench/bench-observe.ts",
 };
 const present = Object.fromEntries(Object.entries(nodeEntries).filter(([, file]) => existsSync(file)));
 

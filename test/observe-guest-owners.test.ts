@@ -57,6 +57,6 @@ describe.skipIf(!existsSync(IMAGE))("page owners of the bundled guest", () => {
     expect(r.leaksText).toBe("");
     expect(r.invalidFreesText).toBe("");
     expect(session.owner!.peakFrames).toBeGreaterThan(0);
-    expect(session.sym.ownerOf(session.hub.depot, session.owner!.allocStack[session.owner!.count - 1]!)).toBe("random_run");
+    expect(session.sym.ownerOf(session.hub.depot, session.owner!.allocStackOf(session.owner!.count - 1))).toBe("random_run");
   });
 });

@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { Cmd, Status } from "../src/protocol/abi.js";
 import { hex8, observedGuest } from "./observe-fixtures.js";
-import { ObserveSession } from "../src/observe/index.js";
+import { ObserveSession, PageOwner } from "../src/observe/index.js";
 import type { BridgeObserver } from "../src/machine/index.js";
 import { fakeGuest } from "./bridge-fixtures.js";
 
@@ -153,6 +153,41 @@ describe("page owner", () => {
     const r = session.finish({ allocator: g.bridge.allocator, memoryMap: g.bridge.memoryMap, memoryBytes: g.ram.length, reason: "exit", marks: [] } as never);
     expect(r.atNote).toContain("restored from a checkpoint");
     expect(r.atSnapshot).toBe(r.finalSnapshot);
-    expect(r.leakRows.map((row) => session.owner!.pfn[row]! * PAGE)).toEqual([after]);
+    expect(r.leakRows.map((row) => session.owner!.row(row).pfn * PAGE)).toEqual([after]);
   });
 });
+
+describe("page owner that reuses rows (retainFreed, the web page's)", () => {
+  it("stays bounded, keeps live blocks exact and never names the wrong block for a frame", () => {
+    const o = observedGuest();
+    const owner = new PageOwner(o.session.hub, { retainFreed: 2 });
+    o.session.hub.subscribe(owner);
+    const history = o.session.owner!;
+    const addrs = [0, 1, 2, 3].map(() => o.callAt(A, A_RET, Cmd.ALLOC_PAGES, 0, 0).result);
+    for (const a of addrs.slice(0, 3)) expect(o.callAt(F1, 0, Cmd.FREE_PAGES, a, 0).status).toBe(Status.OK);
+    // Three freed rows kept, one more than retainFreed: the oldest (addrs[0]'s) is the next reused.
+    const first = owner.rowOfFrame(addrs[0]! / PAGE);
+    expect(first).toBeGreaterThanOrEqual(0);
+    expect(owner.row(first).freeSeq).toBeGreaterThanOrEqual(0);
+    const big = o.callAt(B, B_RET, Cmd.ALLOC_PAGES, 3, 0).result;
+    expect(owner.count).toBe(4);
+    expect(owner.row(first).pfn).toBe(big / PAGE);
+    expect(owner.row(first).allocStack).toBe(history.allocStackOf(history.count - 1));
+    // Churn: the table does not grow past live blocks + retained freed rows + the one in reuse.
+    for (let i = 0; i < 500; i++) expect(o.callAt(F1, 0, Cmd.FREE_PAGES, o.callAt(A, A_RET, Cmd.ALLOC_PAGES, i % 3, 0).result, i % 3).status).toBe(Status.OK);
+    expect(owner.count).toBeLessThanOrEqual(2 + 2 + 1);
+    // Every frame either has no record or the record of a block that covers it.
+    const buddy = o.g.bridge.allocator!;
+    for (let pfn = buddy.basePfn; pfn < buddy.basePfn + buddy.frameCount; pfn++) {
+      const r = owner.rowOfFrame(pfn);
+      if (r < 0) continue;
+      const row = owner.row(r);
+      expect(pfn >= row.pfn && pfn < row.pfn + row.npages, `pfn 0x${pfn.toString(16)} named by row ${r} at 0x${row.pfn.toString(16)}`).toBe(true);
+    }
+    const live = (p: PageOwner): number[] => p.liveAt(Infinity).map((r) => p.row(r).pfn).sort((x, y) => x - y);
+    expect(live(owner)).toEqual(live(history));
+    expect(live(owner)).toEqual([addrs[3]! / PAGE, big / PAGE].sort((x, y) => x - y));
+    expect(() => owner.liveAt(3)).toThrow(/only the present/);
+  });
+});
+

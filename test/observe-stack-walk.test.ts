@@ -2,15 +2,15 @@
 // page tables when paging is on (4 KiB and 4 MiB pages), bounded and tolerant of garbage.
 
 import { describe, expect, it } from "vitest";
-import { CR0_PG, CR4_PAE, CR4_PSE, StackDepot, translate, walkStack } from "../src/observe/index.js";
+import { CR0_PG, CR4_PAE, CR4_PSE, StackDepot, ramWords, translate, walkStack } from "../src/observe/index.js";
 
 const RAM = 8 * 1024 * 1024;
 
-function ramWith(words: [number, number][]): Uint8Array {
+function ramWith(words: [number, number][]): Int32Array {
   const ram = new Uint8Array(RAM);
   const dv = new DataView(ram.buffer);
   for (const [addr, value] of words) dv.setUint32(addr, value >>> 0, true);
-  return ram;
+  return ramWords(ram);
 }
 
 /** Frames at fp0 < fp1 < fp2: each [saved ebp, return address]. */
@@ -24,7 +24,7 @@ function chain(base: number, rets: number[]): [number, number][] {
   return words;
 }
 
-function walk(ram: Uint8Array, eip: number, ebp: number, opts: { cr0?: number; cr3?: number; cr4?: number; depth?: number; code?: Uint32Array | null } = {}): number[] {
+function walk(ram: Int32Array, eip: number, ebp: number, opts: { cr0?: number; cr3?: number; cr4?: number; depth?: number; code?: Uint32Array | null } = {}): number[] {
   const out = new Uint32Array(opts.depth ?? 16);
   const n = walkStack(ram, eip, ebp, opts.cr0 ?? 0, opts.cr3 ?? 0, opts.cr4 ?? 0, out, opts.code ?? null);
   return Array.from(out.subarray(0, n));
@@ -105,6 +105,21 @@ describe("stack walk, paging on", () => {
     expect(walk(ram, 0x100abc, va, { cr0: CR0_PG, cr3: PD })).toEqual([0x100abc, 0x101111, 0x102222]);
     // The same EBP read as a physical address finds nothing: paging must be honoured.
     expect(walk(ram, 0x100abc, va)).toEqual([0x100abc]);
+  });
+
+  it("reads a frame that straddles a page boundary through both pages", () => {
+    // VA 0xC0010FFC is the last word of a page mapped to PA 0x90000; its return address is the first
+    // word of the next VA page, mapped to PA 0x95000 (not the PA right after 0x90FFC).
+    const fp = 0xc0010ffc;
+    const ram = ramWith([
+      [PD + 0x300 * 4, PT | 0x3],
+      [PT + 0x10 * 4, 0x90000 | 0x3],
+      [PT + 0x11 * 4, 0x95000 | 0x3],
+      [0x90ffc, 0],
+      [0x95000, 0x101111],
+      [0x91000, 0x7777777],
+    ]);
+    expect(walk(ram, 0x100abc, fp, { cr0: CR0_PG, cr3: PD })).toEqual([0x100abc, 0x101111]);
   });
 });
 

@@ -203,13 +203,19 @@ export class ObserveRun {
     const owner = this.session.owner;
     if (owner === null) return [];
     const s = this.session;
-    return r.atRows.map((row) => ({ pfn: owner.pfn[row]!, npages: owner.npages[row]!, owner: s.sym.ownerOf(s.hub.depot, owner.allocStack[row]!) }));
+    return r.atRows.map((row) => {
+      const o = owner.row(row);
+      return { pfn: o.pfn, npages: o.npages, owner: s.sym.ownerOf(s.hub.depot, o.allocStack) };
+    });
   }
 
   private traceEnding(r: ObserveResult, result: MachineResult): TraceEnding {
     const s = this.session;
     const owner = s.owner!;
-    const rowData = (row: number): number[] => [owner.pfn[row]!, owner.npages[row]!, owner.order[row]!, owner.gfp[row]!, owner.allocStack[row]!, owner.allocSeq[row]!, owner.allocIcount[row]!];
+    const rowData = (row: number): number[] => {
+      const o = owner.row(row);
+      return [o.pfn, o.npages, o.order, o.gfp, o.allocStack, o.allocSeq, o.allocIcount];
+    };
     const stacks: TraceEnding["stacks"] = {};
     for (let h = 0; h < s.hub.depot.size; h++) stacks[String(h)] = { frames: s.sym.formatStack(s.hub.depot, h), owner: s.sym.ownerOf(s.hub.depot, h) };
     return {

@@ -50,8 +50,13 @@ export function addReportCommand(program: Command): void {
 
 /** Rows of the trace's [pfn, npages, order, gfp, stack, allocSeq, icount] lists as an owner table. */
 function tableOf(rows: readonly number[][]): OwnerTable {
-  const col = (k: number): number[] => rows.map((r) => r[k]!);
-  return { pfn: col(0), npages: col(1), order: col(2), gfp: col(3), allocStack: col(4), allocSeq: col(5), allocIcount: col(6) };
+  return {
+    row: (r) => {
+      const [pfn, npages, order, gfp, allocStack, allocSeq, allocIcount] = rows[r]!;
+      // The trace keeps live rows only: nothing was freed.
+      return { pfn: pfn!, npages: npages!, order: order!, gfp: gfp!, allocStack: allocStack!, allocSeq: allocSeq!, allocIcount: allocIcount!, freeStack: -1, freeSeq: -1, freeIcount: -1 };
+    },
+  };
 }
 
 /** Runs the report; returns the process exit code. Throws UsageError for an unreadable trace. */

@@ -7,7 +7,7 @@
 
 import { fanOutListener, type BuddyAllocator, type BuddyListener } from "../mem/index.js";
 import { symbolize } from "../machine/elf.js";
-import { Symbolizer, codeRanges, walkStack, type EventHub, type PageOwner } from "../observe/index.js";
+import { RamWords, Symbolizer, codeRanges, walkStack, type EventHub, type PageOwner } from "../observe/index.js";
 import type { AllocatorHook, RunContext } from "./checkpoint.js";
 import { EventTail, type EventTailState, type TailEvent } from "./event-tail.js";
 import { FaultInjector, faultsRequested, type FaultOptions, type FaultState, type InjectedFailure } from "./fault-inject.js";
@@ -141,8 +141,9 @@ export class DebugSession {
     const owner = src.owner;
     const row = owner.rowOfFrame(pfn);
     if (row < 0) return undefined;
-    const stack = kind === "alloc" ? owner.allocStack[row]! : owner.freeStack[row]!;
-    const at = kind === "alloc" ? owner.allocSeq[row]! : owner.freeSeq[row]!;
+    const o = owner.row(row);
+    const stack = kind === "alloc" ? o.allocStack : o.freeStack;
+    const at = kind === "alloc" ? o.allocSeq : o.freeSeq;
     if (stack < 0 || at !== seq) return undefined;
     return `call ${seq}:\n      ${src.sym.formatStack(src.hub.depot, stack).join("\n      ")}`;
   }
@@ -154,10 +155,11 @@ export class DebugSession {
     const sym = new Symbolizer(run.elf);
     const code = codeRanges(run.elf);
     const frames = new Uint32Array(STACK_DEPTH);
+    const words = new RamWords();
     return () => {
       const g = run.guest;
       if (g === null) return [];
-      const depth = walkStack(run.bridge.guestRam, g.eip, g.reg32[REG_EBP]!, g.cr0, g.cr3, g.cr4, frames, code);
+      const depth = walkStack(words.of(run.bridge.guestRam), g.eip, g.reg32[REG_EBP]!, g.cr0, g.cr3, g.cr4, frames, code);
       const out: string[] = [];
       for (let i = 0; i < depth; i++) out.push(sym.format(frames[i]!));
       return out;

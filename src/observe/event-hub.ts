@@ -10,7 +10,7 @@ import { Cmd, Status } from "../protocol/abi.js";
 import type { BridgeObserver, GuestRegisters, HypercallBridge } from "../machine/bridge.js";
 import { blankEvent, type AllocatorEvent, type EventKind, type EventSubscriber } from "./events.js";
 import { StackDepot } from "./stack-depot.js";
-import { DEFAULT_STACK_DEPTH, walkStack } from "./stack-walk.js";
+import { DEFAULT_STACK_DEPTH, RamWords, walkStack } from "./stack-walk.js";
 
 const REG_EAX = 0;
 const REG_EBP = 5;
@@ -33,6 +33,7 @@ export class EventHub implements BridgeObserver, BuddyListener {
   private readonly event: AllocatorEvent = blankEvent();
   private readonly frames: Uint32Array;
   private readonly code: Uint32Array | null;
+  private readonly ramWords = new RamWords();
   private bridgeRef: HypercallBridge | null = null;
   private guestRef: GuestRegisters | null = null;
   private buddy: BuddyAllocator | null = null;
@@ -194,8 +195,8 @@ export class EventHub implements BridgeObserver, BuddyListener {
     let depth = 1;
     if (g === null) frames[0] = 0;
     else {
-      const ram = this.bridgeRef!.guestRam;
-      depth = walkStack(ram, this.ctxEip, g.reg32[REG_EBP]!, g.cr0, g.cr3, g.cr4, frames, this.code);
+      const words = this.ramWords.of(this.bridgeRef!.guestRam);
+      depth = walkStack(words, this.ctxEip, g.reg32[REG_EBP]!, g.cr0, g.cr3, g.cr4, frames, this.code);
     }
     this.ctxStack = this.depot.intern(frames, depth);
     return this.ctxStack;

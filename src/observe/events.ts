@@ -8,6 +8,28 @@
 export const EVENT_KINDS = ["alloc", "free", "split", "merge", "fail", "pcp-drain", "mark", "protocol-error"] as const;
 export type EventKind = (typeof EVENT_KINDS)[number];
 
+/** A kind's index in EVENT_KINDS (a switch: compares of interned strings, no lookup per event). */
+export function eventKindCode(kind: EventKind): number {
+  switch (kind) {
+    case "alloc":
+      return 0;
+    case "free":
+      return 1;
+    case "split":
+      return 2;
+    case "merge":
+      return 3;
+    case "fail":
+      return 4;
+    case "pcp-drain":
+      return 5;
+    case "mark":
+      return 6;
+    case "protocol-error":
+      return 7;
+  }
+}
+
 /**
  * One thing the allocator did or refused. Fields that do not apply are -1 (numbers) or "" (label).
  *  - alloc / free: a block of npages frames at pfn (order -1 for an ALLOC_CONTIG/FREE_CONTIG range).

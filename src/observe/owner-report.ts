@@ -10,7 +10,7 @@
 
 import { gfpToString } from "../mem/index.js";
 import { Cmd, STATUSES, Status, commandName } from "../protocol/abi.js";
-import type { PageOwner } from "./page-owner.js";
+import type { OwnerTable, PageOwner } from "./page-owner.js";
 import type { StackDepot } from "./stack-depot.js";
 import type { Symbolizer } from "./symbols.js";
 
@@ -28,17 +28,6 @@ export interface OwnerGroup {
   firstIcount: number;
 }
 
-/** The columns of an allocation table: the PageOwner's typed arrays, or arrays read from a trace. */
-export interface OwnerTable {
-  pfn: ArrayLike<number>;
-  npages: ArrayLike<number>;
-  order: ArrayLike<number>;
-  gfp: ArrayLike<number>;
-  allocStack: ArrayLike<number>;
-  allocSeq: ArrayLike<number>;
-  allocIcount: ArrayLike<number>;
-}
-
 /** A stack handle's frames as text lines ("function+0xoff"). */
 export type StackText = (stack: number) => string[];
 
@@ -46,21 +35,21 @@ export type StackText = (stack: number) => string[];
 export function groupByStack(owner: OwnerTable, rows: readonly number[]): OwnerGroup[] {
   const groups = new Map<number, OwnerGroup>();
   for (const r of rows) {
-    const stack = owner.allocStack[r]!;
+    const row = owner.row(r);
+    const stack = row.allocStack;
     let g = groups.get(stack);
     if (g === undefined) {
-      g = { stack, times: 0, pages: 0, minOrder: Infinity, maxOrder: -1, contig: false, gfps: [], firstSeq: owner.allocSeq[r]!, firstIcount: owner.allocIcount[r]! };
+      g = { stack, times: 0, pages: 0, minOrder: Infinity, maxOrder: -1, contig: false, gfps: [], firstSeq: row.allocSeq, firstIcount: row.allocIcount };
       groups.set(stack, g);
     }
     g.times++;
-    g.pages += owner.npages[r]!;
-    const order = owner.order[r]!;
-    if (order < 0) g.contig = true;
+    g.pages += row.npages;
+    if (row.order < 0) g.contig = true;
     else {
-      g.minOrder = Math.min(g.minOrder, order);
-      g.maxOrder = Math.max(g.maxOrder, order);
+      g.minOrder = Math.min(g.minOrder, row.order);
+      g.maxOrder = Math.max(g.maxOrder, row.order);
     }
-    if (!g.gfps.includes(owner.gfp[r]!)) g.gfps.push(owner.gfp[r]!);
+    if (!g.gfps.includes(row.gfp)) g.gfps.push(row.gfp);
   }
   return [...groups.values()].sort((a, b) => b.pages - a.pages || b.times - a.times || a.firstSeq - b.firstSeq);
 }
@@ -125,14 +114,14 @@ export function formatInvalidFrees(owner: PageOwner, sym: Symbolizer): string {
     out.push(`${statusText(f.status)}: ${what} at ${where} (icount ${f.icount})`);
     out.push(...stackLines(depot, sym, f.stack));
     const r = f.allocation;
-    if (r < 0) out.push("the frame was never allocated");
+    if (r === null) out.push(owner.keepsHistory ? "the frame was never allocated" : "no record of the frame's allocation (never allocated, or freed long ago)");
     else {
-      const size = owner.order[r]! >= 0 ? `order ${owner.order[r]}` : `npages ${owner.npages[r]}`;
-      out.push(`allocated as pfn 0x${owner.pfn[r]!.toString(16)} ${size} at call ${owner.allocSeq[r]} (icount ${owner.allocIcount[r]}):`);
-      out.push(...stackLines(depot, sym, owner.allocStack[r]!));
-      if (owner.freeStack[r]! >= 0 && owner.freeSeq[r]! <= f.seq) {
-        out.push(`${f.status === Status.EDOUBLEFREE ? "first freed" : "freed"} at call ${owner.freeSeq[r]} (icount ${owner.freeIcount[r]}):`);
-        out.push(...stackLines(depot, sym, owner.freeStack[r]!));
+      const size = r.order >= 0 ? `order ${r.order}` : `npages ${r.npages}`;
+      out.push(`allocated as pfn 0x${r.pfn.toString(16)} ${size} at call ${r.allocSeq} (icount ${r.allocIcount}):`);
+      out.push(...stackLines(depot, sym, r.allocStack));
+      if (r.freeStack >= 0 && r.freeSeq <= f.seq) {
+        out.push(`${f.status === Status.EDOUBLEFREE ? "first freed" : "freed"} at call ${r.freeSeq} (icount ${r.freeIcount}):`);
+        out.push(...stackLines(depot, sym, r.freeStack));
       }
     }
     out.push("");

@@ -5,12 +5,18 @@
 // is a scan of the table and the peak, a MARK or any call can be looked at after the run. Each frame
 // also remembers the latest allocation that covered it, so an invalid free (double free, wrong order,
 // interior frame) is reported with the offending call, the allocation and, for a double free, the
-// first free.
+// first free. Rows live in fixed chunks (CHUNK_ROWS rows each; integers and float64 fields
+// interleaved per row), so recording one costs a few stores into one or two cache lines and the
+// table never copies itself as it grows: this runs inside every hypercall the page watches.
+//
+// By default every row is kept (the CLI looks at any past moment: liveAt(seq)). A live view that only
+// needs the present (the web page) sets `retainFreed`: rows of freed blocks are then reused, oldest
+// first, once more than that many are kept, so the table stays bounded and in hot memory - fresh
+// memory costs a page fault per 4 KiB, measured at 12 us on a VM, more than the rest of a call.
 
 import { Cmd, Status } from "../protocol/abi.js";
 import type { AllocatorEvent, EventSubscriber } from "./events.js";
 import type { EventHub } from "./event-hub.js";
-import { grow } from "./stack-depot.js";
 
 /** An invalid free: the offending request and what the page owner knew of the frame it named. */
 export interface InvalidFree {
@@ -25,30 +31,67 @@ export interface InvalidFree {
   /** Stack handle of the offending call. */
   stack: number;
   icount: number;
-  /** Row of the latest allocation covering the frame, or -1 when it was never allocated. */
-  allocation: number;
+  /** The latest allocation covering the frame as it stood then, or null when there was none. */
+  allocation: OwnerRow | null;
+}
+
+export interface PageOwnerOptions {
+  /** Invalid frees kept in full (default DEFAULT_MAX_INVALID_FREES); later ones are only counted. */
+  maxInvalidFrees?: number;
+  /**
+   * Rows of freed blocks to keep before reusing the oldest (default Infinity: keep all, so any past
+   * moment can be looked at). With a bound, only the present is exact: liveAt(seq) for seq before
+   * now is refused, and a frame's record may be gone once its block was freed long ago.
+   */
+  retainFreed?: number;
 }
 
 /** Invalid frees kept in full; later ones are only counted. */
 export const DEFAULT_MAX_INVALID_FREES = 1000;
 const NONE = -1;
 
-export class PageOwner implements EventSubscriber {
+const CHUNK_SHIFT = 14;
+const CHUNK_ROWS = 1 << CHUNK_SHIFT;
+const CHUNK_MASK = CHUNK_ROWS - 1;
+// Int32 fields of a row.
+const I_PFN = 0;
+const I_NPAGES = 1;
+const I_ORDER = 2;
+const I_GFP = 3;
+const I_ALLOC_STACK = 4;
+const I_FREE_STACK = 5;
+const I_STRIDE = 6;
+// Float64 fields of a row (call numbers and instruction counts outgrow 31 bits in long runs).
+const F_ALLOC_SEQ = 0;
+const F_ALLOC_ICOUNT = 1;
+const F_FREE_SEQ = 2;
+const F_FREE_ICOUNT = 3;
+const F_STRIDE = 4;
+
+/** One allocation as the page owner recorded it (a copy: for reports and the page's inspector). */
+export interface OwnerRow {
+  pfn: number;
+  npages: number;
+  /** Order, or -1 for an ALLOC_CONTIG range. */
+  order: number;
+  gfp: number;
+  allocStack: number;
+  allocSeq: number;
+  allocIcount: number;
+  /** -1 while live. */
+  freeStack: number;
+  freeSeq: number;
+  freeIcount: number;
+}
+
+/** Rows of allocations by number: the live PageOwner, or rows read back from a trace. */
+export interface OwnerTable {
+  row(r: number): OwnerRow;
+}
+
+export class PageOwner implements EventSubscriber, OwnerTable {
   /** Rows of the allocation table. */
   count = 0;
-  pfn = new Int32Array(1024);
-  npages = new Int32Array(1024);
-  /** Order, or -1 for an ALLOC_CONTIG range. */
-  order = new Int32Array(1024);
-  gfp = new Int32Array(1024);
-  allocStack = new Int32Array(1024);
-  allocSeq = new Float64Array(1024);
-  allocIcount = new Float64Array(1024);
-  /** -1 while live. */
-  freeStack = new Int32Array(1024);
-  freeSeq = new Float64Array(1024);
-  freeIcount = new Float64Array(1024);
-
   /** Frames in live blocks now, and the largest such count after any call with the call it came at. */
   liveFrames = 0;
   liveBlocks = 0;
@@ -59,6 +102,14 @@ export class PageOwner implements EventSubscriber {
   /** Frees of blocks allocated before the hub saw the allocator (a restored checkpoint). */
   untrackedFrees = 0;
 
+  private readonly ints: Int32Array[] = [];
+  private readonly nums: Float64Array[] = [];
+  private readonly maxInvalidFrees: number;
+  private readonly retainFreed: number;
+  /** With retainFreed: rows of freed blocks, oldest first (a ring), waiting to be reused. */
+  private freedRing = new Int32Array(0);
+  private freedHead = 0;
+  private freedCount = 0;
   /** Per frame (pfn - basePfn): the row of the latest allocation covering it, or -1. */
   private frameRow: Int32Array | null = null;
   private basePfn = 0;
@@ -67,8 +118,18 @@ export class PageOwner implements EventSubscriber {
 
   constructor(
     readonly hub: EventHub,
-    private readonly maxInvalidFrees = DEFAULT_MAX_INVALID_FREES,
-  ) {}
+    options: PageOwnerOptions = {},
+  ) {
+    this.maxInvalidFrees = options.maxInvalidFrees ?? DEFAULT_MAX_INVALID_FREES;
+    const retain = options.retainFreed ?? Infinity;
+    if (!(retain >= 0)) throw new Error(`PageOwner: retainFreed ${retain} must be >= 0`);
+    this.retainFreed = retain;
+  }
+
+  /** True when every row is kept, so liveAt() can look at any past call. */
+  get keepsHistory(): boolean {
+    return this.retainFreed === Infinity;
+  }
 
   onEvent(e: Readonly<AllocatorEvent>): void {
     if (e.kind === "alloc") this.allocated(e);
@@ -83,24 +144,83 @@ export class PageOwner implements EventSubscriber {
     }
   }
 
-  /** The row of the latest allocation that covered pfn, or -1. */
+  /** A copy of row r (allocates: not for per-call use). */
+  row(r: number): OwnerRow {
+    this.checkRow(r);
+    const ints = this.ints[r >>> CHUNK_SHIFT]!;
+    const nums = this.nums[r >>> CHUNK_SHIFT]!;
+    const i = (r & CHUNK_MASK) * I_STRIDE;
+    const f = (r & CHUNK_MASK) * F_STRIDE;
+    return {
+      pfn: ints[i + I_PFN]!,
+      npages: ints[i + I_NPAGES]!,
+      order: ints[i + I_ORDER]!,
+      gfp: ints[i + I_GFP]!,
+      allocStack: ints[i + I_ALLOC_STACK]!,
+      allocSeq: nums[f + F_ALLOC_SEQ]!,
+      allocIcount: nums[f + F_ALLOC_ICOUNT]!,
+      freeStack: ints[i + I_FREE_STACK]!,
+      freeSeq: nums[f + F_FREE_SEQ]!,
+      freeIcount: nums[f + F_FREE_ICOUNT]!,
+    };
+  }
+
+  /** The allocation stack of row r (for scans over many rows, without a copy). */
+  allocStackOf(r: number): number {
+    this.checkRow(r);
+    return this.ints[r >>> CHUNK_SHIFT]![(r & CHUNK_MASK) * I_STRIDE + I_ALLOC_STACK]!;
+  }
+
+  /** The frames of row r's block. */
+  npagesOf(r: number): number {
+    this.checkRow(r);
+    return this.ints[r >>> CHUNK_SHIFT]![(r & CHUNK_MASK) * I_STRIDE + I_NPAGES]!;
+  }
+
+  /** True while row r's block is allocated. */
+  isLive(r: number): boolean {
+    this.checkRow(r);
+    return this.nums[r >>> CHUNK_SHIFT]![(r & CHUNK_MASK) * F_STRIDE + F_FREE_SEQ]! < 0;
+  }
+
+  /** The row of the latest allocation that covered pfn, or -1 (never allocated, or its row was reused). */
   rowOfFrame(pfn: number): number {
     const rows = this.frameRow;
     const idx = pfn - this.basePfn;
-    return rows === null || idx < 0 || idx >= rows.length ? NONE : rows[idx]!;
+    if (rows === null || idx < 0 || idx >= rows.length) return NONE;
+    const r = rows[idx]!;
+    if (r === NONE || this.keepsHistory) return r;
+    // A reused row now describes another block: the frame's own record is gone.
+    const ints = this.ints[r >>> CHUNK_SHIFT]!;
+    const i = (r & CHUNK_MASK) * I_STRIDE;
+    const head = ints[i + I_PFN]!;
+    return pfn >= head && pfn < head + ints[i + I_NPAGES]! ? r : NONE;
   }
 
   /** True when row was live after call `seq` (allocated at or before it, not freed by then). */
   liveAfter(row: number, seq: number): boolean {
-    const freed = this.freeSeq[row]!;
-    return this.allocSeq[row]! <= seq && (freed < 0 || freed > seq);
+    this.checkRow(row);
+    const nums = this.nums[row >>> CHUNK_SHIFT]!;
+    const f = (row & CHUNK_MASK) * F_STRIDE;
+    const freed = nums[f + F_FREE_SEQ]!;
+    return nums[f + F_ALLOC_SEQ]! <= seq && (freed < 0 || freed > seq);
   }
 
-  /** Rows live after call `seq` (Infinity: now), in allocation order. */
+  /** Rows live after call `seq` (Infinity: now), in allocation order (row order, with retainFreed). */
   liveAt(seq: number): number[] {
+    if (seq !== Infinity && !this.keepsHistory) throw new Error("invariant: liveAt(seq) of a page owner that reuses rows (retainFreed): only the present is kept");
     const out: number[] = [];
-    for (let r = 0; r < this.count; r++) if (this.liveAfter(r, seq)) out.push(r);
+    for (let r = 0; r < this.count; r++) {
+      const nums = this.nums[r >>> CHUNK_SHIFT]!;
+      const f = (r & CHUNK_MASK) * F_STRIDE;
+      const freed = nums[f + F_FREE_SEQ]!;
+      if (nums[f + F_ALLOC_SEQ]! <= seq && (freed < 0 || freed > seq)) out.push(r);
+    }
     return out;
+  }
+
+  private checkRow(r: number): void {
+    if (!(r >= 0 && r < this.count)) throw new Error(`invariant: page owner has no row ${r} (${this.count} rows)`);
   }
 
   private ensureFrames(): void {
@@ -114,23 +234,28 @@ export class PageOwner implements EventSubscriber {
 
   private allocated(e: Readonly<AllocatorEvent>): void {
     this.ensureFrames();
-    const r = this.count;
-    if (r === this.pfn.length) this.growTable(r + 1);
-    this.count++;
-    this.pfn[r] = e.pfn;
-    this.npages[r] = e.npages;
-    this.order[r] = e.order;
-    this.gfp[r] = e.gfp;
-    this.allocStack[r] = this.hub.currentStack();
-    this.allocSeq[r] = e.seq;
-    this.allocIcount[r] = e.icount;
-    this.freeStack[r] = NONE;
-    this.freeSeq[r] = NONE;
-    this.freeIcount[r] = NONE;
     const idx = e.pfn - this.basePfn;
-    if (this.headRow![idx] !== NONE) throw new Error(`invariant: page owner: pfn 0x${e.pfn.toString(16)} allocated while already live`);
-    this.headRow![idx] = r;
-    this.frameRow!.fill(r, idx, idx + e.npages);
+    const headRow = this.headRow!;
+    if (headRow[idx] !== NONE) throw new Error(`invariant: page owner: pfn 0x${e.pfn.toString(16)} allocated while already live`);
+    const r = this.freedCount > this.retainFreed ? this.reuseOldestFreed() : this.appendRow();
+    const c = r >>> CHUNK_SHIFT;
+    const ints = this.ints[c]!;
+    const nums = this.nums[c]!;
+    const i = (r & CHUNK_MASK) * I_STRIDE;
+    const f = (r & CHUNK_MASK) * F_STRIDE;
+    ints[i + I_PFN] = e.pfn;
+    ints[i + I_NPAGES] = e.npages;
+    ints[i + I_ORDER] = e.order;
+    ints[i + I_GFP] = e.gfp;
+    ints[i + I_ALLOC_STACK] = this.hub.currentStack();
+    ints[i + I_FREE_STACK] = NONE;
+    nums[f + F_ALLOC_SEQ] = e.seq;
+    nums[f + F_ALLOC_ICOUNT] = e.icount;
+    nums[f + F_FREE_SEQ] = NONE;
+    nums[f + F_FREE_ICOUNT] = NONE;
+    headRow[idx] = r;
+    const frameRow = this.frameRow!;
+    for (let p = idx, end = idx + e.npages; p < end; p++) frameRow[p] = r;
     this.liveFrames += e.npages;
     this.liveBlocks++;
   }
@@ -138,26 +263,64 @@ export class PageOwner implements EventSubscriber {
   private freed(e: Readonly<AllocatorEvent>): void {
     this.ensureFrames();
     const idx = e.pfn - this.basePfn;
-    const r = idx >= 0 && idx < this.headRow!.length ? this.headRow![idx]! : NONE;
+    const headRow = this.headRow!;
+    const r = idx >= 0 && idx < headRow.length ? headRow[idx]! : NONE;
     if (r === NONE && !this.hub.allocatorFresh) {
       // A block from before a restored checkpoint: its owner is unknown.
       this.untrackedFrees++;
       return;
     }
-    if (r === NONE || this.npages[r] !== e.npages) {
+    const ints = r === NONE ? null : this.ints[r >>> CHUNK_SHIFT]!;
+    const i = (r & CHUNK_MASK) * I_STRIDE;
+    if (ints === null || ints[i + I_NPAGES] !== e.npages) {
       throw new Error(`invariant: page owner: free of pfn 0x${e.pfn.toString(16)} (${e.npages} frames) matches no live block`);
     }
-    this.headRow![idx] = NONE;
-    this.freeStack[r] = this.hub.currentStack();
-    this.freeSeq[r] = e.seq;
-    this.freeIcount[r] = e.icount;
+    headRow[idx] = NONE;
+    const nums = this.nums[r >>> CHUNK_SHIFT]!;
+    const f = (r & CHUNK_MASK) * F_STRIDE;
+    ints[i + I_FREE_STACK] = this.hub.currentStack();
+    nums[f + F_FREE_SEQ] = e.seq;
+    nums[f + F_FREE_ICOUNT] = e.icount;
     this.liveFrames -= e.npages;
     this.liveBlocks--;
+    if (this.retainFreed !== Infinity) this.queueFreed(r);
+  }
+
+  private appendRow(): number {
+    const r = this.count;
+    if (r >>> CHUNK_SHIFT === this.ints.length) {
+      this.ints.push(new Int32Array(CHUNK_ROWS * I_STRIDE));
+      this.nums.push(new Float64Array(CHUNK_ROWS * F_STRIDE));
+    }
+    this.count = r + 1;
+    return r;
+  }
+
+  /** Puts a freed row at the tail of the reuse ring (a power of two long, doubled when full). */
+  private queueFreed(r: number): void {
+    let ring = this.freedRing;
+    if (this.freedCount === ring.length) {
+      const bigger = new Int32Array(Math.max(1024, 2 * ring.length));
+      for (let k = 0; k < this.freedCount; k++) bigger[k] = ring[(this.freedHead + k) & (ring.length - 1)]!;
+      this.freedRing = ring = bigger;
+      this.freedHead = 0;
+    }
+    ring[(this.freedHead + this.freedCount) & (ring.length - 1)] = r;
+    this.freedCount++;
+  }
+
+  private reuseOldestFreed(): number {
+    const ring = this.freedRing;
+    const r = ring[this.freedHead]!;
+    this.freedHead = (this.freedHead + 1) & (ring.length - 1);
+    this.freedCount--;
+    return r;
   }
 
   private invalidFree(e: Readonly<AllocatorEvent>): void {
     this.invalidFreeCount++;
     if (this.invalidFrees.length >= this.maxInvalidFrees) return;
+    const row = this.rowOfFrame(e.pfn);
     this.invalidFrees.push({
       status: e.status,
       cmd: e.cmd,
@@ -167,21 +330,8 @@ export class PageOwner implements EventSubscriber {
       size: e.cmd === Cmd.FREE_PAGES ? e.order : e.npages,
       stack: this.hub.currentStack(),
       icount: e.icount,
-      allocation: this.rowOfFrame(e.pfn),
+      allocation: row < 0 ? null : this.row(row),
     });
-  }
-
-  private growTable(need: number): void {
-    this.pfn = grow(this.pfn, need);
-    this.npages = grow(this.npages, need);
-    this.order = grow(this.order, need);
-    this.gfp = grow(this.gfp, need);
-    this.allocStack = grow(this.allocStack, need);
-    this.allocSeq = grow(this.allocSeq, need);
-    this.allocIcount = grow(this.allocIcount, need);
-    this.freeStack = grow(this.freeStack, need);
-    this.freeSeq = grow(this.freeSeq, need);
-    this.freeIcount = grow(this.freeIcount, need);
   }
 }
 

@@ -16,37 +16,57 @@ const PF_X = 0x1;
 /** The deepest backtrace kept (Linux's page_owner keeps 16 entries). */
 export const DEFAULT_STACK_DEPTH = 16;
 
-/** Reads a little-endian u32 at physical address p; -1 when any byte lies outside ram. */
-export function readPhys32(ram: Uint8Array, p: number): number {
-  if (p < 0 || p + 4 > ram.length) return -1;
-  return (ram[p]! | (ram[p + 1]! << 8) | (ram[p + 2]! << 16) | (ram[p + 3]! << 24)) >>> 0;
+/**
+ * Guest RAM as little-endian 32-bit words (a view, not a copy): every read of a walk is an aligned
+ * word, so one load instead of four. Rebuild it when the RAM view changes (v86 grows its memory).
+ * x86 is little-endian and so is every host v86 runs on, so the view's words are the guest's.
+ */
+export function ramWords(ram: Uint8Array): Int32Array {
+  if (ram.byteOffset % 4 !== 0) throw new Error(`invariant: guest RAM view at byte offset ${ram.byteOffset} is not 4-aligned`);
+  return new Int32Array(ram.buffer, ram.byteOffset, ram.length >>> 2);
+}
+
+/** ramWords() of the latest RAM view it was given: rebuilt only when the view changes. */
+export class RamWords {
+  private ram: Uint8Array | null = null;
+  private words: Int32Array = new Int32Array(0);
+
+  of(ram: Uint8Array): Int32Array {
+    if (ram !== this.ram) {
+      this.words = ramWords(ram);
+      this.ram = ram;
+    }
+    return this.words;
+  }
+}
+
+/** The u32 at 4-aligned physical address p; -1 when misaligned or outside RAM. */
+export function readPhys32(words: Int32Array, p: number): number {
+  if ((p & 3) !== 0 || p < 0) return -1;
+  const w = p / 4;
+  return w < words.length ? words[w]! >>> 0 : -1;
 }
 
 /**
  * The physical address of guest linear address `va`, or -1 when it is not mapped (or the tables lie
  * outside RAM, or PAE is on). With paging off it is `va` itself when inside RAM.
  */
-export function translate(ram: Uint8Array, va: number, cr0: number, cr3: number, cr4: number): number {
+export function translate(words: Int32Array, va: number, cr0: number, cr3: number, cr4: number): number {
   va >>>= 0;
-  if ((cr0 & CR0_PG) === 0) return va < ram.length ? va : -1;
+  const bytes = 4 * words.length;
+  if ((cr0 & CR0_PG) === 0) return va < bytes ? va : -1;
   if ((cr4 & CR4_PAE) !== 0) return -1;
-  const pde = readPhys32(ram, ((cr3 & 0xfffff000) >>> 0) + (va >>> 22) * 4);
+  const pde = readPhys32(words, ((cr3 & 0xfffff000) >>> 0) + (va >>> 22) * 4);
   if (pde < 0 || (pde & PTE_PRESENT) === 0) return -1;
   let pa: number;
   if ((pde & PDE_PAGE_SIZE) !== 0 && (cr4 & CR4_PSE) !== 0) {
     pa = ((pde & 0xffc00000) >>> 0) + (va & 0x3fffff);
   } else {
-    const pte = readPhys32(ram, ((pde & 0xfffff000) >>> 0) + ((va >>> 12) & 0x3ff) * 4);
+    const pte = readPhys32(words, ((pde & 0xfffff000) >>> 0) + ((va >>> 12) & 0x3ff) * 4);
     if (pte < 0 || (pte & PTE_PRESENT) === 0) return -1;
     pa = ((pte & 0xfffff000) >>> 0) + (va & 0xfff);
   }
-  return pa < ram.length ? pa : -1;
-}
-
-/** Reads the u32 at guest linear address va (4-aligned, so it never straddles a page); -1 when unmapped. */
-function readLinear32(ram: Uint8Array, va: number, cr0: number, cr3: number, cr4: number): number {
-  const pa = translate(ram, va, cr0, cr3, cr4);
-  return pa < 0 ? -1 : readPhys32(ram, pa);
+  return pa < bytes ? pa : -1;
 }
 
 /**
@@ -75,10 +95,12 @@ function inRanges(ranges: Uint32Array, addr: number): boolean {
  * Walks the guest's frame-pointer chain into `out`: out[0] = eip, then each return address, at most
  * out.length entries. Returns how many were written (>= 1). Stops at EBP 0, a misaligned or
  * unmapped frame, a frame pointer that does not move up the stack, a return address of 0 or one
- * outside `code` (when given). Allocates nothing and never throws.
+ * outside `code` (when given). `words` is guest RAM as ramWords() gives it. Allocates nothing and
+ * never throws. With paging on, a frame's two words are found with one translation (two when the
+ * frame straddles a page boundary).
  */
 export function walkStack(
-  ram: Uint8Array,
+  words: Int32Array,
   eip: number,
   ebp: number,
   cr0: number,
@@ -90,11 +112,24 @@ export function walkStack(
   out[0] = eip >>> 0;
   let n = 1;
   let fp = ebp >>> 0;
+  const paging = (cr0 & CR0_PG) !== 0;
   while (n < out.length) {
     if (fp === 0 || (fp & 3) !== 0 || fp > 0xfffffff8) break;
-    const next = readLinear32(ram, fp, cr0, cr3, cr4);
-    const ret = readLinear32(ram, fp + 4, cr0, cr3, cr4);
-    if (next < 0 || ret <= 0) break;
+    let next: number;
+    let ret: number;
+    if (!paging) {
+      const w = fp / 4;
+      if (w + 1 >= words.length) break;
+      next = words[w]! >>> 0;
+      ret = words[w + 1]! >>> 0;
+    } else {
+      const pa = translate(words, fp, cr0, cr3, cr4);
+      if (pa < 0) break;
+      next = readPhys32(words, pa);
+      ret = (fp & 0xfff) === 0xffc ? readPhys32(words, translate(words, fp + 4, cr0, cr3, cr4)) : readPhys32(words, pa + 4);
+      if (next < 0) break;
+    }
+    if (ret <= 0) break;
     if (code !== null && !inRanges(code, ret)) break;
     out[n++] = ret;
     if (next <= fp) break;

@@ -28,6 +28,8 @@ export interface TimelineData {
 export class Timeline implements EventSubscriber {
   /** Calls between samples (doubles as the budget fills). */
   interval = 1;
+  /** Times the samples were thinned (each kept samples 0, 2, 4, ...): a copy can thin itself alike. */
+  halvings = 0;
   private rows = 0;
   /** Set at the first sample, from the allocator MEMMAP built. */
   private maxOrder = -1;
@@ -67,22 +69,28 @@ export class Timeline implements EventSubscriber {
     this.rows++;
   }
 
-  /** Keeps samples 0, 2, 4, ... and doubles the interval. */
+  /** Keeps samples 0, 2, 4, ... and doubles the interval (thinTimeline does the same to a copy). */
   private halve(): void {
     const s = this.stride;
     for (let r = 0; r < this.rows / 2; r++) this.data.copyWithin(r * s, 2 * r * s, 2 * r * s + s);
     this.rows /= 2;
     this.interval *= 2;
+    this.halvings++;
   }
 
-  /** The samples so far, for zones with managed frames. */
-  toData(): TimelineData {
+  /** Samples taken so far (kept). */
+  get size(): number {
+    return this.rows;
+  }
+
+  /** The samples so far from sample `from` on, for zones with managed frames. */
+  toData(from = 0): TimelineData {
     const buddy = this.hub.allocator;
     const zones: number[] = [];
     for (let z = 0; z < ZONE_COUNT; z++) if (buddy !== null && buddy.zoneManaged[z]! > 0) zones.push(z);
     const orders = this.maxOrder + 1;
     const out: TimelineData = { maxOrder: Math.max(0, this.maxOrder), zones, seq: [], freeFrames: [], pcpFrames: [], freeBlocks: [] };
-    for (let r = 0; r < this.rows; r++) {
+    for (let r = Math.max(0, from); r < this.rows; r++) {
       const p = r * this.stride;
       out.seq.push(this.data[p]!);
       out.freeFrames.push(zones.map((z) => this.data[p + 1 + z]!));
@@ -91,4 +99,46 @@ export class Timeline implements EventSubscriber {
     }
     return out;
   }
+}
+
+/**
+ * The samples a copy of a timeline (the web page's, across a worker boundary) is missing: how many
+ * times to thin what it has, then the samples to append. Only new samples travel, however long the run.
+ */
+export interface TimelineDelta {
+  halvings: number;
+  data: TimelineData;
+}
+
+/** Follows a live Timeline for one copy of it: each next() gives what the copy lacks since the last. */
+export class TimelineFeed {
+  private sentRows = 0;
+  private sentHalvings = 0;
+
+  constructor(private readonly timeline: Timeline) {}
+
+  next(): TimelineDelta {
+    const t = this.timeline;
+    const halvings = t.halvings - this.sentHalvings;
+    let have = this.sentRows;
+    for (let k = 0; k < halvings; k++) have = Math.ceil(have / 2);
+    this.sentHalvings = t.halvings;
+    this.sentRows = t.size;
+    return { halvings, data: t.toData(have) };
+  }
+}
+
+/** A copy brought up to date with a delta (a new object; `have` is not changed). */
+export function applyTimelineDelta(have: TimelineData | null, delta: TimelineDelta): TimelineData {
+  if (have === null) return delta.data;
+  let base = have;
+  for (let k = 0; k < delta.halvings; k++) base = thinTimeline(base);
+  const d = delta.data;
+  return { ...d, seq: [...base.seq, ...d.seq], freeFrames: [...base.freeFrames, ...d.freeFrames], pcpFrames: [...base.pcpFrames, ...d.pcpFrames], freeBlocks: [...base.freeBlocks, ...d.freeBlocks] };
+}
+
+/** What Timeline's thinning does to its samples, done to a copy of the first samples (0, 2, 4, ...). */
+export function thinTimeline(data: TimelineData): TimelineData {
+  const even = <T>(list: T[]): T[] => list.filter((_, i) => i % 2 === 0);
+  return { ...data, seq: even(data.seq), freeFrames: even(data.freeFrames), pcpFrames: even(data.pcpFrames), freeBlocks: even(data.freeBlocks) };
 }

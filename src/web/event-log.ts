@@ -5,7 +5,7 @@
 
 import { ZONE_NAMES, gfpToString } from "../mem/index.js";
 import { STATUSES } from "../protocol/abi.js";
-import { EVENT_KINDS, type AllocatorEvent, type EventKind, type EventSubscriber } from "../observe/events.js";
+import { EVENT_KINDS, eventKindCode, type AllocatorEvent, type EventKind, type EventSubscriber } from "../observe/events.js";
 import { hexAddr } from "./model.js";
 
 /** Events kept: the newest 2^17 (4 MiB of ring). */
@@ -22,7 +22,8 @@ const F_GFP = 5;
 const F_STACK = 6;
 const F_EIP = 7;
 
-const KIND_CODE = new Map<EventKind, number>(EVENT_KINDS.map((k, i) => [k, i]));
+/** Kinds at or above this code may carry a label (mark, protocol-error); the others never do. */
+const FIRST_LABELLED_KIND = eventKindCode("mark");
 
 /** One event read back from the ring (allocates: for display only). */
 export interface LoggedEvent {
@@ -47,7 +48,7 @@ export class EventLog implements EventSubscriber {
   /** Events ever logged (the ring holds the last EVENT_RING_SIZE). */
   total = 0;
   private readonly ring = new Int32Array(EVENT_RING_SIZE * STRIDE);
-  /** MARK labels by ring slot (rare, so a map). */
+  /** Labels (MARKs, port misuse) by ring slot (rare, so a map). */
   private readonly labels = new Map<number, string>();
 
   /**
@@ -68,7 +69,10 @@ export class EventLog implements EventSubscriber {
     const slot = this.total++ & (EVENT_RING_SIZE - 1);
     const r = this.ring;
     const p = slot * STRIDE;
-    r[p + F_KIND] = KIND_CODE.get(e.kind)! | ((e.order + 1) << 8) | ((e.zone + 1) << 16) | (e.status << 24);
+    // The slot's previous event may have had a label: forget it (only labelled kinds have one).
+    if ((r[p + F_KIND]! & 0xff) >= FIRST_LABELLED_KIND) this.labels.delete(slot);
+    const code = eventKindCode(e.kind);
+    r[p + F_KIND] = code | ((e.order + 1) << 8) | ((e.zone + 1) << 16) | (e.status << 24);
     r[p + F_SEQ] = e.seq;
     r[p + F_RECORD] = e.record;
     r[p + F_PFN] = e.pfn;
@@ -76,8 +80,7 @@ export class EventLog implements EventSubscriber {
     r[p + F_GFP] = e.gfp;
     r[p + F_STACK] = stack;
     r[p + F_EIP] = e.eip;
-    if (e.label !== "") this.labels.set(slot, e.label);
-    else if (this.labels.size > 0) this.labels.delete(slot);
+    if (code >= FIRST_LABELLED_KIND && e.label !== "") this.labels.set(slot, e.label);
   }
 
   /** Forgets everything (a new run or a new replay position). */

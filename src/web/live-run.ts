@@ -79,7 +79,8 @@ export class LiveRun {
     const sym = new Symbolizer(this.elf);
     this.hub = hub;
     this.sym = sym;
-    this.owner = new PageOwner(hub);
+    // The page looks at the present only: keep one freed block's record per frame of RAM, then reuse.
+    this.owner = new PageOwner(hub, { retainFreed: Math.max(4096, settings.memoryBytes / PAGE_SIZE) });
     this.timeline = new Timeline(hub);
     hub.subscribe(this.owner);
     hub.subscribe(this.timeline);
@@ -190,17 +191,17 @@ export class LiveRun {
     if (row < 0) return null;
     const depot = this.hub.depot;
     const sym = this.sym;
-    const freeStack = owner.freeStack[row]!;
+    const o = owner.row(row);
     return {
-      headPfn: owner.pfn[row]!,
-      npages: owner.npages[row]!,
-      order: owner.order[row]!,
-      gfp: owner.gfp[row]! >= 0 ? owner.gfp[row]! : GFP.KERNEL,
-      allocSeq: owner.allocSeq[row]!,
-      allocStack: sym.formatStack(depot, owner.allocStack[row]!),
-      owner: sym.ownerOf(depot, owner.allocStack[row]!),
-      freeSeq: owner.freeSeq[row]! >= 0 ? owner.freeSeq[row]! : null,
-      freeStack: freeStack >= 0 ? sym.formatStack(depot, freeStack) : null,
+      headPfn: o.pfn,
+      npages: o.npages,
+      order: o.order,
+      gfp: o.gfp >= 0 ? o.gfp : GFP.KERNEL,
+      allocSeq: o.allocSeq,
+      allocStack: sym.formatStack(depot, o.allocStack),
+      owner: sym.ownerOf(depot, o.allocStack),
+      freeSeq: o.freeSeq >= 0 ? o.freeSeq : null,
+      freeStack: o.freeStack >= 0 ? sym.formatStack(depot, o.freeStack) : null,
     };
   }
 
@@ -209,8 +210,8 @@ export class LiveRun {
     const owner = this.owner;
     if (owner === null) return null;
     const row = owner.rowOfFrame(headPfn);
-    if (row < 0 || owner.freeSeq[row]! >= 0) return null;
-    return this.sym.ownerOf(this.hub.depot, owner.allocStack[row]!);
+    if (row < 0 || !owner.isLive(row)) return null;
+    return this.sym.ownerOf(this.hub.depot, owner.allocStackOf(row));
   }
 
   /** Free frames now (all zones, per-CPU lists included), or -1 before MEMMAP. */

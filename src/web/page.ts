@@ -19,6 +19,7 @@ import { RemoteRun, remoteCliRun } from "./remote-run.js";
 import { TraceReplay } from "./replay.js";
 import { renderLegend, renderStatus } from "./panels.js";
 import { speedCheck, type SpeedResult } from "./speed-check.js";
+import type { PacketStats } from "./worker-protocol.js";
 
 /** What the panels draw from: a live run or a replay. */
 interface ViewSource {
@@ -46,6 +47,8 @@ export interface PageApi {
   readonly replaySeq: number;
   /** Display frames drawn and the milliseconds spent drawing them (the page's own cost). */
   readonly drawStats: { frames: number; ms: number };
+  /** The last ended run's packets and the worker's milliseconds building them (time taken from the guest). */
+  readonly packetStats: PacketStats | null;
 }
 
 declare global {
@@ -117,6 +120,9 @@ class Page {
       },
       get drawStats() {
         return page.drawStats;
+      },
+      get packetStats() {
+        return page.run?.packetStats ?? null;
       },
     };
   }

@@ -5,11 +5,11 @@
 // warm from run to run; it is replaced only after it failed.
 
 import type { BootReport } from "../cli/report.js";
-import type { TimelineData } from "../observe/timeline.js";
+import { applyTimelineDelta, type TimelineData } from "../observe/timeline.js";
 import type { OwnerRecord } from "./inspector.js";
 import type { RunSettings, RunState } from "./live-run.js";
 import type { MemorySnapshot } from "./model.js";
-import type { EventLine, FramePacket, FromWorker, Geometry, ToWorker } from "./worker-protocol.js";
+import type { EventLine, FramePacket, FromWorker, Geometry, PacketStats, ToWorker } from "./worker-protocol.js";
 
 const MAX_CONSOLE_LINES = 4000;
 
@@ -52,6 +52,8 @@ export class RemoteRun {
   ownerIds: { names: string[]; ids: Int32Array } | null = null;
   report: BootReport | null = null;
   reportsText = "";
+  /** What the worker spent on this run's packets (set when it ended). */
+  packetStats: PacketStats | null = null;
   error: string | null = null;
   /** Resolves when the run has ended (report set) or failed (error set). */
   readonly done: Promise<void>;
@@ -125,6 +127,7 @@ export class RemoteRun {
         this.apply(m.finalPacket);
         this.report = m.report;
         this.reportsText = m.reportsText;
+        this.packetStats = m.packetStats;
         this.end();
         break;
       case "error":
@@ -146,15 +149,8 @@ export class RemoteRun {
       this.snapshot = { seq: p.seq, maxOrder: g.maxOrder, basePfn: g.basePfn, meta: p.meta, zoneLo: g.zoneLo, zoneHi: g.zoneHi, zoneManaged: g.zoneManaged, ramPfns: g.ramPfns, reserved: g.reserved };
     }
     if (p.buddyinfo !== undefined) this.buddyinfo = p.buddyinfo;
-    if (p.samples !== undefined) {
-      const { full, data } = p.samples;
-      const have = this.samples;
-      // A new object each time: the page redraws the chart when the object changes.
-      this.samples =
-        full || have === null
-          ? data
-          : { ...have, seq: [...have.seq, ...data.seq], freeFrames: [...have.freeFrames, ...data.freeFrames], pcpFrames: [...have.pcpFrames, ...data.pcpFrames], freeBlocks: [...have.freeBlocks, ...data.freeBlocks] };
-    }
+    // A new object each time: the page redraws the chart when the object changes.
+    if (p.samples !== undefined) this.samples = applyTimelineDelta(this.samples, p.samples);
     if (p.events !== undefined) this.events = p.events;
     if (p.ownerIds !== undefined) this.ownerIds = p.ownerIds;
     if (p.console !== undefined && p.console.length > 0) {

@@ -5,7 +5,7 @@
 // data. Data only: both sides import these types.
 
 import type { BootReport } from "../cli/report.js";
-import type { TimelineData } from "../observe/timeline.js";
+import type { TimelineDelta } from "../observe/timeline.js";
 import type { OwnerRecord } from "./inspector.js";
 import type { RunSettings, RunState } from "./live-run.js";
 import type { ReservedSpan } from "./model.js";
@@ -63,16 +63,22 @@ export interface FramePacket {
   meta?: Uint8Array;
   buddyinfo?: { text: string; zones: { name: string; freeBlocks: number[] }[] };
   /**
-   * The timeline's samples: all of them (`full`, also after the timeline thinned its samples out),
-   * else only those taken since the last packet that had samples. Cloning only new rows keeps the
+   * The timeline's samples the page lacks (TimelineFeed): how often to thin its copy, then the samples
+   * taken since the last packet that had samples. Cloning only new rows keeps the
    * worker's cost per packet small whatever the run's length.
    */
-  samples?: { full: boolean; data: TimelineData };
+  samples?: TimelineDelta;
   events?: { total: number; lines: EventLine[] };
   /** Console lines that arrived since the last packet. */
   console?: string[];
   /** Owner colouring: names, and per frame (index from basePfn) the name's index or -1. */
   ownerIds?: { names: string[]; ids: Int32Array };
+}
+
+/** The worker's time spent building packets during one run (time taken from the guest). */
+export interface PacketStats {
+  packets: number;
+  ms: number;
 }
 
 export type FromWorker =
@@ -83,6 +89,8 @@ export type FromWorker =
       /** The end-of-run reports as `buddy86 boot` prints them (reports, counters, owners, leaks). */
       reportsText: string;
       finalPacket: FramePacket;
+      /** What answering the page cost the guest's thread: packets built and milliseconds spent. */
+      packetStats: PacketStats;
     }
   | { type: "cli-result"; report: BootReport }
   | { type: "inspect-result"; id: number; owner: OwnerRecord | null; history: string[] }

@@ -12,8 +12,8 @@ import { formatEvent, recentLines } from "./event-log.js";
 import { FRAME_ALLOC, FRAME_CONTIG_HEAD } from "../mem/index.js";
 import { LiveRun, type RunSettings } from "./live-run.js";
 import { STATE_SHIFT } from "./model.js";
-import type { TimelineData } from "../observe/timeline.js";
-import type { FramePacket, FromWorker, ToWorker } from "./worker-protocol.js";
+import { TimelineFeed } from "../observe/timeline.js";
+import type { FramePacket, FromWorker, PacketStats, ToWorker } from "./worker-protocol.js";
 
 const EVENT_LINES = 80;
 
@@ -28,9 +28,9 @@ let sentGeometry = false;
 let sentMetaSeq = -2;
 let sentConsole = 0;
 let sentEvents = -1;
-/** Timeline rows already sent, and the sampling interval they were taken at. */
-let sentSamples = 0;
-let sentInterval = 0;
+/** What the page's copy of the timeline lacks. */
+let timelineFeed: TimelineFeed | null = null;
+let packetStats: PacketStats = { packets: 0, ms: 0 };
 
 function post(message: FromWorker, transfer: Transferable[] = []): void {
   scope.postMessage(message, transfer);
@@ -91,20 +91,23 @@ function start(settings: LiveRun["settings"]): void {
   sentMetaSeq = -2;
   sentConsole = 0;
   sentEvents = -1;
-  sentSamples = 0;
-  sentInterval = 0;
+  timelineFeed = new TimelineFeed(live.timeline);
+  packetStats = { packets: 0, ms: 0 };
   live.start().then(
     () => {
       const last = packet(true, true, false);
-      post({ type: "ended", report: live.report!, reportsText: live.reportsText, finalPacket: last.packet }, last.transfer);
+      post({ type: "ended", report: live.report!, reportsText: live.reportsText, finalPacket: last.packet, packetStats }, last.transfer);
     },
     fail,
   );
 }
 
 function sendPacket(slow: boolean, samples: boolean, ownerIds: boolean): void {
+  const t0 = performance.now();
   const { packet: p, transfer } = packet(slow, samples, ownerIds);
   post(p, transfer);
+  packetStats.packets++;
+  packetStats.ms += performance.now() - t0;
 }
 
 /** What changed since the last packet (see worker-protocol.ts), and the buffers to transfer with it. */
@@ -140,7 +143,7 @@ function packet(slow: boolean, samples: boolean, ownerIds: boolean): { packet: F
       p.meta = snap.meta.slice();
       transfer.push(p.meta.buffer);
     }
-    if (samples) p.samples = newSamples(r);
+    if (samples) p.samples = timelineFeed!.next();
     if (slow) {
       const buddy = r.hub.allocator!;
       p.buddyinfo = { text: r.report?.buddyinfo ?? buddy.buddyinfo(), zones: buddy.zones().map((z) => ({ name: z.name, freeBlocks: z.freeBlocks })) };
@@ -163,20 +166,6 @@ function packet(slow: boolean, samples: boolean, ownerIds: boolean): { packet: F
   return { packet: p, transfer };
 }
 
-/** The timeline rows the page does not have yet (all of them after the timeline thinned its rows). */
-function newSamples(r: LiveRun): { full: boolean; data: TimelineData } {
-  const data = r.timeline.toData();
-  const full = r.timeline.interval !== sentInterval || data.seq.length < sentSamples;
-  const from = full ? 0 : sentSamples;
-  sentSamples = data.seq.length;
-  sentInterval = r.timeline.interval;
-  if (from === 0) return { full, data };
-  return {
-    full,
-    data: { ...data, seq: data.seq.slice(from), freeFrames: data.freeFrames.slice(from), pcpFrames: data.pcpFrames.slice(from), freeBlocks: data.freeBlocks.slice(from) },
-  };
-}
-
 /** For owner colouring: every frame of a live allocation -> the index of its owner's name. */
 function ownerTable(r: LiveRun, basePfn: number, meta: Uint8Array): { names: string[]; ids: Int32Array } {
   const ids = new Int32Array(meta.length).fill(-1);
@@ -189,15 +178,15 @@ function ownerTable(r: LiveRun, basePfn: number, meta: Uint8Array): { names: str
     const state = meta[idx]! >>> STATE_SHIFT;
     if (state !== FRAME_ALLOC && state !== FRAME_CONTIG_HEAD) continue;
     const row = owner.rowOfFrame(idx + basePfn);
-    if (row < 0 || owner.freeSeq[row]! >= 0) continue;
-    const name = r.sym.ownerOf(r.hub.depot, owner.allocStack[row]!);
+    if (row < 0 || !owner.isLive(row)) continue;
+    const name = r.sym.ownerOf(r.hub.depot, owner.allocStackOf(row));
     let k = index.get(name);
     if (k === undefined) {
       k = names.length;
       names.push(name);
       index.set(name, k);
     }
-    ids.fill(k, idx, Math.min(meta.length, idx + owner.npages[row]!));
+    ids.fill(k, idx, Math.min(meta.length, idx + owner.npagesOf(row)));
   }
   return { names, ids };
 }

@@ -1,0 +1,53 @@
+// The timeline of free lists: a bounded budget of evenly spaced samples (thinned as a run grows), and
+// the feed that keeps a copy of it (the web page's, across the worker boundary) exact by sending only
+// what the copy lacks: how often to thin, then the new samples.
+
+import { describe, expect, it } from "vitest";
+import { BuddyAllocator, GFP, MemoryMap } from "../src/mem/index.js";
+import { Timeline, TimelineFeed, applyTimelineDelta, type TimelineData } from "../src/observe/timeline.js";
+import type { EventHub } from "../src/observe/event-hub.js";
+
+function allocator(): BuddyAllocator {
+  const map = new MemoryMap();
+  map.addUsable(0, 64 * 2 ** 20);
+  return new BuddyAllocator(map, { pcp: false });
+}
+
+describe("timeline", () => {
+  it("keeps between half and all of its capacity, evenly spaced, whatever the run's length", () => {
+    const buddy = allocator();
+    const t = new Timeline({ allocator: buddy } as unknown as EventHub, 16);
+    for (let seq = 0; seq < 1000; seq++) t.onCallEnd(seq);
+    const d = t.toData();
+    expect(d.seq.length).toBeGreaterThanOrEqual(8);
+    expect(d.seq.length).toBeLessThanOrEqual(16);
+    const steps = new Set(d.seq.slice(1).map((s, i) => s - d.seq[i]!));
+    expect([...steps]).toEqual([t.interval]);
+    expect(t.halvings).toBe(Math.log2(t.interval));
+  });
+
+  it("feeds a copy that always equals the timeline, sending each sample about once", () => {
+    const buddy = allocator();
+    const t = new Timeline({ allocator: buddy } as unknown as EventHub, 32);
+    const feed = new TimelineFeed(t);
+    let copy: TimelineData | null = null;
+    let sent = 0;
+    const held: number[] = [];
+    for (let seq = 0; seq < 5000; seq++) {
+      // Change the free lists so that samples differ from each other.
+      if (seq % 3 === 2 && held.length > 0) buddy.freePages(held.pop()!, 2);
+      else held.push(buddy.allocPages(2, GFP.HIGHMEM));
+      t.onCallEnd(seq);
+      if (seq % 37 === 0 || seq % 101 === 0) {
+        const delta = feed.next();
+        sent += delta.data.seq.length;
+        copy = applyTimelineDelta(copy, delta);
+        expect(copy).toEqual(t.toData());
+      }
+    }
+    copy = applyTimelineDelta(copy, feed.next());
+    expect(copy).toEqual(t.toData());
+    // Without the feed, every sample would travel again at each thinning (and each request).
+    expect(sent).toBeLessThan(5000 / 37 + 5000 / 101 + 32 * 2);
+  });
+});

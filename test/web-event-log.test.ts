@@ -1,0 +1,41 @@
+// The page's event log ring (src/web/event-log.ts, no DOM): events come back as pushed, newest first;
+// labels (MARKs, port misuse) stay with their event and leave when the ring overwrites it.
+
+import { describe, expect, it } from "vitest";
+import { blankEvent, EVENT_KINDS, type AllocatorEvent } from "../src/observe/events.js";
+import { EVENT_RING_SIZE, EventLog } from "../src/web/event-log.js";
+
+function event(fields: Partial<AllocatorEvent>): AllocatorEvent {
+  return { ...blankEvent(), ...fields };
+}
+
+describe("event log ring", () => {
+  it("gives back every kind with its fields, newest first", () => {
+    const log = new EventLog(null, (kind, stack, eip) => `${kind}@${eip.toString(16)}`);
+    EVENT_KINDS.forEach((kind, i) => log.onEvent(event({ kind, seq: i, pfn: 0x100 + i, order: i % 3, zone: 1, status: kind === "fail" ? 3 : 0, eip: 0x1000 + i })));
+    expect(log.size).toBe(EVENT_KINDS.length);
+    EVENT_KINDS.forEach((kind, i) => {
+      const e = log.get(EVENT_KINDS.length - 1 - i);
+      expect(e).toMatchObject({ kind, seq: i, pfn: 0x100 + i, order: i % 3, zone: 1, status: kind === "fail" ? 3 : 0, where: `${kind}@${(0x1000 + i).toString(16)}` });
+    });
+  });
+
+  it("keeps labels with their events and drops them when the ring overwrites the slot", () => {
+    const log = new EventLog(null, () => "");
+    log.onEvent(event({ kind: "mark", seq: 1, label: "phase:one" }));
+    log.onEvent(event({ kind: "protocol-error", seq: 2, status: -1, label: "port write" }));
+    log.onEvent(event({ kind: "alloc", seq: 3, pfn: 7, order: 0 }));
+    expect([log.get(0).label, log.get(1).label, log.get(2).label]).toEqual(["", "port write", "phase:one"]);
+    // Fill the ring once around: the MARK's slot now holds an alloc, which must not inherit its label.
+    for (let i = 0; i < EVENT_RING_SIZE - 2; i++) log.onEvent(event({ kind: "alloc", seq: 4 + i, pfn: i, order: 0 }));
+    expect(log.size).toBe(EVENT_RING_SIZE);
+    expect(log.get(EVENT_RING_SIZE - 1).kind).toBe("protocol-error");
+    expect(log.get(EVENT_RING_SIZE - 1).label).toBe("port write");
+    log.onEvent(event({ kind: "free", seq: EVENT_RING_SIZE + 5, pfn: 9, order: 0 }));
+    const oldest = log.get(EVENT_RING_SIZE - 1);
+    expect(oldest.kind).toBe("alloc");
+    expect(oldest.label).toBe("");
+    expect(log.get(0).label).toBe("");
+    expect(log.get(0).kind).toBe("free");
+  });
+});
