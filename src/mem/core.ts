@@ -359,19 +359,20 @@ export class BuddyCore {
     const meta = this.meta;
     const words = this.words;
     const zt = this.zoneTableBase;
-    const lo = words[zt + ZT_ZONE_LO + zone]!;
-    const hi = words[zt + ZT_ZONE_HI + zone]!;
+    const frameCount = this.frameCount;
     const maxOrder = this.maxOrder;
     const list = zone * this.orderCount;
     const headAt = this.freeHeadBase + list;
     const countAt = this.nrFreeBase + list;
     const maskAt = zt + ZT_ORDER_MASK + zone;
     const listener = this.hookListener;
-    meta[idx] = TAIL_TAG;
     words[zt + ZT_ZONE_FREE + zone]! += 1 << order;
     while (order < maxOrder) {
       const buddy = idx ^ (1 << order);
-      if (buddy < lo || buddy >= hi || meta[buddy] !== (FREE_TAG | order)) break;
+      // buddy < frameCount keeps the read of meta in bounds; the zone's bounds are read only for a
+      // buddy that is a free head of this order, since most frees merge nothing.
+      if (buddy >= frameCount || meta[buddy] !== (FREE_TAG | order)) break;
+      if (buddy < words[zt + ZT_ZONE_LO + zone]! || buddy >= words[zt + ZT_ZONE_HI + zone]!) break;
       // Unlink the buddy (Linux del_page_from_free_list).
       const nx = words[buddy << 1]!;
       const pv = words[(buddy << 1) | 1]!;
@@ -379,20 +380,22 @@ export class BuddyCore {
       else words[headAt + order] = nx;
       if (nx >= 0) words[(nx << 1) | 1] = pv;
       if (--words[countAt + order]! === 0) words[maskAt]! &= ~(1 << order);
-      meta[buddy] = TAIL_TAG;
+      // The upper half of the pair is a tail from now on; the lower half is the new head, whose
+      // state is written at the end (or which becomes an upper half in a later round).
+      meta[idx | (1 << order)] = TAIL_TAG;
       idx &= buddy;
       order++;
       if (listener !== null) listener.merge(idx + this.basePfn, order, zone);
     }
-    // Push the merged block on the head of its list.
+    // Push the merged block on the head of its list; the bitmap changes only if the list was empty.
     const head = words[headAt + order]!;
     words[idx << 1] = head;
     words[(idx << 1) | 1] = -1;
     if (head >= 0) words[(head << 1) | 1] = idx;
+    else words[maskAt]! |= 1 << order;
     words[headAt + order] = idx;
     meta[idx] = FREE_TAG | order;
     words[countAt + order]!++;
-    words[maskAt]! |= 1 << order;
   }
 
   /**
