@@ -3,7 +3,7 @@
 // what the copy lacks: how often to thin, then the new samples.
 
 import { describe, expect, it } from "vitest";
-import { BuddyAllocator, GFP, MemoryMap } from "../src/mem/index.js";
+import { BuddyAllocator, GFP, MemoryMap, ZONE_COUNT } from "../src/mem/index.js";
 import { Timeline, TimelineFeed, applyTimelineDelta, type TimelineData } from "../src/observe/timeline.js";
 import type { EventHub } from "../src/observe/event-hub.js";
 
@@ -40,7 +40,7 @@ describe("timeline", () => {
       t.onCallEnd(seq);
       if (seq % 37 === 0 || seq % 101 === 0) {
         const delta = feed.next();
-        sent += delta.data.seq.length;
+        sent += delta.raw.length / (1 + 2 * ZONE_COUNT + ZONE_COUNT * (delta.maxOrder + 1));
         copy = applyTimelineDelta(copy, delta);
         expect(copy).toEqual(t.toData());
       }

@@ -48,6 +48,35 @@ describe("the page's controls", () => {
     expect(report.exitCode).toBeNull();
   }, 120_000);
 
+  test("while the guest runs, every panel is redrawn with the map, frame by frame", async () => {
+    await web.page.selectOption("#speed", "10");
+    // A pure buddy, so that nearly every call changes buddyinfo (no per-CPU lists in between).
+    await startRun(web.page, { workload: "random", ops: 100_000, pcp: false });
+    await web.page.waitForFunction(() => window.buddy86!.calls >= 100, null, { timeout: 60_000 });
+    // What each panel shows, read once per display frame for 60 frames.
+    const frames = await web.page.evaluate(async () => {
+      const text = (id: string): string => document.getElementById(id)!.textContent ?? "";
+      const out: { seq: string; events: string; buddyinfo: string; chart: string }[] = [];
+      for (let i = 0; i < 60; i++) {
+        await new Promise((resolve) => requestAnimationFrame(resolve));
+        const chart = (document.getElementById("frag") as HTMLCanvasElement).toDataURL();
+        out.push({ seq: document.getElementById("map")!.dataset.seq ?? "", events: text("event-count"), buddyinfo: text("buddyinfo"), chart });
+      }
+      return out;
+    });
+    await web.page.click("#stop");
+    await waitForEnd(web.page);
+    await web.page.selectOption("#speed", "0");
+    const moved = frames.slice(1).filter((f, i) => f.seq !== frames[i]!.seq);
+    const with_ = (key: "events" | "buddyinfo" | "chart"): number => frames.slice(1).filter((f, i) => f.seq !== frames[i]!.seq && f[key] !== frames[i]![key]).length;
+    // The map moves on most frames; the event log, buddyinfo and the chart move with it, not a few
+    // times a second (which would leave them unchanged on most of the map's frames).
+    expect(moved.length).toBeGreaterThan(10);
+    expect(with_("events")).toBeGreaterThanOrEqual(0.9 * moved.length);
+    expect(with_("buddyinfo")).toBeGreaterThanOrEqual(0.8 * moved.length);
+    expect(with_("chart")).toBeGreaterThanOrEqual(0.6 * moved.length);
+  }, 120_000);
+
   test("the speed check measures the CLI's code path and the live page in this browser", async () => {
     await web.page.goto(`${web.url}?rounds=1`);
     await web.page.waitForFunction(() => window.buddy86 !== undefined);

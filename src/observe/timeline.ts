@@ -54,7 +54,7 @@ export class Timeline implements EventSubscriber {
     if (buddy === null || seq === this.lastSeq) return;
     if (this.maxOrder < 0) {
       this.maxOrder = buddy.maxOrder;
-      this.stride = 1 + 2 * ZONE_COUNT + ZONE_COUNT * (this.maxOrder + 1);
+      this.stride = rowLength(this.maxOrder);
       this.data = new Float64Array(this.capacity * this.stride);
     }
     if (this.rows === this.capacity) this.halve();
@@ -85,29 +85,58 @@ export class Timeline implements EventSubscriber {
 
   /** The samples so far from sample `from` on, for zones with managed frames. */
   toData(from = 0): TimelineData {
+    return decodeSamples(this.data.subarray(Math.max(0, from) * this.stride, this.rows * this.stride), this.zones(), this.maxOrder);
+  }
+
+  /** A copy of the raw samples from sample `from` on (rowLength(maxOrder) numbers each). */
+  rawSamples(from: number): Float64Array {
+    return this.data.slice(Math.max(0, from) * this.stride, this.rows * this.stride);
+  }
+
+  /** Zones with managed frames. */
+  zones(): number[] {
     const buddy = this.hub.allocator;
     const zones: number[] = [];
     for (let z = 0; z < ZONE_COUNT; z++) if (buddy !== null && buddy.zoneManaged[z]! > 0) zones.push(z);
-    const orders = this.maxOrder + 1;
-    const out: TimelineData = { maxOrder: Math.max(0, this.maxOrder), zones, seq: [], freeFrames: [], pcpFrames: [], freeBlocks: [] };
-    for (let r = Math.max(0, from); r < this.rows; r++) {
-      const p = r * this.stride;
-      out.seq.push(this.data[p]!);
-      out.freeFrames.push(zones.map((z) => this.data[p + 1 + z]!));
-      out.pcpFrames.push(zones.map((z) => this.data[p + 1 + ZONE_COUNT + z]!));
-      out.freeBlocks.push(zones.map((z) => Array.from(this.data.subarray(p + 1 + 2 * ZONE_COUNT + z * orders, p + 1 + 2 * ZONE_COUNT + (z + 1) * orders))));
-    }
-    return out;
+    return zones;
   }
+
+  /** The allocator's max order (-1 before the first sample). */
+  get order(): number {
+    return this.maxOrder;
+  }
+}
+
+/** Numbers per raw sample: seq, free and per-CPU frames per zone, free blocks per zone and order. */
+function rowLength(maxOrder: number): number {
+  return 1 + 2 * ZONE_COUNT + ZONE_COUNT * (maxOrder + 1);
+}
+
+/** Raw samples (Timeline's rows, back to back) as TimelineData for the zones given. */
+function decodeSamples(raw: Float64Array, zones: number[], maxOrder: number): TimelineData {
+  const out: TimelineData = { maxOrder: Math.max(0, maxOrder), zones, seq: [], freeFrames: [], pcpFrames: [], freeBlocks: [] };
+  const stride = rowLength(maxOrder);
+  const orders = maxOrder + 1;
+  for (let p = 0; p + stride <= raw.length; p += stride) {
+    out.seq.push(raw[p]!);
+    out.freeFrames.push(zones.map((z) => raw[p + 1 + z]!));
+    out.pcpFrames.push(zones.map((z) => raw[p + 1 + ZONE_COUNT + z]!));
+    out.freeBlocks.push(zones.map((z) => Array.from(raw.subarray(p + 1 + 2 * ZONE_COUNT + z * orders, p + 1 + 2 * ZONE_COUNT + (z + 1) * orders))));
+  }
+  return out;
 }
 
 /**
  * The samples a copy of a timeline (the web page's, across a worker boundary) is missing: how many
- * times to thin what it has, then the samples to append. Only new samples travel, however long the run.
+ * times to thin what it has, then the samples to append, raw (one transferable buffer: nothing to
+ * build or clone per sample on the guest's thread). Only new samples travel, however long the run.
  */
 export interface TimelineDelta {
   halvings: number;
-  data: TimelineData;
+  maxOrder: number;
+  zones: number[];
+  /** New samples, rowLength(maxOrder) numbers each. */
+  raw: Float64Array;
 }
 
 /** Follows a live Timeline for one copy of it: each next() gives what the copy lacks since the last. */
@@ -124,16 +153,16 @@ export class TimelineFeed {
     for (let k = 0; k < halvings; k++) have = Math.ceil(have / 2);
     this.sentHalvings = t.halvings;
     this.sentRows = t.size;
-    return { halvings, data: t.toData(have) };
+    return { halvings, maxOrder: t.order, zones: t.zones(), raw: t.rawSamples(have) };
   }
 }
 
 /** A copy brought up to date with a delta (a new object; `have` is not changed). */
 export function applyTimelineDelta(have: TimelineData | null, delta: TimelineDelta): TimelineData {
-  if (have === null) return delta.data;
+  const d = decodeSamples(delta.raw, delta.zones, delta.maxOrder);
+  if (have === null) return d;
   let base = have;
   for (let k = 0; k < delta.halvings; k++) base = thinTimeline(base);
-  const d = delta.data;
   return { ...d, seq: [...base.seq, ...d.seq], freeFrames: [...base.freeFrames, ...d.freeFrames], pcpFrames: [...base.pcpFrames, ...d.pcpFrames], freeBlocks: [...base.freeBlocks, ...d.freeBlocks] };
 }
 

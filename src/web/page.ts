@@ -1,7 +1,7 @@
 // The page's entry (web/index.html loads page.js, bundled from here; docs/web.md): wires the controls
 // to a live run in the guest's worker (remote-run.ts) or a trace replay (replay.ts) and redraws the
-// panels from whichever is active - the memory map every display frame while the guest runs, the
-// slower panels a few times a second. window.buddy86 exposes the page's state for automation.
+// panels from whichever is active, every display frame while the guest runs (each panel redraws only
+// when what it shows changed). window.buddy86 exposes the page's state for automation.
 
 import { zoneStats } from "../observe/snapshot.js";
 import { buddyinfoOf } from "../observe/proc-reports.js";
@@ -57,8 +57,8 @@ declare global {
   }
 }
 
-const SLOW_PANEL_MS = 120;
-const CHART_MS = 250;
+/** How often a hovered or pinned frame's owner and history are asked for again while the guest runs. */
+const DETAILS_MS = 250;
 
 class Page {
   private run: RemoteRun | null = null;
@@ -75,8 +75,8 @@ class Page {
   private details: { pfn: number; data: FrameDetails } | null = null;
   private detailsPending = false;
   private dirty = true;
-  private lastSlow = 0;
-  private lastChart = 0;
+  /** The buddyinfo last drawn (redrawn when the source has a new one). */
+  private buddyinfoShown: unknown = null;
   private lastDetails = 0;
   private drawnSeq = -2;
   private consoleShown = 0;
@@ -188,9 +188,7 @@ class Page {
   }
 
   private draw(now: number): void {
-    const slowDue = now - this.lastSlow >= SLOW_PANEL_MS;
-    const chartDue = now - this.lastChart >= CHART_MS;
-    this.run?.requestFrame(slowDue, chartDue, this.mode === "owner");
+    this.run?.requestFrame(true, true, this.mode === "owner");
     if (this.playing) this.advanceReplay();
     const src = this.source();
     if (src === null) return;
@@ -202,23 +200,18 @@ class Page {
       this.map.render(snap, this.mode, this.mode === "owner" ? src.ownerColourOf : null, this.selected);
       this.updateZoomButtons(snap);
     }
-    if (this.dirty || slowDue) {
-      this.lastSlow = now;
-      if (src.buddyinfo !== null) {
-        byId("buddyinfo").textContent = src.buddyinfo.text;
-        drawBuddyinfoBars(byId<HTMLCanvasElement>("buddyinfo-bars"), src.buddyinfo.zones);
-      }
-      this.renderConsole();
-      this.renderStatus();
-      renderLegend(byId("legend"), this.mode, snap?.maxOrder ?? 10, this.ownerFrames);
+    if (src.buddyinfo !== null && (this.dirty || src.buddyinfo !== this.buddyinfoShown)) {
+      this.buddyinfoShown = src.buddyinfo;
+      byId("buddyinfo").textContent = src.buddyinfo.text;
+      drawBuddyinfoBars(byId<HTMLCanvasElement>("buddyinfo-bars"), src.buddyinfo.zones);
     }
-    if (this.dirty || chartDue) {
-      this.lastChart = now;
-      this.renderChart(src);
-      if (src.events !== null) {
-        this.eventView.render(src.events.total, src.events.lines);
-        byId("event-count").textContent = `${src.events.total} events`;
-      }
+    this.renderConsole();
+    this.renderStatus();
+    renderLegend(byId("legend"), this.mode, snap?.maxOrder ?? 10, this.ownerFrames);
+    this.renderChart(src);
+    if (src.events !== null) {
+      this.eventView.render(src.events.total, src.events.lines);
+      byId("event-count").textContent = `${src.events.total} events`;
     }
     this.dirty = false;
   }
@@ -229,7 +222,7 @@ class Page {
     if (pfn < 0) return;
     const known = this.details !== null && this.details.pfn === pfn ? this.details.data : null;
     this.selected = renderInspector(byId("inspector"), snap, pfn, this.pinnedPfn >= 0, known);
-    if (this.detailsPending || (known !== null && now - this.lastDetails < SLOW_PANEL_MS * 2)) return;
+    if (this.detailsPending || (known !== null && now - this.lastDetails < DETAILS_MS)) return;
     this.detailsPending = true;
     this.lastDetails = now;
     void src.details(pfn).then((data) => {

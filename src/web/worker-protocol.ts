@@ -1,8 +1,8 @@
 // The messages between the page (main thread, remote-run.ts) and the guest's worker (worker.ts). The
 // guest runs in a dedicated worker so that drawing never takes time from it: the page asks for one
 // "frame" packet per display frame (flow control: one request in flight), and the worker answers with
-// what changed - a copy of the allocator's state bytes, and a few times a second the slower panels'
-// data. Data only: both sides import these types.
+// what changed - a copy of the allocator's state bytes, buddyinfo, new timeline samples, event and
+// console lines. Data only: both sides import these types.
 
 import type { BootReport } from "../cli/report.js";
 import type { TimelineDelta } from "../observe/timeline.js";

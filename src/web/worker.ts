@@ -143,7 +143,10 @@ function packet(slow: boolean, samples: boolean, ownerIds: boolean): { packet: F
       p.meta = snap.meta.slice();
       transfer.push(p.meta.buffer);
     }
-    if (samples) p.samples = timelineFeed!.next();
+    if (samples) {
+      p.samples = timelineFeed!.next();
+      transfer.push(p.samples.raw.buffer);
+    }
     if (slow) {
       const buddy = r.hub.allocator!;
       p.buddyinfo = { text: r.report?.buddyinfo ?? buddy.buddyinfo(), zones: buddy.zones().map((z) => ({ name: z.name, freeBlocks: z.freeBlocks })) };
