@@ -42,9 +42,9 @@ export class RamWords {
 
 /** The u32 at 4-aligned physical address p; -1 when misaligned or outside RAM. */
 export function readPhys32(words: Int32Array, p: number): number {
-  if ((p & 3) !== 0 || p < 0) return -1;
-  const w = p / 4;
-  return w < words.length ? words[w]! >>> 0 : -1;
+  // Page-table arithmetic can reach past 4 GiB: range first, so that the shift below is exact.
+  if (p < 0 || p + 4 > 4 * words.length || (p & 3) !== 0) return -1;
+  return words[p >>> 2]! >>> 0;
 }
 
 /**
@@ -118,7 +118,7 @@ export function walkStack(
     let next: number;
     let ret: number;
     if (!paging) {
-      const w = fp / 4;
+      const w = fp >>> 2;
       if (w + 1 >= words.length) break;
       next = words[w]! >>> 0;
       ret = words[w + 1]! >>> 0;

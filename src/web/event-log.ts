@@ -50,6 +50,8 @@ export class EventLog implements EventSubscriber {
   private readonly ring = new Int32Array(EVENT_RING_SIZE * STRIDE);
   /** Labels (MARKs, port misuse) by ring slot (rare, so a map). */
   private readonly labels = new Map<number, string>();
+  /** The event numbers (`total` at their push) of the labelled events still in the ring, oldest first. */
+  private labelled: number[] = [];
 
   /**
    * `stackOf` gives the stack handle of the call in progress for allocations and frees (the hub's
@@ -66,11 +68,12 @@ export class EventLog implements EventSubscriber {
 
   /** Stores one event; `stack` is its stack handle or -1. Seq numbers must fit in 31 bits. */
   push(e: Readonly<AllocatorEvent>, stack: number): void {
-    const slot = this.total++ & (EVENT_RING_SIZE - 1);
+    const n = this.total++;
+    const slot = n & (EVENT_RING_SIZE - 1);
+    // The event this one overwrites may have had a label: forget it (a compare per push, no lookup).
+    if (this.labelled.length > 0 && this.labelled[0]! <= n - EVENT_RING_SIZE) this.labels.delete(this.labelled.shift()! & (EVENT_RING_SIZE - 1));
     const r = this.ring;
     const p = slot * STRIDE;
-    // The slot's previous event may have had a label: forget it (only labelled kinds have one).
-    if ((r[p + F_KIND]! & 0xff) >= FIRST_LABELLED_KIND) this.labels.delete(slot);
     const code = eventKindCode(e.kind);
     r[p + F_KIND] = code | ((e.order + 1) << 8) | ((e.zone + 1) << 16) | (e.status << 24);
     r[p + F_SEQ] = e.seq;
@@ -80,13 +83,17 @@ export class EventLog implements EventSubscriber {
     r[p + F_GFP] = e.gfp;
     r[p + F_STACK] = stack;
     r[p + F_EIP] = e.eip;
-    if (code >= FIRST_LABELLED_KIND && e.label !== "") this.labels.set(slot, e.label);
+    if (code >= FIRST_LABELLED_KIND && e.label !== "") {
+      this.labels.set(slot, e.label);
+      this.labelled.push(n);
+    }
   }
 
   /** Forgets everything (a new run or a new replay position). */
   clear(): void {
     this.total = 0;
     this.labels.clear();
+    this.labelled = [];
   }
 
   /** Events still in the ring. */
