@@ -2,6 +2,8 @@
 // page, opens it in headless Chromium (/usr/bin/chromium via playwright-core) and presses its Speed
 // check: the CLI's code path and the live page, alternating, in the same browser (see
 // src/web/speed-check.ts). Also runs the real CLI under Node for reference. Prints one JSON line.
+// Before the speed check it presses Run once: the page's first run (a cold worker), to set beside the
+// CLI under Node (a cold process each time).
 //   node scripts/bench-web.mjs [--workload demo] [--ops 1000] [--seed 1] [--rounds 3]
 
 import { execFileSync } from "node:child_process";
@@ -15,6 +17,7 @@ import { buildWeb } from "./build-web.mjs";
 import { serveStatic } from "./serve-web.mjs";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const ENDED = ["exited", "stopped", "timeout", "fault", "host-error", "error"];
 const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 
 const opts = { workload: "demo", ops: "1000", seed: "1", rounds: "3" };
@@ -44,6 +47,12 @@ try {
     await page.selectOption("#workload", opts.workload);
     await page.fill("#ops", opts.ops);
     await page.fill("#seed", opts.seed);
+    // First, the run a user gets on opening the page and pressing Run (a cold worker), to set beside
+    // `buddy86 boot` under Node (a cold process): the like-for-like first impression.
+    await page.click("#run");
+    await page.waitForFunction((ended) => ended.includes(window.buddy86.state) || window.buddy86.error !== null, ENDED, { timeout: 15 * 60_000, polling: 250 });
+    const cold = await page.evaluate(() => ({ report: window.buddy86.report, error: window.buddy86.error }));
+    if (cold.error !== null || cold.report?.reason !== "exit") throw new Error(`the page's first run failed: ${cold.error ?? cold.report?.reason}`);
     await page.click("#speed-check");
     await page.waitForFunction(() => window.buddy86.speed !== null || window.buddy86.error !== null, null, { timeout: 15 * 60_000, polling: 250 });
     const { speed, error, drawStats, packetStats } = await page.evaluate(() => ({ speed: window.buddy86.speed, error: window.buddy86.error, drawStats: window.buddy86.drawStats, packetStats: window.buddy86.packetStats }));
@@ -56,6 +65,7 @@ try {
         browserCliOwnersNsPerCall: Math.round(speed.ownersNsPerCall),
         pageNsPerCall: Math.round(speed.pageNsPerCall),
         pageRelativeSpeed: Number(speed.relativeSpeed.toFixed(3)),
+        pageFirstRunNsPerCall: Math.round(cold.report.bridgeNsPerCall),
         browserCliRuns: speed.cliRuns.map(Math.round),
         browserCliOwnersRuns: speed.ownersRuns.map(Math.round),
         pageRuns: speed.pageRuns.map(Math.round),
