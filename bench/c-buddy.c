@@ -5,9 +5,12 @@
  * workloads W1..W4 with the same xorshift32 streams as src/bench/bench.ts, beside a plain free-frame
  * stack. It answers "how fast is native code on this machine" for the same work.
  *
- * One zone (frames 1..FRAMES-1; frame 0 is never managed), no per-CPU cache: it is the pure buddy
- * (`pcp: false`). Frees are checked as the TypeScript fast path checks them (the head must be
- * ALLOC of that order), merges only with a buddy recorded as a free head of the same order.
+ * The zones of the TypeScript pool (DMA below 16 MiB, Normal below 896 MiB, HighMem above; frame 0
+ * is never managed) with GFP_HIGHMEM's fallback HighMem -> Normal -> DMA, as the workloads ask, and
+ * no per-CPU cache: it is the pure buddy (`pcp: false`). Frees are checked as the TypeScript fast
+ * path checks them (the head must be ALLOC of that order); merges only with a buddy recorded as a
+ * free head of the same order in the same zone. With one zone instead, W1 and W1b would take the
+ * order-0 edge block at frame 1 and never split or merge, which is not the TypeScript workload.
  *
  * Build and run: npm run bench:c (gcc -O2 into a temp dir). Prints the table of npm run bench.
  */
@@ -22,6 +25,7 @@
 #define FRAMES (1u << 18) /* 1 GiB of 4 KiB frames */
 #define MAX_ORDER 10      /* inclusive, Linux MAX_PAGE_ORDER */
 #define ORDER_COUNT (MAX_ORDER + 1)
+#define ZONE_COUNT 3
 #define REPS 5
 #define W2_SEED 0x2545F491u
 #define W3_SEED 2463534242u
@@ -35,34 +39,45 @@
 /* ---- the buddy: struct of arrays, as src/mem/core.ts ---- */
 static int32_t *link_; /* link_[2*idx] = next free head, link_[2*idx+1] = prev; -1 ends */
 static uint8_t *meta;  /* state << 5 | order */
-static int32_t free_head[ORDER_COUNT];
-static int32_t nr_free[ORDER_COUNT];
-static uint32_t order_mask; /* bit k: the order-k list is non-empty */
+/* Per zone: the free area (list heads, counts, bitmap of non-empty orders) and the frame range. */
+struct zone {
+	int32_t free_head[ORDER_COUNT];
+	int32_t nr_free[ORDER_COUNT];
+	uint32_t order_mask; /* bit k: the order-k list is non-empty */
+	int32_t lo, hi;      /* frames [lo, hi) */
+};
+static struct zone zones[ZONE_COUNT];
+static const int32_t zone_end[ZONE_COUNT] = {0x1000, 0x38000, FRAMES};
 
-static inline void add_free(int32_t idx, int order)
+static inline void add_free(struct zone *z, int32_t idx, int order)
 {
-	int32_t head = free_head[order];
+	int32_t head = z->free_head[order];
 	link_[2 * idx] = head;
 	link_[2 * idx + 1] = -1;
 	if (head >= 0)
 		link_[2 * head + 1] = idx;
-	free_head[order] = idx;
+	z->free_head[order] = idx;
 	meta[idx] = FREE_TAG | order;
-	nr_free[order]++;
-	order_mask |= 1u << order;
+	z->nr_free[order]++;
+	z->order_mask |= 1u << order;
 }
 
-static inline void del_free(int32_t idx, int order)
+static inline void del_free(struct zone *z, int32_t idx, int order)
 {
 	int32_t nx = link_[2 * idx], pv = link_[2 * idx + 1];
 	if (pv >= 0)
 		link_[2 * pv] = nx;
 	else
-		free_head[order] = nx;
+		z->free_head[order] = nx;
 	if (nx >= 0)
 		link_[2 * nx + 1] = pv;
-	if (--nr_free[order] == 0)
-		order_mask &= ~(1u << order);
+	if (--z->nr_free[order] == 0)
+		z->order_mask &= ~(1u << order);
+}
+
+static inline struct zone *zone_of(int32_t idx)
+{
+	return idx < zones[0].hi ? &zones[0] : idx < zones[1].hi ? &zones[1] : &zones[2];
 }
 
 /* Largest order <= MAX_ORDER of a block aligned at start that ends at or before end. */
@@ -76,38 +91,49 @@ static int largest_fit(int32_t start, int32_t end)
 	return order;
 }
 
-/* Boot handover: frames [1, FRAMES) as the largest aligned blocks, low addresses handed out first. */
+/* Boot handover: each zone's frames (frame 0 excepted) as the largest aligned blocks, low addresses
+ * handed out first. */
 static void buddy_init(void)
 {
 	memset(link_, 0xff, sizeof(int32_t) * 2 * FRAMES);
 	memset(meta, TAIL_TAG, FRAMES);
 	meta[0] = 0;
-	for (int o = 0; o < ORDER_COUNT; o++)
-		free_head[o] = -1, nr_free[o] = 0;
-	order_mask = 0;
 	static int32_t blocks[FRAMES];
-	int n = 0;
-	for (int32_t idx = 1; idx < (int32_t)FRAMES; idx += 1 << largest_fit(idx, FRAMES))
-		blocks[n++] = idx;
-	while (n-- > 0)
-		add_free(blocks[n], largest_fit(blocks[n], FRAMES));
+	for (int zi = 0; zi < ZONE_COUNT; zi++) {
+		struct zone *z = &zones[zi];
+		for (int o = 0; o < ORDER_COUNT; o++)
+			z->free_head[o] = -1, z->nr_free[o] = 0;
+		z->order_mask = 0;
+		z->lo = zi == 0 ? 0 : zone_end[zi - 1];
+		z->hi = zone_end[zi];
+		int n = 0;
+		for (int32_t idx = z->lo == 0 ? 1 : z->lo; idx < z->hi; idx += 1 << largest_fit(idx, z->hi))
+			blocks[n++] = idx;
+		while (n-- > 0)
+			add_free(z, blocks[n], largest_fit(blocks[n], z->hi));
+	}
 }
 
-/* alloc_pages: the block's address, or 0 when nothing fits (Linux rmqueue + expand). */
+/* alloc_pages(GFP_HIGHMEM): the block's address, or 0 when nothing fits. Zones in fallback order
+ * HighMem, Normal, DMA; in each, Linux rmqueue + expand. */
 static uint64_t alloc_pages(int order)
 {
-	uint32_t mask = order_mask & (~0u << order);
-	if (mask == 0)
-		return 0;
-	int cur = __builtin_ctz(mask);
-	int32_t idx = free_head[cur];
-	del_free(idx, cur);
-	while (cur > order) {
-		cur--;
-		add_free(idx + (1 << cur), cur);
+	for (int zi = ZONE_COUNT - 1; zi >= 0; zi--) {
+		struct zone *z = &zones[zi];
+		uint32_t mask = z->order_mask & (~0u << order);
+		if (mask == 0)
+			continue;
+		int cur = __builtin_ctz(mask);
+		int32_t idx = z->free_head[cur];
+		del_free(z, idx, cur);
+		while (cur > order) {
+			cur--;
+			add_free(z, idx + (1 << cur), cur);
+		}
+		meta[idx] = ALLOC_TAG | order;
+		return (uint64_t)idx << PAGE_SHIFT;
 	}
-	meta[idx] = ALLOC_TAG | order;
-	return (uint64_t)idx << PAGE_SHIFT;
+	return 0;
 }
 
 /* free_pages: 0, or -1 when addr is not the head of an allocated block of this order. */
@@ -118,17 +144,18 @@ static int free_pages(uint64_t addr, int order)
 	int32_t idx = (int32_t)(addr >> PAGE_SHIFT);
 	if (meta[idx] != (ALLOC_TAG | order))
 		return -1;
+	struct zone *z = zone_of(idx);
 	meta[idx] = TAIL_TAG;
 	while (order < MAX_ORDER) {
 		int32_t buddy = idx ^ (1 << order);
-		if (meta[buddy] != (FREE_TAG | order))
+		if (buddy < z->lo || buddy >= z->hi || meta[buddy] != (FREE_TAG | order))
 			break;
-		del_free(buddy, order);
+		del_free(z, buddy, order);
 		meta[buddy] = TAIL_TAG;
 		idx &= buddy;
 		order++;
 	}
-	add_free(idx, order);
+	add_free(z, idx, order);
 	return 0;
 }
 
