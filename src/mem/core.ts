@@ -102,6 +102,8 @@ export class BuddyCore {
   readonly freeHeadBase: number;
   readonly nrFreeBase: number;
   readonly zoneTableBase: number;
+  /** Lists per table: ZONE_COUNT * orderCount (nrFreeBase - freeHeadBase). */
+  readonly listCount: number;
 
   // Per-frame struct of arrays: 9 bytes per covered frame.
   /**
@@ -185,6 +187,7 @@ export class BuddyCore {
     this.frameCount = (managed[managed.length - 1]!.endPfn - this.basePfn) | 0;
     const n = this.frameCount;
     const lists = ZONE_COUNT * this.orderCount;
+    this.listCount = lists;
     this.freeHeadBase = 2 * n;
     this.nrFreeBase = 2 * n + lists;
     const zt = 2 * n + 2 * lists;
@@ -348,31 +351,34 @@ export class BuddyCore {
    * Returns a block to the buddy lists, merging while the buddy is a free head of the same order in
    * the same zone (Linux `__free_one_page`). Worked example: idx 8, order 1 -> buddy 8 ^ (1 << 1) = 10;
    * if 10 is a free order-1 head they merge into the order-2 block at 8 & 10 = 8.
-   * The free hot path: the unlink of each merged buddy and the final push are written out in line,
-   * with shifts rather than products for link indices (no overflow checks in the JIT's code).
+   * The listener hears of each merge once the block is on its list.
    */
   freeOne(idx: number, order: number, zone: number): void {
-    // Callers pass small integers; `| 0` keeps a caller that computed one in floating point from
-    // turning this function's arithmetic into double math for everyone.
-    idx |= 0;
-    order |= 0;
+    this.zoneFree[zone]! += 1 << order;
+    const merged = this.mergeFree(idx, order, zone);
+    if (merged > order && this.hookListener !== null) this.reportMerges(idx, order, merged, zone);
+  }
+
+  /**
+   * freeOne's list work, the free hot path; returns the order of the block that went on a list.
+   * The unlink of each merged buddy and the final push are written out in line, with shifts rather
+   * than products for link indices (no overflow checks in the JIT's code). It is kept under V8's
+   * inlining limit (460 bytes of bytecode) so that the free fast path carries it in line. A free that
+   * merges nothing reads the zone bounds only for a buddy that is a free head of its order, writes the
+   * freed head's state once, and touches the bitmap only when the list was empty.
+   */
+  mergeFree(idx: number, order: number, zone: number): number {
     const meta = this.meta;
     const words = this.words;
-    const zt = this.zoneTableBase;
     const frameCount = this.frameCount;
-    const maxOrder = this.maxOrder;
-    const list = zone * this.orderCount;
-    const headAt = this.freeHeadBase + list;
-    const countAt = this.nrFreeBase + list;
-    const maskAt = zt + ZT_ORDER_MASK + zone;
-    const listener = this.hookListener;
-    words[zt + ZT_ZONE_FREE + zone]! += 1 << order;
-    while (order < maxOrder) {
+    const headAt = this.freeHeadBase + zone * this.orderCount;
+    const countAt = headAt + this.listCount;
+    const maskAt = this.zoneTableBase + ZT_ORDER_MASK + zone;
+    for (; order < this.maxOrder; order++) {
       const buddy = idx ^ (1 << order);
-      // buddy < frameCount keeps the read of meta in bounds; the zone's bounds are read only for a
-      // buddy that is a free head of this order, since most frees merge nothing.
+      // buddy < frameCount keeps the read of meta in bounds.
       if (buddy >= frameCount || meta[buddy] !== (FREE_TAG | order)) break;
-      if (buddy < words[zt + ZT_ZONE_LO + zone]! || buddy >= words[zt + ZT_ZONE_HI + zone]!) break;
+      if (buddy < this.zoneLo[zone]! || buddy >= this.zoneHi[zone]!) break;
       // Unlink the buddy (Linux del_page_from_free_list).
       const nx = words[buddy << 1]!;
       const pv = words[(buddy << 1) | 1]!;
@@ -384,10 +390,8 @@ export class BuddyCore {
       // state is written at the end (or which becomes an upper half in a later round).
       meta[idx | (1 << order)] = TAIL_TAG;
       idx &= buddy;
-      order++;
-      if (listener !== null) listener.merge(idx + this.basePfn, order, zone);
     }
-    // Push the merged block on the head of its list; the bitmap changes only if the list was empty.
+    // Push the merged block on the head of its list.
     const head = words[headAt + order]!;
     words[idx << 1] = head;
     words[(idx << 1) | 1] = -1;
@@ -396,6 +400,12 @@ export class BuddyCore {
     words[headAt + order] = idx;
     meta[idx] = FREE_TAG | order;
     words[countAt + order]!++;
+    return order;
+  }
+
+  /** The merge events of one free, in order: the block at idx grew into order first+1, ..., last. */
+  private reportMerges(idx: number, first: number, last: number, zone: number): void {
+    for (let order = first + 1; order <= last; order++) this.hookListener!.merge((idx & (-1 << order)) + this.basePfn, order, zone);
   }
 
   /**
