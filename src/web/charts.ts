@@ -105,15 +105,19 @@ export function drawUnusableIndex(canvas: HTMLCanvasElement, samples: FreeBlockS
   ctx.fillText(`call ${firstSeq}`, left, height - 6);
   const endLabel = `call ${lastSeq}`;
   ctx.fillText(endLabel, right - ctx.measureText(endLabel).width, height - 6);
+  // At most one point per pixel column: the chart is redrawn every display frame while a guest runs,
+  // and stroking thousands of sub-pixel segments per order costs the page's thread for nothing.
+  const points = Math.min(n, Math.max(2, Math.ceil(right - left)));
   for (let order = 0; order <= samples.maxOrder; order++) {
     ctx.strokeStyle = cssColour(FREE_BY_ORDER[order]!);
     ctx.lineWidth = 1.5;
     ctx.beginPath();
-    for (let i = 0; i < n; i++) {
+    for (let k = 0; k < points; k++) {
+      const i = points === n ? k : Math.round((k * (n - 1)) / (points - 1));
       const index = unusableFreeIndex(samples.freeBlocks[i]![zoneIndex]!, order) / 1000;
       const x = xOf(samples.seq[i]!);
       const y = bottom - index * (bottom - top);
-      if (i === 0) ctx.moveTo(x, y);
+      if (k === 0) ctx.moveTo(x, y);
       else ctx.lineTo(x, y);
     }
     ctx.stroke();

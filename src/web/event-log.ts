@@ -183,20 +183,25 @@ export class EventLogView {
    */
   constructor(private readonly element: HTMLElement) {}
 
-  /** Redraws if the log changed since the last call: `lines` are the newest events, oldest first. */
+  /**
+   * Redraws if the log changed since the last call: `lines` are the newest events, oldest first. The
+   * line elements are kept and rewritten in place (it runs every display frame while a guest runs).
+   */
   render(total: number, lines: readonly { kind: string; text: string; pfn: number }[]): void {
     if (total === this.shownTotal) return;
     this.shownTotal = total;
     const el = this.element;
-    const fragment = document.createDocumentFragment();
-    for (const e of lines.slice(-SHOWN_LINES).reverse()) {
-      const line = document.createElement("div");
-      line.className = `ev ev-${e.kind}`;
-      line.textContent = e.text;
+    const shown = lines.slice(-SHOWN_LINES).reverse();
+    while (el.childElementCount < shown.length) el.appendChild(document.createElement("div"));
+    while (el.childElementCount > shown.length) el.lastElementChild!.remove();
+    shown.forEach((e, i) => {
+      const line = el.children[i] as HTMLElement;
+      const className = `ev ev-${e.kind}`;
+      if (line.className !== className) line.className = className;
+      if (line.textContent !== e.text) line.textContent = e.text;
       if (e.pfn >= 0) line.dataset.pfn = String(e.pfn);
-      fragment.appendChild(line);
-    }
-    el.replaceChildren(fragment);
+      else delete line.dataset.pfn;
+    });
     el.dataset.total = String(total);
   }
 }

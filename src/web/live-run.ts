@@ -73,7 +73,11 @@ export class LiveRun {
   private userPaused = false;
   private readonly listeners: (() => void)[] = [];
 
-  constructor(readonly settings: RunSettings) {
+  /** `wasmModule`: v86.wasm compiled once by the worker for all its runs (else v86 compiles it). */
+  constructor(
+    readonly settings: RunSettings,
+    private readonly wasmModule: WebAssembly.Module | null = null,
+  ) {
     this.elf = isElf(settings.kernel) ? tryReadElf(settings.kernel) : null;
     const hub = new EventHub({ code: codeRanges(this.elf) });
     const sym = new Symbolizer(this.elf);
@@ -115,6 +119,7 @@ export class LiveRun {
         onGuestLine: (line) => this.line(line),
         onBootLogLine: (line) => this.line(`[buddy86] ${line}`),
         onControl: (control) => this.attach(control),
+        ...(this.wasmModule !== null ? { wasmModule: this.wasmModule } : {}),
         ...(this.debug !== null ? { onAllocator: this.debug.onAllocator } : {}),
       });
       this.result = result;

@@ -72,20 +72,69 @@ function handle(m: ToWorker): void {
       if (run !== null) run.callsPerFrame = m.callsPerFrame;
       break;
     case "frame":
-      if (run === null) break;
+      // Every request gets its packet (the page keeps one in flight): while v86.wasm is still being
+      // compiled for a new run there is nothing to show but that it is booting.
+      if (run === null) {
+        post({ type: "packet", state: "booting", calls: 0, seq: -1, freeFrames: -1, lastMark: null });
+        break;
+      }
       run.tick();
       sendPacket(m.slow, m.samples, m.ownerIds);
       break;
     case "inspect":
-      if (run === null) break;
+      if (run === null) {
+        post({ type: "inspect-result", id: m.id, owner: null, history: [] });
+        break;
+      }
       post({ type: "inspect-result", id: m.id, owner: run.ownerOf(m.pfn), history: run.events.historyOf(m.pfn).map(formatEvent) });
       break;
   }
 }
 
+/**
+ * v86.wasm, compiled once for every run of this worker. Each boot would otherwise compile its 2 MB
+ * anew, and the optimizing tier then recompiles it on background threads for seconds of CPU, which
+ * on a small machine takes cores from the guest's thread; a module kept here is optimized once.
+ */
+let v86Wasm: { url: string; module: Promise<WebAssembly.Module> } | null = null;
+
+function v86Module(url: string): Promise<WebAssembly.Module> {
+  if (v86Wasm === null || v86Wasm.url !== url) {
+    const module = fetch(url).then(async (response) => {
+      if (!response.ok) throw new Error(`cannot load ${url}: HTTP ${response.status}`);
+      // Streaming compilation needs the server to say application/wasm; any server will do otherwise.
+      if (response.headers.get("content-type") === "application/wasm") return WebAssembly.compileStreaming(response);
+      return WebAssembly.compile(await response.arrayBuffer());
+    });
+    // A failed load is not kept: the next run tries again (and reports its own error).
+    module.catch(() => (v86Wasm = null));
+    v86Wasm = { url, module };
+  }
+  return v86Wasm.module;
+}
+
+/** A run's start is waiting for v86.wasm. */
+let starting = false;
+
 function start(settings: LiveRun["settings"]): void {
-  if (run !== null && run.state !== "ended") throw new Error("worker: a run is still going (one at a time)");
-  const live = new LiveRun(settings);
+  if (starting || (run !== null && run.state !== "ended")) throw new Error("worker: a run is still going (one at a time)");
+  starting = true;
+  // Until the new LiveRun exists, requests are answered for no run (never for the last one).
+  run = null;
+  v86Module(settings.wasmUrl).then(
+    (module) => {
+      starting = false;
+      begin(settings, module);
+    },
+    (error: unknown) => {
+      starting = false;
+      fail(error);
+    },
+  );
+}
+
+function begin(settings: LiveRun["settings"], module: WebAssembly.Module): void {
+  const live = new LiveRun(settings, module);
   run = live;
   sentGeometry = false;
   sentMetaSeq = -2;
@@ -201,6 +250,7 @@ async function cliRun(s: RunSettings, observed: boolean): Promise<MachineResult>
   const result = await runMachine({
     kernel: s.kernel,
     platform: browserPlatform(s.wasmUrl),
+    wasmModule: await v86Module(s.wasmUrl),
     memoryBytes: s.memoryBytes,
     cmdline: s.cmdline,
     maxOrder: s.maxOrder,
