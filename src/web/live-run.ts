@@ -98,7 +98,8 @@ export class LiveRun {
       this.debug.owners = { hub, owner: this.owner, sym };
       this.debug.onPoison = (v) => this.line(`[buddy86] poison: ${v.message}`);
     }
-    hub.subscribe({ onCallEnd: (seq, cmd, status) => this.callEnded(seq, cmd, status) });
+    // Only a run that pauses at a MARK looks at every call's end (one call less per hypercall).
+    if (settings.pauseAtMark !== "") hub.subscribe({ onCallEnd: (seq, cmd, status) => this.callEnded(seq, cmd, status) });
     this.callsPerFrame = settings.callsPerFrame;
   }
 
