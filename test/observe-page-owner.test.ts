@@ -188,6 +188,9 @@ describe("page owner that reuses rows (retainFreed, the web page's)", () => {
     expect(live(owner)).toEqual(live(history));
     expect(live(owner)).toEqual([addrs[3]! / PAGE, big / PAGE].sort((x, y) => x - y));
     expect(() => owner.liveAt(3)).toThrow(/only the present/);
+    // The peak is a moment of the past: only the owner that keeps history follows it.
+    expect(history.peakFrames).toBeGreaterThanOrEqual(12);
+    expect([owner.peakFrames, owner.peakSeq]).toEqual([0, -1]);
   });
 });
 

@@ -124,6 +124,7 @@ export class PageOwner implements EventSubscriber, OwnerTable {
     const retain = options.retainFreed ?? Infinity;
     if (!(retain >= 0)) throw new Error(`PageOwner: retainFreed ${retain} must be >= 0`);
     this.retainFreed = retain;
+    if (retain === Infinity) this.onCallEnd = (seq) => this.trackPeak(seq);
   }
 
   /** True when every row is kept, so liveAt() can look at any past call. */
@@ -137,7 +138,13 @@ export class PageOwner implements EventSubscriber, OwnerTable {
     else if (e.kind === "protocol-error" && isInvalidFreeStatus(e.status) && (e.cmd === Cmd.FREE_PAGES || e.cmd === Cmd.FREE_CONTIG)) this.invalidFree(e);
   }
 
-  onCallEnd(seq: number): void {
+  /**
+   * The peak (the CLI's `--at peak`) is looked at after every call, so only a page owner that keeps
+   * history has this hook; one that reuses rows (the page) leaves peakFrames 0 and peakSeq -1.
+   */
+  readonly onCallEnd?: (seq: number) => void;
+
+  private trackPeak(seq: number): void {
     if (this.liveFrames > this.peakFrames) {
       this.peakFrames = this.liveFrames;
       this.peakSeq = seq;
