@@ -40,9 +40,9 @@ export type OwnerColourOf = (headPfn: number) => number;
 export class MemoryMapView {
   layout: MapLayout = layoutFor(0, 1);
   private image: ImageData | null = null;
-  /** The pixels on the canvas now, and what was drawn over them (zone lines, outline). */
-  private shown: Uint32Array | null = null;
-  private shownDecor = "";
+  /** The state bytes the image was painted from, and what else decided its pixels. */
+  private drawnMeta: Uint8Array | null = null;
+  private drawnKey = "";
   private readonly ctx: CanvasRenderingContext2D;
   private range: [number, number] | null = null;
 
@@ -75,7 +75,12 @@ export class MemoryMapView {
     return pfn < endPfn ? pfn : -1;
   }
 
-  /** Draws the snapshot; `selected` is outlined. */
+  /**
+   * Draws the snapshot; `selected` is outlined. It runs every display frame while a guest runs, so
+   * it repaints only the cell rows whose frames' state bytes changed since the last drawing, widened
+   * to whole max-order blocks (a head's change recolours its tails): most frames change a few blocks.
+   * A new layout, colour mode, owner colouring or selection repaints everything.
+   */
   render(snap: MemorySnapshot, mode: ColourMode, ownerColourOf: OwnerColourOf | null, selected: { headPfn: number; npages: number } | null): void {
     const [from, to] = this.range ?? [0, snap.ramPfns];
     const layout = layoutFor(Math.min(from, snap.ramPfns - 1), Math.min(to, snap.ramPfns));
@@ -85,23 +90,40 @@ export class MemoryMapView {
     if (this.canvas.width !== width || this.canvas.height !== height) {
       this.canvas.width = width;
       this.canvas.height = height;
+      this.drawnMeta = null;
     }
-    if (this.image === null || this.image.width !== width || this.image.height !== height) this.image = this.ctx.createImageData(width, height);
+    if (this.image === null || this.image.width !== width || this.image.height !== height) {
+      this.image = this.ctx.createImageData(width, height);
+      this.drawnMeta = null;
+    }
     const pixels = new Uint32Array(this.image.data.buffer);
-    pixels.fill(toPixel(COLOURS.background));
-    this.paintCells(snap, mode, ownerColourOf, pixels);
-    // Put only the rows that changed since the last drawing (most frames change a few blocks): the
-    // browser then repaints only that strip. Any change of layout or decoration redraws it all.
-    const decor = `${width}x${height}:${layout.startPfn}:${selected === null ? "" : `${selected.headPfn}+${selected.npages}`}`;
-    const full = this.shown === null || this.shown.length !== pixels.length || decor !== this.shownDecor;
-    const [y0, y1] = full ? [0, height] : changedRows(this.shown!, pixels, width, height);
-    if (y1 > y0) {
-      this.ctx.putImageData(this.image, 0, 0, 0, y0, width, y1 - y0);
+    const { startPfn, columns, cell, rows } = layout;
+    const sel = selected === null ? "" : `${selected.headPfn}+${selected.npages}`;
+    const key = `${width}x${height}:${startPfn}:${layout.endPfn}:${mode}:${snap.basePfn}:${snap.maxOrder}:${snap.ramPfns}:${sel}`;
+    let rowLo = 0;
+    let rowHi = rows;
+    const drawn = this.drawnMeta;
+    // Owner colours come from outside the state bytes: owner mode always repaints everything.
+    if (drawn !== null && drawn.length === snap.meta.length && key === this.drawnKey && ownerColourOf === null) {
+      const changed = changedFrames(drawn, snap.meta);
+      if (changed === null) rowHi = 0;
+      else {
+        const block = 2 ** snap.maxOrder;
+        const pfnLo = Math.floor((changed[0] + snap.basePfn) / block) * block;
+        const pfnHi = Math.ceil((changed[1] + 1 + snap.basePfn) / block) * block;
+        rowLo = Math.max(0, Math.floor((pfnLo - startPfn) / columns));
+        rowHi = Math.min(rows, Math.ceil((pfnHi - startPfn) / columns));
+      }
+    }
+    if (rowHi > rowLo) {
+      pixels.fill(toPixel(COLOURS.background), rowLo * cell * width, rowHi * cell * width);
+      this.paintCells(snap, mode, ownerColourOf, pixels, rowLo, rowHi);
+      this.ctx.putImageData(this.image, 0, 0, 0, rowLo * cell, width, (rowHi - rowLo) * cell);
       this.drawZoneLines(snap);
       if (selected !== null) this.outline(selected.headPfn, selected.npages);
-      if (full) this.shown = pixels.slice();
-      else this.shown!.set(pixels.subarray(y0 * width, y1 * width), y0 * width);
-      this.shownDecor = decor;
+      if (drawn !== null && drawn.length === snap.meta.length) drawn.set(snap.meta);
+      else this.drawnMeta = snap.meta.slice();
+      this.drawnKey = key;
     }
     const c = this.canvas.dataset;
     c.startPfn = String(layout.startPfn);
@@ -110,10 +132,11 @@ export class MemoryMapView {
     c.seq = String(snap.seq);
   }
 
-  /** One pass over the frames in view: each block's colour, its head a shade darker. */
-  private paintCells(snap: MemorySnapshot, mode: ColourMode, ownerColourOf: OwnerColourOf | null, pixels: Uint32Array): void {
-    const { startPfn, columns, cell, rows } = this.layout;
-    const end = Math.min(this.layout.endPfn, startPfn + rows * columns);
+  /** One pass over the frames of cell rows [rowLo, rowHi): each block's colour, its head a shade darker. */
+  private paintCells(snap: MemorySnapshot, mode: ColourMode, ownerColourOf: OwnerColourOf | null, pixels: Uint32Array, rowLo: number, rowHi: number): void {
+    const { startPfn: viewStart, columns, cell } = this.layout;
+    const startPfn = viewStart + rowLo * columns;
+    const end = Math.min(this.layout.endPfn, viewStart + rowHi * columns);
     const meta = snap.meta;
     const base = snap.basePfn;
     const shadeHeads = cell >= 4;
@@ -122,7 +145,7 @@ export class MemoryMapView {
     const hole = toPixel(COLOURS.hole);
     let blockPixel = reserved;
     let left = 0; // tail frames of the current buddy block still to come
-    // A view starting inside a block begins with tails: find the block's head first.
+    // Rows starting inside a block begin with tails: find the block's head first.
     const firstIdx = startPfn - base;
     if (firstIdx > 0 && firstIdx < meta.length) {
       const head = buddyHeadIndex(snap, firstIdx);
@@ -156,12 +179,12 @@ export class MemoryMapView {
         pixel = reserved; // a tail with no head before it: cannot happen in a consistent snapshot
       }
       // Only the first pixel line of each cell row is written here; copyRows() repeats it.
-      const offset = pfn - startPfn;
+      const offset = pfn - viewStart;
       const at = Math.floor(offset / columns) * cell * MAP_WIDTH + (offset % columns) * cell;
       if (size === 1) pixels[at] = pixel;
       else pixels.fill(pixel, at, at + size);
     }
-    if (size > 1) copyRows(pixels, rows, cell, size);
+    if (size > 1) copyRows(pixels, rowLo, rowHi, cell, size);
   }
 
   private blockColour(mode: ColourMode, state: number, order: number, headPfn: number, ownerColourOf: OwnerColourOf | null): number {
@@ -204,20 +227,20 @@ export class MemoryMapView {
   }
 }
 
-/** Repeats the first pixel line of every cell row over the cell's other lines (size - 1 of them). */
-function copyRows(pixels: Uint32Array, rows: number, cell: number, size: number): void {
-  for (let r = 0; r < rows; r++) {
+/** Repeats the first pixel line of cell rows [rowLo, rowHi) over the cell's other lines (size - 1 of them). */
+function copyRows(pixels: Uint32Array, rowLo: number, rowHi: number, cell: number, size: number): void {
+  for (let r = rowLo; r < rowHi; r++) {
     const first = r * cell * MAP_WIDTH;
     for (let dy = 1; dy < size; dy++) pixels.copyWithin(first + dy * MAP_WIDTH, first, first + MAP_WIDTH);
   }
 }
 
-/** The span of pixel rows [y0, y1) where two images differ ([0, 0) when they are equal). */
-function changedRows(before: Uint32Array, after: Uint32Array, width: number, height: number): [number, number] {
+/** The first and last index where two equally long state-byte arrays differ, or null when equal. */
+function changedFrames(before: Uint8Array, after: Uint8Array): [number, number] | null {
   let first = 0;
   while (first < after.length && before[first] === after[first]) first++;
-  if (first === after.length) return [0, 0];
+  if (first === after.length) return null;
   let last = after.length - 1;
   while (last > first && before[last] === after[last]) last--;
-  return [Math.floor(first / width), Math.min(height, Math.floor(last / width) + 1)];
+  return [first, last];
 }
