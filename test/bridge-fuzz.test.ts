@@ -5,19 +5,14 @@
 import { describe, expect, it } from "vitest";
 import { BATCH_RECORD, Cmd, Status } from "../src/protocol/abi.js";
 import { MiB, allocatorState, fakeGuest } from "./bridge-fixtures.js";
+import { Xorshift32 } from "../src/bench/workloads.js";
 
 const PAGE = 4096;
 
+/** The project's xorshift32 (src/bench/workloads.ts) as a function. */
 function xorshift(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s;
-  };
+  const rng = new Xorshift32(seed);
+  return () => rng.next();
 }
 
 interface Held {

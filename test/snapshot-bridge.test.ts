@@ -6,16 +6,12 @@ import { Cmd, Status } from "../src/protocol/abi.js";
 import { HypercallBridge } from "../src/machine/index.js";
 import type { BuddyAllocator } from "../src/mem/index.js";
 import { MiB, allocatorState, bootedGuest, fakeGuest, type FakeGuest } from "./bridge-fixtures.js";
+import { Xorshift32 } from "../src/bench/workloads.js";
 
+/** The project's xorshift32 (src/bench/workloads.ts) as a function. */
 function xorshift(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>>= 0);
-  };
+  const rng = new Xorshift32(seed);
+  return () => rng.next();
 }
 
 /** n calls of mixed traffic; returns what the guest saw. Held blocks are tracked in `held`. */
