@@ -17,6 +17,11 @@ const REG_EBP = 5;
 const PAGE_SHIFT = 12;
 const TWO_32 = 2 ** 32;
 
+/** Subscribers that have a given hook. */
+type OnEvent = Required<Pick<EventSubscriber, "onEvent">>;
+type OnCallEnd = Required<Pick<EventSubscriber, "onCallEnd">>;
+type OnRequest = Required<Pick<EventSubscriber, "onRequest">>;
+
 export interface EventHubOptions {
   /** Deepest backtrace kept (1..64), default 16. */
   stackDepth?: number;
@@ -29,9 +34,9 @@ export class EventHub implements BridgeObserver, BuddyListener {
   // The subscribers of each hook, called as methods: V8 then sees a few receiver classes at each
   // dispatch and calls (or inlines) their methods directly. Bound functions cost a generic call each,
   // about 100 host instructions per subscriber per call (callgrind, npm run bench:observe).
-  private readonly eventSubscribers: Required<Pick<EventSubscriber, "onEvent">>[] = [];
-  private readonly callEndSubscribers: Required<Pick<EventSubscriber, "onCallEnd">>[] = [];
-  private readonly requestSubscribers: Required<Pick<EventSubscriber, "onRequest">>[] = [];
+  private readonly eventSubscribers: OnEvent[] = [];
+  private readonly callEndSubscribers: OnCallEnd[] = [];
+  private readonly requestSubscribers: OnRequest[] = [];
   private readonly event: AllocatorEvent = blankEvent();
   private readonly frames: Uint32Array;
   private readonly code: Uint32Array | null;
@@ -63,9 +68,9 @@ export class EventHub implements BridgeObserver, BuddyListener {
 
   /** Adds a subscriber; events reach subscribers in the order they were added. */
   subscribe(subscriber: EventSubscriber): void {
-    if (subscriber.onEvent !== undefined) this.eventSubscribers.push(subscriber as Required<Pick<EventSubscriber, "onEvent">>);
-    if (subscriber.onCallEnd !== undefined) this.callEndSubscribers.push(subscriber as Required<Pick<EventSubscriber, "onCallEnd">>);
-    if (subscriber.onRequest !== undefined) this.requestSubscribers.push(subscriber as Required<Pick<EventSubscriber, "onRequest">>);
+    if (subscriber.onEvent !== undefined) this.eventSubscribers.push(subscriber as OnEvent);
+    if (subscriber.onCallEnd !== undefined) this.callEndSubscribers.push(subscriber as OnCallEnd);
+    if (subscriber.onRequest !== undefined) this.requestSubscribers.push(subscriber as OnRequest);
   }
 
   /** The bridge this hub observes (null before the machine built it). */

@@ -124,7 +124,7 @@ export class PageOwner implements EventSubscriber, OwnerTable {
     const retain = options.retainFreed ?? Infinity;
     if (!(retain >= 0)) throw new Error(`PageOwner: retainFreed ${retain} must be >= 0`);
     this.retainFreed = retain;
-    if (retain === Infinity) this.onCallEnd = (seq) => this.trackPeak(seq);
+    if (this.keepsHistory) this.onCallEnd = (seq) => this.trackPeak(seq);
   }
 
   /** True when every row is kept, so liveAt() can look at any past call. */
@@ -217,12 +217,7 @@ export class PageOwner implements EventSubscriber, OwnerTable {
   liveAt(seq: number): number[] {
     if (seq !== Infinity && !this.keepsHistory) throw new Error("invariant: liveAt(seq) of a page owner that reuses rows (retainFreed): only the present is kept");
     const out: number[] = [];
-    for (let r = 0; r < this.count; r++) {
-      const nums = this.nums[r >>> CHUNK_SHIFT]!;
-      const f = (r & CHUNK_MASK) * F_STRIDE;
-      const freed = nums[f + F_FREE_SEQ]!;
-      if (nums[f + F_ALLOC_SEQ]! <= seq && (freed < 0 || freed > seq)) out.push(r);
-    }
+    for (let r = 0; r < this.count; r++) if (this.liveAfter(r, seq)) out.push(r);
     return out;
   }
 
@@ -290,7 +285,7 @@ export class PageOwner implements EventSubscriber, OwnerTable {
     nums[f + F_FREE_ICOUNT] = e.icount;
     this.liveFrames -= e.npages;
     this.liveBlocks--;
-    if (this.retainFreed !== Infinity) this.queueFreed(r);
+    if (!this.keepsHistory) this.queueFreed(r);
   }
 
   private appendRow(): number {

@@ -157,8 +157,9 @@ export class TimelineFeed {
   }
 }
 
-/** A copy brought up to date with a delta (a new object; `have` is not changed). */
+/** A copy brought up to date with a delta: `have` itself when the delta is empty, else a new object. */
 export function applyTimelineDelta(have: TimelineData | null, delta: TimelineDelta): TimelineData {
+  if (have !== null && delta.halvings === 0 && delta.raw.length === 0) return have;
   const d = decodeSamples(delta.raw, delta.zones, delta.maxOrder);
   if (have === null) return d;
   let base = have;

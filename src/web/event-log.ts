@@ -26,19 +26,9 @@ const F_EIP = 7;
 const FIRST_LABELLED_KIND = eventKindCode("mark");
 
 /** One event read back from the ring (allocates: for display only). */
-export interface LoggedEvent {
-  kind: EventKind;
-  seq: number;
-  record: number;
-  pfn: number;
-  order: number;
-  npages: number;
-  zone: number;
-  gfp: number;
-  status: number;
+export interface LoggedEvent extends Pick<AllocatorEvent, "kind" | "seq" | "record" | "pfn" | "order" | "npages" | "zone" | "gfp" | "status" | "label"> {
   /** The owner ("random_run") or EIP symbol of the call, "" when unknown. */
   where: string;
-  label: string;
 }
 
 /** Names where an event came from: owner of an allocation or free, else the call's EIP (or ""). */
