@@ -188,7 +188,7 @@ class Page {
   }
 
   private draw(now: number): void {
-    this.run?.requestFrame(true, true, this.mode === "owner");
+    this.run?.requestFrame(this.mode === "owner");
     if (this.playing) this.advanceReplay();
     const src = this.source();
     if (src === null) return;

@@ -73,10 +73,10 @@ export class RemoteRun {
   }
 
   /** Asks for the next packet unless one is on its way. */
-  requestFrame(slow: boolean, samples: boolean, ownerIds: boolean): void {
+  requestFrame(ownerIds: boolean): void {
     if (this.frameInFlight || this.state === "ended") return;
     this.frameInFlight = true;
-    this.send({ type: "frame", slow, samples, ownerIds });
+    this.send({ type: "frame", ownerIds });
   }
 
   pause(): void {

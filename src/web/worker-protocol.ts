@@ -42,11 +42,10 @@ export type ToWorker =
   | { type: "stop" }
   | { type: "speed"; callsPerFrame: number }
   /**
-   * Asks for the next packet. `slow`: include buddyinfo, event lines and, with `ownerIds`, the owner
-   * of every live allocation (owner colouring); `samples`: the timeline. A throttled run also gets
-   * its next calls on this message.
+   * Asks for the next packet; with `ownerIds`, it also carries the owner of every live allocation
+   * (owner colouring). A throttled run also gets its next calls on this message.
    */
-  | { type: "frame"; slow: boolean; samples: boolean; ownerIds: boolean }
+  | { type: "frame"; ownerIds: boolean }
   | { type: "inspect"; id: number; pfn: number };
 
 export interface FramePacket {

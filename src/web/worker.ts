@@ -79,7 +79,7 @@ function handle(m: ToWorker): void {
         break;
       }
       run.tick();
-      sendPacket(m.slow, m.samples, m.ownerIds);
+      sendPacket(m.ownerIds);
       break;
     case "inspect":
       if (run === null) {
@@ -144,23 +144,23 @@ function begin(settings: LiveRun["settings"], module: WebAssembly.Module): void 
   packetStats = { packets: 0, ms: 0 };
   live.start().then(
     () => {
-      const last = packet(true, true, false);
+      const last = packet(false);
       post({ type: "ended", report: live.report!, reportsText: live.reportsText, finalPacket: last.packet, packetStats }, last.transfer);
     },
     fail,
   );
 }
 
-function sendPacket(slow: boolean, samples: boolean, ownerIds: boolean): void {
+function sendPacket(ownerIds: boolean): void {
   const t0 = performance.now();
-  const { packet: p, transfer } = packet(slow, samples, ownerIds);
+  const { packet: p, transfer } = packet(ownerIds);
   post(p, transfer);
   packetStats.packets++;
   packetStats.ms += performance.now() - t0;
 }
 
 /** What changed since the last packet (see worker-protocol.ts), and the buffers to transfer with it. */
-function packet(slow: boolean, samples: boolean, ownerIds: boolean): { packet: FramePacket; transfer: Transferable[] } {
+function packet(ownerIds: boolean): { packet: FramePacket; transfer: Transferable[] } {
   const r = run!;
   const snap = r.snapshot;
   const marks = r.hub.bridge?.marks ?? [];
@@ -187,26 +187,23 @@ function packet(slow: boolean, samples: boolean, ownerIds: boolean): { packet: F
         reserved: snap.reserved,
       };
     }
+    // The state bytes and buddyinfo only when a call changed them (the page redraws what it gets).
     if (snap.seq !== sentMetaSeq || p.geometry !== undefined) {
       sentMetaSeq = snap.seq;
       p.meta = snap.meta.slice();
       transfer.push(p.meta.buffer);
-    }
-    if (samples) {
-      p.samples = timelineFeed!.next();
-      transfer.push(p.samples.raw.buffer);
-    }
-    if (slow) {
       const buddy = r.hub.allocator!;
       p.buddyinfo = { text: r.report?.buddyinfo ?? buddy.buddyinfo(), zones: buddy.zones().map((z) => ({ name: z.name, freeBlocks: z.freeBlocks })) };
-      if (ownerIds) {
-        const { names, ids } = ownerTable(r, snap.basePfn, snap.meta);
-        p.ownerIds = { names, ids };
-        transfer.push(ids.buffer);
-      }
+    }
+    p.samples = timelineFeed!.next();
+    transfer.push(p.samples.raw.buffer);
+    if (ownerIds) {
+      const { names, ids } = ownerTable(r, snap.basePfn, snap.meta);
+      p.ownerIds = { names, ids };
+      transfer.push(ids.buffer);
     }
   }
-  if (slow && r.events.total !== sentEvents) {
+  if (r.events.total !== sentEvents) {
     sentEvents = r.events.total;
     p.events = { total: r.events.total, lines: recentLines(r.events, EVENT_LINES) };
   }
