@@ -108,17 +108,15 @@ export class EventHub implements BridgeObserver, BuddyListener {
   }
 
   onCall(seq: number, cmd: number, arg0: number, arg1: number, arg2: number, result: number, status: number): void {
-    this.sync();
-    if (cmd >= Cmd.ALLOC_PAGES && cmd <= Cmd.FREE_CONTIG) this.request(seq, cmd, arg0, arg1, arg2, result, status);
     // Normally the allocator appears at MEMMAP; a run restored from a checkpoint has one already.
     if (this.buddy === null && this.bridgeRef !== null && this.bridgeRef.allocator !== null) this.hookAllocator(cmd === Cmd.MEMMAP);
-    if (status !== Status.OK && status !== Status.ENOMEM) this.protocolError(cmd, arg0, arg1, arg2, status);
-    else if (cmd === Cmd.MARK && status === Status.OK) {
-      const marks = this.bridgeRef!.marks;
-      const e = this.begin("mark");
-      e.label = marks.length > 0 ? marks[marks.length - 1]!.label : "";
-      this.emit(e);
-    }
+    // No sampling here: events and queries sample the call when they need it (sync), and most calls
+    // of a busy guest are page requests whose allocator events already did.
+    if (status === Status.OK || status === Status.ENOMEM) {
+      if (this.requestSubscribers.length > 0 && cmd >= Cmd.ALLOC_PAGES && cmd <= Cmd.FREE_CONTIG) this.request(seq, cmd, arg0, arg1, arg2, result, status);
+      if (cmd === Cmd.MARK && status === Status.OK) this.mark();
+    } else this.protocolError(cmd, arg0, arg1, arg2, status);
+    this.failInjected = false;
     this.record = -1;
     const subs = this.callEndSubscribers;
     for (let i = 0; i < subs.length; i++) subs[i]!.onCallEnd(seq, cmd, status);
@@ -127,8 +125,9 @@ export class EventHub implements BridgeObserver, BuddyListener {
   onRecord(seq: number, index: number, cmd: number, arg0: number, arg1: number, result: number, status: number): void {
     this.sync();
     this.record = index;
-    if (cmd === Cmd.ALLOC_PAGES || cmd === Cmd.FREE_PAGES) this.request(seq, cmd, arg0, arg1, 0, result, status);
+    if (this.requestSubscribers.length > 0 && (cmd === Cmd.ALLOC_PAGES || cmd === Cmd.FREE_PAGES)) this.request(seq, cmd, arg0, arg1, 0, result, status);
     if (status !== Status.OK && status !== Status.ENOMEM) this.protocolError(cmd, arg0, arg1, 0, status);
+    this.failInjected = false;
     this.record = index + 1;
   }
 
@@ -288,11 +287,16 @@ export class EventHub implements BridgeObserver, BuddyListener {
 
   /** Forwards a page request that changed the allocator (see EventSubscriber.onRequest). */
   private request(seq: number, cmd: number, arg0: number, arg1: number, arg2: number, result: number, status: number): void {
-    const injected = this.failInjected;
-    this.failInjected = false;
-    if (status !== Status.OK && (status !== Status.ENOMEM || injected)) return;
+    if (status !== Status.OK && (status !== Status.ENOMEM || this.failInjected)) return;
     const subs = this.requestSubscribers;
     for (let i = 0; i < subs.length; i++) subs[i]!.onRequest(seq, cmd, arg0, arg1, arg2, result, status);
+  }
+
+  private mark(): void {
+    const marks = this.bridgeRef!.marks;
+    const e = this.begin("mark");
+    e.label = marks.length > 0 ? marks[marks.length - 1]!.label : "";
+    this.emit(e);
   }
 
   private protocolError(cmd: number, arg0: number, arg1: number, arg2: number, status: number): void {
