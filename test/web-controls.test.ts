@@ -56,13 +56,14 @@ describe("the page's controls", () => {
     // What each panel shows, read once per display frame.
     const frames = await web.page.evaluate(async () => {
       const text = (id: string): string => document.getElementById(id)!.textContent ?? "";
-      const out: { seq: string; events: string; buddyinfo: string; chart: string }[] = [];
+      const out: { seq: string; events: string; buddyinfo: string; chart: string; lines: number }[] = [];
       // Until the map has moved 30 times (a loaded machine draws fewer moving frames), at most 600 frames.
       let moves = 0;
       for (let i = 0; i < 600 && moves < 30; i++) {
         await new Promise((resolve) => requestAnimationFrame(resolve));
         const chart = (document.getElementById("frag") as HTMLCanvasElement).toDataURL();
-        out.push({ seq: document.getElementById("map")!.dataset.seq ?? "", events: text("event-count"), buddyinfo: text("buddyinfo"), chart });
+        const lines = document.getElementById("events")!.childElementCount;
+        out.push({ seq: document.getElementById("map")!.dataset.seq ?? "", events: text("event-count"), buddyinfo: text("buddyinfo"), chart, lines });
         if (out.length > 1 && out[out.length - 1]!.seq !== out[out.length - 2]!.seq) moves++;
       }
       return out;
@@ -78,6 +79,10 @@ describe("the page's controls", () => {
     expect(with_("events")).toBeGreaterThanOrEqual(0.9 * moved.length);
     expect(with_("buddyinfo")).toBeGreaterThanOrEqual(0.8 * moved.length);
     expect(with_("chart")).toBeGreaterThanOrEqual(0.6 * moved.length);
+    // A running guest's log shows the lines the panel holds at once (each line costs a frame layout
+    // and paint), and it shows some on every frame.
+    expect(Math.max(...frames.map((f) => f.lines))).toBeLessThanOrEqual(20);
+    expect(Math.min(...frames.slice(1).map((f) => f.lines))).toBeGreaterThan(0);
   }, 120_000);
 
   test("the speed check measures the CLI's code path and the live page in this browser", async () => {

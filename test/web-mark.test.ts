@@ -155,6 +155,8 @@ describe("paused at a MARK, the map shows the CLI's view", () => {
     expect(text).toContain(`order ${order}`);
     for (const frame of owner.frames) expect(text).toContain(frame);
     expect(text).toContain("history (newest first):");
+    // Paused, the event log holds the last 80 events to scroll back through (a running guest's, 20).
+    await web.page.waitForFunction(() => document.getElementById("events")!.childElementCount === 80, null, { timeout: 30_000 });
     await screenshot(web.page, "web-mark-random.png");
     await web.page.click("#stop");
     const report = await waitForEnd(web.page);

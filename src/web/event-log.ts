@@ -165,6 +165,7 @@ export function recentLines(log: EventLog, limit = SHOWN_LINES): { kind: string;
 
 export class EventLogView {
   private shownTotal = -1;
+  private shownLines = -1;
 
   /**
    * The element lays its children out with flex-direction: column-reverse (style.css), newest
@@ -178,8 +179,10 @@ export class EventLogView {
    * line elements are kept and rewritten in place (it runs every display frame while a guest runs).
    */
   render(total: number, lines: readonly { kind: string; text: string; pfn: number }[]): void {
-    if (total === this.shownTotal) return;
+    // The same events may come back as more lines (a run that paused: see worker.ts).
+    if (total === this.shownTotal && lines.length === this.shownLines) return;
     this.shownTotal = total;
+    this.shownLines = lines.length;
     const el = this.element;
     const shown = lines.slice(-SHOWN_LINES).reverse();
     while (el.childElementCount < shown.length) el.appendChild(document.createElement("div"));

@@ -15,7 +15,14 @@ import { STATE_SHIFT } from "./model.js";
 import { TimelineFeed } from "../observe/timeline.js";
 import type { FramePacket, FromWorker, PacketStats, ToWorker } from "./worker-protocol.js";
 
-const EVENT_LINES = 80;
+/**
+ * Event lines a packet carries. While the guest runs they all change every frame, and each one costs
+ * the page layout, text shaping and paint (the log was the dearest panel to draw: about a quarter of
+ * the page's per-frame time on churn), so a running guest sends what the panel shows at once; a
+ * paused or ended one sends the last EVENT_LINES_STOPPED, to scroll back through.
+ */
+const EVENT_LINES_RUNNING = 20;
+const EVENT_LINES_STOPPED = 80;
 
 interface WorkerScope {
   postMessage(message: FromWorker, transfer?: Transferable[]): void;
@@ -28,6 +35,7 @@ let sentGeometry = false;
 let sentMetaSeq = -2;
 let sentConsole = 0;
 let sentEvents = -1;
+let sentEventLines = 0;
 /** What the page's copy of the timeline lacks. */
 let timelineFeed: TimelineFeed | null = null;
 let packetStats: PacketStats = { packets: 0, ms: 0 };
@@ -140,6 +148,7 @@ function begin(settings: LiveRun["settings"], module: WebAssembly.Module): void 
   sentMetaSeq = -2;
   sentConsole = 0;
   sentEvents = -1;
+  sentEventLines = 0;
   timelineFeed = new TimelineFeed(live.timeline);
   packetStats = { packets: 0, ms: 0 };
   live.start().then(
@@ -203,9 +212,11 @@ function packet(ownerIds: boolean): { packet: FramePacket; transfer: Transferabl
       transfer.push(ids.buffer);
     }
   }
-  if (r.events.total !== sentEvents) {
+  const lines = r.state === "running" ? EVENT_LINES_RUNNING : EVENT_LINES_STOPPED;
+  if (r.events.total !== sentEvents || lines !== sentEventLines) {
     sentEvents = r.events.total;
-    p.events = { total: r.events.total, lines: recentLines(r.events, EVENT_LINES) };
+    sentEventLines = lines;
+    p.events = { total: r.events.total, lines: recentLines(r.events, lines) };
   }
   const firstKept = r.consoleVersion - r.console.length;
   if (r.consoleVersion > sentConsole) {
