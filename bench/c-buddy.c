@@ -196,8 +196,9 @@ static inline uint32_t xs32(void)
 
 static inline int w3_order(uint32_t b) { return __builtin_clz(2047 - b % 2047) - 21; }
 
-/* The workloads' records of live blocks, made and touched once (as in bench.ts). */
-static uint64_t *live_addrs;
+/* The workloads' records of live blocks, made and touched once (as in bench.ts); addresses are below
+ * 4 GiB, so 32 bits hold them, as bench.ts's Uint32Array. */
+static uint32_t *live_addrs;
 static uint8_t *live_orders;
 
 struct result {
@@ -221,7 +222,7 @@ struct result {
 	}                                                                                            \
 	static struct result SRC##_w2(void)                                                          \
 	{                                                                                            \
-		uint64_t *live = live_addrs;                                                         \
+		uint32_t *live = live_addrs;                                                         \
 		long n = 0, calls = 0;                                                               \
 		for (;;) {                                                                           \
 			uint64_t addr = ALLOC(0);                                                    \
@@ -233,7 +234,7 @@ struct result {
 		xs_state = W2_SEED;                                                                  \
 		for (long i = n - 1; i > 0; i--) {                                                   \
 			long j = (long)(((uint64_t)xs32() * (uint64_t)(i + 1)) >> 32);               \
-			uint64_t t = live[i];                                                        \
+			uint32_t t = live[i];                                                        \
 			live[i] = live[j];                                                           \
 			live[j] = t;                                                                 \
 		}                                                                                    \
@@ -244,7 +245,7 @@ struct result {
 	static struct result SRC##_stream(double fill_target)                                        \
 	{                                                                                            \
 		xs_state = W3_SEED;                                                                  \
-		uint64_t *live = live_addrs;                                                         \
+		uint32_t *live = live_addrs;                                                         \
 		uint8_t *orders = live_orders;                                                       \
 		long count = 0, live_frames = 0, failures = 0;                                       \
 		for (int op = 0; op < W3_OPS; op++) {                                                \

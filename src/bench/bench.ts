@@ -6,7 +6,7 @@
 import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { BuddyAllocator, GFP, MemoryMap, PAGE_SIZE, } from "../mem/index.js";
-import { FrameStack, Xorshift32, medianMinMax, w3Order } from "./workloads.js";
+import { FrameStack, medianMinMax, w3Order, xorshift32 } from "./workloads.js";
 
 const POOL_BYTES = 2 ** 30;
 const FRAMES = POOL_BYTES / PAGE_SIZE;
@@ -31,9 +31,11 @@ function makeSource(kind: string): PageSource {
 /**
  * The workloads' own records of live blocks, made once per process. A fresh 2 MiB typed array per rep
  * would be page-faulted inside the timed region (about 14 ns per W2 call on this machine, more than
- * the plain stack's whole cost), charging the harness's first touches to the allocator.
+ * the plain stack's whole cost), charging the harness's first touches to the allocator. Addresses are
+ * page-aligned and below 4 GiB, so a Uint32Array holds them exactly; a Float64Array made every free
+ * convert a double back to an integer argument.
  */
-const liveAddrs = new Float64Array(FRAMES);
+const liveAddrs = new Uint32Array(FRAMES);
 const liveOrders = new Uint8Array(FRAMES);
 
 /** Each workload returns the number of calls it made and the failures it saw. */
@@ -61,9 +63,10 @@ const W2: Workload = (src) => {
     if (addr === 0) break;
     live[n++] = addr;
   }
-  const rng = new Xorshift32(W2_SEED);
+  let x = W2_SEED | 0;
   for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor((rng.next() * (i + 1)) / 2 ** 32);
+    x = xorshift32(x);
+    const j = pick(x, i + 1);
     const t = live[i]!;
     live[i] = live[j]!;
     live[j] = t;
@@ -72,26 +75,36 @@ const W2: Workload = (src) => {
   return { calls: calls + n, failures: 1 };
 };
 
+/**
+ * floor(u * n / 2^32) for the u32 value of xorshift32 state x and 0 < n <= 2^18: an index in [0, n).
+ * The product is below 2^50, exact as a double; `| 0` is floor for a result in [0, 2^18), and costs
+ * V8 one truncation where Math.floor adds a rounding and a check that the result is an integer.
+ */
+function pick(x: number, n: number): number {
+  return ((x >>> 0) * n / 2 ** 32) | 0;
+}
+
 /** W3 (fillTarget 0: free when the top bit of a is set) or W4 (free once live frames reach fillTarget). */
 function randomStream(src: PageSource, fillTarget: number) {
-  const rng = new Xorshift32(W3_SEED);
+  let x = W3_SEED | 0;
   const live = liveAddrs;
   const orders = liveOrders;
   let count = 0;
   let liveFrames = 0;
   let failures = 0;
   for (let op = 0; op < W3_OPS; op++) {
-    const a = rng.next();
-    const b = rng.next();
-    if (count > 0 && (fillTarget === 0 ? a >>> 31 === 1 : liveFrames >= fillTarget)) {
-      const i = Math.floor((b * count) / 2 ** 32);
+    // a and b are the stream's two draws; a's top bit is the sign of its int32 state.
+    const a = (x = xorshift32(x));
+    const b = (x = xorshift32(x));
+    if (count > 0 && (fillTarget === 0 ? a < 0 : liveFrames >= fillTarget)) {
+      const i = pick(b, count);
       if (src.tryFreePages(live[i]!, orders[i]!) !== 0) throw new Error("bench: a free failed");
       liveFrames -= 1 << orders[i]!;
       count--;
       live[i] = live[count]!;
       orders[i] = orders[count]!;
     } else {
-      const order = w3Order(b);
+      const order = w3Order(b >>> 0);
       const addr = src.tryAllocPages(order, GFP.HIGHMEM);
       if (addr === 0) {
         failures++;
