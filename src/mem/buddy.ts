@@ -4,9 +4,10 @@
 // throw for bad input: they are what the hypercall bridge calls. The plain methods throw BuddyError.
 
 import {
+  ADDRESS_LIMIT,
   DEFAULT_MAX_ORDER,
   GFP,
-  GFP_ZERO,
+  GFP_ZONE_MASK,
   MAX_MAX_ORDER,
   PAGE_SHIFT,
   PAGE_SIZE,
@@ -14,6 +15,8 @@ import {
   PCP_DEFAULT_HIGH,
   PFN_LIMIT,
   ZONE_NAMES,
+  ZT_ORDER_MASK,
+  ZT_ZONELIST,
   gfpIsValid,
 } from "./constants.js";
 import { findContigRun, releaseContigRun, takeContigRun } from "./contig.js";
@@ -96,36 +99,47 @@ export class BuddyAllocator extends BuddyCore {
    * or -EINVAL for a bad order or gfp. Never throws for bad input; changes nothing on EINVAL.
    */
   tryAllocPages(order: number, gfp: number): number {
-    if (order >>> 0 !== order || order > this.maxOrder || !gfpIsValid(gfp)) return -EINVAL;
-    // Fast path: no hooks and no GFP_ZERO (so gfp is 0..2 here). A cached order pops the per-CPU
-    // list of the list's first zone (Linux rmqueue_pcplist); any other order takes the buddy lists
-    // directly (rmqueue), falling back zone by zone as allocBlock does. Refills, per-CPU fallbacks,
-    // drains and failures take the slow path. A zone list that is empty (-1 first) fails at once here.
-    if (!this.hooked && gfp < GFP_ZERO) {
-      let zone = this.zonelist[gfp << 2]!;
+    // Fast path: gfp exactly KERNEL, DMA or HIGHMEM, a valid order, no hooks. A cached order pops the
+    // per-CPU list of the zone list's first zone (Linux rmqueue_pcplist); any other order takes the
+    // buddy lists (rmqueue), zone by zone as allocBlock does. Validation of anything else, refills,
+    // per-CPU fallbacks, drains and failures are the slow path's. The gfp test (a non-integer or any
+    // other bit fails its first half) is two integer compares in V8's code; `hooked === false` is one,
+    // where `!hooked` tests every falsy kind of value. The path is kept small (247 bytes of bytecode,
+    // 665 with rmqueue) so that V8 carries it in line into a caller's loop: W3's does.
+    const plainGfp = (gfp & GFP_ZONE_MASK) === gfp && gfp !== GFP_ZONE_MASK;
+    if (plainGfp && order >>> 0 === order && order <= this.maxOrder && this.hooked === false) {
+      let idx = -1;
       if (order <= this.pcpMaxOrder) {
-        const idx = zone < 0 ? -1 : this.pcpPop(zone, order);
-        if (idx >= 0) {
-          this.meta[idx] = ALLOC_TAG | order;
-          return (idx + this.basePfn) * PAGE_SIZE;
-        }
+        const zone = this.zonelist[gfp << 2]!;
+        if (zone >= 0) idx = this.pcpPop(zone, order);
       } else {
-        // A zone with no block large enough is skipped on its non-empty-order bitmap, without a call.
-        for (let k = 1; zone >= 0; k++) {
-          if ((this.orderMask[zone]! & (-1 << order)) !== 0) {
-            const idx = this.rmqueue(zone, order);
-            this.meta[idx] = ALLOC_TAG | order;
-            return (idx + this.basePfn) * PAGE_SIZE;
+        // A zone with no block large enough is skipped on its non-empty-order bitmap, without a call
+        // (where V8 does not carry rmqueue in line, as in W2's loop, a call per exhausted zone cost
+        // 443 -> 460 instructions per call).
+        const words = this.words;
+        const zt = this.zoneTableBase;
+        const listAt = zt + ZT_ZONELIST + (gfp << 2);
+        for (let k = 0, zone = words[listAt]!; zone >= 0; zone = words[listAt + ++k]!) {
+          if ((words[zt + ZT_ORDER_MASK + zone]! & (-1 << order)) !== 0) {
+            idx = this.rmqueue(zone, order);
+            break;
           }
-          zone = this.zonelistAt(gfp, k);
         }
+      }
+      if (idx >= 0) {
+        this.meta[idx] = ALLOC_TAG | order;
+        return (idx + this.basePfn) * PAGE_SIZE;
       }
     }
     return this.allocPagesSlow(order, gfp);
   }
 
-  /** Every allocation the fast path does not serve: hooks, refills, other zones, a drain, GFP_ZERO. */
+  /**
+   * Every allocation the fast path does not serve: bad arguments (-EINVAL), hooks, refills, other
+   * zones, a drain, GFP_ZERO.
+   */
   private allocPagesSlow(order: number, gfp: number): number {
+    if (order >>> 0 !== order || order > this.maxOrder || !gfpIsValid(gfp)) return -EINVAL;
     const failPredicate = this.failPredicate;
     if (failPredicate !== null && failPredicate(order, 2 ** order, gfp)) return this.failed(order, gfp, true);
     let idx = this.allocBlock(order, gfp & 3);
@@ -154,10 +168,12 @@ export class BuddyAllocator extends BuddyCore {
    */
   tryFreePages(addr: number, order: number): number {
     if (order >>> 0 !== order || order > this.maxOrder) return EINVAL;
-    if (addr >>> 0 !== addr || (addr & (PAGE_SIZE - 1)) !== 0) return EFAULT;
+    // addr must be a page-aligned integer in [0, 4 GiB). Written as a range test and a remainder (a
+    // non-integer leaves one) rather than `addr >>> 0 !== addr`, which V8 compiles to a float compare.
+    if (!(addr >= 0 && addr < ADDRESS_LIMIT) || addr % PAGE_SIZE !== 0) return EFAULT;
     const idx = (addr >>> PAGE_SHIFT) - this.basePfn;
     if (idx < 0 || idx >= this.frameCount) return EFAULT;
-    if (this.meta[idx] !== (ALLOC_TAG | order) || this.hooked) return this.freePagesSlow(idx, order);
+    if (this.meta[idx] !== (ALLOC_TAG | order) || this.hooked === true) return this.freePagesSlow(idx, order);
     // Fast path: an uncached order merges straight into the buddy lists; a cached one is pushed on its
     // zone's per-CPU list (Linux free_unref_page), which drains a batch at `high`.
     const zone = this.zoneOf(idx);

@@ -130,6 +130,12 @@ export class BuddyCore {
   /** Per zone: the idx range [lo, hi) no block may leave. */
   readonly zoneLo: Int32Array;
   readonly zoneHi: Int32Array;
+  /**
+   * zoneHi[0] and zoneHi[1] as plain fields, for zoneOf on the free fast path: a field is one load,
+   * where an element of a typed array view costs a map check, a bounds check and two pointer loads.
+   */
+  readonly dmaEndIdx: number;
+  readonly normalEndIdx: number;
   /** Zone lists by gfp zone bits (0 KERNEL, 1 DMA, 2 HIGHMEM), 4 slots each, -1 terminated. */
   readonly zonelist: Int8Array;
 
@@ -210,6 +216,8 @@ export class BuddyCore {
       this.zoneHi[z] = hi;
       lo = hi;
     }
+    this.dmaEndIdx = this.zoneHi[0]! | 0;
+    this.normalEndIdx = this.zoneHi[1]! | 0;
     this.pcpMaxOrder = pcp === false ? -1 : Math.min(PCP_MAX_ORDER, maxOrder);
     this.pcpHigh = pcp === false ? 0 : pcp.high;
     this.pcpBatch = pcp === false ? 0 : pcp.batch;
@@ -263,12 +271,7 @@ export class BuddyCore {
 
   /** The zone of a frame index. */
   zoneOf(idx: number): number {
-    return idx < this.zoneHi[0]! ? 0 : idx < this.zoneHi[1]! ? 1 : 2;
-  }
-
-  /** The first zone of zone list `zc` (0 KERNEL, 1 DMA, 2 HIGHMEM) at position k, or -1 past its end. */
-  zonelistAt(zc: number, k: number): number {
-    return this.words[this.zoneTableBase + ZT_ZONELIST + (zc << 2) + k]!;
+    return idx < this.dmaEndIdx ? 0 : idx < this.normalEndIdx ? 1 : 2;
   }
 
   /** Physical address of a frame index. */
@@ -354,13 +357,13 @@ export class BuddyCore {
    * The listener hears of each merge once the block is on its list.
    */
   freeOne(idx: number, order: number, zone: number): void {
-    this.zoneFree[zone]! += 1 << order;
     const merged = this.mergeFree(idx, order, zone);
     if (merged > order && this.hookListener !== null) this.reportMerges(idx, order, merged, zone);
   }
 
   /**
-   * freeOne's list work, the free hot path; returns the order of the block that went on a list.
+   * freeOne's work, the free hot path: accounts the zone's free frames and puts the block on a list;
+   * returns the order of the block that went on a list.
    * The unlink of each merged buddy and the final push are written out in line, with shifts rather
    * than products for link indices (no overflow checks in the JIT's code). It is kept under V8's
    * inlining limit (460 bytes of bytecode) so that the free fast path carries it in line. A free that
@@ -374,11 +377,14 @@ export class BuddyCore {
     const headAt = this.freeHeadBase + zone * this.orderCount;
     const countAt = headAt + this.listCount;
     const maskAt = this.zoneTableBase + ZT_ORDER_MASK + zone;
-    for (; order < this.maxOrder; order++) {
+    words[maskAt + (ZT_ZONE_FREE - ZT_ORDER_MASK)]! += 1 << order;
+    // A field read in the loop's test would re-check the object's map on every round.
+    const maxOrder = this.maxOrder;
+    for (; order < maxOrder; order++) {
       const buddy = idx ^ (1 << order);
       // buddy < frameCount keeps the read of meta in bounds.
       if (buddy >= frameCount || meta[buddy] !== (FREE_TAG | order)) break;
-      if (buddy < this.zoneLo[zone]! || buddy >= this.zoneHi[zone]!) break;
+      if (buddy < words[maskAt + (ZT_ZONE_LO - ZT_ORDER_MASK)]! || buddy >= words[maskAt + (ZT_ZONE_HI - ZT_ORDER_MASK)]!) break;
       // Unlink the buddy (Linux del_page_from_free_list).
       const nx = words[buddy << 1]!;
       const pv = words[(buddy << 1) | 1]!;
