@@ -9,6 +9,7 @@
 // whenever the buffer changed; every port entry checks that first (cheaply: see registerPort).
 
 import type { V86 } from "v86";
+import type { WasmModuleCache } from "./wasm-cache.js";
 
 /** The part of one `cpu.io.ports[]` entry we inspect. */
 interface V86PortEntry {
@@ -55,6 +56,15 @@ interface V86CpuInternals {
   get_eflags(): number;
   io: V86Io;
   devices: { pci?: V86Pci };
+  /**
+   * Called by the JIT (through its import, looked up on the CPU at each call) with a new module's
+   * bytes in wasm memory; v86 instantiates them, puts export `f` at wasm_table[index + 1024] and calls
+   * codegen_finalize_finished (src/cpu.js).
+   */
+  codegen_finalize(index: number, startAddr: number, stateFlags: number, ptr: number, len: number): void;
+  codegen_finalize_finished(index: number, startAddr: number, stateFlags: number): void;
+  jit_imports: WebAssembly.ModuleImports;
+  wm: { wasm_table: WebAssembly.Table };
 }
 
 /** The part of v86's emulator core (src/main.js) we use. */
@@ -327,6 +337,31 @@ export function onCpuHalt(emulator: V86, listener: () => void): () => void {
   const wrapped = (): void => listener();
   e.add_listener("cpu-event-halt", wrapped);
   return () => e.remove_listener("cpu-event-halt", wrapped);
+}
+
+/**
+ * Makes v86's JIT take its modules from `cache` (wasm-cache.ts): it compiles only bytes it has not
+ * seen, and instantiates as v86 does, asynchronously, then finishes the function as v86 does. A
+ * failure is reported to onError (v86 would leave an unhandled rejection). Returns a function that
+ * puts v86's own method back.
+ */
+export function cacheJitModules(emulator: V86, cache: WasmModuleCache, onError: (error: unknown) => void): () => void {
+  const cpu = (emulator as unknown as V86WithInternals).v86.cpu;
+  const own = Object.prototype.hasOwnProperty.call(cpu, "codegen_finalize") ? cpu.codegen_finalize : null;
+  cpu.codegen_finalize = function cachedFinalize(this: V86CpuInternals, index, startAddr, stateFlags, ptr, len): void {
+    const module = cache.module(new Uint8Array(cpu.wasm_memory.buffer, ptr >>> 0, len >>> 0));
+    module
+      .then((m) => WebAssembly.instantiate(m, { e: cpu.jit_imports }))
+      .then((instance) => {
+        cpu.wm.wasm_table.set(index + 1024, instance.exports.f);
+        cpu.codegen_finalize_finished(index, startAddr, stateFlags);
+      })
+      .catch(onError);
+  };
+  return () => {
+    if (own !== null) cpu.codegen_finalize = own;
+    else delete (cpu as Partial<V86CpuInternals>).codegen_finalize;
+  };
 }
 
 /**

@@ -10,7 +10,8 @@ import { V86 } from "v86";
 import { HC_PORT, MULTIBOOT } from "../protocol/abi.js";
 import type { BuddyAllocator, MemoryMap, PcpOptions } from "../mem/index.js";
 import { DEFAULT_MAX_ORDER, MAX_MAX_ORDER } from "../mem/constants.js";
-import { GuestCpu, REG_EAX, guardMainLoop, onCpuHalt, pauseGuest, resumeGuest } from "../host/v86-cpu.js";
+import { GuestCpu, REG_EAX, cacheJitModules, guardMainLoop, onCpuHalt, pauseGuest, resumeGuest } from "../host/v86-cpu.js";
+import { jitModuleCache } from "../host/wasm-cache.js";
 import type { Platform } from "../host/platform.js";
 import { HypercallBridge, type BridgeObserver, type GuestMark } from "./bridge.js";
 import { BridgeCounters, type CountersSnapshot } from "./counters.js";
@@ -290,6 +291,8 @@ class MachineRun implements GateHost {
         this.end("fault", `v86 stopped at ${this.where()}${hint}`, toError(error));
       }),
     );
+    // The guest's JIT modules compiled once per process (or browser worker), not once per run.
+    this.cleanups.push(cacheJitModules(emulator, jitModuleCache, (error) => this.end("host-error", `v86's JIT could not load a compiled module: ${toError(error).message}`, toError(error))));
     this.cleanups.push(
       onCpuHalt(emulator, () => {
         // hlt with interrupts off never resumes: the guest gave up without EXIT.
