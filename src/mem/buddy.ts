@@ -174,11 +174,12 @@ export class BuddyAllocator extends BuddyCore {
     const idx = (addr >>> PAGE_SHIFT) - this.basePfn;
     if (idx < 0 || idx >= this.frameCount) return EFAULT;
     if (this.meta[idx] !== (ALLOC_TAG | order) || this.hooked === true) return this.freePagesSlow(idx, order);
-    // Fast path: an uncached order merges straight into the buddy lists; a cached one is pushed on its
-    // zone's per-CPU list (Linux free_unref_page), which drains a batch at `high`.
+    // Fast path: an uncached order merges straight into the buddy lists (mergeFree: with no listener
+    // there are no merge events for freeOne to report); a cached one is pushed on its zone's per-CPU
+    // list (Linux free_unref_page), which drains a batch at `high`.
     const zone = this.zoneOf(idx);
     if (order > this.pcpMaxOrder) {
-      this.freeOne(idx, order, zone);
+      this.mergeFree(idx, order, zone);
       return OK;
     }
     this.pcpPut(idx, order, zone);
