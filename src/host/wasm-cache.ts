@@ -6,8 +6,11 @@
 // Node process a 300,000-op churn run went from 364-452 to 120-226 ns per call from the second run on,
 // a demo run from 17,259 to 9,211 (measured). Nothing here knows of v86 (see v86-cpu.ts).
 
-/** Bytes of wasm kept before the cache starts over (a guest that keeps emitting new code). */
-export const DEFAULT_WASM_CACHE_BYTES = 64 * 2 ** 20;
+/**
+ * Bytes of wasm kept before the cache starts over (a guest that keeps emitting new code). V8's code
+ * for a module takes several times its bytes; the bundled guest's workloads emit about 0.6 MB each.
+ */
+export const DEFAULT_WASM_CACHE_BYTES = 16 * 2 ** 20;
 
 interface Entry {
   bytes: Uint8Array;
