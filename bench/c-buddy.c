@@ -197,9 +197,9 @@ static inline uint32_t xs32(void)
 static inline int w3_order(uint32_t b) { return __builtin_clz(2047 - b % 2047) - 21; }
 
 /* The workloads' records of live blocks, made and touched once (as in bench.ts); addresses are below
- * 4 GiB, so 32 bits hold them, as bench.ts's Uint32Array. */
+ * 4 GiB, so 32 bits hold them, as bench.ts's Uint32Array, and W3/W4 keep each block's order in the
+ * page-aligned address's low 12 bits (addr + order). */
 static uint32_t *live_addrs;
-static uint8_t *live_orders;
 
 struct result {
 	long calls, failures;
@@ -245,21 +245,20 @@ struct result {
 	static struct result SRC##_stream(double fill_target)                                        \
 	{                                                                                            \
 		xs_state = W3_SEED;                                                                  \
-		uint32_t *live = live_addrs;                                                         \
-		uint8_t *orders = live_orders;                                                       \
+		uint32_t *live = live_addrs; /* addr + order */                                      \
 		long count = 0, live_frames = 0, failures = 0;                                       \
 		for (int op = 0; op < W3_OPS; op++) {                                                \
 			uint32_t a = xs32(), b = xs32();                                             \
 			if (count > 0 && (fill_target == 0 ? a >> 31 == 1 : live_frames >= fill_target)) { \
 				long i = (long)(((uint64_t)b * (uint64_t)count) >> 32);              \
-				if (FREE(live[i], orders[i]) != 0) {                                 \
+				uint32_t block = live[i];                                            \
+				int order = block & 4095;                                            \
+				if (FREE(block - order, order) != 0) {                               \
 					fprintf(stderr, "bench: a free failed\n");                   \
 					exit(1);                                                     \
 				}                                                                    \
-				live_frames -= 1L << orders[i];                                      \
-				count--;                                                             \
-				live[i] = live[count];                                               \
-				orders[i] = orders[count];                                           \
+				live_frames -= 1L << order;                                          \
+				live[i] = live[--count];                                             \
 			} else {                                                                     \
 				int order = w3_order(b);                                             \
 				uint64_t addr = ALLOC(order);                                        \
@@ -267,13 +266,12 @@ struct result {
 					failures++;                                                  \
 					continue;                                                    \
 				}                                                                    \
-				live[count] = addr;                                                  \
-				orders[count++] = order;                                             \
+				live[count++] = (uint32_t)addr + order;                              \
 				live_frames += 1L << order;                                          \
 			}                                                                            \
 		}                                                                                    \
 		for (long i = 0; i < count; i++)                                                     \
-			FREE(live[i], orders[i]);                                                    \
+			FREE(live[i] - (live[i] & 4095), live[i] & 4095);                            \
 		return (struct result){W3_OPS + count, failures};                                    \
 	}                                                                                            \
 	static struct result SRC##_w3(void) { return SRC##_stream(0); }                              \
@@ -328,9 +326,7 @@ int main(int argc, char **argv)
 	meta = malloc(FRAMES);
 	stack_frames = malloc(sizeof(int32_t) * FRAMES);
 	live_addrs = calloc(FRAMES, sizeof *live_addrs);
-	live_orders = calloc(FRAMES, 1);
 	memset(live_addrs, 0, FRAMES * sizeof *live_addrs);
-	memset(live_orders, 0, FRAMES);
 	static const char *names[] = {"W1", "W1b", "W2", "W3", "W4"};
 	struct result (*buddy_work[])(void) = {buddy_w1, buddy_w1b, buddy_w2, buddy_w3, buddy_w4};
 	struct result (*stack_work[])(void) = {stack_w1, stack_w1b, stack_w2, stack_w3, stack_w4};

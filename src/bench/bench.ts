@@ -32,11 +32,11 @@ function makeSource(kind: string): PageSource {
  * The workloads' own records of live blocks, made once per process. A fresh 2 MiB typed array per rep
  * would be page-faulted inside the timed region (about 14 ns per W2 call on this machine, more than
  * the plain stack's whole cost), charging the harness's first touches to the allocator. Addresses are
- * page-aligned and below 4 GiB, so a Uint32Array holds them exactly; a Float64Array made every free
- * convert a double back to an integer argument.
+ * page-aligned and below 4 GiB, so a Uint32Array holds them exactly (a Float64Array made every free
+ * convert a double back to an integer argument), and W3/W4 keep each block's order in its low 12 bits
+ * (addr + order) rather than in a second array, which V8 re-checked and reloaded after every call.
  */
-const liveAddrs = new Uint32Array(FRAMES);
-const liveOrders = new Uint8Array(FRAMES);
+const liveBlocks = new Uint32Array(FRAMES);
 
 /** Each workload returns the number of calls it made and the failures it saw. */
 type Workload = (src: PageSource) => { calls: number; failures: number };
@@ -55,7 +55,7 @@ const W1b: Workload = (src) => {
 };
 
 const W2: Workload = (src) => {
-  const live = liveAddrs;
+  const live = liveBlocks;
   const gfp = GFP.HIGHMEM;
   let n = 0;
   let calls = 0;
@@ -89,8 +89,7 @@ function pick(x: number, n: number): number {
 /** W3 (fillTarget 0: free when the top bit of a is set) or W4 (free once live frames reach fillTarget). */
 function randomStream(src: PageSource, fillTarget: number) {
   let x = W3_SEED | 0;
-  const live = liveAddrs;
-  const orders = liveOrders;
+  const live = liveBlocks; // addr + order
   let count = 0;
   let liveFrames = 0;
   let failures = 0;
@@ -104,12 +103,11 @@ function randomStream(src: PageSource, fillTarget: number) {
     const b = (x = xorshift32(x));
     if (count > 0 && (randomFrees ? a < 0 : liveFrames >= fillTarget)) {
       const i = pick(b, count);
-      const order = orders[i]!;
-      if (src.tryFreePages(live[i]!, order) !== 0) throw new Error("bench: a free failed");
+      const block = live[i]!;
+      const order = block & (PAGE_SIZE - 1);
+      if (src.tryFreePages(block - order, order) !== 0) throw new Error("bench: a free failed");
       liveFrames -= 1 << order;
-      count--;
-      live[i] = live[count]!;
-      orders[i] = orders[count]!;
+      live[i] = live[--count]!;
     } else {
       const order = w3Order(b >>> 0);
       const addr = src.tryAllocPages(order, gfp);
@@ -117,12 +115,14 @@ function randomStream(src: PageSource, fillTarget: number) {
         failures++;
         continue;
       }
-      live[count] = addr;
-      orders[count++] = order;
+      live[count++] = addr + order;
       liveFrames += 1 << order;
     }
   }
-  for (let i = 0; i < count; i++) src.tryFreePages(live[i]!, orders[i]!);
+  for (let i = 0; i < count; i++) {
+    const order = live[i]! & (PAGE_SIZE - 1);
+    src.tryFreePages(live[i]! - order, order);
+  }
   return { calls: W3_OPS + count, failures };
 }
 
