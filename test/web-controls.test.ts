@@ -71,6 +71,11 @@ describe("the page's controls", () => {
     await web.page.click("#stop");
     await waitForEnd(web.page);
     await web.page.selectOption("#speed", "0");
+    // The state bytes travel in buffers the page hands back (a fresh one per packet costs page faults):
+    // all but the first two copies (the page returns a buffer once a later copy replaced it).
+    const stats = (await web.page.evaluate(() => window.buddy86!.packetStats))!;
+    expect(stats.stateCopies, JSON.stringify(stats)).toBeGreaterThan(10);
+    expect(stats.recycled, JSON.stringify(stats)).toBeGreaterThanOrEqual(stats.stateCopies - 2);
     const moved = frames.slice(1).filter((f, i) => f.seq !== frames[i]!.seq);
     const with_ = (key: "events" | "buddyinfo" | "chart"): number => frames.slice(1).filter((f, i) => f.seq !== frames[i]!.seq && f[key] !== frames[i]![key]).length;
     // The map moves on most frames; the event log, buddyinfo and the chart move with it, not a few

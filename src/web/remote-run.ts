@@ -60,6 +60,8 @@ export class RemoteRun {
   private readonly worker: Worker;
   private geometry: Geometry | null = null;
   private frameInFlight = false;
+  /** The buffer of the last replaced state-byte copy, to hand back to the worker (see requestFrame). */
+  private spareMeta: ArrayBuffer | null = null;
   private nextInspect = 1;
   private readonly inspections = new Map<number, (r: { owner: OwnerRecord | null; history: string[] }) => void>();
   private finish!: () => void;
@@ -76,7 +78,10 @@ export class RemoteRun {
   requestFrame(ownerIds: boolean): void {
     if (this.frameInFlight || this.state === "ended") return;
     this.frameInFlight = true;
-    this.send({ type: "frame", ownerIds });
+    const recycle = this.spareMeta;
+    this.spareMeta = null;
+    if (recycle === null) this.send({ type: "frame", ownerIds });
+    else this.worker.postMessage({ type: "frame", ownerIds, recycle } satisfies ToWorker, [recycle]);
   }
 
   pause(): void {
@@ -146,6 +151,9 @@ export class RemoteRun {
     if (p.geometry !== undefined) this.geometry = p.geometry;
     const g = this.geometry;
     if (p.meta !== undefined && g !== null) {
+      // The copy it replaces goes back to the worker with the next request (nothing else keeps it:
+      // the map view draws from its own copy).
+      if (this.snapshot !== null && this.snapshot.meta.length === p.meta.length) this.spareMeta = this.snapshot.meta.buffer as ArrayBuffer;
       this.snapshot = { seq: p.seq, maxOrder: g.maxOrder, basePfn: g.basePfn, meta: p.meta, zoneLo: g.zoneLo, zoneHi: g.zoneHi, zoneManaged: g.zoneManaged, ramPfns: g.ramPfns, reserved: g.reserved };
     }
     if (p.buddyinfo !== undefined) this.buddyinfo = p.buddyinfo;

@@ -45,7 +45,11 @@ export type ToWorker =
    * Asks for the next packet; with `ownerIds`, it also carries the owner of every live allocation
    * (owner colouring). A throttled run also gets its next calls on this message.
    */
-  | { type: "frame"; ownerIds: boolean }
+  /**
+   * `recycle`: the buffer of a state-byte copy the page has replaced, transferred back for the worker
+   * to fill again (a fresh buffer per packet costs a page fault per 4 KiB: 100 us at 128 MiB).
+   */
+  | { type: "frame"; ownerIds: boolean; recycle?: ArrayBuffer }
   | { type: "inspect"; id: number; pfn: number };
 
 export interface FramePacket {
@@ -77,7 +81,11 @@ export interface FramePacket {
 /** The worker's time spent building packets during one run (time taken from the guest). */
 export interface PacketStats {
   packets: number;
+  /** The worker's milliseconds building them. */
   ms: number;
+  /** Packets that carried a copy of the state bytes, and those whose copy went into a buffer the page gave back. */
+  stateCopies: number;
+  recycled: number;
 }
 
 export type FromWorker =

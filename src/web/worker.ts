@@ -33,12 +33,14 @@ const scope = globalThis as unknown as WorkerScope;
 let run: LiveRun | null = null;
 let sentGeometry = false;
 let sentMetaSeq = -2;
+/** Buffers of state-byte copies the page gave back, to be filled again. */
+let metaPool: ArrayBuffer[] = [];
 let sentConsole = 0;
 let sentEvents = -1;
 let sentEventLines = 0;
 /** What the page's copy of the timeline lacks. */
 let timelineFeed: TimelineFeed | null = null;
-let packetStats: PacketStats = { packets: 0, ms: 0 };
+let packetStats: PacketStats = { packets: 0, ms: 0, stateCopies: 0, recycled: 0 };
 
 function post(message: FromWorker, transfer: Transferable[] = []): void {
   scope.postMessage(message, transfer);
@@ -86,6 +88,7 @@ function handle(m: ToWorker): void {
         post({ type: "packet", state: "booting", calls: 0, seq: -1, freeFrames: -1, lastMark: null });
         break;
       }
+      if (m.recycle !== undefined) metaPool.push(m.recycle);
       run.tick();
       sendPacket(m.ownerIds);
       break;
@@ -146,11 +149,12 @@ function begin(settings: LiveRun["settings"], module: WebAssembly.Module): void 
   run = live;
   sentGeometry = false;
   sentMetaSeq = -2;
+  metaPool = [];
   sentConsole = 0;
   sentEvents = -1;
   sentEventLines = 0;
   timelineFeed = new TimelineFeed(live.timeline);
-  packetStats = { packets: 0, ms: 0 };
+  packetStats = { packets: 0, ms: 0, stateCopies: 0, recycled: 0 };
   live.start().then(
     () => {
       const last = packet(false);
@@ -199,7 +203,7 @@ function packet(ownerIds: boolean): { packet: FramePacket; transfer: Transferabl
     // The state bytes and buddyinfo only when a call changed them (the page redraws what it gets).
     if (snap.seq !== sentMetaSeq || p.geometry !== undefined) {
       sentMetaSeq = snap.seq;
-      p.meta = snap.meta.slice();
+      p.meta = copyMeta(snap.meta);
       transfer.push(p.meta.buffer);
       const buddy = r.hub.allocator!;
       p.buddyinfo = { text: r.report?.buddyinfo ?? buddy.buddyinfo(), zones: freeBlocksByZone(buddy) };
@@ -224,6 +228,18 @@ function packet(ownerIds: boolean): { packet: FramePacket; transfer: Transferabl
     sentConsole = r.consoleVersion;
   }
   return { packet: p, transfer };
+}
+
+/** A copy of the state bytes, in a buffer the page gave back when one of the right size is at hand. */
+function copyMeta(meta: Uint8Array): Uint8Array {
+  packetStats.stateCopies++;
+  let buffer = metaPool.pop();
+  while (buffer !== undefined && buffer.byteLength !== meta.length) buffer = metaPool.pop();
+  if (buffer === undefined) return meta.slice();
+  const copy = new Uint8Array(buffer);
+  copy.set(meta);
+  packetStats.recycled++;
+  return copy;
 }
 
 /**
