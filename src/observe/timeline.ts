@@ -157,14 +157,26 @@ export class TimelineFeed {
   }
 }
 
-/** A copy brought up to date with a delta: `have` itself when the delta is empty, else a new object. */
+/**
+ * A copy brought up to date with a delta: `have` itself when the delta is empty, else a new object
+ * (so that a chart sees it changed) that takes over have's arrays and appends to them: keep using
+ * the result, not `have`.
+ */
 export function applyTimelineDelta(have: TimelineData | null, delta: TimelineDelta): TimelineData {
   if (have !== null && delta.halvings === 0 && delta.raw.length === 0) return have;
   const d = decodeSamples(delta.raw, delta.zones, delta.maxOrder);
   if (have === null) return d;
   let base = have;
   for (let k = 0; k < delta.halvings; k++) base = thinTimeline(base);
-  return { ...d, seq: [...base.seq, ...d.seq], freeFrames: [...base.freeFrames, ...d.freeFrames], pcpFrames: [...base.pcpFrames, ...d.pcpFrames], freeBlocks: [...base.freeBlocks, ...d.freeBlocks] };
+  // Appended in place: copying every kept sample per packet cost the page's thread more than drawing
+  // the chart (a run keeps up to 2048 samples and a packet brings a few).
+  for (let i = 0; i < d.seq.length; i++) {
+    base.seq.push(d.seq[i]!);
+    base.freeFrames.push(d.freeFrames[i]!);
+    base.pcpFrames.push(d.pcpFrames[i]!);
+    base.freeBlocks.push(d.freeBlocks[i]!);
+  }
+  return { ...d, seq: base.seq, freeFrames: base.freeFrames, pcpFrames: base.pcpFrames, freeBlocks: base.freeBlocks };
 }
 
 /** What Timeline's thinning does to its samples, done to a copy of the first samples (0, 2, 4, ...). */

@@ -166,6 +166,8 @@ export function recentLines(log: EventLog, limit = SHOWN_LINES): { kind: string;
 export class EventLogView {
   private shownTotal = -1;
   private shownLines = -1;
+  /** The line elements, newest first, with what each shows. */
+  private readonly rows: { line: HTMLElement; kind: string; text: string; pfn: number }[] = [];
 
   /**
    * The element lays its children out with flex-direction: column-reverse (style.css), newest
@@ -184,17 +186,27 @@ export class EventLogView {
     this.shownTotal = total;
     this.shownLines = lines.length;
     const el = this.element;
-    const shown = lines.slice(-SHOWN_LINES).reverse();
-    while (el.childElementCount < shown.length) el.appendChild(document.createElement("div"));
-    while (el.childElementCount > shown.length) el.lastElementChild!.remove();
-    shown.forEach((e, i) => {
-      const line = el.children[i] as HTMLElement;
-      const className = `ev ev-${e.kind}`;
-      if (line.className !== className) line.className = className;
-      if (line.textContent !== e.text) line.textContent = e.text;
-      if (e.pfn >= 0) line.dataset.pfn = String(e.pfn);
-      else delete line.dataset.pfn;
-    });
+    const count = Math.min(lines.length, SHOWN_LINES);
+    const rows = this.rows;
+    while (rows.length < count) {
+      const line = document.createElement("div");
+      el.appendChild(line);
+      rows.push({ line, kind: "", text: "", pfn: -2 });
+    }
+    while (rows.length > count) rows.pop()!.line.remove();
+    // Newest first in the DOM; what each line shows is kept here, so an unchanged line costs a compare
+    // and no DOM read.
+    for (let i = 0; i < count; i++) {
+      const e = lines[lines.length - 1 - i]!;
+      const row = rows[i]!;
+      if (row.kind !== e.kind) row.line.className = `ev ev-${(row.kind = e.kind)}`;
+      if (row.text !== e.text) row.line.textContent = row.text = e.text;
+      if (row.pfn !== e.pfn) {
+        if (e.pfn >= 0) row.line.dataset.pfn = String(e.pfn);
+        else delete row.line.dataset.pfn;
+        row.pfn = e.pfn;
+      }
+    }
     el.dataset.total = String(total);
   }
 }
