@@ -20,7 +20,8 @@ import {
   gfpIsValid,
 } from "./constants.js";
 import { findContigRun, releaseContigRun, takeContigRun } from "./contig.js";
-import { BuddyCore, type PcpOptions } from "./core.js";
+import type { PcpOptions } from "./hooks.js";
+import { PerCpuCore } from "./pcp.js";
 import { ALLOC_TAG, CONTIG_HEAD_TAG, FRAME_ALLOC, FRAME_CONTIG_HEAD, FRAME_CONTIG_TAIL, FRAME_FREE, FRAME_PCP } from "./constants.js";
 import { BuddyError, EBADORDER, EDOUBLEFREE, EFAULT, EINVAL, ENOTHEAD, OK, hex, invariant } from "./errors.js";
 import { checkInvariants } from "./invariants.js";
@@ -63,7 +64,7 @@ export interface ZoneInfo {
   freeBlocks: number[];
 }
 
-export class BuddyAllocator extends BuddyCore {
+export class BuddyAllocator extends PerCpuCore {
   /** Builds the free lists from the map's managed frames. Throws BuddyError EINVAL for bad options. */
   constructor(map: MemoryMap, options: BuddyOptions = {}) {
     const maxOrder = options.maxOrder ?? DEFAULT_MAX_ORDER;

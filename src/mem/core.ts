@@ -1,11 +1,11 @@
 // The buddy allocator's engine: per-frame metadata as a struct of typed arrays, per-zone free lists,
-// split (Linux `expand`), merge (Linux `__free_one_page`) and the per-CPU page cache (Linux pcp lists).
+// split (Linux `expand`) and merge (Linux `__free_one_page`); the per-CPU page cache's tables live here
+// too, its operations in pcp.ts (PerCpuCore), the optional hooks' types in hooks.ts.
 // Everything is indexed by frame index `idx = pfn - basePfn`, where basePfn is aligned to a max-order
 // block, so the buddy of a block is found by flipping one bit of idx exactly as of pfn.
 // Public API, validation and reports are layered on top in buddy.ts; nothing here knows of v86.
 
 import {
-  ALLOC_TAG,
   FRAME_ALLOC,
   FRAME_FREE,
   FRAME_PCP,
@@ -14,7 +14,6 @@ import {
   PAGE_SIZE,
   PCP_MAX_ORDER,
   PCP_ORDER_COUNT,
-  PCP_TAG,
   STATE_SHIFT,
   TAIL_TAG,
   ZONE_COUNT,
@@ -31,53 +30,8 @@ import {
   ZT_ZONELIST,
 } from "./constants.js";
 import { invariant } from "./errors.js";
+import type { BuddyListener, FailPredicate, PcpOptions } from "./hooks.js";
 import type { PfnRange } from "./memory-map.js";
-
-/** Optional observer of everything the allocator does. Absent, it costs one null test per event site. */
-export interface BuddyListener {
-  /**
-   * A block of 2^order frames at pfn was handed out. Called before GFP_ZERO clears the block, so
-   * the block's guest bytes are still those it held while free (poison checking relies on it).
-   */
-  alloc(pfn: number, order: number, zone: number, gfp: number): void;
-  /** A block of 2^order frames at pfn was given back by its owner. */
-  free(pfn: number, order: number, zone: number): void;
-  /** A free block of order+1 at pfn was split; its upper half (pfn + 2^order) went to the free list. */
-  split(pfn: number, order: number, zone: number): void;
-  /** Two free buddies of order-1 merged into the block of `order` at pfn. */
-  merge(pfn: number, order: number, zone: number): void;
-  /** An allocation of `order` (npages for contig, as -npages) failed; injected when a fault predicate said so. */
-  fail(order: number, gfp: number, injected: boolean): void;
-  /** `frames` frames went from a zone's per-CPU lists back to its buddy lists. */
-  pcpDrain(zone: number, frames: number): void;
-  /** A contiguous range of npages frames at pfn was handed out (ALLOC_CONTIG); before GFP_ZERO, as alloc. */
-  allocContig(pfn: number, npages: number, zone: number, gfp: number): void;
-  /** A contiguous range was given back (FREE_CONTIG). */
-  freeContig(pfn: number, npages: number, zone: number): void;
-}
-
-/**
- * Consulted before each allocation: true makes it fail with ENOMEM (fault injection). order is -1 for
- * a contig request, npages is 2^order for alloc_pages.
- */
-export type FailPredicate = (order: number, npages: number, gfp: number) => boolean;
-
-/** A listener that forwards every event to two others, in order (keeps one someone attached first). */
-export function fanOutListener(a: BuddyListener, b: BuddyListener): BuddyListener {
-  return {
-    alloc: (pfn, order, zone, gfp) => (a.alloc(pfn, order, zone, gfp), b.alloc(pfn, order, zone, gfp)),
-    free: (pfn, order, zone) => (a.free(pfn, order, zone), b.free(pfn, order, zone)),
-    split: (pfn, order, zone) => (a.split(pfn, order, zone), b.split(pfn, order, zone)),
-    merge: (pfn, order, zone) => (a.merge(pfn, order, zone), b.merge(pfn, order, zone)),
-    fail: (order, gfp, injected) => (a.fail(order, gfp, injected), b.fail(order, gfp, injected)),
-    pcpDrain: (zone, frames) => (a.pcpDrain(zone, frames), b.pcpDrain(zone, frames)),
-    allocContig: (pfn, npages, zone, gfp) => (a.allocContig(pfn, npages, zone, gfp), b.allocContig(pfn, npages, zone, gfp)),
-    freeContig: (pfn, npages, zone) => (a.freeContig(pfn, npages, zone), b.freeContig(pfn, npages, zone)),
-  };
-}
-
-/** Per-CPU cache settings in frames per zone; `false` turns the cache off (a pure buddy). */
-export type PcpOptions = false | { high: number; batch: number };
 
 export class BuddyCore {
   readonly maxOrder: number;
@@ -464,124 +418,6 @@ export class BuddyCore {
     let order = start === 0 ? this.maxOrder : Math.min(this.maxOrder, 31 - Math.clz32(start & -start));
     while (start + (1 << order) > end) order--;
     return order;
-  }
-
-  /**
-   * Takes a block of `order` for zone list `zc`, from the per-CPU cache when the order is cached,
-   * else from the buddy lists, trying each zone in fallback order. Returns idx with state ALLOC,
-   * or -1. Never drains the cache; the caller does that before giving up.
-   */
-  allocBlock(order: number, zc: number): number {
-    const zonelist = this.zonelist;
-    const cached = order <= this.pcpMaxOrder;
-    for (let slot = zc * 4; ; slot++) {
-      const zone = zonelist[slot]!;
-      if (zone < 0) return -1;
-      const idx = cached ? this.pcpTake(zone, order) : this.rmqueue(zone, order);
-      if (idx >= 0) {
-        this.meta[idx] = ALLOC_TAG | order;
-        return idx;
-      }
-    }
-  }
-
-  /** Pops the newest block of `order` from zone's per-CPU list, refilling it first when empty; or -1. */
-  pcpTake(zone: number, order: number): number {
-    const idx = this.pcpPop(zone, order);
-    if (idx >= 0) return idx;
-    this.pcpRefill(zone, order);
-    return this.pcpPop(zone, order);
-  }
-
-  /**
-   * Pops the newest block of `order` from zone's per-CPU list, or -1 when it is empty. It and pcpPut
-   * use the small named views, not words: the allocation and free fast paths inline them, and the
-   * extra offset arithmetic pushed zoneOf out of V8's inlining budget (W1b: 130 -> 166 instructions).
-   */
-  pcpPop(zone: number, order: number): number {
-    const pl = zone * PCP_ORDER_COUNT + order;
-    const idx = this.pcpHead[pl]!;
-    if (idx < 0) return -1;
-    const link = this.link;
-    const nx = link[idx << 1]!;
-    this.pcpHead[pl] = nx;
-    if (nx >= 0) link[(nx << 1) | 1] = -1;
-    else this.pcpTail[pl] = -1;
-    this.pcpCount[zone]! -= 1 << order;
-    return idx;
-  }
-
-  /** Linux rmqueue_bulk: moves max(batch >> order, 2) blocks from the buddy lists to the list's tail. */
-  pcpRefill(zone: number, order: number): void {
-    const link = this.link;
-    const pl = zone * PCP_ORDER_COUNT + order;
-    const count = Math.max(this.pcpBatch >> order, 2);
-    for (let i = 0; i < count; i++) {
-      const idx = this.rmqueue(zone, order);
-      if (idx < 0) break;
-      const tail = this.pcpTail[pl]!;
-      this.meta[idx] = PCP_TAG | order;
-      link[2 * idx] = -1;
-      link[2 * idx + 1] = tail;
-      if (tail >= 0) link[2 * tail] = idx;
-      else this.pcpHead[pl] = idx;
-      this.pcpTail[pl] = idx;
-      this.pcpCount[zone]! += 1 << order;
-    }
-  }
-
-  /** Pushes a freed block on its per-CPU list (LIFO), draining a batch when the zone reaches `high`. */
-  pcpPut(idx: number, order: number, zone: number): void {
-    const link = this.link;
-    const pl = zone * PCP_ORDER_COUNT + order;
-    const head = this.pcpHead[pl]!;
-    this.meta[idx] = PCP_TAG | order;
-    link[idx << 1] = head;
-    link[(idx << 1) | 1] = -1;
-    if (head >= 0) link[(head << 1) | 1] = idx;
-    else this.pcpTail[pl] = idx;
-    this.pcpHead[pl] = idx;
-    if ((this.pcpCount[zone]! += 1 << order) >= this.pcpHigh) this.pcpDrain(zone, this.pcpBatch);
-  }
-
-  /**
-   * Linux free_pcppages_bulk: gives at least `frames` frames (or all the zone holds) back to the buddy
-   * lists, oldest first, list by list in round-robin order.
-   */
-  pcpDrain(zone: number, frames: number): void {
-    const link = this.link;
-    let count = Math.min(frames, this.pcpCount[zone]!);
-    const drained = count;
-    let pindex = this.pcpDrainIndex[zone]!;
-    while (count > 0) {
-      let pl: number;
-      do {
-        if (++pindex > PCP_MAX_ORDER) pindex = 0;
-        pl = zone * PCP_ORDER_COUNT + pindex;
-      } while (this.pcpTail[pl]! < 0);
-      do {
-        const idx = this.pcpTail[pl]!;
-        const pv = link[2 * idx + 1]!;
-        this.pcpTail[pl] = pv;
-        if (pv >= 0) link[2 * pv] = -1;
-        else this.pcpHead[pl] = -1;
-        count -= 1 << pindex;
-        this.pcpCount[zone]! -= 1 << pindex;
-        this.freeOne(idx, pindex, zone);
-      } while (count > 0 && this.pcpTail[pl]! >= 0);
-    }
-    this.pcpDrainIndex[zone] = pindex;
-    if (drained > 0 && this.listener !== null) this.listener.pcpDrain(zone, drained);
-  }
-
-  /** Frames held by the per-CPU cache, all zones. */
-  pcpTotal(): number {
-    return this.pcpCount[0]! + this.pcpCount[1]! + this.pcpCount[2]!;
-  }
-
-  /** Empties every zone's per-CPU cache into the buddy lists. */
-  drainAll(): void {
-    for (let z = 0; z < ZONE_COUNT; z++) if (this.pcpCount[z]! > 0) this.pcpDrain(z, this.pcpCount[z]!);
   }
 
   /** FRAME_* state of a frame index. */
