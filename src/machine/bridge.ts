@@ -7,14 +7,15 @@
 // an exception from our own code (the allocator, an invariant, an observer) is a host error that
 // stops the bridge and is reported through onFatal, never thrown into the emulator's loop.
 // Hot path (ALLOC/FREE/STAT/BATCH): no allocation, no closure, no Proxy; counters are typed arrays.
+// The bridge's state and cold commands are in bridge-core.ts, its public types in bridge-types.ts.
 
-import { ABI_VERSION, BATCH_RECORD, Cmd, LIMITS, Stat, Status, commandName } from "../protocol/abi.js";
-import { BuddyAllocator, MemoryMap, type BuddyState, type PcpOptions, type PhysRange, type ReservedRange } from "../mem/index.js";
-import { BridgeCounters } from "./counters.js";
-import { buildMemoryMap, inGuestRam, readMultibootInfo, type GuestReservation } from "./memmap.js";
-import { formatImageWarning, formatMemoryMapLog, segmentsOutsideImage } from "./boot-log.js";
-import type { Elf32Image } from "./elf.js";
+import { ABI_VERSION, BATCH_RECORD, Cmd, LIMITS, Stat, Status } from "../protocol/abi.js";
+import { inGuestRam } from "./memmap.js";
 import type { PortHandlers } from "../host/v86-cpu.js";
+import { BridgeCore } from "./bridge-core.js";
+import type { BridgeOptions } from "./bridge-types.js";
+
+export { HostError, type BridgeObserver, type BridgeOptions, type BridgeSavedState, type BridgeState, type GuestMark, type GuestRegisters } from "./bridge-types.js";
 
 // Register indices of reg32 (v86 and x86 encoding order).
 const EAX = 0;
@@ -44,150 +45,15 @@ const EVERSION = Status.EVERSION;
 /** The largest status the allocator itself returns (ENOTHEAD). */
 const ALLOCATOR_STATUS_MAX = Status.ENOTHEAD;
 const RECORD_SIZE = BATCH_RECORD.SIZE;
-/** Typed arrays are host-endian; the records' fast path needs little-endian (every host v86 runs on). */
-const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
-/** Sees every call after it is answered. Called on the hot path: keep it cheap; throwing stops the run. */
-export interface BridgeObserver {
-  /** Called once, when the bridge is built: gives access to guestRam, the allocator and counters. */
-  attach?(bridge: HypercallBridge): void;
-  /** seq counts port calls from 0. result is what the guest gets in EAX, status in EBX. */
-  onCall(seq: number, cmd: number, arg0: number, arg1: number, arg2: number, result: number, status: number): void;
-  /** For each BATCH record, before the onCall of its BATCH. */
-  onRecord?(seq: number, index: number, cmd: number, arg0: number, arg1: number, result: number, status: number): void;
-  /** Called once by the machine runner, after attach: the guest CPU to sample inside calls (EIP, EBP, CR3, ...). */
-  attachGuest?(guest: GuestRegisters): void;
-  /**
-   * An 8/16-bit read (width 1 or 2 bytes) or a write of any width (width 0) of the port: a protocol
-   * error. `seq` is the number the next call will get.
-   */
-  onPortMisuse?(seq: number, width: number, write: boolean): void;
-}
-
-/**
- * Guest CPU state an observer may read while a call is being served (src/host/v86-cpu.ts GuestCpu
- * provides it; tests pass fakes). Valid only inside a port handler: reg32 is refreshed on port entry.
- */
-export interface GuestRegisters {
-  /** EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI as in v86's reg32. */
-  readonly reg32: Int32Array;
-  /** Linear address of the `in` being served. */
-  readonly eip: number;
-  /** Instructions retired (u32, wraps; approximate inside a port handler). */
-  readonly instructionCount: number;
-  readonly cr0: number;
-  readonly cr3: number;
-  readonly cr4: number;
-}
-
-export interface BridgeOptions {
-  /** Guest physical memory: byte i is physical address i. Replace it with setViews() if it moves. */
-  ram: Uint8Array;
-  /** EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI, as in v86's reg32. */
-  reg32: Int32Array;
-  /** Allocator options used when MEMMAP builds it. */
-  maxOrder?: number;
-  pcp?: PcpOptions;
-  /** The kernel's ELF, to warn when MEMMAP's image range misses one of its PT_LOAD segments. */
-  kernelElf?: Elf32Image | null;
-  /** Receives each boot-log line (also kept in bootLog). */
-  log?: (line: string) => void;
-  /** A millisecond clock, read at the first call and at EXIT (never per call). */
-  now?: () => number;
-  observer?: BridgeObserver | null;
-  /** The guest called EXIT. The bridge has stopped answering. */
-  onExit?: (code: number) => void;
-  /** Our own code threw: the bridge has stopped; end the run and report `error`. */
-  onFatal?: (error: Error) => void;
-  /** Describes where the guest is (e.g. "EIP 0x100a3 (main+0x12)"), for host-error messages. */
-  where?: () => string;
-  /**
-   * Benchmark only (`npm run bench:bridge`): ALLOC_PAGES, FREE_PAGES and BATCH get a trivial answer
-   * (OK, and always the same frame, taken once at MEMMAP) without the allocator, counters or observer,
-   * to measure the bare cost of the port. Every other command runs as usual. Never for real guests.
-   */
-  bareTransport?: boolean;
-  /**
-   * The allocator exists: MEMMAP just built it, or importState() restored it. Debug tools (poison,
-   * fault injection: src/debug) attach their listener and fail predicate here. Throwing is a host error.
-   */
-  onAllocator?: (allocator: BuddyAllocator) => void;
-}
-
-/** A MARK the guest made: its label and the call number it came at. */
-export interface GuestMark {
-  seq: number;
-  label: string;
-}
-
-/** An exception from our own code while serving a call: a bug, never the guest's fault. */
-export class HostError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = "HostError";
-  }
-}
-
-export type BridgeState = "boot" | "running" | "exited" | "failed";
-
-/** A bridge between two calls, for checkpoints (src/debug/checkpoint.ts): exportState / importState. */
-export interface BridgeSavedState {
-  phase: "boot" | "running";
-  calls: number;
-  reservations: GuestReservation[];
-  marks: GuestMark[];
-  bootLog: string[];
-  counters: { calls: Float64Array; records: Float64Array; statuses: Float64Array; protocolErrors: number };
-  /** The memory map MEMMAP built, as ranges (null before MEMMAP). */
-  map: { usable: PhysRange[]; reserved: ReservedRange[] } | null;
-  allocator: BuddyState | null;
-}
-
-export class HypercallBridge {
-  readonly counters = new BridgeCounters();
-  readonly bootLog: string[] = [];
-  readonly marks: GuestMark[] = [];
-  /** RESERVE ranges collected before MEMMAP. */
-  readonly reservations: GuestReservation[] = [];
+export class HypercallBridge extends BridgeCore {
   /** Handlers for every width of the port, to register with the CPU (built once). */
   readonly portHandlers: PortHandlers;
-
-  private ram: Uint8Array;
-  private dv: DataView;
-  /**
-   * Guest RAM as 32-bit words and 16-bit halves, for BATCH records at 4-byte aligned addresses;
-   * null when the RAM view itself is not 4-byte aligned (or the host is big-endian): DataView then.
-   */
-  private words: Int32Array | null = null;
-  private halves: Uint16Array | null = null;
-  private reg32: Int32Array;
-  private readonly opts: BridgeOptions;
-  /** Guest RAM size in bytes, fixed for the bridge's life. */
-  private readonly ramSize: number;
-  private readonly now: (() => number) | null;
-  private readonly observer: BridgeObserver | null;
-  /** The status of the last command run, set by the command methods (avoids returning pairs). */
-  private status = OK;
-  private buddy: BuddyAllocator | null = null;
-  private map: MemoryMap | null = null;
-  private phase: BridgeState = "boot";
-  private exitStatus: number | null = null;
-  private fatal: HostError | null = null;
-  private calls = 0;
-  private firstCallAt = -1;
-  private exitAt = -1;
   /** bareTransport: the one frame every trivial ALLOC_PAGES returns (0 until MEMMAP took it). */
   private barePage = 0;
 
   constructor(options: BridgeOptions) {
-    this.opts = options;
-    this.ram = options.ram;
-    this.reg32 = options.reg32;
-    this.ramSize = options.ram.length;
-    this.dv = new DataView(this.ram.buffer, this.ram.byteOffset, this.ram.byteLength);
-    this.buildRecordViews();
-    this.now = options.now ?? null;
-    this.observer = options.observer ?? null;
+    super(options);
     this.portHandlers = {
       read8: (): number => this.portNarrowRead(0xff),
       read16: (): number => this.portNarrowRead(0xffff),
@@ -197,135 +63,6 @@ export class HypercallBridge {
       write32: (): void => this.portWrite(),
     };
     if (this.observer !== null && this.observer.attach !== undefined) this.observer.attach(this);
-  }
-
-  /** Points the bridge (and the allocator's GFP_ZERO) at new views of the same guest RAM and registers. */
-  setViews(ram: Uint8Array, reg32: Int32Array): void {
-    // (The old view may be detached already, its length 0: compare with the size fixed at construction.)
-    if (ram.length !== this.ramSize) throw new Error(`setViews: a RAM view of ${ram.length} bytes for ${this.ramSize} bytes of guest RAM`);
-    this.ram = ram;
-    this.reg32 = reg32;
-    this.dv = new DataView(ram.buffer, ram.byteOffset, ram.byteLength);
-    this.buildRecordViews();
-    if (this.buddy !== null) this.buddy.setMemory(ram);
-  }
-
-  private buildRecordViews(): void {
-    const ram = this.ram;
-    const aligned = LITTLE_ENDIAN && ram.byteOffset % 4 === 0;
-    this.words = aligned ? new Int32Array(ram.buffer, ram.byteOffset, ram.byteLength >>> 2) : null;
-    this.halves = aligned ? new Uint16Array(ram.buffer, ram.byteOffset, ram.byteLength >>> 1) : null;
-  }
-
-  /** The allocator MEMMAP built, or null before it succeeded. */
-  get allocator(): BuddyAllocator | null {
-    return this.buddy;
-  }
-
-  /** The memory map MEMMAP built the allocator from, or null. */
-  get memoryMap(): MemoryMap | null {
-    return this.map;
-  }
-
-  /** "boot" before MEMMAP, "running" after, "exited" after EXIT, "failed" after a host error. */
-  get state(): BridgeState {
-    return this.phase;
-  }
-
-  /** The guest's EXIT code, or null. */
-  get exitCode(): number | null {
-    return this.exitStatus;
-  }
-
-  /** The host error that stopped the bridge, or null. */
-  get fatalError(): HostError | null {
-    return this.fatal;
-  }
-
-  /** A copy of everything the bridge keeps, taken between two calls of a guest that has not ended. */
-  exportState(): BridgeSavedState {
-    if (this.phase !== "boot" && this.phase !== "running") throw new Error(`exportState: the bridge is ${this.phase}`);
-    const map = this.map;
-    return {
-      phase: this.phase,
-      calls: this.calls,
-      reservations: this.reservations.map((r) => ({ ...r })),
-      marks: this.marks.map((m) => ({ ...m })),
-      bootLog: [...this.bootLog],
-      counters: {
-        calls: this.counters.calls.slice(),
-        records: this.counters.records.slice(),
-        statuses: this.counters.statuses.slice(),
-        protocolErrors: this.counters.protocolErrors,
-      },
-      map: map === null ? null : { usable: map.usable(), reserved: map.reserved() },
-      allocator: this.buddy === null ? null : this.buddy.getState(),
-    };
-  }
-
-  /**
-   * Puts a bridge that has served no call into an exported state: the allocator is rebuilt from the
-   * saved memory map with this bridge's options and given the saved arrays (onAllocator is called).
-   * Throws, changing nothing, when the state does not fit (another max order, per-CPU setting or RAM).
-   */
-  importState(s: BridgeSavedState): void {
-    if (this.calls !== 0 || this.phase !== "boot") throw new Error("importState: the bridge has already served calls");
-    let allocator: BuddyAllocator | null = null;
-    let map: MemoryMap | null = null;
-    if (s.map !== null && s.allocator !== null) {
-      map = new MemoryMap();
-      for (const r of s.map.usable) map.addUsable(r.base, r.end - r.base);
-      for (const r of s.map.reserved) map.reserve(r.base, r.end - r.base, r.label);
-      allocator = new BuddyAllocator(map, {
-        ...(this.opts.maxOrder !== undefined ? { maxOrder: this.opts.maxOrder } : {}),
-        ...(this.opts.pcp !== undefined ? { pcp: this.opts.pcp } : {}),
-        memory: this.ram,
-      });
-      allocator.setState(s.allocator);
-    }
-    this.reservations.push(...s.reservations.map((r) => ({ ...r })));
-    this.marks.push(...s.marks.map((m) => ({ ...m })));
-    this.bootLog.push(...s.bootLog);
-    this.counters.calls.set(s.counters.calls);
-    this.counters.records.set(s.counters.records);
-    this.counters.statuses.set(s.counters.statuses);
-    this.counters.protocolErrors = s.counters.protocolErrors;
-    this.calls = s.calls;
-    this.phase = s.phase;
-    // guestMs of a restored run counts from the restore (its first call is not call 0).
-    if (this.now !== null) this.firstCallAt = this.now();
-    this.buddy = allocator;
-    this.map = map;
-    if (allocator !== null && this.opts.onAllocator !== undefined) this.opts.onAllocator(allocator);
-  }
-
-  /** Port calls served so far: the deterministic clock of a run. */
-  get seq(): number {
-    return this.calls;
-  }
-
-  /** now() at the first call, or -1 (no clock, or no call yet). */
-  get firstCallMs(): number {
-    return this.firstCallAt;
-  }
-
-  /** now() at EXIT, or -1. */
-  get exitMs(): number {
-    return this.exitAt;
-  }
-
-  /** The current view of guest RAM (valid until the next setViews). */
-  get guestRam(): Uint8Array {
-    return this.ram;
-  }
-
-  /**
-   * Stops the bridge because of a host failure outside a call (e.g. while refreshing views): records
-   * it like an exception inside a call and reports it through onFatal. Later calls answer ESTATE.
-   */
-  abort(error: unknown, context: string): void {
-    if (this.phase === "failed") return;
-    this.recordFatal(`host error ${context}`, error);
   }
 
   /**
@@ -476,11 +213,6 @@ export class HypercallBridge {
     }
   }
 
-  private fail0(status: number): 0 {
-    this.status = status;
-    return 0;
-  }
-
   private allocPages(order: number, gfp: number): number {
     if (this.buddy === null) return this.fail0(ESTATE);
     return this.allocResult(this.buddy.tryAllocPages(order, gfp));
@@ -629,100 +361,5 @@ export class HypercallBridge {
     }
     this.status = OK;
     return ok;
-  }
-
-  private reserve(base: number, length: number): number {
-    if (this.buddy !== null) return this.fail0(ESTATE);
-    if (length === 0 || base + length > 2 ** 32) return this.fail0(EINVAL);
-    if (this.reservations.length >= LIMITS.RESERVE_MAX_RANGES) return this.fail0(EINVAL);
-    this.reservations.push({ base, length });
-    this.status = OK;
-    return 0;
-  }
-
-  /** MEMMAP: validates the multiboot structures, reserves, builds the allocator, logs the map. */
-  private memmap(infoAddr: number, imageStart: number, imageEnd: number): number {
-    if (this.buddy !== null) return this.fail0(ESTATE);
-    if (imageEnd < imageStart) return this.fail0(EINVAL);
-    const parsed = readMultibootInfo(this.ram, this.dv, infoAddr);
-    if (parsed.info === null) return this.fail0(parsed.status);
-    const map = buildMemoryMap(parsed.info, this.ramSize, imageStart, imageEnd, this.reservations);
-    // A map that leaves no frame to manage is a malformed structure, not a host failure.
-    if (map.managedPageCount() === 0) return this.fail0(EINVAL);
-    const allocator = new BuddyAllocator(map, {
-      ...(this.opts.maxOrder !== undefined ? { maxOrder: this.opts.maxOrder } : {}),
-      ...(this.opts.pcp !== undefined ? { pcp: this.opts.pcp } : {}),
-      memory: this.ram,
-    });
-    this.buddy = allocator;
-    this.map = map;
-    this.phase = "running";
-    if (this.opts.onAllocator !== undefined) this.opts.onAllocator(allocator);
-    for (const line of formatMemoryMapLog(parsed.info, this.ramSize, map, allocator)) this.log(line);
-    const elf = this.opts.kernelElf;
-    if (elf !== undefined && elf !== null) {
-      for (const s of segmentsOutsideImage(elf.loadSegments, imageStart, imageEnd)) this.log(formatImageWarning(s, imageStart, imageEnd));
-    }
-    this.status = OK;
-    return allocator.managedPageCount;
-  }
-
-  /** MARK: reads a NUL-terminated label of at most 63 bytes and records it. */
-  private mark(addr: number, seq: number): number {
-    const max = LIMITS.MARK_LABEL_MAX + 1; // with its NUL
-    const ramBytes = this.ramSize;
-    const window = addr < ramBytes ? Math.min(max, ramBytes - addr) : 0;
-    const nul = window > 0 && inGuestRam(addr, 1, ramBytes) ? this.ram.subarray(addr, addr + window).indexOf(0) : -1;
-    if (nul < 0 || !inGuestRam(addr, nul + 1, ramBytes)) {
-      // No NUL in 64 bytes of RAM is an unterminated label; RAM ending first is a bad pointer.
-      return this.fail0(nul < 0 && window === max && inGuestRam(addr, max, ramBytes) ? EINVAL : EFAULT);
-    }
-    const label = new TextDecoder().decode(this.ram.subarray(addr, addr + nul));
-    this.marks.push({ seq, label });
-    this.log(`mark: "${label}" at call ${seq}`);
-    this.status = OK;
-    return 0;
-  }
-
-  private exit(code: number): number {
-    this.exitStatus = code;
-    this.phase = "exited";
-    if (this.now !== null) this.exitAt = this.now();
-    this.log(`guest EXIT(${code}) after ${this.calls} calls`);
-    this.status = OK;
-    if (this.opts.onExit !== undefined) this.opts.onExit(code);
-    return 0;
-  }
-
-  private log(line: string): void {
-    this.bootLog.push(line);
-    if (this.opts.log !== undefined) this.opts.log(line);
-  }
-
-  private fail(error: unknown, cmd: number, arg0: number, arg1: number, arg2: number, seq: number): void {
-    const name = commandName(cmd) ?? `0x${cmd.toString(16)}`;
-    let where = "";
-    try {
-      where = this.opts.where !== undefined ? ` at ${this.opts.where()}` : "";
-    } catch {
-      where = "";
-    }
-    const args = [arg0, arg1, arg2].map((a) => "0x" + a.toString(16)).join(", ");
-    this.recordFatal(`host error in ${name}(${args}), call ${seq}${where}`, error);
-  }
-
-  private recordFatal(context: string, error: unknown): void {
-    const reason = error instanceof Error ? error.message : String(error);
-    const fatal = new HostError(`${context}: ${reason}`, { cause: error });
-    this.fatal = fatal;
-    this.phase = "failed";
-    this.log(fatal.message);
-    if (this.opts.onFatal !== undefined) {
-      try {
-        this.opts.onFatal(fatal);
-      } catch {
-        // The runner's handler must not throw into the emulator either; the error stays recorded.
-      }
-    }
   }
 }
