@@ -10,6 +10,7 @@ import { hexAddr } from "./model.js";
 
 /** Events kept: the newest 2^17 (4 MiB of ring). */
 export const EVENT_RING_SIZE = 1 << 17;
+/** Most lines the log panel shows (a paused run's; a running one's worker sends fewer: worker.ts). */
 const SHOWN_LINES = 80;
 /** Int32 fields per event, interleaved so that storing one event touches one cache line. */
 const STRIDE = 8;
@@ -152,7 +153,6 @@ export function formatEvent(e: LoggedEvent): string {
   return parts.join(" ");
 }
 
-/** The log panel: the newest SHOWN_LINES events, redrawn when new ones arrived, newest at the bottom. */
 /** The newest `limit` events of a log as display lines, oldest first. */
 export function recentLines(log: EventLog, limit = SHOWN_LINES): { kind: string; text: string; pfn: number }[] {
   const out: { kind: string; text: string; pfn: number }[] = [];
