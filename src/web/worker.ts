@@ -9,7 +9,7 @@ import { isElf, readElf32, runMachine, type MachineResult } from "../machine/ind
 import { ObserveSession } from "../observe/session.js";
 import { browserPlatform } from "../host/browser-platform.js";
 import { formatEvent, recentLines } from "./event-log.js";
-import { FRAME_ALLOC, FRAME_CONTIG_HEAD, ZONE_COUNT, ZONE_NAMES, type BuddyAllocator } from "../mem/index.js";
+import { FRAME_ALLOC, FRAME_CONTIG_HEAD } from "../mem/index.js";
 import { LiveRun, type RunSettings } from "./live-run.js";
 import { STATE_SHIFT } from "./model.js";
 import { TimelineFeed } from "../observe/timeline.js";
@@ -206,7 +206,7 @@ function packet(ownerIds: boolean): { packet: FramePacket; transfer: Transferabl
       p.meta = copyMeta(snap.meta);
       transfer.push(p.meta.buffer);
       const buddy = r.hub.allocator!;
-      p.buddyinfo = { text: r.report?.buddyinfo ?? buddy.buddyinfo(), zones: freeBlocksByZone(buddy) };
+      p.buddyinfo = { text: r.report?.buddyinfo ?? buddy.buddyinfo(), zones: buddy.zones().map((z) => ({ name: z.name, freeBlocks: z.freeBlocks })) };
     }
     p.samples = timelineFeed!.next();
     transfer.push(p.samples.raw.buffer);
@@ -240,19 +240,6 @@ function copyMeta(meta: Uint8Array): Uint8Array {
   copy.set(meta);
   packetStats.recycled++;
   return copy;
-}
-
-/**
- * The buddyinfo bars' data: free blocks per order of each present zone. Not BuddyAllocator.zones(),
- * which also finds each zone's span by scanning its frames (80 us per packet at 128 MiB, measured).
- */
-function freeBlocksByZone(buddy: BuddyAllocator): { name: string; freeBlocks: number[] }[] {
-  const zones: { name: string; freeBlocks: number[] }[] = [];
-  const orders = buddy.orderCount;
-  for (let z = 0; z < ZONE_COUNT; z++) {
-    if (buddy.zoneManaged[z]! > 0) zones.push({ name: ZONE_NAMES[z]!, freeBlocks: Array.from(buddy.nrFree.subarray(z * orders, (z + 1) * orders)) });
-  }
-  return zones;
 }
 
 /** For owner colouring: every frame of a live allocation -> the index of its owner's name. */
