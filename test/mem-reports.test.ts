@@ -1,7 +1,10 @@
 // /proc/buddyinfo and the debugfs extfrag files, byte for byte against hand-computed text
-// (mm/vmstat.c: frag_show_print, unusable_free_index, __fragmentation_index).
+// (mm/vmstat.c: frag_show_print, unusable_free_index, __fragmentation_index); and the one-pass form of
+// the unusable index for every order of a row (unusableFreeIndexRow, the web page's chart), which must
+// give exactly unusableFreeIndex's integers.
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { fragmentationIndex, unusableFreeIndex } from "../src/mem/index.js";
+import { fragmentationIndex, unusableFreeIndex, unusableFreeIndexRow } from "../src/mem/index.js";
 import { makeBuddy, MiB } from "./helpers/mem.js";
 
 describe("reports", () => {
@@ -53,5 +56,27 @@ describe("reports", () => {
     // Every free block is order 0 (no two free frames are buddies): orders 1 and 2 are fully unusable.
     expect(text).toBe("Node 0, zone      DMA 0.000 1.000 1.000 \n");
     expect(buddy.extfragIndex().startsWith("Node 0, zone      DMA -1.000  ")).toBe(true);
+  });
+});
+
+describe("unusableFreeIndexRow", () => {
+  it("equals unusableFreeIndex for every order of any row", () => {
+    const row = fc.array(fc.oneof(fc.constant(0), fc.nat(3), fc.nat(200_000)), { minLength: 1, maxLength: 19 });
+    fc.assert(
+      fc.property(row, (blocks) => {
+        const out = new Float64Array(blocks.length);
+        unusableFreeIndexRow(blocks, out);
+        expect(Array.from(out)).toEqual(blocks.map((_, order) => unusableFreeIndex(blocks, order)));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("an empty zone is all unusable; a zone of only max-order blocks has none unusable", () => {
+    const out = new Float64Array(11);
+    unusableFreeIndexRow(new Array<number>(11).fill(0), out);
+    expect(Array.from(out)).toEqual(new Array<number>(11).fill(1000));
+    unusableFreeIndexRow([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7], out);
+    expect(Array.from(out)).toEqual(new Array<number>(11).fill(0));
   });
 });

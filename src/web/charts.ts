@@ -3,6 +3,7 @@
 // order, one line per order, hypercalls on the x axis) drawn from timeline samples - the samples a
 // live run's Timeline takes and a trace file's counters hold alike.
 
+import { unusableFreeIndexRow } from "../mem/index.js";
 import { FREE_BY_ORDER, cssColour } from "./palette.js";
 
 /** What the bars need per zone (src/observe/snapshot.ts ZoneStats has these fields). */
@@ -76,22 +77,6 @@ export function drawBuddyinfoBars(canvas: HTMLCanvasElement, zones: readonly Zon
 }
 
 /**
- * unusableFreeIndex (Linux's unusable_free_index, in thousandths) of one buddyinfo row for every order
- * 0..out.length-1, into `out`, in one pass from the top order down: the suitable blocks of order k,
- * shifted back to pages, are the pages in blocks of order k and above. The same integers as
- * unusableFreeIndex, which a chart of 418 points and 11 orders called 4,598 times per display frame.
- */
-export function unusableIndexRow(blocks: readonly number[], out: Float64Array): void {
-  let freePages = 0;
-  for (let o = 0; o < blocks.length; o++) freePages += blocks[o]! * 2 ** o;
-  let pagesAbove = 0;
-  for (let order = out.length - 1; order >= 0; order--) {
-    if (order < blocks.length) pagesAbove += blocks[order]! * 2 ** order;
-    out[order] = freePages === 0 ? 1000 : Math.floor(((freePages - pagesAbove) * 1000) / freePages);
-  }
-}
-
-/**
  * The unusable index (0..1) of zone `zoneIndex` (an index into samples.zones) for every order, over
  * the samples; `cursorSeq` draws a vertical line (a replay's position), or -1 for none.
  */
@@ -124,14 +109,14 @@ export function drawUnusableIndex(canvas: HTMLCanvasElement, samples: FreeBlockS
   // and stroking thousands of sub-pixel segments per order costs the page's thread for nothing.
   const points = Math.min(n, Math.max(2, Math.ceil(right - left)));
   const orders = samples.maxOrder + 1;
-  // Every order's index of a sample in one pass over its row (unusableIndexRow), not one pass per order.
+  // Every order's index of a sample in one pass over its row (unusableFreeIndexRow), not one per order.
   const xs = new Float64Array(points);
   const indices = new Float64Array(points * orders);
   const row = new Float64Array(orders);
   for (let k = 0; k < points; k++) {
     const i = points === n ? k : Math.round((k * (n - 1)) / (points - 1));
     xs[k] = xOf(samples.seq[i]!);
-    unusableIndexRow(samples.freeBlocks[i]![zoneIndex]!, row);
+    unusableFreeIndexRow(samples.freeBlocks[i]![zoneIndex]!, row);
     for (let order = 0; order < orders; order++) indices[order * points + k] = row[order]!;
   }
   for (let order = 0; order < orders; order++) {
