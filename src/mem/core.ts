@@ -204,7 +204,7 @@ export class BuddyCore {
         if (a >= b) continue;
         const blocks: number[] = [];
         for (let idx = a; idx < b; idx += 1 << this.largestFit(idx, b)) blocks.push(idx);
-        for (let k = blocks.length - 1; k >= 0; k--) this.addFree(blocks[k]!, this.largestFit(blocks[k]!, b), z);
+        for (let k = blocks.length - 1; k >= 0; k--) this.pushFree(blocks[k]!, this.largestFit(blocks[k]!, b), z);
       }
     }
     this.zoneFree.set(this.zoneManaged);
@@ -231,23 +231,6 @@ export class BuddyCore {
   /** Physical address of a frame index. */
   addrOf(idx: number): number {
     return (idx + this.basePfn) * PAGE_SIZE;
-  }
-
-  /**
-   * Puts a free block on the head of its list. Its tail frames must already be TAIL. A list operation
-   * only: the caller accounts the zone's free frames (zoneFree).
-   */
-  addFree(idx: number, order: number, zone: number): void {
-    const link = this.link;
-    const li = zone * this.orderCount + order;
-    const head = this.freeHead[li]!;
-    link[2 * idx] = head;
-    link[2 * idx + 1] = -1;
-    if (head >= 0) link[2 * head + 1] = idx;
-    this.freeHead[li] = idx;
-    this.meta[idx] = FREE_TAG | order;
-    this.nrFree[li]!++;
-    this.orderMask[zone]! |= 1 << order;
   }
 
   /** Takes a free block off its list; the caller sets its new state and accounts zoneFree. */
@@ -368,8 +351,9 @@ export class BuddyCore {
   }
 
   /**
-   * Pushes a free block on the head of its list (addFree without a product in the link indices);
-   * touches the bitmap only when the list was empty.
+   * Puts a free block on the head of its list; its tail frames must already be TAIL. A list
+   * operation only: the caller accounts the zone's free frames (zoneFree). Shifts, not products, in
+   * the link indices, and the bitmap is touched only when the list was empty.
    */
   pushFree(idx: number, order: number, zone: number): void {
     const words = this.words;
@@ -408,7 +392,7 @@ export class BuddyCore {
   insertRange(start: number, end: number, zone: number): void {
     while (start < end) {
       const order = this.largestFit(start, end);
-      this.addFree(start, order, zone);
+      this.pushFree(start, order, zone);
       start += 1 << order;
     }
   }

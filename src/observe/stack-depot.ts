@@ -36,17 +36,9 @@ export class StackDepot {
 
   /** The handle of frames[0..depth), stored on first sight. depth must be >= 1. */
   intern(frames: Uint32Array, depth: number): number {
-    const f0 = frames[0]!;
-    const key = (Math.imul(f0 ^ (depth > 1 ? frames[1]! : 0), 0x9e3779b1) >>> (32 - RECENT_BITS)) | 0;
+    const key = (Math.imul(frames[0]! ^ (depth > 1 ? frames[1]! : 0), 0x9e3779b1) >>> (32 - RECENT_BITS)) | 0;
     const seen = this.recent[key]!;
-    // The usual case, a site seen recently: compare in line (this runs on every observed call).
-    if (seen !== EMPTY && this.depths[seen] === depth) {
-      const pool = this.pool;
-      const off = this.offsets[seen]!;
-      let i = 0;
-      while (i < depth && pool[off + i] === frames[i]) i++;
-      if (i === depth) return seen;
-    }
+    if (seen !== EMPTY && this.equals(seen, frames, depth)) return seen;
     const handle = this.lookup(frames, depth);
     this.recent[key] = handle;
     return handle;
