@@ -81,7 +81,7 @@ export class RemoteRun {
     const recycle = this.spareMeta;
     this.spareMeta = null;
     if (recycle === null) this.send({ type: "frame", ownerIds });
-    else this.worker.postMessage({ type: "frame", ownerIds, recycle } satisfies ToWorker, [recycle]);
+    else this.send({ type: "frame", ownerIds, recycle }, [recycle]);
   }
 
   pause(): void {
@@ -114,8 +114,8 @@ export class RemoteRun {
     });
   }
 
-  private send(message: ToWorker): void {
-    if (this.state !== "ended") this.worker.postMessage(message);
+  private send(message: ToWorker, transfer: Transferable[] = []): void {
+    if (this.state !== "ended") this.worker.postMessage(message, transfer);
   }
 
   private receive(m: FromWorker): void {
