@@ -92,6 +92,9 @@ export interface PageInputs {
   kernel?: { name: string; bytes: Uint8Array };
 }
 
+/** The page states that mean a run is over. */
+const ENDED = ["exited", "stopped", "timeout", "fault", "host-error", "error"];
+
 /** Sets the controls and presses Run (does not wait). */
 export async function startRun(page: Page, inputs: PageInputs): Promise<void> {
   if (inputs.kernel !== undefined) {
@@ -105,10 +108,16 @@ export async function startRun(page: Page, inputs: PageInputs): Promise<void> {
   await page.fill("#max-order", String(inputs.maxOrder ?? 10));
   await page.setChecked("#pcp", inputs.pcp ?? true);
   await page.fill("#pause-at-mark", inputs.pauseAtMark ?? "");
-  await page.click("#run");
+  await page.waitForSelector("#run:enabled");
+  // Pressing Run ends the last run's state at once, in the click's own task: a test waiting for the
+  // end must never see the last run's end (the click and the read share one task here, so a page that
+  // changes its state only after an await fails this every time, not once in a while).
+  const state = await page.evaluate(() => {
+    document.getElementById("run")!.click();
+    return window.buddy86!.state;
+  });
+  if (ENDED.includes(state)) throw new Error(`the page still says "${state}" after Run was pressed`);
 }
-
-const ENDED = ["exited", "stopped", "timeout", "fault", "host-error", "error"];
 
 /** Waits until the page's run is over; returns its `buddy86 boot --json` report. */
 export async function waitForEnd(page: Page, timeoutMs = 120_000): Promise<BootReport> {

@@ -356,6 +356,10 @@ class Page {
 
   /** Starts a live run from the controls and waits for its end. */
   private async startRun(): Promise<BootReport> {
+    // The state changes before the first await: whoever pressed Run must never see the last run's
+    // end (and, a moment later, this run's missing report) as this run's.
+    this.state = "booting";
+    this.error = null;
     setButtons("busy");
     const kernel = await loadKernel();
     return this.runLive(readSettings(kernel.bytes, kernel.name));
