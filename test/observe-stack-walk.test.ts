@@ -1,8 +1,10 @@
 // Guest backtraces from the host: the frame-pointer chain read from guest RAM, through the guest's
-// page tables when paging is on (4 KiB and 4 MiB pages), bounded and tolerant of garbage.
+// page tables when paging is on (4 KiB and 4 MiB pages), bounded and tolerant of garbage; and the
+// memo in front of the walk, which must always give exactly what a fresh walk would.
 
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { CR0_PG, CR4_PAE, CR4_PSE, StackDepot, ramWords, translate, walkStack } from "../src/observe/index.js";
+import { CR0_PG, CR4_PAE, CR4_PSE, StackDepot, StackMemo, ramWords, translate, walkStack } from "../src/observe/index.js";
 
 const RAM = 8 * 1024 * 1024;
 
@@ -136,5 +138,68 @@ describe("stack depot", () => {
     expect(depot.size).toBe(5003);
     expect(depot.frames(depot.intern(Uint32Array.from([4321, 4321 * 7]), 2))).toEqual([4321, 4321 * 7]);
     expect(depot.frames(b)).toEqual([1, 2, 4]);
+  });
+});
+
+describe("stack memo (paging off)", () => {
+  const CODE = Uint32Array.from([0x100000, 0x110000]);
+  /** The memo's answer as frames, beside a fresh walk of the same RAM. */
+  function both(memo: StackMemo, depot: StackDepot, words: Int32Array, eip: number, ebp: number, depth: number): [number[], number[]] {
+    const fresh = new Uint32Array(depth);
+    const n = walkStack(words, eip, ebp, 0, 0, 0, fresh, CODE);
+    return [depot.frames(memo.handle(words, eip, ebp)), Array.from(fresh.subarray(0, n))];
+  }
+
+  it("gives the same handle while the chain is unchanged, and follows every change a walk would see", () => {
+    const words = ramWith(chain(0x90000, [0x101111, 0x102222, 0x103333]));
+    const depot = new StackDepot();
+    const memo = new StackMemo(new Uint32Array(16), CODE, depot);
+    const h = memo.handle(words, 0x100abc, 0x90000);
+    expect(depot.frames(h)).toEqual([0x100abc, 0x101111, 0x102222, 0x103333]);
+    expect(memo.handle(words, 0x100abc, 0x90000)).toBe(h);
+    // A return address in the middle changes.
+    words[(0x90040 + 4) >> 2] = 0x104444;
+    expect(depot.frames(memo.handle(words, 0x100abc, 0x90000))).toEqual([0x100abc, 0x101111, 0x104444, 0x103333]);
+    // The outermost frame's saved EBP (0, which ended the walk) now points further up: one frame more.
+    words[0x90080 >> 2] = 0x900c0;
+    words[(0x900c0 + 4) >> 2] = 0x105555;
+    expect(depot.frames(memo.handle(words, 0x100abc, 0x90000))).toEqual([0x100abc, 0x101111, 0x104444, 0x103333, 0x105555]);
+    // Back as it was: the depot's handle of the first stack again.
+    words[(0x90040 + 4) >> 2] = 0x102222;
+    words[0x90080 >> 2] = 0;
+    expect(memo.handle(words, 0x100abc, 0x90000)).toBe(h);
+    // Another EIP or EBP is another walk; a new RAM view (v86 grew its memory) forgets everything.
+    expect(depot.frames(memo.handle(words, 0x100def, 0x90000))[0]).toBe(0x100def);
+    expect(depot.frames(memo.handle(words, 0x100abc, 0x90040))).toEqual([0x100abc, 0x102222, 0x103333]);
+    const grown = ramWith(chain(0x90000, [0x106666]));
+    expect(depot.frames(memo.handle(grown, 0x100abc, 0x90000))).toEqual([0x100abc, 0x106666]);
+  });
+
+  it("always equals a fresh walk, whatever the guest writes between calls (property)", () => {
+    const site = fc.record({ eip: fc.constantFrom(0x100abc, 0x100def, 0x200000), ebp: fc.constantFrom(0x90000, 0x90040, 0x90080, 0x90002) });
+    // Writes land on the chain's own words half the time (saved EBPs and return addresses of frames
+    // at 0x90000 + 0x40 k), else anywhere in and above it; the values are frame pointers (in the
+    // chain, or the unlinked frames above it), return addresses in and out of the code, or any int.
+    const chainWord = fc.integer({ min: 0, max: 15 }).map((i) => ((0x90000 + 0x40 * (i >> 1)) >> 2) + (i & 1));
+    const anyWord = fc.integer({ min: 0x90000 >> 2, max: (0x90200 >> 2) - 1 });
+    const value = fc.oneof(fc.constantFrom(0, 0x90000, 0x90040, 0x90080, 0x900c0, 0x90100, 0x90140, 0x90002, 0x101000, 0x10ffff, 0x110000), fc.integer());
+    const write = fc.record({ at: fc.oneof(chainWord, anyWord), value });
+    const step = fc.oneof(site.map((s) => ({ kind: "call" as const, ...s })), write.map((w) => ({ kind: "write" as const, ...w })));
+    fc.assert(
+      fc.property(fc.array(step, { minLength: 1, maxLength: 60 }), fc.integer({ min: 1, max: 10 }), (steps, depth) => {
+        // Four linked frames, then four more above them that only a write can link in.
+        const words = ramWith([...chain(0x90000, [0x101111, 0x102222, 0x103333, 0x104444]), ...chain(0x90100, [0x105555, 0x106666, 0x107777, 0x108888])]);
+        const depot = new StackDepot();
+        const memo = new StackMemo(new Uint32Array(depth), CODE, depot);
+        for (const s of steps) {
+          if (s.kind === "write") words[s.at] = s.value;
+          else {
+            const [got, want] = both(memo, depot, words, s.eip, s.ebp, depth);
+            expect(got).toEqual(want);
+          }
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 });

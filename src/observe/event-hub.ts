@@ -10,7 +10,7 @@ import { Cmd, Status } from "../protocol/abi.js";
 import type { BridgeObserver, GuestRegisters, HypercallBridge } from "../machine/bridge.js";
 import { blankEvent, type AllocatorEvent, type EventKind, type EventSubscriber } from "./events.js";
 import { StackDepot } from "./stack-depot.js";
-import { DEFAULT_STACK_DEPTH, RamWords, walkStack } from "./stack-walk.js";
+import { CR0_PG, DEFAULT_STACK_DEPTH, RamWords, StackMemo, walkStack } from "./stack-walk.js";
 
 const REG_EAX = 0;
 const REG_EBP = 5;
@@ -41,6 +41,7 @@ export class EventHub implements BridgeObserver, BuddyListener {
   private readonly frames: Uint32Array;
   private readonly code: Uint32Array | null;
   private readonly ramWords = new RamWords();
+  private readonly memo: StackMemo;
   private bridgeRef: HypercallBridge | null = null;
   private guestRef: GuestRegisters | null = null;
   private buddy: BuddyAllocator | null = null;
@@ -64,6 +65,7 @@ export class EventHub implements BridgeObserver, BuddyListener {
     if (!Number.isInteger(depth) || depth < 1 || depth > 64) throw new Error(`EventHub: stack depth ${depth} is not in 1..64`);
     this.frames = new Uint32Array(depth);
     this.code = options.code ?? null;
+    this.memo = new StackMemo(this.frames, this.code, this.depot);
   }
 
   /** Adds a subscriber; events reach subscribers in the order they were added. */
@@ -198,13 +200,16 @@ export class EventHub implements BridgeObserver, BuddyListener {
     if (this.ctxStack >= 0) return this.ctxStack;
     const g = this.guestRef;
     const frames = this.frames;
-    let depth = 1;
-    if (g === null) frames[0] = 0;
-    else {
-      const words = this.ramWords.of(this.bridgeRef!.guestRam);
-      depth = walkStack(words, this.ctxEip, g.reg32[REG_EBP]!, g.cr0, g.cr3, g.cr4, frames, this.code);
+    if (g === null) {
+      frames[0] = 0;
+      this.ctxStack = this.depot.intern(frames, 1);
+      return this.ctxStack;
     }
-    this.ctxStack = this.depot.intern(frames, depth);
+    const words = this.ramWords.of(this.bridgeRef!.guestRam);
+    const cr0 = g.cr0;
+    // Paging off (the usual kernel's stacks): the memo walks only when the words a walk would read changed.
+    if ((cr0 & CR0_PG) === 0) this.ctxStack = this.memo.handle(words, this.ctxEip, g.reg32[REG_EBP]!);
+    else this.ctxStack = this.depot.intern(frames, walkStack(words, this.ctxEip, g.reg32[REG_EBP]!, cr0, g.cr3, g.cr4, frames, this.code));
     return this.ctxStack;
   }
 

@@ -1,11 +1,13 @@
 // Guest backtraces read from outside the guest: the frame-pointer chain (EBP -> saved EBP, return
 // address at EBP+4) walked in guest memory, with the guest's own page tables walked in the host when
-// paging is on (CR0.PG). Everything the guest controls is untrusted: the walk is bounded by depth,
-// must move up the stack, stops at the first unmapped, misaligned or non-code address, and never
-// throws. 32-bit two-level paging with 4 KiB pages and, when CR4.PSE is set, 4 MiB pages; PAE
-// tables are not walked (the walk then keeps only the EIP). Segmentation is assumed flat.
+// paging is on (CR0.PG), and StackMemo, which skips a walk whose words did not change (paging off).
+// Everything the guest controls is untrusted: the walk is bounded by depth, must move up the stack,
+// stops at the first unmapped, misaligned or non-code address, and never throws. 32-bit two-level
+// paging with 4 KiB pages and, when CR4.PSE is set, 4 MiB pages; PAE tables are not walked (the walk
+// then keeps only the EIP). Segmentation is assumed flat.
 
 import type { Elf32Image } from "../machine/elf.js";
+import type { StackDepot } from "./stack-depot.js";
 
 export const CR0_PG = 0x80000000;
 export const CR4_PSE = 0x10;
@@ -114,12 +116,15 @@ export function walkStack(
 }
 
 /**
- * The walk with paging off, where a frame pointer is a physical address: the loop the hub runs on
- * every observed call, so it reads each typed array's bounds once and checks the usual single code
- * range with two compares (a 6-frame walk went from 577 to 484 host instructions, callgrind).
- * `w < lastWord` keeps both words of a frame inside RAM.
+ * The walk with paging off, where a frame pointer is a physical address. It reads each typed array's
+ * bounds once and checks the usual single code range with two compares (a 6-frame walk went from 577
+ * to 484 host instructions, callgrind). `w < lastWord` keeps both words of a frame inside RAM.
+ * With a `trail`, every pair of words the walk reads is written there from `at` on as (word index,
+ * saved EBP, return address) triples, ended by -1: the walk's result depends only on eip, ebp, those
+ * words, RAM's size and `code`, which is what lets StackMemo (stack-memo.ts) skip a walk whose words
+ * have not changed. The trail needs room for 3 * out.length + 1 ints from `at`.
  */
-function walkFlat(words: Int32Array, ebp: number, out: Uint32Array, code: Uint32Array | null): number {
+export function walkFlat(words: Int32Array, ebp: number, out: Uint32Array, code: Uint32Array | null, trail: Int32Array | null = null, at = 0): number {
   const max = out.length;
   const lastWord = words.length - 1;
   const anyCode = code === null;
@@ -135,13 +140,21 @@ function walkFlat(words: Int32Array, ebp: number, out: Uint32Array, code: Uint32
     const w = fp >> 2;
     if (w >= lastWord) break;
     const next = words[w]!;
-    const ret = words[w + 1]! >>> 0;
+    const raw = words[w + 1]!;
+    if (trail !== null) {
+      trail[at] = w;
+      trail[at + 1] = next;
+      trail[at + 2] = raw;
+      at += 3;
+    }
+    const ret = raw >>> 0;
     if (ret === 0) break;
     if (!anyCode && (oneRange ? ret < lo || ret >= hi : !inRanges(code!, ret))) break;
     out[n++] = ret;
     if (next <= fp) break;
     fp = next;
   }
+  if (trail !== null) trail[at] = -1;
   return n;
 }
 
@@ -173,4 +186,74 @@ function walkPaged(words: Int32Array, fp: number, cr0: number, cr3: number, cr4:
     fp = next;
   }
   return n;
+}
+
+// A memo of guest backtraces for the hub (event-hub.ts), in front of the walk and the stack depot.
+// A busy guest asks from a few call sites, each time with the same frame pointer and the same chain
+// of frames above it: churn's get_free_page and free_page alternate between two stacks. A walk's
+// result is a function of eip, ebp and the words it read (RAM's size, the code ranges and the depth
+// being fixed for one hub), so the memo keeps, per (eip, ebp), the words its last walk read, as
+// walkFlat's trail gives them, and the depot handle that walk interned. When every one of those words
+// still holds the same value, the walk would read the same words again and return the same frames:
+// the memo's handle is the walk's handle, exactly, and costs a compare per word read instead of a
+// walk and an intern (npm run bench:observe, 6 frames: the page's stacks went from 984 to 611 host
+// instructions per call, callgrind). Any changed word, a
+// new RAM view (v86 grew its memory) or another (eip, ebp) in the slot means a real walk.
+// Paging off only: with paging on the walk also reads the guest's page tables, and the hub walks.
+
+const SLOT_BITS = 7;
+const SLOTS = 1 << SLOT_BITS;
+const EMPTY = -1;
+
+export class StackMemo {
+  /** The RAM words the slots' trails were read from; another view empties every slot. */
+  private words: Int32Array | null = null;
+  private readonly eips = new Int32Array(SLOTS);
+  private readonly ebps = new Int32Array(SLOTS);
+  private readonly handles = new Int32Array(SLOTS).fill(EMPTY);
+  /** Per slot, trailLength ints: walkFlat's (word index, saved EBP, return address) triples, then -1. */
+  private readonly trails: Int32Array;
+  private readonly trailLength: number;
+
+  /** `frames` is the hub's walk buffer: its length is the walk's depth for every call. */
+  constructor(
+    private readonly frames: Uint32Array,
+    private readonly code: Uint32Array | null,
+    private readonly depot: StackDepot,
+  ) {
+    this.trailLength = 3 * frames.length + 1;
+    this.trails = new Int32Array(SLOTS * this.trailLength);
+  }
+
+  /**
+   * The depot handle of the backtrace at (eip, ebp) with paging off, as walkStack and intern would
+   * give it; walks only when a word the last walk from this (eip, ebp) read has changed.
+   */
+  handle(words: Int32Array, eip: number, ebp: number): number {
+    if (words !== this.words) {
+      this.handles.fill(EMPTY);
+      this.words = words;
+    }
+    const e = eip | 0;
+    const b = ebp | 0;
+    const slot = Math.imul(e ^ Math.imul(b, 0x9e3779b1), 0x85ebca6b) >>> (32 - SLOT_BITS);
+    const trails = this.trails;
+    const at = slot * this.trailLength;
+    const seen = this.handles[slot]!;
+    if (seen !== EMPTY && this.eips[slot] === e && this.ebps[slot] === b) {
+      let t = at;
+      for (let w = trails[t]!; w >= 0; w = trails[(t += 3)]!) {
+        if (words[w] !== trails[t + 1] || words[w + 1] !== trails[t + 2]) break;
+      }
+      if (trails[t]! < 0) return seen;
+    }
+    const frames = this.frames;
+    frames[0] = eip >>> 0;
+    const depth = walkFlat(words, ebp, frames, this.code, trails, at);
+    const handle = this.depot.intern(frames, depth);
+    this.eips[slot] = e;
+    this.ebps[slot] = b;
+    this.handles[slot] = handle;
+    return handle;
+  }
 }
