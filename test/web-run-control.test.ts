@@ -93,12 +93,14 @@ describe("MachineControl", () => {
       kernel,
       platform: nodePlatform(),
       cmdline: "workload=churn ops=200",
-      timeoutMs: 3_000,
+      // The timeout counts the boot too (v86.wasm compiled, the guest booted): 5 s leave a loaded
+      // 2-core machine room for that, and the pause outlasts them.
+      timeoutMs: 5_000,
       onControl(c) {
         c.pause();
         c.onPause = () => {
           paused++;
-          void sleep(4_000).then(() => c.resume());
+          void sleep(6_000).then(() => c.resume());
         };
       },
     });

@@ -71,6 +71,8 @@ export class LiveRun {
   private control: MachineControl | null = null;
   private snap: MemorySnapshot | null = null;
   private userPaused = false;
+  /** stop() was called, maybe before the machine handed over its control. */
+  private stopAsked = false;
   private readonly listeners: (() => void)[] = [];
 
   /** `wasmModule`: v86.wasm compiled once by the worker for all its runs (else v86 compiles it). */
@@ -178,6 +180,7 @@ export class LiveRun {
   }
 
   stop(): void {
+    this.stopAsked = true;
     this.control?.stop();
   }
 
@@ -251,6 +254,11 @@ export class LiveRun {
 
   private attach(control: MachineControl): void {
     this.control = control;
+    // Asked before v86 booted: a Stop ends the run before its first instruction, a Pause holds it.
+    if (this.stopAsked) {
+      control.stop();
+      return;
+    }
     this.state = "running";
     control.onPause = () => {
       // A throttled run pauses every frame: only the user's pauses (and MARK stops) show as paused.
@@ -259,7 +267,7 @@ export class LiveRun {
         this.changed();
       }
     };
-    if (this.callsPerFrame > 0) control.pause();
+    if (this.callsPerFrame > 0 || this.userPaused) control.pause();
   }
 
   /** Between two calls, inside the port handler: pause at the chosen MARK. */

@@ -360,6 +360,8 @@ class Page {
     // end (and, a moment later, this run's missing report) as this run's.
     this.state = "booting";
     this.error = null;
+    // Nor the last run's calls, report or packets: until the new run exists there is none.
+    this.run = null;
     setButtons("busy");
     const kernel = await loadKernel();
     return this.runLive(readSettings(kernel.bytes, kernel.name));

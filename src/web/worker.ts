@@ -76,7 +76,8 @@ function handle(m: ToWorker): void {
       run?.step(m.n);
       break;
     case "stop":
-      run?.stop();
+      if (run !== null) run.stop();
+      else if (starting) stopWhenStarted = true;
       break;
     case "speed":
       if (run !== null) run.callsPerFrame = m.callsPerFrame;
@@ -126,10 +127,13 @@ function v86Module(url: string): Promise<WebAssembly.Module> {
 
 /** A run's start is waiting for v86.wasm. */
 let starting = false;
+/** Stop arrived while starting: the run is stopped as soon as it exists. */
+let stopWhenStarted = false;
 
 function start(settings: LiveRun["settings"]): void {
   if (starting || (run !== null && run.state !== "ended")) throw new Error("worker: a run is still going (one at a time)");
   starting = true;
+  stopWhenStarted = false;
   // Until the new LiveRun exists, requests are answered for no run (never for the last one).
   run = null;
   v86Module(settings.wasmUrl).then(
@@ -147,6 +151,7 @@ function start(settings: LiveRun["settings"]): void {
 function begin(settings: LiveRun["settings"], module: WebAssembly.Module): void {
   const live = new LiveRun(settings, module);
   run = live;
+  if (stopWhenStarted) live.stop();
   sentGeometry = false;
   sentMetaSeq = -2;
   metaPool = [];
