@@ -50,15 +50,23 @@ describe("the page's controls", () => {
   }, 120_000);
 
   test("Stop pressed while the guest is still booting is not lost: the run ends stopped", async () => {
-    await startRun(web.page, { workload: "churn", ops: 2_000_000 });
-    // Stop as soon as the page enables it (booting: the worker is still starting v86).
-    const stateAtStop = await web.page.evaluate(async () => {
+    // Stop is pressed in the task that enables it (a mutation observer's microtask): the page says
+    // booting and the worker has not even read the start message yet, however loaded the machine.
+    await web.page.evaluate(() => {
       const stop = document.getElementById("stop") as HTMLButtonElement;
-      while (stop.disabled) await new Promise((resolve) => setTimeout(resolve, 0));
-      const state = window.buddy86!.state;
-      stop.click();
-      return state;
+      (window as unknown as { stoppedAt: Promise<string> }).stoppedAt = new Promise((resolve) => {
+        const observer = new MutationObserver(() => {
+          if (stop.disabled) return;
+          observer.disconnect();
+          const state = window.buddy86!.state;
+          stop.click();
+          resolve(state);
+        });
+        observer.observe(stop, { attributes: true, attributeFilter: ["disabled"] });
+      });
     });
+    await startRun(web.page, { workload: "churn", ops: 2_000_000 });
+    const stateAtStop = await web.page.evaluate(() => (window as unknown as { stoppedAt: Promise<string> }).stoppedAt);
     expect(stateAtStop).toBe("booting");
     const report = await waitForEnd(web.page);
     expect(report.reason, report.message).toBe("stopped");
