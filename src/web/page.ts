@@ -295,11 +295,14 @@ class Page {
       this.consoleFollow = consoleEl.scrollTop + consoleEl.clientHeight >= consoleEl.scrollHeight - 4;
     });
     byId("run").addEventListener("click", () => {
-      if (this.run !== null && this.run.state === "paused") this.run.resume();
+      if (this.run !== null && this.run.state === "paused") this.resumed(() => this.run!.resume());
       else void this.startRun().catch((e) => this.fail(e));
     });
     byId("pause").addEventListener("click", () => this.run?.pause());
-    byId("step").addEventListener("click", () => this.run?.step(Math.max(1, Math.floor(Number(byId<HTMLInputElement>("step-n").value)) || 1)));
+    byId("step").addEventListener("click", () => {
+      const n = Math.max(1, Math.floor(Number(byId<HTMLInputElement>("step-n").value)) || 1);
+      if (this.run !== null) this.resumed(() => this.run!.step(n));
+    });
     byId("stop").addEventListener("click", () => this.run?.stop());
     byId("speed").addEventListener("change", () => this.run?.setSpeed(Number(byId<HTMLSelectElement>("speed").value)));
     byId("colour-mode").addEventListener("change", () => {
@@ -320,6 +323,18 @@ class Page {
       this.playing = !this.playing && this.replay !== null;
       byId("replay-play").textContent = this.playing ? "Pause" : "Play";
     });
+  }
+
+  /**
+   * Resume and Step: the page says "running" in the click's own task, so whoever waits for the next
+   * pause never takes the last one for it.
+   */
+  private resumed(action: () => void): void {
+    action();
+    if (this.run !== null && this.run.state === "running") {
+      this.state = "running";
+      setButtons("running");
+    }
   }
 
   private wireMap(): void {

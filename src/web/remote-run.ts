@@ -60,6 +60,8 @@ export class RemoteRun {
   private readonly worker: Worker;
   private geometry: Geometry | null = null;
   private frameInFlight = false;
+  /** The frame in flight was asked for before the last resume or step: its packet's state is old. */
+  private staleState = false;
   /** The buffer of the last replaced state-byte copy, to hand back to the worker (see requestFrame). */
   private spareMeta: ArrayBuffer | null = null;
   private nextInspect = 1;
@@ -88,12 +90,27 @@ export class RemoteRun {
     this.send({ type: "pause" });
   }
 
+  /** Resumes a paused run; the run says "running" at once (see staleState). */
   resume(): void {
     this.send({ type: "resume" });
+    this.running();
   }
 
+  /** Runs n more calls, then pauses; the run says "running" at once (see staleState). */
   step(n: number): void {
     this.send({ type: "step", n });
+    this.running();
+  }
+
+  /**
+   * After a resume or a step the run is running from the page's point of view at once: a pause seen
+   * then is a new one. The packet answering a frame request sent before the resume or step was made
+   * before the worker read it (messages keep their order), so its state is not taken.
+   */
+  private running(): void {
+    if (this.state === "ended") return;
+    this.state = "running";
+    this.staleState = this.frameInFlight;
   }
 
   stop(): void {
@@ -144,7 +161,8 @@ export class RemoteRun {
   }
 
   private apply(p: FramePacket): void {
-    this.state = p.state;
+    if (this.staleState) this.staleState = false;
+    else this.state = p.state;
     this.calls = p.calls;
     this.freeFrames = p.freeFrames;
     this.lastMark = p.lastMark;
