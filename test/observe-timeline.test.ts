@@ -24,6 +24,18 @@ describe("timeline", () => {
     const steps = new Set(d.seq.slice(1).map((s, i) => s - d.seq[i]!));
     expect([...steps]).toEqual([t.interval]);
     expect(t.halvings).toBe(Math.log2(t.interval));
+    // Exactly the calls a sample at every multiple of the interval (doubling as it fills) would keep.
+    const kept: number[] = [];
+    for (let seq = 0, interval = 1; seq < 1000; seq++) {
+      if (seq % interval !== 0) continue;
+      if (kept.length === 16) {
+        kept.splice(0, kept.length, ...kept.filter((_, i) => i % 2 === 0));
+        interval *= 2;
+        if (seq % interval !== 0) continue;
+      }
+      kept.push(seq);
+    }
+    expect(d.seq).toEqual(kept);
   });
 
   it("feeds a copy that always equals the timeline, sending each sample about once", () => {
