@@ -299,11 +299,12 @@ export class BuddyCore {
   }
 
   /**
-   * freeOne's work, the free hot path: accounts the zone's free frames and puts the block on a list,
-   * merged with its free buddies; returns the order of the block that went on a list. Most frees
-   * merge nothing (94% of W3's): those test one buddy and push the block here, and only a free whose
-   * buddy is a free head of its order runs the merge loop, in mergeBuddies. Kept apart, the loop's
-   * code no longer sits on the common path, where V8 re-checked both arrays after it.
+   * freeOne's work: accounts the zone's free frames and puts the block on a list, merged with its
+   * free buddies; returns the order of the block that went on a list. Most frees merge nothing (94%
+   * of W3's): those test one buddy and push the block here, and only a free whose buddy is a free
+   * head of its order runs the merge loop, in mergeBuddies. Kept apart, the loop's code no longer
+   * sits on the common path, where V8 re-checked both arrays after it. BuddyAllocator.tryFreePages
+   * writes this out in its fast path (see there why); a change here belongs there too.
    */
   mergeFree(idx: number, order: number, zone: number): number {
     const words = this.words;
