@@ -18,7 +18,6 @@ import {
   ZONE_COUNT,
   ZONE_NAMES,
   ZT_ORDER_MASK,
-  ZT_ZONE_FREE,
   ZT_ZONELIST,
   gfpIsValid,
 } from "./constants.js";
@@ -94,7 +93,7 @@ export class BuddyAllocator extends PerCpuCore {
 
   /** Free frames in all zones, including the per-CPU cache. */
   get freePageCount(): number {
-    return this.zoneFree[0]! + this.zoneFree[1]! + this.zoneFree[2]! + this.pcpTotal();
+    return this.zoneFreeFrames(0) + this.zoneFreeFrames(1) + this.zoneFreeFrames(2) + this.pcpTotal();
   }
 
   get zoneCount(): number {
@@ -198,8 +197,6 @@ export class BuddyAllocator extends PerCpuCore {
         this.pcpPut(idx, order, zone);
         return OK;
       }
-      const words = this.words;
-      words[(this.zoneTableBase + ZT_ZONE_FREE + zone) | 0]! += 1 << order;
       const buddy = idx ^ (1 << order);
       if (buddy < this.frameCount && this.meta[buddy] === (FREE_TAG | order)) this.mergeBuddies(idx, order, zone);
       else this.pushFree(idx, order, zone);
@@ -404,7 +401,7 @@ export class BuddyAllocator extends PerCpuCore {
       startPfn: spans[2 * z]! + this.basePfn,
       endPfn: spans[2 * z + 1]! + this.basePfn,
       managed: this.zoneManaged[z]!,
-      free: this.zoneFree[z]!,
+      free: this.zoneFreeFrames(z),
       pcp: this.pcpCount[z]!,
       freeBlocks: zoneFreeBlocks(this, z),
     }));
