@@ -218,7 +218,7 @@ export class BuddyCore {
   /**
    * Frames on zone's buddy free lists (Linux NR_FREE_PAGES), summed from the lists' counts. Not kept
    * as a counter: updating one on every allocation and free cost about 15 instructions per call
-   * (callgrind, W3 pure 308 -> 293), and only reports, checks and the occasional query read it.
+   * (callgrind, W3 pure 308 -> 292), and only reports, checks and the occasional query read it.
    */
   zoneFreeFrames(zone: number): number {
     let frames = 0;
@@ -301,11 +301,12 @@ export class BuddyCore {
   }
 
   /**
-   * freeOne's work: puts the block on a list, merged with its free buddies; returns the order of the block that went on a list. Most frees merge nothing (94%
-   * of W3's): those test one buddy and push the block here, and only a free whose buddy is a free
-   * head of its order runs the merge loop, in mergeBuddies. Kept apart, the loop's code no longer
-   * sits on the common path, where V8 re-checked both arrays after it. BuddyAllocator.tryFreePages
-   * writes this out in its fast path (see there why); a change here belongs there too.
+   * freeOne's work: puts the block on a list, merged with its free buddies; returns the order of the
+   * block that went on a list. Most frees merge nothing (94% of W3's): those test one buddy and push
+   * the block here, and only a free whose buddy is a free head of its order runs the merge loop, in
+   * mergeBuddies. Kept apart, the loop's code no longer sits on the common path, where V8 re-checked
+   * both arrays after it. BuddyAllocator.tryFreePages writes this out in its fast path (see there
+   * why); a change here belongs there too.
    */
   mergeFree(idx: number, order: number, zone: number): number {
     const buddy = idx ^ (1 << order);
@@ -352,8 +353,8 @@ export class BuddyCore {
 
   /**
    * Puts a free block on the head of its list; its tail frames must already be TAIL. A list
-   * operation only (no merge attempt). Shifts, not products, in
-   * the link indices, and the bitmap is touched only when the list was empty.
+   * operation only (no merge attempt). Shifts, not products, in the link indices, and the bitmap is
+   * touched only when the list was empty.
    */
   pushFree(idx: number, order: number, zone: number): void {
     const words = this.words;
