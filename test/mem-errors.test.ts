@@ -99,6 +99,23 @@ describe("error codes", () => {
     });
   });
 
+  it("the free fast path's one-test validation takes only an allocated head of exactly that order", () => {
+    const { buddy, block, contig } = setup();
+    unchanged(buddy, () => {
+      // meta ^ ALLOC_TAG is the order for an ALLOC head: a fraction of the right order is no order.
+      expect(buddy.tryFreePages(block, 2.5)).toBe(Errno.EINVAL);
+      expect(buddy.tryFreePages(block, -2)).toBe(Errno.EINVAL);
+      // For a contig head, meta ^ ALLOC_TAG is 32: order 32 must not pass as a match.
+      expect(buddy.tryFreePages(contig, 32)).toBe(Errno.EINVAL);
+      // An address that is an integer page multiple only after truncation, or above 4 GiB.
+      expect(buddy.tryFreePages(block + 0.5, 2)).toBe(Errno.EFAULT);
+      expect(buddy.tryFreePages(block + 2 ** 32, 2)).toBe(Errno.EFAULT);
+      expect(buddy.tryFreePages(block - 2 ** 32, 2)).toBe(Errno.EFAULT);
+    });
+    expect(buddy.tryFreePages(block, 2)).toBe(Errno.OK);
+    buddy.checkInvariants();
+  });
+
   it("ENOMEM is a return value of 0, not an error", () => {
     const buddy = makeBuddy(4 * MiB, { maxOrder: 10 });
     expect(buddy.allocPages(10)).toBe(0); // frame 0 keeps the only 4 MiB block from being whole

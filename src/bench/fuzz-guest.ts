@@ -452,7 +452,7 @@ export class Guest {
     let h = 0x811c9dc5 ^ this.bridge.reservations.length ^ (this.bridge.state === "boot" ? 0 : 0x100);
     const a = this.bridge.allocator;
     if (a === null) return h >>> 0;
-    for (const x of [a.link, a.freeHead, a.nrFree, a.orderMask, a.zoneFree, a.pcpHead, a.pcpTail, a.pcpCount, a.pcpDrainIndex]) {
+    for (const x of [a.link, a.freeHead, a.nrFree, a.orderMask, a.pcpHead, a.pcpTail, a.pcpCount, a.pcpDrainIndex]) {
       for (let i = 0; i < x.length; i++) h = Math.imul(h ^ x[i]!, 0x01000193);
     }
     const meta = a.meta;

@@ -48,16 +48,15 @@ export const CONTIG_TAIL_TAG = FRAME_CONTIG_TAIL << STATE_SHIFT;
 // 12 per-CPU lists (zone * PCP_ORDER_COUNT + order) each, and the 12 zone list slots. Literal numbers
 // placed before any object initializer: the build folds only those into the hot paths.
 export const ZT_ORDER_MASK = 0;
-export const ZT_ZONE_FREE = 3;
-export const ZT_ZONE_LO = 6;
-export const ZT_ZONE_HI = 9;
-export const ZT_PCP_HEAD = 12;
-export const ZT_PCP_TAIL = 24;
-export const ZT_PCP_COUNT = 36;
-export const ZT_PCP_DRAIN = 39;
+export const ZT_ZONE_LO = 3;
+export const ZT_ZONE_HI = 6;
+export const ZT_PCP_HEAD = 9;
+export const ZT_PCP_TAIL = 21;
+export const ZT_PCP_COUNT = 33;
+export const ZT_PCP_DRAIN = 36;
 /** A copy of `zonelist` (which stays an Int8Array for its readers), for the allocation fast path. */
-export const ZT_ZONELIST = 42;
-export const ZT_SIZE = 54;
+export const ZT_ZONELIST = 39;
+export const ZT_SIZE = 51;
 
 /** GFP.ZERO as a plain constant, for hot paths. */
 export const GFP_ZERO = 0x100;

@@ -86,7 +86,6 @@ export function takeContigRun(core: BuddyCore, start: number, npages: number, zo
     if (blockEnd > end) core.insertRange(end, blockEnd, zone);
     q = blockEnd;
   }
-  core.zoneFree[zone]! -= npages;
   core.meta[start] = CONTIG_HEAD_TAG;
   core.meta.fill(CONTIG_TAIL_TAG, start + 1, end);
   for (let i = start; i < end; i++) core.link[2 * i] = start;

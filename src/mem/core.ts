@@ -24,7 +24,6 @@ import {
   ZT_PCP_HEAD,
   ZT_PCP_TAIL,
   ZT_SIZE,
-  ZT_ZONE_FREE,
   ZT_ZONE_HI,
   ZT_ZONE_LO,
   ZT_ZONELIST,
@@ -74,11 +73,6 @@ export class BuddyCore {
   readonly nrFree: Int32Array;
   /** Per zone: bit k set when the order-k free list is non-empty, so finding an order is O(1). */
   readonly orderMask: Int32Array;
-  /**
-   * Per zone: frames on the buddy free lists. Kept by the entry points (rmqueue, freeOne, contig),
-   * not by every list operation, so split and merge steps do not pay for it.
-   */
-  readonly zoneFree: Int32Array;
   /** Per zone: managed frames. */
   readonly zoneManaged: Int32Array;
   /** Per zone: the idx range [lo, hi) no block may leave. */
@@ -159,7 +153,6 @@ export class BuddyCore {
     this.freeHead = words.subarray(this.freeHeadBase, this.freeHeadBase + lists).fill(-1);
     this.nrFree = words.subarray(this.nrFreeBase, this.nrFreeBase + lists);
     this.orderMask = words.subarray(zt + ZT_ORDER_MASK, zt + ZT_ORDER_MASK + ZONE_COUNT);
-    this.zoneFree = words.subarray(zt + ZT_ZONE_FREE, zt + ZT_ZONE_FREE + ZONE_COUNT);
     this.zoneManaged = new Int32Array(ZONE_COUNT);
     this.zoneLo = words.subarray(zt + ZT_ZONE_LO, zt + ZT_ZONE_LO + ZONE_COUNT);
     this.zoneHi = words.subarray(zt + ZT_ZONE_HI, zt + ZT_ZONE_HI + ZONE_COUNT);
@@ -207,7 +200,6 @@ export class BuddyCore {
         for (let k = blocks.length - 1; k >= 0; k--) this.pushFree(blocks[k]!, this.largestFit(blocks[k]!, b), z);
       }
     }
-    this.zoneFree.set(this.zoneManaged);
     this.managedPageCount = total | 0;
     // Zone lists hold present zones only, in fallback order.
     this.zonelist = new Int8Array(12).fill(-1);
@@ -223,6 +215,17 @@ export class BuddyCore {
     for (let slot = 0; slot < 12; slot++) words[zt + ZT_ZONELIST + slot] = this.zonelist[slot]!;
   }
 
+  /**
+   * Frames on zone's buddy free lists (Linux NR_FREE_PAGES), summed from the lists' counts. Not kept
+   * as a counter: updating one on every allocation and free cost about 15 instructions per call
+   * (callgrind, W3 pure 308 -> 292), and only reports, checks and the occasional query read it.
+   */
+  zoneFreeFrames(zone: number): number {
+    let frames = 0;
+    for (let o = 0; o < this.orderCount; o++) frames += this.nrFree[zone * this.orderCount + o]! * 2 ** o;
+    return frames;
+  }
+
   /** The zone of a frame index. */
   zoneOf(idx: number): number {
     return idx < this.dmaEndIdx ? 0 : idx < this.normalEndIdx ? 1 : 2;
@@ -233,7 +236,7 @@ export class BuddyCore {
     return (idx + this.basePfn) * PAGE_SIZE;
   }
 
-  /** Takes a free block off its list; the caller sets its new state and accounts zoneFree. */
+  /** Takes a free block off its list; the caller sets its new state. */
   delFree(idx: number, order: number, zone: number): void {
     const link = this.link;
     const li = zone * this.orderCount + order;
@@ -283,7 +286,6 @@ export class BuddyCore {
         if (listener !== null) listener.split(idx + this.basePfn, cur, zone);
       } while (cur > order);
     }
-    words[this.zoneTableBase + ZT_ZONE_FREE + zone]! -= 1 << order;
     return idx;
   }
 
@@ -299,15 +301,14 @@ export class BuddyCore {
   }
 
   /**
-   * freeOne's work, the free hot path: accounts the zone's free frames and puts the block on a list,
-   * merged with its free buddies; returns the order of the block that went on a list. Most frees
-   * merge nothing (94% of W3's): those test one buddy and push the block here, and only a free whose
-   * buddy is a free head of its order runs the merge loop, in mergeBuddies. Kept apart, the loop's
-   * code no longer sits on the common path, where V8 re-checked both arrays after it.
+   * freeOne's work: puts the block on a list, merged with its free buddies; returns the order of the
+   * block that went on a list. Most frees merge nothing (94% of W3's): those test one buddy and push
+   * the block here, and only a free whose buddy is a free head of its order runs the merge loop, in
+   * mergeBuddies. Kept apart, the loop's code no longer sits on the common path, where V8 re-checked
+   * both arrays after it. BuddyAllocator.tryFreePages writes this out in its fast path (see there
+   * why); a change here belongs there too.
    */
   mergeFree(idx: number, order: number, zone: number): number {
-    const words = this.words;
-    words[this.zoneTableBase + ZT_ZONE_FREE + zone]! += 1 << order;
     const buddy = idx ^ (1 << order);
     // buddy < frameCount keeps the read of meta in bounds.
     if (order < this.maxOrder && buddy < this.frameCount && this.meta[buddy] === (FREE_TAG | order)) return this.mergeBuddies(idx, order, zone);
@@ -352,8 +353,8 @@ export class BuddyCore {
 
   /**
    * Puts a free block on the head of its list; its tail frames must already be TAIL. A list
-   * operation only: the caller accounts the zone's free frames (zoneFree). Shifts, not products, in
-   * the link indices, and the bitmap is touched only when the list was empty.
+   * operation only (no merge attempt). Shifts, not products, in the link indices, and the bitmap is
+   * touched only when the list was empty.
    */
   pushFree(idx: number, order: number, zone: number): void {
     const words = this.words;
@@ -386,8 +387,7 @@ export class BuddyCore {
   }
 
   /**
-   * Like freeRange but with no merge attempts and no zoneFree accounting: for ranges whose buddies are
-   * known not to be free, whose frames the caller accounts.
+   * Like freeRange but with no merge attempts: for ranges whose buddies are known not to be free.
    */
   insertRange(start: number, end: number, zone: number): void {
     while (start < end) {

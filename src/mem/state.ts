@@ -3,7 +3,7 @@
 
 import type { BuddyCore } from "./core.js";
 
-export const BUDDY_STATE_VERSION = 1;
+export const BUDDY_STATE_VERSION = 2;
 
 /** Everything needed to put an allocator of the same geometry back into this exact state. */
 export interface BuddyState {
@@ -23,7 +23,6 @@ const ARRAY_NAMES = [
   "freeHead",
   "nrFree",
   "orderMask",
-  "zoneFree",
   "pcpHead",
   "pcpTail",
   "pcpCount",

@@ -71,7 +71,7 @@ export class Timeline implements EventSubscriber {
     const d = this.data;
     let p = this.rows * this.stride;
     d[p++] = seq;
-    for (let z = 0; z < ZONE_COUNT; z++) d[p++] = buddy.zoneFree[z]!;
+    for (let z = 0; z < ZONE_COUNT; z++) d[p++] = buddy.zoneFreeFrames(z);
     for (let z = 0; z < ZONE_COUNT; z++) d[p++] = buddy.pcpCount[z]!;
     const orders = this.maxOrder + 1;
     for (let i = 0; i < ZONE_COUNT * orders; i++) d[p++] = buddy.nrFree[i]!;

@@ -228,7 +228,7 @@ export class LiveRun {
     const buddy = this.hub.allocator;
     if (buddy === null) return -1;
     let free = 0;
-    for (let z = 0; z < ZONE_COUNT; z++) free += buddy.zoneFree[z]! + buddy.pcpCount[z]!;
+    for (let z = 0; z < ZONE_COUNT; z++) free += buddy.zoneFreeFrames(z) + buddy.pcpCount[z]!;
     return free;
   }
 
