@@ -406,6 +406,7 @@ export class BuddyAllocator extends PerCpuCore {
       freeBlocks: zoneFreeBlocks(this, z),
     }));
   }
+
   /**
    * Per zone, [first, last + 1) of its managed frames (as frame indices), found by one scan on first
    * use: which frames are managed never changes after construction, and zones() runs once per display
@@ -424,7 +425,6 @@ export class BuddyAllocator extends PerCpuCore {
     this.spans = spans;
     return spans;
   }
-
 
   /** Exactly /proc/buddyinfo. */
   buddyinfo(): string {

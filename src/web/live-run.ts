@@ -4,7 +4,7 @@
 // page's event log and the run control behind run / pause / step N / speed / pause at a MARK. Only
 // what the panels show is observed (no request log or counters: those cost the guest time).
 
-import { GFP, PAGE_SIZE, ZONE_COUNT } from "../mem/index.js";
+import { GFP, PAGE_SIZE } from "../mem/index.js";
 import { Cmd, Status } from "../protocol/abi.js";
 import { isElf, readElf32, type Elf32Image } from "../machine/elf.js";
 import { runMachine, type MachineControl, type MachineResult } from "../machine/index.js";
@@ -225,11 +225,7 @@ export class LiveRun {
 
   /** Free frames now (all zones, per-CPU lists included), or -1 before MEMMAP. */
   get freeFrames(): number {
-    const buddy = this.hub.allocator;
-    if (buddy === null) return -1;
-    let free = 0;
-    for (let z = 0; z < ZONE_COUNT; z++) free += buddy.zoneFreeFrames(z) + buddy.pcpCount[z]!;
-    return free;
+    return this.hub.allocator?.freePageCount ?? -1;
   }
 
   get managedBytes(): number {
