@@ -121,8 +121,8 @@ export function walkStack(
  * to 484 host instructions, callgrind). `w < lastWord` keeps both words of a frame inside RAM.
  * With a `trail`, every pair of words the walk reads is written there from `at` on as (word index,
  * saved EBP, return address) triples, ended by -1: the walk's result depends only on eip, ebp, those
- * words, RAM's size and `code`, which is what lets StackMemo (stack-memo.ts) skip a walk whose words
- * have not changed. The trail needs room for 3 * out.length + 1 ints from `at`.
+ * words, RAM's size and `code`, which is what lets StackMemo (below) skip a walk whose words have
+ * not changed. The trail needs room for 3 * out.length + 1 ints from `at`.
  */
 export function walkFlat(words: Int32Array, ebp: number, out: Uint32Array, code: Uint32Array | null, trail: Int32Array | null = null, at = 0): number {
   const max = out.length;
@@ -197,8 +197,8 @@ function walkPaged(words: Int32Array, fp: number, cr0: number, cr3: number, cr4:
 // still holds the same value, the walk would read the same words again and return the same frames:
 // the memo's handle is the walk's handle, exactly, and costs a compare per word read instead of a
 // walk and an intern (npm run bench:observe, 6 frames: the page's stacks went from 984 to 611 host
-// instructions per call, callgrind). Any changed word, a
-// new RAM view (v86 grew its memory) or another (eip, ebp) in the slot means a real walk.
+// instructions per call, callgrind). Any changed word, a new RAM view (v86 grew its memory) or
+// another (eip, ebp) in the slot means a real walk.
 // Paging off only: with paging on the walk also reads the guest's page tables, and the hub walks.
 
 const SLOT_BITS = 7;
