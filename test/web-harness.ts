@@ -115,14 +115,21 @@ export async function startRun(page: Page, inputs: PageInputs): Promise<void> {
   await page.setChecked("#pcp", inputs.pcp ?? true);
   await page.fill("#pause-at-mark", inputs.pauseAtMark ?? "");
   await page.waitForSelector("#run:enabled");
-  // Pressing Run ends the last run's state at once, in the click's own task: a test waiting for the
-  // end must never see the last run's end (the click and the read share one task here, so a page that
-  // changes its state only after an await fails this every time, not once in a while).
-  const state = await page.evaluate(() => {
-    document.getElementById("run")!.click();
-    return window.buddy86!.state;
-  });
+  // Pressing Run ends the last run's state at once: a test waiting for the end must never see the
+  // last run's end.
+  const state = await clickReadingState(page, "run");
   if (ENDED.includes(state)) throw new Error(`the page still says "${state}" after Run was pressed`);
+}
+
+/**
+ * Clicks a control and returns window.buddy86.state read in the click's own task, so a page that
+ * changes its state only after an await is caught every time, not once in a while.
+ */
+export async function clickReadingState(page: Page, id: string): Promise<string> {
+  return page.evaluate((id) => {
+    document.getElementById(id)!.click();
+    return window.buddy86!.state;
+  }, id);
 }
 
 /** Waits until the page's run is over; returns its `buddy86 boot --json` report. */

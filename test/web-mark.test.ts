@@ -17,7 +17,7 @@ import type { AllocatorSnapshot } from "../src/observe/snapshot.js";
 import { blockOf } from "../src/web/model.js";
 import { COLOURS, headShade } from "../src/web/palette.js";
 import { Asm, EBX, ECX, EDI, ESI, EAX, LOAD_ADDR, imageEndFor, tinyKernel } from "./machine-fixtures.js";
-import { cellColour, openPage, readMap, runCli, screenshot, startRun, waitForEnd, waitForPause, type MapPixels, type WebSession } from "./web-harness.js";
+import { cellColour, clickReadingState, openPage, readMap, runCli, screenshot, startRun, waitForEnd, waitForPause, type MapPixels, type WebSession } from "./web-harness.js";
 
 const MiB = 2 ** 20;
 const LABEL = "live";
@@ -122,7 +122,7 @@ describe("paused at a MARK, the map shows the CLI's view", () => {
       for (let f = pfn!; f < pfn! + npages!; f++) expect(allocatedColours.has(cellColour(map, f)), `pfn 0x${f.toString(16)}`).toBe(true);
     }
     await screenshot(web.page, "web-mark-live.png");
-    expect(await web.page.evaluate(() => (document.getElementById("run")!.click(), window.buddy86!.state))).toBe("running"); // resume
+    expect(await clickReadingState(web.page, "run")).toBe("running"); // resume
     const report = await waitForEnd(web.page);
     expect(report.exitCode).toBe(0);
     expect(web.problems).toEqual([]);
@@ -135,7 +135,7 @@ describe("paused at a MARK, the map shows the CLI's view", () => {
     await web.page.fill("#step-n", "400");
     // Step says "running" in the click's own task, so the next pause waited for is the step's end,
     // never the MARK's pause still on screen.
-    expect(await web.page.evaluate(() => (document.getElementById("step")!.click(), window.buddy86!.state))).toBe("running");
+    expect(await clickReadingState(web.page, "step")).toBe("running");
     const calls = await waitForPause(web.page);
     expect(calls).toBe(atMark + 400);
     const tracePath = join(dir, "random.json");
