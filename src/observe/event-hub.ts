@@ -9,13 +9,11 @@ import { fanOutListener, type BuddyAllocator, type BuddyListener } from "../mem/
 import { Cmd, Status } from "../protocol/abi.js";
 import type { BridgeObserver, GuestRegisters, HypercallBridge } from "../machine/bridge.js";
 import { blankEvent, type AllocatorEvent, type EventKind, type EventSubscriber } from "./events.js";
+import { CR0_PG, REG_EAX, REG_EBP, TWO_32 } from "./layout.js";
 import { StackDepot } from "./stack-depot.js";
-import { CR0_PG, DEFAULT_STACK_DEPTH, RamWords, StackMemo, walkStack } from "./stack-walk.js";
+import { DEFAULT_STACK_DEPTH, RamWords, StackMemo, walkStack } from "./stack-walk.js";
 
-const REG_EAX = 0;
-const REG_EBP = 5;
 const PAGE_SHIFT = 12;
-const TWO_32 = 2 ** 32;
 
 /** Subscribers that have a given hook. */
 type OnEvent = Required<Pick<EventSubscriber, "onEvent">>;

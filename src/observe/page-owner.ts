@@ -17,6 +17,24 @@
 import { Cmd, Status } from "../protocol/abi.js";
 import type { AllocatorEvent, EventSubscriber } from "./events.js";
 import type { EventHub } from "./event-hub.js";
+import {
+  F_ALLOC_ICOUNT,
+  F_ALLOC_SEQ,
+  F_FREE_ICOUNT,
+  F_FREE_SEQ,
+  F_STRIDE,
+  I_ALLOC_STACK,
+  I_FREE_STACK,
+  I_GFP,
+  I_NPAGES,
+  I_ORDER,
+  I_PFN,
+  I_STRIDE,
+  OWNER_NONE as NONE,
+  ROW_CHUNK_MASK as CHUNK_MASK,
+  ROW_CHUNK_ROWS as CHUNK_ROWS,
+  ROW_CHUNK_SHIFT as CHUNK_SHIFT,
+} from "./layout.js";
 
 /** An invalid free: the offending request and what the page owner knew of the frame it named. */
 export interface InvalidFree {
@@ -48,25 +66,6 @@ export interface PageOwnerOptions {
 
 /** Invalid frees kept in full; later ones are only counted. */
 export const DEFAULT_MAX_INVALID_FREES = 1000;
-const NONE = -1;
-
-const CHUNK_SHIFT = 14;
-const CHUNK_ROWS = 1 << CHUNK_SHIFT;
-const CHUNK_MASK = CHUNK_ROWS - 1;
-// Int32 fields of a row.
-const I_PFN = 0;
-const I_NPAGES = 1;
-const I_ORDER = 2;
-const I_GFP = 3;
-const I_ALLOC_STACK = 4;
-const I_FREE_STACK = 5;
-const I_STRIDE = 6;
-// Float64 fields of a row (call numbers and instruction counts outgrow 31 bits in long runs).
-const F_ALLOC_SEQ = 0;
-const F_ALLOC_ICOUNT = 1;
-const F_FREE_SEQ = 2;
-const F_FREE_ICOUNT = 3;
-const F_STRIDE = 4;
 
 /** One allocation as the page owner recorded it (a copy: for reports and the page's inspector). */
 export interface OwnerRow {

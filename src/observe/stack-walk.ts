@@ -7,13 +7,10 @@
 // then keeps only the EIP). Segmentation is assumed flat.
 
 import type { Elf32Image } from "../machine/elf.js";
+import { CR0_PG, CR4_PAE, CR4_PSE, MEMO_EMPTY, MEMO_SLOTS, MEMO_SLOT_BITS, PDE_PAGE_SIZE, PTE_PRESENT } from "./layout.js";
 import type { StackDepot } from "./stack-depot.js";
 
-export const CR0_PG = 0x80000000;
-export const CR4_PSE = 0x10;
-export const CR4_PAE = 0x20;
-const PTE_PRESENT = 0x1;
-const PDE_PAGE_SIZE = 0x80;
+export { CR0_PG, CR4_PAE, CR4_PSE };
 const PF_X = 0x1;
 /** The deepest backtrace kept (Linux's page_owner keeps 16 entries). */
 export const DEFAULT_STACK_DEPTH = 16;
@@ -201,16 +198,13 @@ function walkPaged(words: Int32Array, fp: number, cr0: number, cr3: number, cr4:
 // another (eip, ebp) in the slot means a real walk.
 // Paging off only: with paging on the walk also reads the guest's page tables, and the hub walks.
 
-const SLOT_BITS = 7;
-const SLOTS = 1 << SLOT_BITS;
-const EMPTY = -1;
 
 export class StackMemo {
   /** The RAM words the slots' trails were read from; another view empties every slot. */
   private words: Int32Array | null = null;
-  private readonly eips = new Int32Array(SLOTS);
-  private readonly ebps = new Int32Array(SLOTS);
-  private readonly handles = new Int32Array(SLOTS).fill(EMPTY);
+  private readonly eips = new Int32Array(MEMO_SLOTS);
+  private readonly ebps = new Int32Array(MEMO_SLOTS);
+  private readonly handles = new Int32Array(MEMO_SLOTS).fill(MEMO_EMPTY);
   /** Per slot, trailLength ints: walkFlat's (word index, saved EBP, return address) triples, then -1. */
   private readonly trails: Int32Array;
   private readonly trailLength: number;
@@ -222,7 +216,7 @@ export class StackMemo {
     private readonly depot: StackDepot,
   ) {
     this.trailLength = 3 * frames.length + 1;
-    this.trails = new Int32Array(SLOTS * this.trailLength);
+    this.trails = new Int32Array(MEMO_SLOTS * this.trailLength);
   }
 
   /**
@@ -231,22 +225,16 @@ export class StackMemo {
    */
   handle(words: Int32Array, eip: number, ebp: number): number {
     if (words !== this.words) {
-      this.handles.fill(EMPTY);
+      this.handles.fill(MEMO_EMPTY);
       this.words = words;
     }
     const e = eip | 0;
     const b = ebp | 0;
-    const slot = Math.imul(e ^ Math.imul(b, 0x9e3779b1), 0x85ebca6b) >>> (32 - SLOT_BITS);
+    const slot = Math.imul(e ^ Math.imul(b, 0x9e3779b1), 0x85ebca6b) >>> (32 - MEMO_SLOT_BITS);
     const trails = this.trails;
     const at = slot * this.trailLength;
     const seen = this.handles[slot]!;
-    if (seen !== EMPTY && this.eips[slot] === e && this.ebps[slot] === b) {
-      let t = at;
-      for (let w = trails[t]!; w >= 0; w = trails[(t += 3)]!) {
-        if (words[w] !== trails[t + 1] || words[w + 1] !== trails[t + 2]) break;
-      }
-      if (trails[t]! < 0) return seen;
-    }
+    if (seen !== MEMO_EMPTY && this.eips[slot] === e && this.ebps[slot] === b && trailHolds(words, trails, at)) return seen;
     const frames = this.frames;
     frames[0] = eip >>> 0;
     const depth = walkFlat(words, ebp, frames, this.code, trails, at);
@@ -255,5 +243,28 @@ export class StackMemo {
     this.ebps[slot] = b;
     this.handles[slot] = handle;
     return handle;
+  }
+}
+
+/**
+ * True when every word a trail (walkFlat's triples from `at`, ended by -1) records still holds its
+ * value. Four frames per round: V8 re-checks both arrays' maps and reloads their lengths and data
+ * pointers after each loop back edge (its stack check may run anything), about 45 host instructions
+ * per frame one frame per round; inside a round it checks them once.
+ */
+function trailHolds(words: Int32Array, trail: Int32Array, t: number): boolean {
+  for (;; t += 12) {
+    const w0 = trail[t]!;
+    if (w0 < 0) return true;
+    if (words[w0] !== trail[t + 1] || words[w0 + 1] !== trail[t + 2]) return false;
+    const w1 = trail[t + 3]!;
+    if (w1 < 0) return true;
+    if (words[w1] !== trail[t + 4] || words[w1 + 1] !== trail[t + 5]) return false;
+    const w2 = trail[t + 6]!;
+    if (w2 < 0) return true;
+    if (words[w2] !== trail[t + 7] || words[w2 + 1] !== trail[t + 8]) return false;
+    const w3 = trail[t + 9]!;
+    if (w3 < 0) return true;
+    if (words[w3] !== trail[t + 10] || words[w3 + 1] !== trail[t + 11]) return false;
   }
 }

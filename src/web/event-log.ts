@@ -6,22 +6,12 @@
 import { ZONE_NAMES, gfpToString } from "../mem/index.js";
 import { STATUSES } from "../protocol/abi.js";
 import { EVENT_KINDS, eventKindCode, type AllocatorEvent, type EventKind, type EventSubscriber } from "../observe/events.js";
+import { EVENT_RING_SIZE, E_EIP, E_GFP, E_KIND, E_NPAGES, E_PFN, E_RECORD, E_SEQ, E_STACK, E_STRIDE } from "../observe/layout.js";
 import { hexAddr } from "./model.js";
 
-/** Events kept: the newest 2^17 (4 MiB of ring). */
-export const EVENT_RING_SIZE = 1 << 17;
+export { EVENT_RING_SIZE };
 /** Most lines the log panel shows (a paused run's; a running one's worker sends fewer: worker.ts). */
 const SHOWN_LINES = 80;
-/** Int32 fields per event, interleaved so that storing one event touches one cache line. */
-const STRIDE = 8;
-const F_KIND = 0; // kind code | order << 8 (order + 1, 0 = none) | zone + 1 << 16 | status << 24
-const F_SEQ = 1;
-const F_RECORD = 2;
-const F_PFN = 3;
-const F_NPAGES = 4;
-const F_GFP = 5;
-const F_STACK = 6;
-const F_EIP = 7;
 
 /** Kinds at or above this code may carry a label (mark, protocol-error); the others never do. */
 const FIRST_LABELLED_KIND = eventKindCode("mark");
@@ -38,7 +28,7 @@ export type WhereOf = (kind: EventKind, stack: number, eip: number) => string;
 export class EventLog implements EventSubscriber {
   /** Events ever logged (the ring holds the last EVENT_RING_SIZE). */
   total = 0;
-  private readonly ring = new Int32Array(EVENT_RING_SIZE * STRIDE);
+  private readonly ring = new Int32Array(EVENT_RING_SIZE * E_STRIDE);
   /** Labels (MARKs, port misuse) by ring slot (rare, so a map). */
   private readonly labels = new Map<number, string>();
   /** The event numbers (`total` at their push) of the labelled events still in the ring, oldest first. */
@@ -64,16 +54,16 @@ export class EventLog implements EventSubscriber {
     // The event this one overwrites may have had a label: forget it (a compare per push, no lookup).
     if (this.labelled.length > 0 && this.labelled[0]! <= n - EVENT_RING_SIZE) this.labels.delete(this.labelled.shift()! & (EVENT_RING_SIZE - 1));
     const r = this.ring;
-    const p = slot * STRIDE;
+    const p = slot * E_STRIDE;
     const code = eventKindCode(e.kind);
-    r[p + F_KIND] = code | ((e.order + 1) << 8) | ((e.zone + 1) << 16) | (e.status << 24);
-    r[p + F_SEQ] = e.seq;
-    r[p + F_RECORD] = e.record;
-    r[p + F_PFN] = e.pfn;
-    r[p + F_NPAGES] = e.npages;
-    r[p + F_GFP] = e.gfp;
-    r[p + F_STACK] = stack;
-    r[p + F_EIP] = e.eip;
+    r[p + E_KIND] = code | ((e.order + 1) << 8) | ((e.zone + 1) << 16) | (e.status << 24);
+    r[p + E_SEQ] = e.seq;
+    r[p + E_RECORD] = e.record;
+    r[p + E_PFN] = e.pfn;
+    r[p + E_NPAGES] = e.npages;
+    r[p + E_GFP] = e.gfp;
+    r[p + E_STACK] = stack;
+    r[p + E_EIP] = e.eip;
     if (code >= FIRST_LABELLED_KIND && e.label !== "") {
       this.labels.set(slot, e.label);
       this.labelled.push(n);
@@ -96,20 +86,20 @@ export class EventLog implements EventSubscriber {
   get(back: number): LoggedEvent {
     const slot = (this.total - 1 - back) & (EVENT_RING_SIZE - 1);
     const r = this.ring;
-    const p = slot * STRIDE;
-    const packed = r[p + F_KIND]!;
+    const p = slot * E_STRIDE;
+    const packed = r[p + E_KIND]!;
     const kind = EVENT_KINDS[packed & 0xff]!;
     return {
       kind,
-      seq: r[p + F_SEQ]!,
-      record: r[p + F_RECORD]!,
-      pfn: r[p + F_PFN]!,
+      seq: r[p + E_SEQ]!,
+      record: r[p + E_RECORD]!,
+      pfn: r[p + E_PFN]!,
       order: ((packed >> 8) & 0xff) - 1,
-      npages: r[p + F_NPAGES]!,
+      npages: r[p + E_NPAGES]!,
       zone: ((packed >> 16) & 0xff) - 1,
-      gfp: r[p + F_GFP]!,
+      gfp: r[p + E_GFP]!,
       status: (packed >>> 24) & 0xff,
-      where: this.whereOf(kind, r[p + F_STACK]!, r[p + F_EIP]! >>> 0),
+      where: this.whereOf(kind, r[p + E_STACK]!, r[p + E_EIP]! >>> 0),
       label: this.labels.get(slot) ?? "",
     };
   }
@@ -123,12 +113,12 @@ export class EventLog implements EventSubscriber {
     const n = this.size;
     const r = this.ring;
     for (let back = 0; back < n && out.length < limit; back++) {
-      const p = ((this.total - 1 - back) & (EVENT_RING_SIZE - 1)) * STRIDE;
-      const k = r[p + F_KIND]! & 0xff;
+      const p = ((this.total - 1 - back) & (EVENT_RING_SIZE - 1)) * E_STRIDE;
+      const k = r[p + E_KIND]! & 0xff;
       if (k > 3) continue; // alloc, free, split, merge are codes 0..3
-      const start = r[p + F_PFN]!;
+      const start = r[p + E_PFN]!;
       // A split event names the block split (order + 1 at pfn); the others their own block.
-      const span = k === 2 ? 2 * r[p + F_NPAGES]! : r[p + F_NPAGES]!;
+      const span = k === 2 ? 2 * r[p + E_NPAGES]! : r[p + E_NPAGES]!;
       if (pfn >= start && pfn < start + span) out.push(this.get(back));
     }
     return out;

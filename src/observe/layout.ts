@@ -1,0 +1,64 @@
+// The observers' numbers that their per-call paths use: the x86 registers and control bits the hub
+// and the stack walk read, the stack memo's table size, and the layouts of the page owner's rows and
+// of the web page's event ring. They live in a module with no imports because that is where the
+// build can fold them: esbuild's minifySyntax inlines a module's top-level numeric constants only
+// when the module imports nothing. Declared beside the code that uses them, each was a module
+// variable that V8 loaded, tag-checked and overflow-checked at every use: in the page's churn run
+// the stack memo's check alone spent about 40 host instructions per call on them (callgrind).
+// Plain literals only (no `1 << 14`): an expression also stops the folding.
+
+// ---- x86, as the hub and the stack walk read it ----
+/** Indices of EAX and EBP in v86's reg32 array. */
+export const REG_EAX = 0;
+export const REG_EBP = 5;
+export const CR0_PG = 0x80000000;
+export const CR4_PSE = 0x10;
+export const CR4_PAE = 0x20;
+export const PTE_PRESENT = 0x1;
+export const PDE_PAGE_SIZE = 0x80;
+/** 2^32, for unwrapping the guest's 32-bit instruction counter. */
+export const TWO_32 = 4294967296;
+
+// ---- StackMemo (stack-walk.ts) ----
+/** 2^7 = 128 slots, indexed by a hash of (EIP, EBP). */
+export const MEMO_SLOT_BITS = 7;
+export const MEMO_SLOTS = 128;
+/** A slot that holds no walk. */
+export const MEMO_EMPTY = -1;
+
+// ---- PageOwner rows (page-owner.ts) ----
+/** "No row" and "no stack" in the page owner's tables. */
+export const OWNER_NONE = -1;
+/** Rows come in chunks of 2^14 = 16384, so the tables grow without copying. */
+export const ROW_CHUNK_SHIFT = 14;
+export const ROW_CHUNK_ROWS = 16384;
+export const ROW_CHUNK_MASK = 16383;
+/** Int32 fields of a row. */
+export const I_PFN = 0;
+export const I_NPAGES = 1;
+export const I_ORDER = 2;
+export const I_GFP = 3;
+export const I_ALLOC_STACK = 4;
+export const I_FREE_STACK = 5;
+export const I_STRIDE = 6;
+/** Float64 fields of a row (call numbers and instruction counts outgrow 31 bits in long runs). */
+export const F_ALLOC_SEQ = 0;
+export const F_ALLOC_ICOUNT = 1;
+export const F_FREE_SEQ = 2;
+export const F_FREE_ICOUNT = 3;
+export const F_STRIDE = 4;
+
+// ---- The web page's event ring (src/web/event-log.ts) ----
+/** Events kept: the newest 2^17 = 131072 (4 MiB of ring). */
+export const EVENT_RING_SIZE = 131072;
+/** Int32 fields per event, interleaved so that storing one event touches one cache line. */
+export const E_STRIDE = 8;
+/** kind code | order + 1 << 8 (0 = none) | zone + 1 << 16 | status << 24 */
+export const E_KIND = 0;
+export const E_SEQ = 1;
+export const E_RECORD = 2;
+export const E_PFN = 3;
+export const E_NPAGES = 4;
+export const E_GFP = 5;
+export const E_STACK = 6;
+export const E_EIP = 7;
