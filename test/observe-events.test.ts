@@ -6,6 +6,8 @@ import { describe, expect, it } from "vitest";
 import { Cmd, Status } from "../src/protocol/abi.js";
 import { GFP } from "../src/mem/index.js";
 import { copyEvent, type AllocatorEvent } from "../src/observe/index.js";
+import { EVENT_KINDS, eventKindCode } from "../src/observe/events.js";
+import * as layout from "../src/observe/layout.js";
 import { observedGuest } from "./observe-fixtures.js";
 
 function collect(o: ReturnType<typeof observedGuest>): AllocatorEvent[] {
@@ -15,6 +17,16 @@ function collect(o: ReturnType<typeof observedGuest>): AllocatorEvent[] {
 }
 
 describe("event stream", () => {
+  it("the hub's numeric kind codes (layout.ts) are the kinds' indices in EVENT_KINDS", () => {
+    const codes = Object.fromEntries(Object.entries(layout).filter(([name]) => name.startsWith("KIND_")));
+    expect(Object.keys(codes)).toHaveLength(EVENT_KINDS.length);
+    for (const kind of EVENT_KINDS) {
+      const name = "KIND_" + kind.toUpperCase().replace("-", "_");
+      expect(codes[name], name).toBe(eventKindCode(kind));
+      expect(EVENT_KINDS[eventKindCode(kind)]).toBe(kind);
+    }
+  });
+
   it("an allocation: splits, then alloc, stamped with the call", () => {
     const o = observedGuest();
     const events = collect(o);

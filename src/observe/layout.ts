@@ -62,3 +62,13 @@ export const E_NPAGES = 4;
 export const E_GFP = 5;
 export const E_STACK = 6;
 export const E_EIP = 7;
+
+// ---- Event kinds (events.ts EVENT_KINDS, whose index is the code) ----
+export const KIND_ALLOC = 0;
+export const KIND_FREE = 1;
+export const KIND_SPLIT = 2;
+export const KIND_MERGE = 3;
+export const KIND_FAIL = 4;
+export const KIND_PCP_DRAIN = 5;
+export const KIND_MARK = 6;
+export const KIND_PROTOCOL_ERROR = 7;
