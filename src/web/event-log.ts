@@ -22,6 +22,12 @@ export interface LoggedEvent extends Pick<AllocatorEvent, "kind" | "seq" | "reco
   where: string;
 }
 
+/** The call's stack handle (the EventHub): -1 is logged when there is no guest CPU. */
+export interface StackSource {
+  readonly hasGuest: boolean;
+  currentStack(): number;
+}
+
 /** Names where an event came from: owner of an allocation or free, else the call's EIP (or ""). */
 export type WhereOf = (kind: EventKind, stack: number, eip: number) => string;
 
@@ -35,16 +41,18 @@ export class EventLog implements EventSubscriber {
   private labelled: number[] = [];
 
   /**
-   * `stackOf` gives the stack handle of the call in progress for allocations and frees (the hub's
-   * currentStack, walked once per call and shared with the page owner), or null to keep none.
+   * `stacks` gives the stack handle of the call in progress for allocations and frees (the hub's
+   * currentStack, walked once per call and shared with the page owner), or null to keep none. The
+   * hub itself rather than a closure over it: a method call on one class is a direct call for V8.
    */
   constructor(
-    private readonly stackOf: (() => number) | null,
+    private readonly stacks: StackSource | null,
     private readonly whereOf: WhereOf,
   ) {}
 
   onEvent(e: Readonly<AllocatorEvent>): void {
-    this.push(e, (e.kind === "alloc" || e.kind === "free") && this.stackOf !== null ? this.stackOf() : -1);
+    const stacks = this.stacks;
+    this.push(e, (e.kind === "alloc" || e.kind === "free") && stacks !== null && stacks.hasGuest ? stacks.currentStack() : -1);
   }
 
   /** Stores one event; `stack` is its stack handle or -1. Seq numbers must fit in 31 bits. */

@@ -91,7 +91,7 @@ export class LiveRun {
     hub.subscribe(this.owner);
     hub.subscribe(this.timeline);
     this.events = new EventLog(
-      () => (hub.hasGuest ? hub.currentStack() : -1),
+      hub,
       (_kind, stack, eip) => (stack >= 0 ? sym.ownerOf(hub.depot, stack) : eip !== 0 ? sym.format(eip) : ""),
     );
     hub.subscribe(this.events);
