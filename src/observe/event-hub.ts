@@ -52,7 +52,7 @@ export class EventHub implements BridgeObserver, BuddyListener {
    * The reused events, one per kind (indexed by eventKindCode), each with its kind set once: storing
    * a string in an object costs V8 a write barrier call (about 28 host instructions) per event.
    */
-  private readonly events: AllocatorEvent[] = EVENT_KINDS.map((kind) => ({ ...blankEvent(), kind }));
+  private readonly events: AllocatorEvent[] = EVENT_KINDS.map((kind) => blankEvent(kind));
   private readonly frames: Uint32Array;
   private readonly code: Uint32Array | null;
   private readonly ramWords = new RamWords();
