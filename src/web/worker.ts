@@ -67,20 +67,12 @@ function handle(m: ToWorker): void {
       cliRun(m.settings, m.observed).then((r) => post({ type: "cli-result", report: buildReport(r) }), fail);
       break;
     case "pause":
-      run?.pause();
-      break;
     case "resume":
-      run?.resume();
-      break;
     case "step":
-      run?.step(m.n);
-      break;
     case "stop":
-      if (run !== null) run.stop();
-      else if (starting) stopWhenStarted = true;
-      break;
     case "speed":
-      if (run !== null) run.callsPerFrame = m.callsPerFrame;
+      if (run !== null) control(run, m);
+      else if (starting) heldControls.push(m);
       break;
     case "frame":
       // Every request gets its packet (the page keeps one in flight): while v86.wasm is still being
@@ -127,13 +119,27 @@ function v86Module(url: string): Promise<WebAssembly.Module> {
 
 /** A run's start is waiting for v86.wasm. */
 let starting = false;
-/** Stop arrived while starting: the run is stopped as soon as it exists. */
-let stopWhenStarted = false;
+/**
+ * Controls that arrived while starting (the page lets Stop and the speed change while it boots): the
+ * run gets them, in order, as soon as it exists. Dropped, a Stop let the run go to its end and a
+ * speed chosen during the boot was not the run's.
+ */
+let heldControls: RunControl[] = [];
+
+type RunControl = Extract<ToWorker, { type: "pause" | "resume" | "step" | "stop" | "speed" }>;
+
+function control(live: LiveRun, m: RunControl): void {
+  if (m.type === "pause") live.pause();
+  else if (m.type === "resume") live.resume();
+  else if (m.type === "step") live.step(m.n);
+  else if (m.type === "stop") live.stop();
+  else live.callsPerFrame = m.callsPerFrame;
+}
 
 function start(settings: LiveRun["settings"]): void {
   if (starting || (run !== null && run.state !== "ended")) throw new Error("worker: a run is still going (one at a time)");
   starting = true;
-  stopWhenStarted = false;
+  heldControls = [];
   // Until the new LiveRun exists, requests are answered for no run (never for the last one).
   run = null;
   v86Module(settings.wasmUrl).then(
@@ -151,7 +157,8 @@ function start(settings: LiveRun["settings"]): void {
 function begin(settings: LiveRun["settings"], module: WebAssembly.Module): void {
   const live = new LiveRun(settings, module);
   run = live;
-  if (stopWhenStarted) live.stop();
+  for (const m of heldControls) control(live, m);
+  heldControls = [];
   sentGeometry = false;
   sentMetaSeq = -2;
   metaPool = [];
