@@ -6,7 +6,7 @@
 
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { SpeedResult } from "../src/web/speed-check.js";
-import { openPage, runCli, startRun, waitForEnd, type WebSession } from "./web-harness.js";
+import { duringBoot, openPage, runCli, startRun, waitForEnd, type WebSession } from "./web-harness.js";
 
 let web: WebSession;
 
@@ -17,6 +17,23 @@ beforeAll(async () => {
 afterAll(async () => {
   await web?.close();
 });
+
+/**
+ * The running churn run (200,000 calls) is throttled to 10 calls per frame: half a second after its
+ * 200th call it is far from its end (at full speed tens of thousands of calls pass in that time:
+ * 33,305 when the worker lost a speed change) and running, not paused. Then Stop ends it.
+ */
+async function expectThrottledThenStop(): Promise<void> {
+  await web.page.waitForFunction(() => window.buddy86!.calls >= 200, null, { timeout: 60_000 });
+  await web.page.waitForTimeout(500);
+  expect(await web.page.evaluate(() => window.buddy86!.calls)).toBeLessThan(20_000);
+  expect(await web.page.evaluate(() => window.buddy86!.state)).toBe("running");
+  await web.page.click("#stop");
+  const report = await waitForEnd(web.page);
+  await web.page.selectOption("#speed", "0");
+  expect(report.reason).toBe("stopped");
+  expect(report.exitCode).toBeNull();
+}
 
 describe("the page's controls", () => {
   test("poison catches the uaf workload's write to a freed page, as the CLI does", async () => {
@@ -38,36 +55,13 @@ describe("the page's controls", () => {
   test("at 10 calls per frame the guest advances step by step, and Stop ends the run", async () => {
     await web.page.selectOption("#speed", "10");
     await startRun(web.page, { workload: "churn", ops: 100_000 });
-    await web.page.waitForFunction(() => window.buddy86!.calls >= 200, null, { timeout: 60_000 });
-    // Throttled: far from the 200,000 calls of the run, and running, not paused.
-    expect(await web.page.evaluate(() => window.buddy86!.calls)).toBeLessThan(20_000);
-    expect(await web.page.evaluate(() => window.buddy86!.state)).toBe("running");
-    await web.page.click("#stop");
-    const report = await waitForEnd(web.page);
-    await web.page.selectOption("#speed", "0");
-    expect(report.reason).toBe("stopped");
-    expect(report.exitCode).toBeNull();
+    await expectThrottledThenStop();
   }, 120_000);
 
   test("Stop pressed while the guest is still booting is not lost: the run ends stopped", async () => {
-    // Stop is pressed in the task that enables it (a mutation observer's microtask): the page says
-    // booting and the worker has not even read the start message yet, however loaded the machine.
-    await web.page.evaluate(() => {
-      const stop = document.getElementById("stop") as HTMLButtonElement;
-      (window as unknown as { stoppedAt: Promise<string> }).stoppedAt = new Promise((resolve) => {
-        const observer = new MutationObserver(() => {
-          if (stop.disabled) return;
-          observer.disconnect();
-          const state = window.buddy86!.state;
-          stop.click();
-          resolve(state);
-        });
-        observer.observe(stop, { attributes: true, attributeFilter: ["disabled"] });
-      });
-    });
+    const stateAtStop = await duringBoot(web.page, { click: "stop" });
     await startRun(web.page, { workload: "churn", ops: 2_000_000 });
-    const stateAtStop = await web.page.evaluate(() => (window as unknown as { stoppedAt: Promise<string> }).stoppedAt);
-    expect(stateAtStop).toBe("booting");
+    expect(await stateAtStop()).toBe("booting");
     const report = await waitForEnd(web.page);
     expect(report.reason, report.message).toBe("stopped");
     expect(report.exitCode).toBeNull();
@@ -75,36 +69,12 @@ describe("the page's controls", () => {
   }, 120_000);
 
   test("a speed chosen while the guest is still booting is the run's speed", async () => {
-    // As the Stop test above: the change is made in the task that starts the boot, before the worker
-    // has the run (it is still loading v86.wasm), so the worker must keep it for the run.
-    await web.page.evaluate(() => {
-      const stop = document.getElementById("stop") as HTMLButtonElement;
-      const speed = document.getElementById("speed") as HTMLSelectElement;
-      (window as unknown as { changedAt: Promise<string> }).changedAt = new Promise((resolve) => {
-        const observer = new MutationObserver(() => {
-          if (stop.disabled) return;
-          observer.disconnect();
-          const state = window.buddy86!.state;
-          speed.value = "10";
-          speed.dispatchEvent(new Event("change"));
-          resolve(state);
-        });
-        observer.observe(stop, { attributes: true, attributeFilter: ["disabled"] });
-      });
-    });
+    // As Stop above, the speed changes before the worker has the run (it is still loading v86.wasm):
+    // the worker must keep the change for the run.
+    const stateAtChange = await duringBoot(web.page, { select: "speed", value: "10" });
     await startRun(web.page, { workload: "churn", ops: 100_000 });
-    const stateAtChange = await web.page.evaluate(() => (window as unknown as { changedAt: Promise<string> }).changedAt);
-    expect(stateAtChange).toBe("booting");
-    await web.page.waitForFunction(() => window.buddy86!.calls >= 200, null, { timeout: 60_000 });
-    // At full speed tens of thousands of calls pass in half a second (33,305 without the fix); at 10
-    // per frame, a few hundred.
-    await web.page.waitForTimeout(500);
-    expect(await web.page.evaluate(() => window.buddy86!.calls)).toBeLessThan(20_000);
-    expect(await web.page.evaluate(() => window.buddy86!.state)).toBe("running");
-    await web.page.click("#stop");
-    const report = await waitForEnd(web.page);
-    await web.page.selectOption("#speed", "0");
-    expect(report.reason).toBe("stopped");
+    expect(await stateAtChange()).toBe("booting");
+    await expectThrottledThenStop();
     expect(web.problems).toEqual([]);
   }, 120_000);
 

@@ -132,6 +132,34 @@ export async function clickReadingState(page: Page, id: string): Promise<string>
   }, id);
 }
 
+/**
+ * Arms a control change for the task in which the next Run enables Stop: the page says booting and
+ * the worker has not even read the start message, however loaded the machine. `change` is a button
+ * to click or a select to set (with a change event). Returns a function that resolves to the page's
+ * state at that moment, once the run has been started.
+ */
+export async function duringBoot(page: Page, change: { click: string } | { select: string; value: string }): Promise<() => Promise<string>> {
+  await page.evaluate((change) => {
+    const stop = document.getElementById("stop") as HTMLButtonElement;
+    (window as unknown as { duringBoot: Promise<string> }).duringBoot = new Promise((resolve) => {
+      const observer = new MutationObserver(() => {
+        if (stop.disabled) return;
+        observer.disconnect();
+        const state = window.buddy86!.state;
+        if ("click" in change) document.getElementById(change.click)!.click();
+        else {
+          const select = document.getElementById(change.select) as HTMLSelectElement;
+          select.value = change.value;
+          select.dispatchEvent(new Event("change"));
+        }
+        resolve(state);
+      });
+      observer.observe(stop, { attributes: true, attributeFilter: ["disabled"] });
+    });
+  }, change);
+  return () => page.evaluate(() => (window as unknown as { duringBoot: Promise<string> }).duringBoot);
+}
+
 /** Waits until the page's run is over; returns its `buddy86 boot --json` report. */
 export async function waitForEnd(page: Page, timeoutMs = 120_000): Promise<BootReport> {
   await page.waitForFunction((ended) => ended.includes(window.buddy86!.state), ENDED, { timeout: timeoutMs, polling: 100 });
