@@ -5,23 +5,24 @@
 
 import { Errno, type ErrnoName } from "../mem/errors.js";
 import { GFP } from "../mem/constants.js";
+import { HC_ALLOC_CONTIG, HC_ALLOC_PAGES, HC_BATCH, HC_EXIT, HC_FREE_CONTIG, HC_FREE_PAGES, HC_HELLO, HC_MARK, HC_MEMMAP, HC_RESERVE, HC_STAT } from "./codes.js";
 
 export const ABI_VERSION = 1;
 export const HC_PORT = 0xe0;
 
 /** Each command: its number, its name in C (HC_*) and what it does, one line. */
 export const COMMANDS = [
-  { code: 0x00, name: "HELLO", doc: "arg0 = ABI version the guest speaks -> host ABI version" },
-  { code: 0x01, name: "MEMMAP", doc: "arg0 = multiboot info, arg1 = image start, arg2 = image end -> managed frames" },
-  { code: 0x02, name: "RESERVE", doc: "arg0 = start, arg1 = length in bytes; before MEMMAP only" },
-  { code: 0x10, name: "ALLOC_PAGES", doc: "arg0 = order, arg1 = gfp -> block address" },
-  { code: 0x11, name: "FREE_PAGES", doc: "arg0 = address, arg1 = order" },
-  { code: 0x12, name: "ALLOC_CONTIG", doc: "arg0 = npages, arg1 = alignment in frames, arg2 = gfp -> address" },
-  { code: 0x13, name: "FREE_CONTIG", doc: "arg0 = address, arg1 = npages" },
-  { code: 0x20, name: "STAT", doc: "arg0 = item, arg1 = item argument -> value" },
-  { code: 0x21, name: "MARK", doc: "arg0 = address of a NUL-terminated label (at most 63 bytes)" },
-  { code: 0x30, name: "BATCH", doc: "arg0 = record array, arg1 = count (1..4096) -> records that ended OK" },
-  { code: 0x3f, name: "EXIT", doc: "arg0 = exit code; does not return" },
+  { code: HC_HELLO, name: "HELLO", doc: "arg0 = ABI version the guest speaks -> host ABI version" },
+  { code: HC_MEMMAP, name: "MEMMAP", doc: "arg0 = multiboot info, arg1 = image start, arg2 = image end -> managed frames" },
+  { code: HC_RESERVE, name: "RESERVE", doc: "arg0 = start, arg1 = length in bytes; before MEMMAP only" },
+  { code: HC_ALLOC_PAGES, name: "ALLOC_PAGES", doc: "arg0 = order, arg1 = gfp -> block address" },
+  { code: HC_FREE_PAGES, name: "FREE_PAGES", doc: "arg0 = address, arg1 = order" },
+  { code: HC_ALLOC_CONTIG, name: "ALLOC_CONTIG", doc: "arg0 = npages, arg1 = alignment in frames, arg2 = gfp -> address" },
+  { code: HC_FREE_CONTIG, name: "FREE_CONTIG", doc: "arg0 = address, arg1 = npages" },
+  { code: HC_STAT, name: "STAT", doc: "arg0 = item, arg1 = item argument -> value" },
+  { code: HC_MARK, name: "MARK", doc: "arg0 = address of a NUL-terminated label (at most 63 bytes)" },
+  { code: HC_BATCH, name: "BATCH", doc: "arg0 = record array, arg1 = count (1..4096) -> records that ended OK" },
+  { code: HC_EXIT, name: "EXIT", doc: "arg0 = exit code; does not return" },
 ] as const;
 
 export type CommandName = (typeof COMMANDS)[number]["name"];
