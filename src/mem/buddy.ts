@@ -107,11 +107,18 @@ export class BuddyAllocator extends PerCpuCore {
   tryAllocPages(order: number, gfp: number): number {
     // Fast path: gfp exactly KERNEL, DMA or HIGHMEM, a valid order, no hooks. A cached order pops the
     // per-CPU list of the zone list's first zone (Linux rmqueue_pcplist); any other order takes the
-    // buddy lists (rmqueue), zone by zone as allocBlock does. Validation of anything else, refills,
-    // per-CPU fallbacks, drains and failures are the slow path's. The gfp test (a non-integer or any
-    // other bit fails its first half) is two integer compares in V8's code; `hooked === false` is one,
-    // where `!hooked` tests every falsy kind of value. The path is kept small (247 bytes of bytecode,
-    // 665 with rmqueue) so that V8 carries it in line into a caller's loop: W3's does.
+    // buddy lists, zone by zone as allocBlock does. Validation of anything else, refills, per-CPU
+    // fallbacks, drains and failures are the slow path's. The gfp test (a non-integer or any other
+    // bit fails its first half) is two integer compares in V8's code; `hooked === false` is one,
+    // where `!hooked` tests every falsy kind of value.
+    // Both fast paths are shaped by V8's inlining budget: a caller's optimised code carries callees in
+    // line only while their bytecode, plus what each callee's own optimised code already carries, fits
+    // 920 bytes (the candidate's size counted 1.2 times). This path is 419 bytes with rmqueue written
+    // out and the split (expand, 211 bytes) a call; tryFreePages is 381 with its merges (freeOne, 499
+    // bytes, over V8's 460-byte limit for any one callee) a call. So W3's loop carries both paths,
+    // where before it carried the allocation path only and called tryFreePages, whose optimised code
+    // carried mergeBuddies and pushFree (870 bytes in all): W3 pure 296 -> 250 instructions per call,
+    // with the harness's own helpers written out in its loop (bench.ts).
     const plainGfp = (gfp & GFP_ZONE_MASK) === gfp && gfp !== GFP_ZONE_MASK;
     if (plainGfp && order >>> 0 === order && order <= this.maxOrder && this.hooked === false) {
       let idx = -1;
@@ -119,17 +126,24 @@ export class BuddyAllocator extends PerCpuCore {
         const zone = this.zonelist[gfp << 2]!;
         if (zone >= 0) idx = this.pcpPop(zone, order);
       } else {
-        // A zone with no block large enough is skipped on its non-empty-order bitmap, without a call
-        // (where V8 does not carry rmqueue in line, as in W2's loop, a call per exhausted zone cost
-        // 443 -> 460 instructions per call).
+        // The first zone of the zone list with a block large enough, on its non-empty-order bitmap;
+        // then BuddyCore.rmqueue written out, with the split (expand) left to a call.
         const words = this.words;
         const zt = this.zoneTableBase;
-        const listAt = zt + ZT_ZONELIST + (gfp << 2);
-        for (let k = 0, zone = words[listAt]!; zone >= 0; zone = words[listAt + ++k]!) {
-          if ((words[zt + ZT_ORDER_MASK + zone]! & (-1 << order)) !== 0) {
-            idx = this.rmqueue(zone, order);
-            break;
-          }
+        let at = zt + ZT_ZONELIST + (gfp << 2);
+        let zone = words[at]!;
+        let mask = 0;
+        while (zone >= 0 && (mask = words[zt + ZT_ORDER_MASK + zone]! & (-1 << order)) === 0) zone = words[++at]!;
+        if (zone >= 0) {
+          const cur = 31 - Math.clz32(mask & -mask);
+          const headAt = this.freeHeadBase + zone * this.orderCount + cur;
+          idx = words[headAt]!;
+          const nx = words[idx << 1]!;
+          words[headAt] = nx;
+          if (nx >= 0) words[(nx << 1) | 1] = -1;
+          else words[zt + ZT_ORDER_MASK + zone]! &= ~(1 << cur);
+          words[headAt + this.listCount]!--;
+          if (cur > order) this.expand(idx, order, cur, zone);
         }
       }
       if (idx >= 0) {
@@ -179,27 +193,37 @@ export class BuddyAllocator extends PerCpuCore {
     // a non-integer. `pfn << PAGE_SHIFT === addr` with addr >= 0 takes page-aligned integers below
     // 2 GiB (the int32 range, where V8 compares integers; the float compare of `addr < 2 ** 32` cost
     // instructions on every free); everything else, including frames at 2 GiB and above, goes to the
-    // slow path, which validates in the ABI's precedence.
+    // slow path, which validates in the ABI's precedence. A free whose buddy is free goes to freeOne,
+    // the rest (94% of W3's) are pushed here; zoneOf and pushFree are written out, to stay within the
+    // inlining budget (see tryAllocPages).
     const pfn = addr >>> PAGE_SHIFT;
     const idx = (pfn - this.basePfn) | 0;
+    const meta = this.meta;
     if (
       pfn << PAGE_SHIFT === addr && addr >= 0 && idx >= 0 && idx < this.frameCount &&
-      (this.meta[idx]! ^ ALLOC_TAG) === order && order <= ORDER_MASK && this.hooked === false
+      (meta[idx]! ^ ALLOC_TAG) === order && order <= ORDER_MASK && this.hooked === false
     ) {
-      // A cached order is pushed on its zone's per-CPU list (Linux free_unref_page), which drains a
-      // batch at `high`. An uncached one goes straight to the buddy lists: this is BuddyCore.mergeFree
-      // written out here (with no listener there are no merge events for freeOne to report). Called,
-      // mergeFree was sometimes optimized on its own first, with mergeBuddies in line, and was then
-      // too large for V8 to carry into this function: a call per free, W3 pure 316 -> 360
-      // instructions per call; written out, 316 -> 308.
-      const zone = this.zoneOf(idx);
+      const zone = idx < this.dmaEndIdx ? 0 : idx < this.normalEndIdx ? 1 : 2;
       if (order <= this.pcpMaxOrder) {
         this.pcpPut(idx, order, zone);
         return OK;
       }
       const buddy = idx ^ (1 << order);
-      if (buddy < this.frameCount && this.meta[buddy] === (FREE_TAG | order)) this.mergeBuddies(idx, order, zone);
-      else this.pushFree(idx, order, zone);
+      if (buddy < this.frameCount && meta[buddy] === (FREE_TAG | order)) {
+        this.freeOne(idx, order, zone);
+        return OK;
+      }
+      // BuddyCore.pushFree written out.
+      const words = this.words;
+      const at = this.freeHeadBase + zone * this.orderCount + order;
+      const head = words[at]!;
+      words[idx << 1] = head;
+      words[(idx << 1) | 1] = -1;
+      if (head >= 0) words[(head << 1) | 1] = idx;
+      else words[this.zoneTableBase + ZT_ORDER_MASK + zone]! |= 1 << order;
+      words[at] = idx;
+      meta[idx] = FREE_TAG | order;
+      words[at + this.listCount]!++;
       return OK;
     }
     return this.freePagesSlow(addr, order);
