@@ -97,10 +97,11 @@ function randomStream(src: PageSource, fillTarget: number) {
   const ops = W3_OPS;
   const gfp = GFP.HIGHMEM;
   const randomFrees = fillTarget === 0;
-  // xorshift32 and w3Order (workloads.ts) are written out in the loop, the same stream and orders: V8
-  // counts a called helper's bytecode (31 bytes per xorshift32 call site, 59 for w3Order) against
-  // this function's inlining budget, which the allocator's two fast paths need whole (see
-  // BuddyAllocator.tryAllocPages); a caller of an allocator does not spend it on a random stream.
+  // xorshift32, w3Order (workloads.ts) and pick are written out in the loop, the same stream, orders
+  // and indices: V8 counts a called helper's bytecode (31 bytes per xorshift32 call site, 59 for
+  // w3Order, 21 for pick) against this function's inlining budget, which the allocator's two fast
+  // paths need whole (see BuddyAllocator.tryAllocPages); a caller of an allocator does not spend it on
+  // a random stream.
   for (let op = 0; op < ops; op++) {
     // a and b are the stream's two draws (xorshift32, written out); a's top bit is the sign of its
     // int32 state.
@@ -111,7 +112,7 @@ function randomStream(src: PageSource, fillTarget: number) {
     x ^= x >>> 17;
     const b = (x ^= x << 5);
     if (count > 0 && (randomFrees ? a < 0 : liveFrames >= fillTarget)) {
-      const i = pick(b, count);
+      const i = ((b >>> 0) * count / 2 ** 32) | 0; // pick(b, count), written out
       const block = live[i]!;
       const order = block & (PAGE_SIZE - 1);
       if (src.tryFreePages(block - order, order) !== 0) throw new Error("bench: a free failed");

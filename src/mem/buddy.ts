@@ -17,14 +17,12 @@ import {
   PFN_LIMIT,
   ZONE_COUNT,
   ZONE_NAMES,
-  ZT_ORDER_MASK,
-  ZT_ZONELIST,
   gfpIsValid,
 } from "./constants.js";
 import { findContigRun, releaseContigRun, takeContigRun } from "./contig.js";
 import type { PcpOptions } from "./hooks.js";
 import { PerCpuCore } from "./pcp.js";
-import { ALLOC_TAG, CONTIG_HEAD_TAG, FREE_TAG, FRAME_ALLOC, FRAME_CONTIG_HEAD, FRAME_CONTIG_TAIL, FRAME_FREE, FRAME_PCP } from "./constants.js";
+import { ALLOC_TAG, CONTIG_HEAD_TAG, FRAME_ALLOC, FRAME_CONTIG_HEAD, FRAME_CONTIG_TAIL, FRAME_FREE, FRAME_PCP } from "./constants.js";
 import { BuddyError, EBADORDER, EDOUBLEFREE, EFAULT, EINVAL, ENOTHEAD, OK, hex, invariant } from "./errors.js";
 import { checkInvariants } from "./invariants.js";
 import type { MemoryMap } from "./memory-map.js";
@@ -111,41 +109,16 @@ export class BuddyAllocator extends PerCpuCore {
     // fallbacks, drains and failures are the slow path's. The gfp test (a non-integer or any other
     // bit fails its first half) is two integer compares in V8's code; `hooked === false` is one,
     // where `!hooked` tests every falsy kind of value.
-    // Both fast paths are shaped by V8's inlining budget: a caller's optimised code carries callees in
-    // line only while their bytecode, plus what each callee's own optimised code already carries, fits
-    // 920 bytes (the candidate's size counted 1.2 times). This path is 419 bytes with rmqueue written
-    // out and the split (expand, 211 bytes) a call; tryFreePages is 381 with its merges (freeOne, 499
-    // bytes, over V8's 460-byte limit for any one callee) a call. So W3's loop carries both paths,
-    // where before it carried the allocation path only and called tryFreePages, whose optimised code
-    // carried mergeBuddies and pushFree (870 bytes in all): W3 pure 296 -> 250 instructions per call,
-    // with the harness's own helpers written out in its loop (bench.ts).
+    // Both fast paths are shaped by V8's inlining budget. A caller's optimised code carries a callee in
+    // line only while the callee's bytecode plus what the callee's own optimised code already carries,
+    // counted 1.2 times, fits in what is left of 920 bytes; a callee of over 460 bytes never. Each
+    // fast path is a small front (about 150 bytes) that calls the per-CPU or the buddy half, so a
+    // caller spends the budget only on the half its allocator runs (a never-run call is never carried):
+    // W3's loop carries both buddy halves (takeFromZonelist, pushOrMerge), W1's both per-CPU halves.
+    // The rare work stays out of line: the split (expand) and every merge (freeOne, 499 bytes).
     const plainGfp = (gfp & GFP_ZONE_MASK) === gfp && gfp !== GFP_ZONE_MASK;
     if (plainGfp && order >>> 0 === order && order <= this.maxOrder && this.hooked === false) {
-      let idx = -1;
-      if (order <= this.pcpMaxOrder) {
-        const zone = this.zonelist[gfp << 2]!;
-        if (zone >= 0) idx = this.pcpPop(zone, order);
-      } else {
-        // The first zone of the zone list with a block large enough, on its non-empty-order bitmap;
-        // then BuddyCore.rmqueue written out, with the split (expand) left to a call.
-        const words = this.words;
-        const zt = this.zoneTableBase;
-        let at = zt + ZT_ZONELIST + (gfp << 2);
-        let zone = words[at]!;
-        let mask = 0;
-        while (zone >= 0 && (mask = words[zt + ZT_ORDER_MASK + zone]! & (-1 << order)) === 0) zone = words[++at]!;
-        if (zone >= 0) {
-          const cur = 31 - Math.clz32(mask & -mask);
-          const headAt = this.freeHeadBase + zone * this.orderCount + cur;
-          idx = words[headAt]!;
-          const nx = words[idx << 1]!;
-          words[headAt] = nx;
-          if (nx >= 0) words[(nx << 1) | 1] = -1;
-          else words[zt + ZT_ORDER_MASK + zone]! &= ~(1 << cur);
-          words[headAt + this.listCount]!--;
-          if (cur > order) this.expand(idx, order, cur, zone);
-        }
-      }
+      const idx = order <= this.pcpMaxOrder ? this.pcpPopFirst(order, gfp) : this.takeFromZonelist(order, gfp);
       if (idx >= 0) {
         this.meta[idx] = ALLOC_TAG | order;
         return (idx + this.basePfn) * PAGE_SIZE;
@@ -193,37 +166,17 @@ export class BuddyAllocator extends PerCpuCore {
     // a non-integer. `pfn << PAGE_SHIFT === addr` with addr >= 0 takes page-aligned integers below
     // 2 GiB (the int32 range, where V8 compares integers; the float compare of `addr < 2 ** 32` cost
     // instructions on every free); everything else, including frames at 2 GiB and above, goes to the
-    // slow path, which validates in the ABI's precedence. A free whose buddy is free goes to freeOne,
-    // the rest (94% of W3's) are pushed here; zoneOf and pushFree are written out, to stay within the
-    // inlining budget (see tryAllocPages).
+    // slow path, which validates in the ABI's precedence. zoneOf is written out (one call fewer to fit
+    // the inlining budget, see tryAllocPages).
     const pfn = addr >>> PAGE_SHIFT;
     const idx = (pfn - this.basePfn) | 0;
-    const meta = this.meta;
     if (
       pfn << PAGE_SHIFT === addr && addr >= 0 && idx >= 0 && idx < this.frameCount &&
-      (meta[idx]! ^ ALLOC_TAG) === order && order <= ORDER_MASK && this.hooked === false
+      (this.meta[idx]! ^ ALLOC_TAG) === order && order <= ORDER_MASK && this.hooked === false
     ) {
       const zone = idx < this.dmaEndIdx ? 0 : idx < this.normalEndIdx ? 1 : 2;
-      if (order <= this.pcpMaxOrder) {
-        this.pcpPut(idx, order, zone);
-        return OK;
-      }
-      const buddy = idx ^ (1 << order);
-      if (buddy < this.frameCount && meta[buddy] === (FREE_TAG | order)) {
-        this.freeOne(idx, order, zone);
-        return OK;
-      }
-      // BuddyCore.pushFree written out.
-      const words = this.words;
-      const at = this.freeHeadBase + zone * this.orderCount + order;
-      const head = words[at]!;
-      words[idx << 1] = head;
-      words[(idx << 1) | 1] = -1;
-      if (head >= 0) words[(head << 1) | 1] = idx;
-      else words[this.zoneTableBase + ZT_ORDER_MASK + zone]! |= 1 << order;
-      words[at] = idx;
-      meta[idx] = FREE_TAG | order;
-      words[at + this.listCount]!++;
+      if (order <= this.pcpMaxOrder) this.pcpPut(idx, order, zone);
+      else this.pushOrMerge(idx, order, zone);
       return OK;
     }
     return this.freePagesSlow(addr, order);

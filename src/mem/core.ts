@@ -249,12 +249,38 @@ export class BuddyCore {
   }
 
   /**
+   * The allocation fast path's buddy half: a block of exactly `order` from the first zone of zone
+   * list zc (gfp & 3) with one large enough, found on each zone's non-empty-order bitmap, as
+   * allocBlock does zone by zone. Returns idx, or -1 when no zone has one; the caller sets the
+   * head's meta. rmqueue is written out here (one function fewer for a caller's inlining budget,
+   * see BuddyAllocator.tryAllocPages); a change to either belongs in both.
+   */
+  takeFromZonelist(order: number, zc: number): number {
+    const words = this.words;
+    const zt = this.zoneTableBase;
+    let at = zt + ZT_ZONELIST + (zc << 2);
+    let zone = words[at]!;
+    let mask = 0;
+    while (zone >= 0 && (mask = words[zt + ZT_ORDER_MASK + zone]! & (-1 << order)) === 0) zone = words[++at]!;
+    if (zone < 0) return -1;
+    const cur = 31 - Math.clz32(mask & -mask);
+    const headAt = this.freeHeadBase + zone * this.orderCount + cur;
+    const idx = words[headAt]!;
+    const nx = words[idx << 1]!;
+    words[headAt] = nx;
+    if (nx >= 0) words[(nx << 1) | 1] = -1;
+    else words[zt + ZT_ORDER_MASK + zone]! &= ~(1 << cur);
+    words[headAt + this.listCount]!--;
+    if (cur > order) this.expand(idx, order, cur, zone);
+    return idx;
+  }
+
+  /**
    * Takes a block of exactly `order` from zone's buddy lists: the smallest non-empty order >= the
    * request, split down by expand. Returns idx, or -1 when the zone has no block that large. The
    * caller must set the head's meta. The taken block is its list's head, so its prev is -1, and its
    * list is empty afterwards exactly when its next is -1 (so the bitmap needs no count).
-   * BuddyAllocator.tryAllocPages writes this out in its fast path (see there why); a change here
-   * belongs there too.
+   * takeFromZonelist writes this out; a change here belongs there too.
    */
   rmqueue(zone: number, order: number): number {
     const words = this.words;
@@ -348,6 +374,29 @@ export class BuddyCore {
     words[countAt + order]!++;
     const listener = this.hookListener;
     if (listener !== null) for (let o = first + 1; o <= order; o++) listener.merge((freed & (-1 << o)) + this.basePfn, o, zone);
+  }
+
+  /**
+   * The free fast path's buddy half (no hooks): a block whose buddy is not a free head of its order
+   * (94% of W3's frees) is pushed on its list here, pushFree written out (a call's bytecode did not
+   * fit the inlining budget, see BuddyAllocator.tryAllocPages); any other goes to freeOne, which
+   * merges. The bound on buddy keeps the read of meta in bounds.
+   */
+  pushOrMerge(idx: number, order: number, zone: number): void {
+    const meta = this.meta;
+    const buddy = idx ^ (1 << order);
+    if (buddy < this.frameCount && meta[buddy] === (FREE_TAG | order)) return this.freeOne(idx, order, zone);
+    const words = this.words;
+    const at = this.freeHeadBase + zone * this.orderCount + order;
+    const head = words[at]!;
+    const link = idx << 1;
+    words[link] = head;
+    words[link | 1] = -1;
+    if (head >= 0) words[(head << 1) | 1] = idx;
+    else words[this.zoneTableBase + ZT_ORDER_MASK + zone]! |= 1 << order;
+    words[at] = idx;
+    meta[idx] = FREE_TAG | order;
+    words[at + this.listCount]!++;
   }
 
   /**
