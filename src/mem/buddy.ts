@@ -109,13 +109,15 @@ export class BuddyAllocator extends PerCpuCore {
     // fallbacks, drains and failures are the slow path's. The gfp test (a non-integer or any other
     // bit fails its first half) is two integer compares in V8's code; `hooked === false` is one,
     // where `!hooked` tests every falsy kind of value.
-    // Both fast paths are shaped by V8's inlining budget. A caller's optimised code carries a callee in
-    // line only while the callee's bytecode plus what the callee's own optimised code already carries,
-    // counted 1.2 times, fits in what is left of 920 bytes; a callee of over 460 bytes never. Each
-    // fast path is a small front (about 150 bytes) that calls the per-CPU or the buddy half, so a
-    // caller spends the budget only on the half its allocator runs (a never-run call is never carried):
-    // W3's loop carries both buddy halves (takeFromZonelist, pushOrMerge), W1's both per-CPU halves.
-    // The rare work stays out of line: the split (expand) and every merge (freeOne, 499 bytes).
+    // Both fast paths are shaped by V8's inlining budget (docs/architecture.md, Performance): a
+    // caller's optimised code carries a callee in line only while the bytes carried so far plus 1.2
+    // times the callee's bytecode and what its own optimised code carries fit 920, and never a callee
+    // of over 460 bytes. So each fast path is a small front (this one 135 bytes, tryFreePages 189) that
+    // calls its per-CPU or its buddy half; a call never made is never carried, so a caller pays only
+    // for the halves its allocator runs. W3's loop carries 135 + takeFromZonelist 278 + 1.2 x (189 +
+    // pushOrMerge 217) = 900 bytes: W3 pure 296 -> 250 instructions per call, where a free was a call.
+    // With the halves written into one function per path, W1's loop carried only the free (W1b pcp
+    // 111 -> 141). The rare work stays out of line: the split (expand) and every merge (freeOne).
     const plainGfp = (gfp & GFP_ZONE_MASK) === gfp && gfp !== GFP_ZONE_MASK;
     if (plainGfp && order >>> 0 === order && order <= this.maxOrder && this.hooked === false) {
       const idx = order <= this.pcpMaxOrder ? this.pcpPopFirst(order, gfp) : this.takeFromZonelist(order, gfp);

@@ -332,7 +332,7 @@ export class BuddyCore {
    * if 10 is a free order-1 head they merge into the order-2 block at 8 & 10 = 8.
    * The listener hears of each merge once the block is on its list.
    * One function, with the unlink of each merged buddy and the final push written out (shifts, not
-   * products, in link indices: no overflow checks in the JIT's code). At 499 bytes of bytecode it is
+   * products, in link indices: no overflow checks in the JIT's code). At 513 bytes of bytecode it is
    * over V8's 460-byte limit for carrying a callee in line, so the free fast path (which calls it only
    * when the buddy is free) stays small enough to be carried into its callers; split over three
    * functions, V8 carried them into tryFreePages's own optimised code, and that code was then too
