@@ -6,7 +6,7 @@
 import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { BuddyAllocator, GFP, MemoryMap, PAGE_SIZE, } from "../mem/index.js";
-import { FrameStack, medianMinMax, w3Order, xorshift32 } from "./workloads.js";
+import { FrameStack, medianMinMax, xorshift32 } from "./workloads.js";
 
 const POOL_BYTES = 2 ** 30;
 const FRAMES = POOL_BYTES / PAGE_SIZE;
@@ -97,19 +97,31 @@ function randomStream(src: PageSource, fillTarget: number) {
   const ops = W3_OPS;
   const gfp = GFP.HIGHMEM;
   const randomFrees = fillTarget === 0;
+  // xorshift32, w3Order (workloads.ts) and pick are written out in the loop, the same stream, orders
+  // and indices: V8 counts a called helper's bytecode (31 bytes per xorshift32 call site, 59 for
+  // w3Order, 21 for pick) against this function's inlining budget, which the allocator's two fast
+  // paths need whole (see BuddyAllocator.tryAllocPages); a caller of an allocator does not spend it on
+  // a random stream.
   for (let op = 0; op < ops; op++) {
-    // a and b are the stream's two draws; a's top bit is the sign of its int32 state.
-    const a = (x = xorshift32(x));
-    const b = (x = xorshift32(x));
+    // a and b are the stream's two draws (xorshift32, written out); a's top bit is the sign of its
+    // int32 state.
+    x ^= x << 13;
+    x ^= x >>> 17;
+    const a = (x ^= x << 5);
+    x ^= x << 13;
+    x ^= x >>> 17;
+    const b = (x ^= x << 5);
     if (count > 0 && (randomFrees ? a < 0 : liveFrames >= fillTarget)) {
-      const i = pick(b, count);
+      const i = ((b >>> 0) * count / 2 ** 32) | 0; // pick(b, count), written out
       const block = live[i]!;
       const order = block & (PAGE_SIZE - 1);
       if (src.tryFreePages(block - order, order) !== 0) throw new Error("bench: a free failed");
       liveFrames -= 1 << order;
       live[i] = live[--count]!;
     } else {
-      const order = w3Order(b >>> 0);
+      // w3Order written out.
+      const u = b >>> 0;
+      const order = Math.clz32(2047 - (u - Math.floor(u / 2047) * 2047)) - 21;
       const addr = src.tryAllocPages(order, gfp);
       if (addr === 0) {
         failures++;

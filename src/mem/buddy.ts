@@ -17,14 +17,12 @@ import {
   PFN_LIMIT,
   ZONE_COUNT,
   ZONE_NAMES,
-  ZT_ORDER_MASK,
-  ZT_ZONELIST,
   gfpIsValid,
 } from "./constants.js";
 import { findContigRun, releaseContigRun, takeContigRun } from "./contig.js";
 import type { PcpOptions } from "./hooks.js";
 import { PerCpuCore } from "./pcp.js";
-import { ALLOC_TAG, CONTIG_HEAD_TAG, FREE_TAG, FRAME_ALLOC, FRAME_CONTIG_HEAD, FRAME_CONTIG_TAIL, FRAME_FREE, FRAME_PCP } from "./constants.js";
+import { ALLOC_TAG, CONTIG_HEAD_TAG, FRAME_ALLOC, FRAME_CONTIG_HEAD, FRAME_CONTIG_TAIL, FRAME_FREE, FRAME_PCP } from "./constants.js";
 import { BuddyError, EBADORDER, EDOUBLEFREE, EFAULT, EINVAL, ENOTHEAD, OK, hex, invariant } from "./errors.js";
 import { checkInvariants } from "./invariants.js";
 import type { MemoryMap } from "./memory-map.js";
@@ -107,31 +105,22 @@ export class BuddyAllocator extends PerCpuCore {
   tryAllocPages(order: number, gfp: number): number {
     // Fast path: gfp exactly KERNEL, DMA or HIGHMEM, a valid order, no hooks. A cached order pops the
     // per-CPU list of the zone list's first zone (Linux rmqueue_pcplist); any other order takes the
-    // buddy lists (rmqueue), zone by zone as allocBlock does. Validation of anything else, refills,
-    // per-CPU fallbacks, drains and failures are the slow path's. The gfp test (a non-integer or any
-    // other bit fails its first half) is two integer compares in V8's code; `hooked === false` is one,
-    // where `!hooked` tests every falsy kind of value. The path is kept small (247 bytes of bytecode,
-    // 665 with rmqueue) so that V8 carries it in line into a caller's loop: W3's does.
+    // buddy lists, zone by zone as allocBlock does. Validation of anything else, refills, per-CPU
+    // fallbacks, drains and failures are the slow path's. The gfp test (a non-integer or any other
+    // bit fails its first half) is two integer compares in V8's code; `hooked === false` is one,
+    // where `!hooked` tests every falsy kind of value.
+    // Both fast paths are shaped by V8's inlining budget (docs/architecture.md, Performance): a
+    // caller's optimised code carries a callee in line only while the bytes carried so far plus 1.2
+    // times the callee's bytecode and what its own optimised code carries fit 920, and never a callee
+    // of over 460 bytes. So each fast path is a small front (this one 135 bytes, tryFreePages 189) that
+    // calls its per-CPU or its buddy half; a call never made is never carried, so a caller pays only
+    // for the halves its allocator runs. W3's loop carries 135 + takeFromZonelist 278 + 1.2 x (189 +
+    // pushOrMerge 217) = 900 bytes: W3 pure 296 -> 250 instructions per call, where a free was a call.
+    // With the halves written into one function per path, W1's loop carried only the free (W1b pcp
+    // 111 -> 141). The rare work stays out of line: the split (expand) and every merge (freeOne).
     const plainGfp = (gfp & GFP_ZONE_MASK) === gfp && gfp !== GFP_ZONE_MASK;
     if (plainGfp && order >>> 0 === order && order <= this.maxOrder && this.hooked === false) {
-      let idx = -1;
-      if (order <= this.pcpMaxOrder) {
-        const zone = this.zonelist[gfp << 2]!;
-        if (zone >= 0) idx = this.pcpPop(zone, order);
-      } else {
-        // A zone with no block large enough is skipped on its non-empty-order bitmap, without a call
-        // (where V8 does not carry rmqueue in line, as in W2's loop, a call per exhausted zone cost
-        // 443 -> 460 instructions per call).
-        const words = this.words;
-        const zt = this.zoneTableBase;
-        const listAt = zt + ZT_ZONELIST + (gfp << 2);
-        for (let k = 0, zone = words[listAt]!; zone >= 0; zone = words[listAt + ++k]!) {
-          if ((words[zt + ZT_ORDER_MASK + zone]! & (-1 << order)) !== 0) {
-            idx = this.rmqueue(zone, order);
-            break;
-          }
-        }
-      }
+      const idx = order <= this.pcpMaxOrder ? this.pcpPopFirst(order, gfp) : this.takeFromZonelist(order, gfp);
       if (idx >= 0) {
         this.meta[idx] = ALLOC_TAG | order;
         return (idx + this.basePfn) * PAGE_SIZE;
@@ -179,27 +168,17 @@ export class BuddyAllocator extends PerCpuCore {
     // a non-integer. `pfn << PAGE_SHIFT === addr` with addr >= 0 takes page-aligned integers below
     // 2 GiB (the int32 range, where V8 compares integers; the float compare of `addr < 2 ** 32` cost
     // instructions on every free); everything else, including frames at 2 GiB and above, goes to the
-    // slow path, which validates in the ABI's precedence.
+    // slow path, which validates in the ABI's precedence. zoneOf is written out (one call fewer to fit
+    // the inlining budget, see tryAllocPages).
     const pfn = addr >>> PAGE_SHIFT;
     const idx = (pfn - this.basePfn) | 0;
     if (
       pfn << PAGE_SHIFT === addr && addr >= 0 && idx >= 0 && idx < this.frameCount &&
       (this.meta[idx]! ^ ALLOC_TAG) === order && order <= ORDER_MASK && this.hooked === false
     ) {
-      // A cached order is pushed on its zone's per-CPU list (Linux free_unref_page), which drains a
-      // batch at `high`. An uncached one goes straight to the buddy lists: this is BuddyCore.mergeFree
-      // written out here (with no listener there are no merge events for freeOne to report). Called,
-      // mergeFree was sometimes optimized on its own first, with mergeBuddies in line, and was then
-      // too large for V8 to carry into this function: a call per free, W3 pure 316 -> 360
-      // instructions per call; written out, 316 -> 308.
-      const zone = this.zoneOf(idx);
-      if (order <= this.pcpMaxOrder) {
-        this.pcpPut(idx, order, zone);
-        return OK;
-      }
-      const buddy = idx ^ (1 << order);
-      if (buddy < this.frameCount && this.meta[buddy] === (FREE_TAG | order)) this.mergeBuddies(idx, order, zone);
-      else this.pushFree(idx, order, zone);
+      const zone = idx < this.dmaEndIdx ? 0 : idx < this.normalEndIdx ? 1 : 2;
+      if (order <= this.pcpMaxOrder) this.pcpPut(idx, order, zone);
+      else this.pushOrMerge(idx, order, zone);
       return OK;
     }
     return this.freePagesSlow(addr, order);

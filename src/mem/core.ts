@@ -251,44 +251,81 @@ export class BuddyCore {
   }
 
   /**
+   * The allocation fast path's buddy half: a block of exactly `order` from the first zone of zone
+   * list zc (gfp & 3) with one large enough, found on each zone's non-empty-order bitmap, as
+   * allocBlock does zone by zone. Returns idx, or -1 when no zone has one; the caller sets the
+   * head's meta. rmqueue is written out here (one function fewer for a caller's inlining budget,
+   * see BuddyAllocator.tryAllocPages); a change to either belongs in both.
+   */
+  takeFromZonelist(order: number, zc: number): number {
+    const words = this.words;
+    const zt = this.zoneTableBase;
+    let at = zt + ZT_ZONELIST + (zc << 2);
+    let zone = words[at]!;
+    let mask = 0;
+    while (zone >= 0 && (mask = words[zt + ZT_ORDER_MASK + zone]! & (-1 << order)) === 0) zone = words[++at]!;
+    if (zone < 0) return -1;
+    const cur = 31 - Math.clz32(mask & -mask);
+    const headAt = this.freeHeadBase + zone * this.orderCount + cur;
+    const idx = words[headAt]!;
+    const nx = words[idx << 1]!;
+    words[headAt] = nx;
+    if (nx >= 0) words[(nx << 1) | 1] = -1;
+    else words[zt + ZT_ORDER_MASK + zone]! &= ~(1 << cur);
+    words[headAt + this.listCount]!--;
+    if (cur > order) this.expand(idx, order, cur, zone);
+    return idx;
+  }
+
+  /**
    * Takes a block of exactly `order` from zone's buddy lists: the smallest non-empty order >= the
-   * request, split down by handing back upper halves (Linux `expand`). Returns idx, or -1 when the
-   * zone has no block that large. The caller must set the head's meta.
-   * List operations are written out in line (this is the allocation hot path): the taken block is its
-   * list's head, so its prev is -1; and every list of orders order..cur-1 is empty (cur is the smallest
-   * non-empty order >= order), so each upper half becomes the only block on its list.
+   * request, split down by expand. Returns idx, or -1 when the zone has no block that large. The
+   * caller must set the head's meta. The taken block is its list's head, so its prev is -1, and its
+   * list is empty afterwards exactly when its next is -1 (so the bitmap needs no count).
+   * takeFromZonelist writes this out; a change here belongs there too.
    */
   rmqueue(zone: number, order: number): number {
     const words = this.words;
     const maskAt = this.zoneTableBase + ZT_ORDER_MASK + zone;
     const mask = words[maskAt]! & (-1 << order);
     if (mask === 0) return -1;
-    let cur = 31 - Math.clz32(mask & -mask);
-    const list = zone * this.orderCount;
-    const headAt = this.freeHeadBase + list;
-    const countAt = this.nrFreeBase + list;
-    const idx = words[headAt + cur]!;
+    const cur = 31 - Math.clz32(mask & -mask);
+    const headAt = this.freeHeadBase + zone * this.orderCount + cur;
+    const idx = words[headAt]!;
     const nx = words[idx << 1]!;
-    words[headAt + cur] = nx;
+    words[headAt] = nx;
     if (nx >= 0) words[(nx << 1) | 1] = -1;
-    if (--words[countAt + cur]! === 0) words[maskAt]! &= ~(1 << cur);
-    if (cur > order) {
-      // Bits order..cur-1: the lists the upper halves go to, all empty until now.
-      words[maskAt]! |= ((1 << cur) - 1) & (-1 << order);
-      const meta = this.meta;
-      const listener = this.hookListener;
-      do {
-        cur--;
-        const half = idx | (1 << cur);
-        words[half << 1] = -1;
-        words[(half << 1) | 1] = -1;
-        words[headAt + cur] = half;
-        words[countAt + cur] = 1;
-        meta[half] = FREE_TAG | cur;
-        if (listener !== null) listener.split(idx + this.basePfn, cur, zone);
-      } while (cur > order);
-    }
+    else words[maskAt]! &= ~(1 << cur);
+    words[headAt + this.listCount]!--;
+    if (cur > order) this.expand(idx, order, cur, zone);
     return idx;
+  }
+
+  /**
+   * Linux `expand`: the block at idx, just taken from the order-`cur` list, is split down to `order`
+   * by handing back its upper halves, largest first. Every list of orders order..cur-1 is empty (cur
+   * was the smallest non-empty order >= order), so each half becomes the only block on its list.
+   * Kept out of rmqueue and the allocation fast path: it runs for about 6% of W3's allocations, and
+   * out of line it leaves the fast path small enough for V8 to carry in line (see tryAllocPages).
+   */
+  expand(idx: number, order: number, cur: number, zone: number): void {
+    const words = this.words;
+    const meta = this.meta;
+    const listener = this.hookListener;
+    const headAt = this.freeHeadBase + zone * this.orderCount;
+    const countAt = headAt + this.listCount;
+    // Bits order..cur-1: the lists the upper halves go to, all empty until now.
+    words[this.zoneTableBase + ZT_ORDER_MASK + zone]! |= ((1 << cur) - 1) & (-1 << order);
+    do {
+      cur--;
+      const half = idx | (1 << cur);
+      words[half << 1] = -1;
+      words[(half << 1) | 1] = -1;
+      words[headAt + cur] = half;
+      words[countAt + cur] = 1;
+      meta[half] = FREE_TAG | cur;
+      if (listener !== null) listener.split(idx + this.basePfn, cur, zone);
+    } while (cur > order);
   }
 
   /**
@@ -296,43 +333,23 @@ export class BuddyCore {
    * the same zone (Linux `__free_one_page`). Worked example: idx 8, order 1 -> buddy 8 ^ (1 << 1) = 10;
    * if 10 is a free order-1 head they merge into the order-2 block at 8 & 10 = 8.
    * The listener hears of each merge once the block is on its list.
+   * One function, with the unlink of each merged buddy and the final push written out (shifts, not
+   * products, in link indices: no overflow checks in the JIT's code). At 513 bytes of bytecode it is
+   * over V8's 460-byte limit for carrying a callee in line, so the free fast path (which calls it only
+   * when the buddy is free) stays small enough to be carried into its callers; split over three
+   * functions, V8 carried them into tryFreePages's own optimised code, and that code was then too
+   * large for W3's loop to carry (see BuddyAllocator.tryAllocPages).
    */
   freeOne(idx: number, order: number, zone: number): void {
-    const merged = this.mergeFree(idx, order, zone);
-    if (merged > order && this.hookListener !== null) this.reportMerges(idx, order, merged, zone);
-  }
-
-  /**
-   * freeOne's work: puts the block on a list, merged with its free buddies; returns the order of the
-   * block that went on a list. Most frees merge nothing (94% of W3's): those test one buddy and push
-   * the block here, and only a free whose buddy is a free head of its order runs the merge loop, in
-   * mergeBuddies. Kept apart, the loop's code no longer sits on the common path, where V8 re-checked
-   * both arrays after it. BuddyAllocator.tryFreePages writes this out in its fast path (see there
-   * why); a change here belongs there too.
-   */
-  mergeFree(idx: number, order: number, zone: number): number {
-    const buddy = idx ^ (1 << order);
-    // buddy < frameCount keeps the read of meta in bounds.
-    if (order < this.maxOrder && buddy < this.frameCount && this.meta[buddy] === (FREE_TAG | order)) return this.mergeBuddies(idx, order, zone);
-    this.pushFree(idx, order, zone);
-    return order;
-  }
-
-  /**
-   * Merges the block with its buddy while the buddy is a free head of the same order in the same
-   * zone (Linux `__free_one_page`), then puts the result on its list; returns its order. The unlink
-   * of each merged buddy is written out in line, with shifts rather than products for link indices
-   * (no overflow checks in the JIT's code).
-   */
-  mergeBuddies(idx: number, order: number, zone: number): number {
     const meta = this.meta;
     const words = this.words;
+    const freed = idx;
+    const first = order;
     const frameCount = this.frameCount;
+    const maxOrder = this.maxOrder;
     const headAt = this.freeHeadBase + zone * this.orderCount;
     const countAt = headAt + this.listCount;
     const maskAt = this.zoneTableBase + ZT_ORDER_MASK + zone;
-    // A field read in the loop's test would re-check the object's map on every round.
-    const maxOrder = this.maxOrder;
     for (; order < maxOrder; order++) {
       const buddy = idx ^ (1 << order);
       if (buddy >= frameCount || meta[buddy] !== (FREE_TAG | order)) break;
@@ -344,13 +361,44 @@ export class BuddyCore {
       else words[headAt + order] = nx;
       if (nx >= 0) words[(nx << 1) | 1] = pv;
       if (--words[countAt + order]! === 0) words[maskAt]! &= ~(1 << order);
-      // The upper half of the pair is a tail from now on; the lower half is the new head, whose
-      // state is written by pushFree (or which becomes an upper half in a later round).
+      // The upper half of the pair is a tail from now on; the lower half is the new head.
       meta[idx | (1 << order)] = TAIL_TAG;
       idx &= buddy;
     }
-    this.pushFree(idx, order, zone);
-    return order;
+    // Push on the list (pushFree written out).
+    const head = words[headAt + order]!;
+    words[idx << 1] = head;
+    words[(idx << 1) | 1] = -1;
+    if (head >= 0) words[(head << 1) | 1] = idx;
+    else words[maskAt]! |= 1 << order;
+    words[headAt + order] = idx;
+    meta[idx] = FREE_TAG | order;
+    words[countAt + order]!++;
+    const listener = this.hookListener;
+    if (listener !== null) for (let o = first + 1; o <= order; o++) listener.merge((freed & (-1 << o)) + this.basePfn, o, zone);
+  }
+
+  /**
+   * The free fast path's buddy half (no hooks): a block whose buddy is not a free head of its order
+   * (94% of W3's frees) is pushed on its list here, pushFree written out (a call's bytecode did not
+   * fit the inlining budget, see BuddyAllocator.tryAllocPages); any other goes to freeOne, which
+   * merges. The bound on buddy keeps the read of meta in bounds.
+   */
+  pushOrMerge(idx: number, order: number, zone: number): void {
+    const meta = this.meta;
+    const buddy = idx ^ (1 << order);
+    if (buddy < this.frameCount && meta[buddy] === (FREE_TAG | order)) return this.freeOne(idx, order, zone);
+    const words = this.words;
+    const at = this.freeHeadBase + zone * this.orderCount + order;
+    const head = words[at]!;
+    const link = idx << 1;
+    words[link] = head;
+    words[link | 1] = -1;
+    if (head >= 0) words[(head << 1) | 1] = idx;
+    else words[this.zoneTableBase + ZT_ORDER_MASK + zone]! |= 1 << order;
+    words[at] = idx;
+    meta[idx] = FREE_TAG | order;
+    words[at + this.listCount]!++;
   }
 
   /**
@@ -369,11 +417,6 @@ export class BuddyCore {
     words[at] = idx;
     this.meta[idx] = FREE_TAG | order;
     words[at + this.listCount]!++;
-  }
-
-  /** The merge events of one free, in order: the block at idx grew into order first+1, ..., last. */
-  private reportMerges(idx: number, first: number, last: number, zone: number): void {
-    for (let order = first + 1; order <= last; order++) this.hookListener!.merge((idx & (-1 << order)) + this.basePfn, order, zone);
   }
 
   /**

@@ -35,6 +35,15 @@ export class PerCpuCore extends BuddyCore {
   }
 
   /**
+   * The allocation fast path's per-CPU half: pops a block of `order` from the per-CPU list of the
+   * first zone of zone list zc (gfp & 3), or returns -1 (no refill, no fallback: the slow path's).
+   */
+  pcpPopFirst(order: number, zc: number): number {
+    const zone = this.zonelist[zc << 2]!;
+    return zone >= 0 ? this.pcpPop(zone, order) : -1;
+  }
+
+  /**
    * Pops the newest block of `order` from zone's per-CPU list, or -1 when it is empty. It and pcpPut
    * use the small named views, not words: the allocation and free fast paths inline them, and the
    * extra offset arithmetic pushed zoneOf out of V8's inlining budget (W1b: 130 -> 166 instructions).
