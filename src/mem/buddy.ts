@@ -114,8 +114,9 @@ export class BuddyAllocator extends PerCpuCore {
     // times the callee's bytecode and what its own optimised code carries fit 920, and never a callee
     // of over 460 bytes. So each fast path is a small front (this one 135 bytes, tryFreePages 189) that
     // calls its per-CPU or its buddy half; a call never made is never carried, so a caller pays only
-    // for the halves its allocator runs. W3's loop carries 135 + takeFromZonelist 278 + 1.2 x (189 +
-    // pushOrMerge 217) = 900 bytes: W3 pure 296 -> 250 instructions per call, where a free was a call.
+    // for the halves its allocator runs. W3's loop carries this front, takeFromZonelist and takeHead,
+    // tryFreePages and pushOrMerge (`node --trace-turbo-inlining` lists them): W3 pure 296 -> 250
+    // instructions per call, where a free was a call.
     // With the halves written into one function per path, W1's loop carried only the free (W1b pcp
     // 111 -> 141). The rare work stays out of line: the split (expand) and every merge (freeOne).
     const plainGfp = (gfp & GFP_ZONE_MASK) === gfp && gfp !== GFP_ZONE_MASK;

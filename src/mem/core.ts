@@ -254,8 +254,7 @@ export class BuddyCore {
    * The allocation fast path's buddy half: a block of exactly `order` from the first zone of zone
    * list zc (gfp & 3) with one large enough, found on each zone's non-empty-order bitmap, as
    * allocBlock does zone by zone. Returns idx, or -1 when no zone has one; the caller sets the
-   * head's meta. rmqueue is written out here (one function fewer for a caller's inlining budget,
-   * see BuddyAllocator.tryAllocPages); a change to either belongs in both.
+   * head's meta.
    */
   takeFromZonelist(order: number, zc: number): number {
     const words = this.words;
@@ -265,37 +264,33 @@ export class BuddyCore {
     let mask = 0;
     while (zone >= 0 && (mask = words[zt + ZT_ORDER_MASK + zone]! & (-1 << order)) === 0) zone = words[++at]!;
     if (zone < 0) return -1;
-    const cur = 31 - Math.clz32(mask & -mask);
-    const headAt = this.freeHeadBase + zone * this.orderCount + cur;
-    const idx = words[headAt]!;
-    const nx = words[idx << 1]!;
-    words[headAt] = nx;
-    if (nx >= 0) words[(nx << 1) | 1] = -1;
-    else words[zt + ZT_ORDER_MASK + zone]! &= ~(1 << cur);
-    words[headAt + this.listCount]!--;
-    if (cur > order) this.expand(idx, order, cur, zone);
-    return idx;
+    return this.takeHead(zone, 31 - Math.clz32(mask & -mask), order);
   }
 
   /**
    * Takes a block of exactly `order` from zone's buddy lists: the smallest non-empty order >= the
    * request, split down by expand. Returns idx, or -1 when the zone has no block that large. The
-   * caller must set the head's meta. The taken block is its list's head, so its prev is -1, and its
-   * list is empty afterwards exactly when its next is -1 (so the bitmap needs no count).
-   * takeFromZonelist writes this out; a change here belongs there too.
+   * caller must set the head's meta.
    */
   rmqueue(zone: number, order: number): number {
-    const words = this.words;
-    const maskAt = this.zoneTableBase + ZT_ORDER_MASK + zone;
-    const mask = words[maskAt]! & (-1 << order);
+    const mask = this.words[this.zoneTableBase + ZT_ORDER_MASK + zone]! & (-1 << order);
     if (mask === 0) return -1;
-    const cur = 31 - Math.clz32(mask & -mask);
+    return this.takeHead(zone, 31 - Math.clz32(mask & -mask), order);
+  }
+
+  /**
+   * Pops the head of zone's order-`cur` list (cur, the smallest non-empty order >= order) and splits
+   * it down to `order`; returns its idx. The head's prev is -1, and its list is empty afterwards
+   * exactly when its next is -1, so the bitmap needs no count.
+   */
+  private takeHead(zone: number, cur: number, order: number): number {
+    const words = this.words;
     const headAt = this.freeHeadBase + zone * this.orderCount + cur;
     const idx = words[headAt]!;
     const nx = words[idx << 1]!;
     words[headAt] = nx;
     if (nx >= 0) words[(nx << 1) | 1] = -1;
-    else words[maskAt]! &= ~(1 << cur);
+    else words[this.zoneTableBase + ZT_ORDER_MASK + zone]! &= ~(1 << cur);
     words[headAt + this.listCount]!--;
     if (cur > order) this.expand(idx, order, cur, zone);
     return idx;
