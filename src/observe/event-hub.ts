@@ -255,8 +255,8 @@ export class EventHub implements BridgeObserver, BuddyListener {
   }
 
   /**
-   * Samples the guest at the first event (or query) of each call. The test is all most events run,
-   * small enough for V8 to carry into every caller; the sampling itself is kept out of line.
+   * Samples the guest at the first event (or query) of each call. For most events the test is all
+   * that runs, small enough for V8 to carry into every caller; the sampling is kept out of line.
    */
   private sync(): void {
     const bridge = this.bridgeRef;
