@@ -5,7 +5,7 @@
 // docs/observability.md were found (a sampling profiler of wall time is too coarse and too noisy on
 // a shared 2-core VM for parts of a few hundred instructions).
 //
-//   node scripts/jit-profile.mjs [--top N] [--calls C] -- node [node flags] SCRIPT ARGS...   one run
+//   node scripts/jit-profile.mjs [--top N] -- node [node flags] SCRIPT ARGS...   one run, whole totals
 //   node scripts/jit-profile.mjs [--top N] --diff CALLS_A CALLS_B -- node ... SCRIPT ARGS-WITH-{N}
 //     runs the command twice, {N} replaced by CALLS_A then CALLS_B, and prints instructions per call
 //     of the difference. Example (the page's observers on churn, without the emulator):

@@ -153,7 +153,10 @@ export class EventHub implements BridgeObserver, BuddyListener {
   }
 
   onPortMisuse(seq: number, width: number, write: boolean): void {
-    // Not a call: it gets the number of the next call and no EIP sampling of its own.
+    // Not a call: it gets the number of the next call and no EIP sampling of its own. CR0 is read
+    // now, though, as the stack walk reads EBP now: the last call's CR0 may predate the guest
+    // turning paging on, and a walk would then read a virtual EBP as physical.
+    if (this.guestRef !== null) this.ctxCr0 = this.guestRef.cr0;
     const e = this.begin(KIND_PROTOCOL_ERROR);
     e.seq = seq;
     e.record = -1;
