@@ -7,8 +7,7 @@
 
 import { fanOutListener, type BuddyAllocator, type BuddyListener } from "../mem/index.js";
 import { ENOMEM, OK } from "../mem/errors.js";
-import { Cmd, Status } from "../protocol/abi.js";
-import { HC_ALLOC_PAGES, HC_BATCH, HC_FREE_CONTIG, HC_MARK } from "../protocol/codes.js";
+import { HC_ALLOC_CONTIG, HC_ALLOC_PAGES, HC_BATCH, HC_FREE_CONTIG, HC_FREE_PAGES, HC_MARK, HC_MEMMAP } from "../protocol/codes.js";
 import type { BridgeObserver, GuestRegisters, HypercallBridge } from "../machine/bridge.js";
 import { EVENT_KINDS, blankEvent, type AllocatorEvent, type EventSubscriber } from "./events.js";
 import {
@@ -130,7 +129,7 @@ export class EventHub implements BridgeObserver, BuddyListener {
 
   onCall(seq: number, cmd: number, arg0: number, arg1: number, arg2: number, result: number, status: number): void {
     // Normally the allocator appears at MEMMAP; a run restored from a checkpoint has one already.
-    if (this.buddy === null && this.bridgeRef !== null && this.bridgeRef.allocator !== null) this.hookAllocator(cmd === Cmd.MEMMAP);
+    if (this.buddy === null && this.bridgeRef !== null && this.bridgeRef.allocator !== null) this.hookAllocator(cmd === HC_MEMMAP);
     // No sampling here: events and queries sample the call when they need it (sync), and most calls
     // of a busy guest are page requests whose allocator events already did.
     if (status === OK || status === ENOMEM) {
@@ -146,8 +145,8 @@ export class EventHub implements BridgeObserver, BuddyListener {
   onRecord(seq: number, index: number, cmd: number, arg0: number, arg1: number, result: number, status: number): void {
     this.sync();
     this.record = index;
-    if (this.requestSubscribers.length > 0 && (cmd === Cmd.ALLOC_PAGES || cmd === Cmd.FREE_PAGES)) this.request(seq, cmd, arg0, arg1, 0, result, status);
-    if (status !== Status.OK && status !== Status.ENOMEM) this.protocolError(cmd, arg0, arg1, 0, status);
+    if (this.requestSubscribers.length > 0 && (cmd === HC_ALLOC_PAGES || cmd === HC_FREE_PAGES)) this.request(seq, cmd, arg0, arg1, 0, result, status);
+    if (status !== OK && status !== ENOMEM) this.protocolError(cmd, arg0, arg1, 0, status);
     this.failInjected = false;
     this.record = index + 1;
   }
@@ -198,7 +197,7 @@ export class EventHub implements BridgeObserver, BuddyListener {
     e.order = order >= 0 ? order : -1;
     e.npages = order >= 0 ? 1 << order : -order;
     e.gfp = gfp;
-    e.status = Status.ENOMEM;
+    e.status = ENOMEM;
     e.injected = injected;
     this.failInjected = injected;
     this.emit(e);
@@ -263,12 +262,13 @@ export class EventHub implements BridgeObserver, BuddyListener {
    */
   private sync(): void {
     const bridge = this.bridgeRef;
-    if ((bridge === null ? 0 : bridge.seq - 1) !== this.ctxSeq) this.sampleCall();
+    const seq = bridge === null ? 0 : bridge.seq - 1;
+    if (seq !== this.ctxSeq) this.sampleCall(seq);
   }
 
-  private sampleCall(): void {
-    const bridge = this.bridgeRef;
-    this.ctxSeq = bridge === null ? 0 : bridge.seq - 1;
+  /** Samples call `seq`: its command, EIP, CR0 and instruction counter. */
+  private sampleCall(seq: number): void {
+    this.ctxSeq = seq;
     this.ctxStack = -1;
     const g = this.guestRef;
     if (g === null) {
@@ -324,7 +324,7 @@ export class EventHub implements BridgeObserver, BuddyListener {
 
   /** Forwards a page request that changed the allocator (see EventSubscriber.onRequest). */
   private request(seq: number, cmd: number, arg0: number, arg1: number, arg2: number, result: number, status: number): void {
-    if (status !== Status.OK && (status !== Status.ENOMEM || this.failInjected)) return;
+    if (status !== OK && (status !== ENOMEM || this.failInjected)) return;
     const subs = this.requestSubscribers;
     for (let i = 0; i < subs.length; i++) subs[i]!.onRequest(seq, cmd, arg0, arg1, arg2, result, status);
   }
@@ -339,14 +339,14 @@ export class EventHub implements BridgeObserver, BuddyListener {
   private protocolError(cmd: number, arg0: number, arg1: number, arg2: number, status: number): void {
     const e = this.begin(KIND_PROTOCOL_ERROR);
     e.cmd = cmd;
-    if (cmd === Cmd.FREE_PAGES || cmd === Cmd.FREE_CONTIG) {
+    if (cmd === HC_FREE_PAGES || cmd === HC_FREE_CONTIG) {
       e.pfn = Math.floor(arg0 / 2 ** PAGE_SHIFT);
-      if (cmd === Cmd.FREE_PAGES) e.order = arg1;
+      if (cmd === HC_FREE_PAGES) e.order = arg1;
       else e.npages = arg1;
-    } else if (cmd === Cmd.ALLOC_PAGES) {
+    } else if (cmd === HC_ALLOC_PAGES) {
       e.order = arg0;
       e.gfp = arg1;
-    } else if (cmd === Cmd.ALLOC_CONTIG) {
+    } else if (cmd === HC_ALLOC_CONTIG) {
       e.npages = arg0;
       e.gfp = arg2;
     }
