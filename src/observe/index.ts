@@ -3,7 +3,8 @@
 export * from "./events.js";
 export { EventHub, type EventHubOptions } from "./event-hub.js";
 export { StackDepot } from "./stack-depot.js";
-export { walkStack, StackMemo, translate, codeRanges, readPhys32, ramWords, RamWords, DEFAULT_STACK_DEPTH, CR0_PG, CR4_PSE, CR4_PAE } from "./stack-walk.js";
+export { walkStack, StackMemo, translate, codeRanges, readPhys32, ramWords, RamWords, DEFAULT_STACK_DEPTH } from "./stack-walk.js";
+export { CR0_PG, CR4_PSE, CR4_PAE } from "./layout.js";
 export { Symbolizer, DEFAULT_WRAPPER_PATTERN, hex8 } from "./symbols.js";
 export { PageOwner, isInvalidFreeStatus, type InvalidFree, type OwnerRow, type OwnerTable } from "./page-owner.js";
 export * from "./owner-report.js";

@@ -10,7 +10,6 @@ import type { Elf32Image } from "../machine/elf.js";
 import { CR0_PG, CR4_PAE, CR4_PSE, MEMO_EMPTY, MEMO_SLOTS, MEMO_SLOT_BITS, PDE_PAGE_SIZE, PTE_PRESENT } from "./layout.js";
 import type { StackDepot } from "./stack-depot.js";
 
-export { CR0_PG, CR4_PAE, CR4_PSE };
 const PF_X = 0x1;
 /** The deepest backtrace kept (Linux's page_owner keeps 16 entries). */
 export const DEFAULT_STACK_DEPTH = 16;
@@ -121,7 +120,7 @@ export function walkStack(
  * words, RAM's size and `code`, which is what lets StackMemo (below) skip a walk whose words have
  * not changed. The trail needs room for 3 * out.length + 1 ints from `at`.
  */
-export function walkFlat(words: Int32Array, ebp: number, out: Uint32Array, code: Uint32Array | null, trail: Int32Array | null = null, at = 0): number {
+function walkFlat(words: Int32Array, ebp: number, out: Uint32Array, code: Uint32Array | null, trail: Int32Array | null = null, at = 0): number {
   const max = out.length;
   const lastWord = words.length - 1;
   const anyCode = code === null;
