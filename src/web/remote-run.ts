@@ -18,10 +18,15 @@ let shared: Worker | null = null;
 /** Who gets the worker's messages now: the active run, or the CLI-path run of a speed check. */
 let receiver: ((message: FromWorker) => void) | null = null;
 
-/** The page's guest worker (worker.js next to the page), started on first use. */
+/** A new worker.js (next to the page): the guest's machine with the CLI's allocator and observers. */
+function spawnWorker(name: string): Worker {
+  return new Worker(new URL("worker.js", document.baseURI), { type: "module", name });
+}
+
+/** The page's guest worker, started on first use. */
 function guestWorker(): Worker {
   if (shared === null) {
-    const worker = new Worker(new URL("worker.js", document.baseURI), { type: "module", name: "buddy86 guest" });
+    const worker = spawnWorker("buddy86 guest");
     worker.onmessage = (e: MessageEvent<FromWorker>) => receiver?.(e.data);
     worker.onerror = (e) => {
       e.preventDefault();
@@ -231,7 +236,7 @@ export function remoteCliRun(settings: RunSettings, observed = false): Promise<B
 }
 
 function ownersRun(settings: RunSettings): Promise<BootReport> {
-  if (ownersWorker === null) ownersWorker = new Worker(new URL("worker.js", document.baseURI), { type: "module", name: "buddy86 --owners reference" });
+  if (ownersWorker === null) ownersWorker = spawnWorker("buddy86 --owners reference");
   const worker = ownersWorker;
   return new Promise<BootReport>((resolve, reject) => {
     const failed = (message: string): void => {
