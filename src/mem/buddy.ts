@@ -4,7 +4,6 @@
 // throw for bad input: they are what the hypercall bridge calls. The plain methods throw BuddyError.
 
 import {
-  ADDRESS_LIMIT,
   DEFAULT_MAX_ORDER,
   GFP,
   GFP_ZONE_MASK,
@@ -191,9 +190,8 @@ export class BuddyAllocator extends PerCpuCore {
    */
   private freePagesSlow(addr: number, order: number): number {
     if (order >>> 0 !== order || order > this.maxOrder) return EINVAL;
-    if (!(addr >= 0 && addr < ADDRESS_LIMIT) || addr % PAGE_SIZE !== 0) return EFAULT;
-    const idx = (addr >>> PAGE_SHIFT) - this.basePfn;
-    if (idx < 0 || idx >= this.frameCount || this.meta[idx] === 0) return EFAULT;
+    const idx = this.frameIndex(addr);
+    if (idx < 0) return EFAULT;
     if (this.meta[idx] !== (ALLOC_TAG | order)) return this.badFree(idx, false, order);
     const zone = this.zoneOf(idx);
     if (this.listener !== null) this.listener.free(idx + this.basePfn, order, zone);
