@@ -5,6 +5,8 @@
 // code, so every observed call walks a real-looking backtrace. Observers, each in its own process:
 //   none     no observer (the CLI's plain path)
 //   hub      the EventHub alone (EIP and instruction counter sampled per call)
+//   stacks   the hub and a backtrace per allocation and free, nothing kept: the least that any
+//            observer naming each block's owner pays inside the port handler (docs/web.md, Speed)
 //   owners   the CLI's `--owners` path: src/observe's ObserveSession with page owners
 //   page     the web page's live run (src/web/live-run.ts): page owner, timeline, event log
 // The bridge, the allocator and the guest's loop are the same in every mode, so `mode - none` is the
@@ -21,6 +23,7 @@ import { HypercallBridge, readElf32, type BridgeObserver, type Elf32Image } from
 import type { GuestRegisters } from "../machine/bridge.js";
 import { ObserveSession } from "../observe/session.js";
 import { EventHub } from "../observe/event-hub.js";
+import type { AllocatorEvent, EventSubscriber } from "../observe/events.js";
 import { codeRanges } from "../observe/stack-walk.js";
 import { Cmd, Status } from "../protocol/abi.js";
 import { LiveRun } from "../web/live-run.js";
@@ -37,7 +40,7 @@ const STACK_DEPTH = 6;
 const EBP = 5;
 const REPS = 5;
 const DEFAULT_CALLS = 1_000_000;
-const MODES = ["none", "hub", "owners", "page"] as const;
+const MODES = ["none", "hub", "stacks", "owners", "page"] as const;
 const WORKLOADS = ["churn", "random"] as const;
 type ModeName = (typeof MODES)[number];
 type WorkloadName = (typeof WORKLOADS)[number];
@@ -89,9 +92,26 @@ function bootGuest(observer: EventHub | null, elf: Elf32Image): { bridge: Hyperc
 function makeObserver(mode: ModeName, kernel: Uint8Array, elf: Elf32Image): EventHub | null {
   if (mode === "none") return null;
   if (mode === "hub") return new EventHub({ code: codeRanges(elf) });
+  if (mode === "stacks") {
+    const hub = new EventHub({ code: codeRanges(elf) });
+    hub.subscribe(new StackProbe(hub));
+    return hub;
+  }
   if (mode === "owners") return new ObserveSession({ elf, owners: true }).hub;
   const run = new LiveRun({ kernel, kernelName: GUEST_IMAGE, cmdline: "", memoryBytes: RAM_BYTES, maxOrder: 10, pcp: true, poison: false, pauseAtMark: "", callsPerFrame: 0, wasmUrl: "" });
   return run.hub;
+}
+
+/** The `stacks` mode's subscriber: the call's backtrace for each allocation and free, then nothing. */
+class StackProbe implements EventSubscriber {
+  /** The handles' XOR, kept so that the walks are used. */
+  seen = 0;
+
+  constructor(private readonly hub: EventHub) {}
+
+  onEvent(e: Readonly<AllocatorEvent>): void {
+    if (e.kind === "alloc" || e.kind === "free") this.seen ^= this.hub.currentStack();
+  }
 }
 
 /** One guest call, as the CPU makes it: registers in, port read, status out. */
