@@ -115,10 +115,11 @@ export function walkStack(
  * The walk with paging off, where a frame pointer is a physical address. It reads each typed array's
  * bounds once and checks the usual single code range with two compares (a 6-frame walk went from 577
  * to 484 host instructions, callgrind). `w < lastWord` keeps both words of a frame inside RAM.
- * With a `trail`, every pair of words the walk reads is written there from `at` on as (word index,
- * saved EBP, return address) triples, ended by -1: the walk's result depends only on eip, ebp, those
+ * With a `trail`, the number of frames the walk read goes to trail[at] and each frame's two words
+ * after it as (saved EBP, return address) pairs: the walk's result depends only on eip, ebp, those
  * words, RAM's size and `code`, which is what lets StackMemo (below) skip a walk whose words have
- * not changed. The trail needs room for 3 * out.length + 1 ints from `at`.
+ * not changed. Where each pair was read needs no record: the first at ebp, each next one at the
+ * saved EBP before it. The trail needs room for 2 * out.length + 1 ints from `at`.
  */
 function walkFlat(words: Int32Array, ebp: number, out: Uint32Array, code: Uint32Array | null, trail: Int32Array | null = null, at = 0): number {
   const max = out.length;
@@ -131,6 +132,7 @@ function walkFlat(words: Int32Array, ebp: number, out: Uint32Array, code: Uint32
   // (negative here) is outside it, as is one whose frame would end past RAM.
   let fp = ebp | 0;
   let n = 1;
+  let t = at + 1;
   while (n < max) {
     if (fp <= 0 || (fp & 3) !== 0) break;
     const w = fp >> 2;
@@ -138,10 +140,9 @@ function walkFlat(words: Int32Array, ebp: number, out: Uint32Array, code: Uint32
     const next = words[w]!;
     const raw = words[w + 1]!;
     if (trail !== null) {
-      trail[at] = w;
-      trail[at + 1] = next;
-      trail[at + 2] = raw;
-      at += 3;
+      trail[t] = next;
+      trail[t + 1] = raw;
+      t += 2;
     }
     const ret = raw >>> 0;
     if (ret === 0) break;
@@ -150,7 +151,7 @@ function walkFlat(words: Int32Array, ebp: number, out: Uint32Array, code: Uint32
     if (next <= fp) break;
     fp = next;
   }
-  if (trail !== null) trail[at] = -1;
+  if (trail !== null) trail[at] = (t - at - 1) >> 1;
   return n;
 }
 
@@ -202,8 +203,8 @@ export class StackMemo {
   private words: Int32Array | null = null;
   /**
    * Per slot, slotLength ints: the depot handle of its walk (MEMO_EMPTY: none), that walk's EIP and
-   * EBP, then walkFlat's trail of (word index, saved EBP, return address) triples, ended by -1. One
-   * array: V8 checks and loads each typed array a lookup touches, so three tables cost more.
+   * EBP, then walkFlat's trail (a frame count, then a (saved EBP, return address) pair per frame).
+   * One array: V8 checks and loads each typed array a lookup touches, so three tables cost more.
    */
   private readonly table: Int32Array;
   private readonly slotLength: number;
@@ -214,7 +215,7 @@ export class StackMemo {
     private readonly code: Uint32Array | null,
     private readonly depot: StackDepot,
   ) {
-    this.slotLength = 3 + 3 * frames.length + 1;
+    this.slotLength = 3 + 1 + 2 * frames.length;
     this.table = new Int32Array(MEMO_SLOTS * this.slotLength);
     this.clear();
   }
@@ -234,7 +235,7 @@ export class StackMemo {
     const table = this.table;
     const at = slot * this.slotLength;
     const seen = table[at]!;
-    if (seen !== MEMO_EMPTY && table[at + 1] === e && table[at + 2] === b && trailHolds(words, table, at + 3)) return seen;
+    if (seen !== MEMO_EMPTY && table[at + 1] === e && table[at + 2] === b && trailHolds(words, table, at + 3, b >> 2)) return seen;
     const frames = this.frames;
     frames[0] = eip >>> 0;
     const depth = walkFlat(words, ebp, frames, this.code, table, at + 3);
@@ -251,25 +252,32 @@ export class StackMemo {
 }
 
 /**
- * True when every word a trail (walkFlat's triples from `at`, ended by -1) records still holds its
- * value. Four frames per round: V8 re-checks both arrays' maps and reloads their lengths and data
- * pointers after each loop back edge (its stack check may run anything), about 45 host instructions
- * per frame one frame per round; inside a round it checks them once. The `| 0` on each index spares
- * an overflow check per read (417 rather than 432 host instructions per page churn call).
+ * True when every word a trail (walkFlat's, from `t`) records still holds its value; `w` is the word
+ * index of the first frame (EBP >> 2), and each next frame's is its saved EBP >> 2, as the walk
+ * found them. Four frames per round: V8 re-checks both arrays' maps and reloads their lengths and
+ * data pointers after each loop back edge (its stack check may run anything), about 45 host
+ * instructions per frame one frame per round; inside a round it checks them once. The `| 0` on each
+ * index spares an overflow check per read. Two trail reads per frame, not three: the word index is
+ * the saved EBP just compared.
  */
-function trailHolds(words: Int32Array, trail: Int32Array, t: number): boolean {
-  for (;; t = (t + 12) | 0) {
-    const w0 = trail[t]!;
-    if (w0 < 0) return true;
-    if (words[w0] !== trail[(t + 1) | 0] || words[(w0 + 1) | 0] !== trail[(t + 2) | 0]) return false;
-    const w1 = trail[(t + 3) | 0]!;
-    if (w1 < 0) return true;
-    if (words[w1] !== trail[(t + 4) | 0] || words[(w1 + 1) | 0] !== trail[(t + 5) | 0]) return false;
-    const w2 = trail[(t + 6) | 0]!;
-    if (w2 < 0) return true;
-    if (words[w2] !== trail[(t + 7) | 0] || words[(w2 + 1) | 0] !== trail[(t + 8) | 0]) return false;
-    const w3 = trail[(t + 9) | 0]!;
-    if (w3 < 0) return true;
-    if (words[w3] !== trail[(t + 10) | 0] || words[(w3 + 1) | 0] !== trail[(t + 11) | 0]) return false;
+function trailHolds(words: Int32Array, trail: Int32Array, t: number, w: number): boolean {
+  for (let n = trail[t]!; ; n -= 4) {
+    if (n === 0) return true;
+    const e0 = trail[(t + 1) | 0]!;
+    if (words[w] !== e0 || words[(w + 1) | 0] !== trail[(t + 2) | 0]) return false;
+    if (n === 1) return true;
+    const w1 = e0 >> 2;
+    const e1 = trail[(t + 3) | 0]!;
+    if (words[w1] !== e1 || words[(w1 + 1) | 0] !== trail[(t + 4) | 0]) return false;
+    if (n === 2) return true;
+    const w2 = e1 >> 2;
+    const e2 = trail[(t + 5) | 0]!;
+    if (words[w2] !== e2 || words[(w2 + 1) | 0] !== trail[(t + 6) | 0]) return false;
+    if (n === 3) return true;
+    const w3 = e2 >> 2;
+    const e3 = trail[(t + 7) | 0]!;
+    if (words[w3] !== e3 || words[(w3 + 1) | 0] !== trail[(t + 8) | 0]) return false;
+    w = e3 >> 2;
+    t = (t + 8) | 0;
   }
 }
