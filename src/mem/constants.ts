@@ -60,6 +60,12 @@ export const ZT_SIZE = 51;
 
 /** GFP.ZERO as a plain constant, for hot paths. */
 export const GFP_ZERO = 0x100;
+/**
+ * GFP.HIGHMEM as a plain constant, for callers' loops: the build folds it as a literal, and V8 then
+ * folds the allocation fast path's gfp tests away (a gfp read from GFP stays a tagged value, untagged
+ * and tested on every call).
+ */
+export const GFP_HIGHMEM = 0x2;
 /** Every bit a caller may set; anything else is EINVAL. */
 export const GFP_VALID_MASK = 0x103; // GFP.DMA | GFP.HIGHMEM | GFP.ZERO
 /** The bits that choose a zone list; DMA|HIGHMEM together is Linux's GFP_ZONE_BAD. */
@@ -75,8 +81,8 @@ export const ZONE_END_PFN: readonly number[] = [0x1000, 0x38000, PFN_LIMIT];
 export const GFP = {
   KERNEL: 0,
   DMA: 0x1,
-  HIGHMEM: 0x2,
-  ZERO: 0x100,
+  HIGHMEM: GFP_HIGHMEM,
+  ZERO: GFP_ZERO,
 } as const;
 
 /** True when gfp has only known bits and names at most one zone modifier. */
