@@ -8,7 +8,6 @@ import {
   GFP,
   GFP_ZONE_MASK,
   MAX_MAX_ORDER,
-  ORDER_MASK,
   PAGE_SHIFT,
   PAGE_SIZE,
   PCP_DEFAULT_BATCH,
@@ -106,8 +105,8 @@ export class BuddyAllocator extends PerCpuCore {
     // per-CPU list of the zone list's first zone (Linux rmqueue_pcplist); any other order takes the
     // buddy lists, zone by zone as allocBlock does. Validation of anything else, refills, per-CPU
     // fallbacks, drains and failures are the slow path's. The gfp test (a non-integer or any other
-    // bit fails its first half) is two integer compares in V8's code; `hooked === false` is one,
-    // where `!hooked` tests every falsy kind of value.
+    // bit fails its first half) is two integer compares in V8's code; fastMaxOrder is -1 while a hook
+    // is attached, so one compare tests the order and the hooks.
     // Both fast paths are shaped by V8's inlining budget (docs/architecture.md, Performance): a
     // caller's optimised code carries a callee in line only while the bytes carried so far plus 1.2
     // times the callee's bytecode and what its own optimised code carries fit 920, and never a callee
@@ -119,7 +118,7 @@ export class BuddyAllocator extends PerCpuCore {
     // With the halves written into one function per path, W1's loop carried only the free (W1b pcp
     // 111 -> 141). The rare work stays out of line: the split (expand) and every merge (freeOne).
     const plainGfp = (gfp & GFP_ZONE_MASK) === gfp && gfp !== GFP_ZONE_MASK;
-    if (plainGfp && order >>> 0 === order && order <= this.maxOrder && this.hooked === false) {
+    if (plainGfp && order >>> 0 === order && order <= this.fastMaxOrder) {
       const idx = order <= this.pcpMaxOrder ? this.pcpPopFirst(order, gfp) : this.takeFromZonelist(order, gfp);
       if (idx >= 0) {
         this.meta[idx] = ALLOC_TAG | order;
@@ -164,8 +163,8 @@ export class BuddyAllocator extends PerCpuCore {
   tryFreePages(addr: number, order: number): number {
     // Fast path: the head of an allocated block of exactly this order, no hooks. One test does most of
     // the validation: meta ^ ALLOC_TAG is the recorded order for an ALLOC head and 32 or more for any
-    // other state, so with order <= ORDER_MASK it matches only an ALLOC head of this order, and never
-    // a non-integer. `pfn << PAGE_SHIFT === addr` with addr >= 0 takes page-aligned integers below
+    // other state, so with order <= fastMaxOrder (maxOrder, or -1 while a hook is attached) it
+    // matches only an ALLOC head of this order, and never a non-integer. `pfn << PAGE_SHIFT === addr` with addr >= 0 takes page-aligned integers below
     // 2 GiB (the int32 range, where V8 compares integers; the float compare of `addr < 2 ** 32` cost
     // instructions on every free); everything else, including frames at 2 GiB and above, goes to the
     // slow path, which validates in the ABI's precedence. zoneOf is written out (one call fewer to fit
@@ -174,7 +173,7 @@ export class BuddyAllocator extends PerCpuCore {
     const idx = (pfn - this.basePfn) | 0;
     if (
       pfn << PAGE_SHIFT === addr && addr >= 0 && idx >= 0 && idx < this.frameCount &&
-      (this.meta[idx]! ^ ALLOC_TAG) === order && order <= ORDER_MASK && this.hooked === false
+      (this.meta[idx]! ^ ALLOC_TAG) === order && order <= this.fastMaxOrder
     ) {
       const zone = idx < this.dmaEndIdx ? 0 : idx < this.normalEndIdx ? 1 : 2;
       if (order <= this.pcpMaxOrder) this.pcpPut(idx, order, zone);

@@ -102,10 +102,12 @@ export class BuddyCore {
   /** Guest RAM, for GFP_ZERO; null when no memory is attached. */
   memory: Uint8Array | null = null;
   /**
-   * True while a listener or a fault predicate is attached: the fast paths test this one flag and
-   * leave everything optional to the general path, so absent hooks cost one load and one branch.
+   * maxOrder while no listener and no fault predicate is attached, -1 while one is. The fast paths
+   * test a request's order against this one field, which takes only valid orders of an allocator
+   * without hooks; everything optional is the slow paths', so absent hooks cost nothing beyond the
+   * order test (a separate flag cost a load, a compare with false and a branch per call).
    */
-  hooked = false;
+  fastMaxOrder: number;
   private hookListener: BuddyListener | null = null;
   private hookFailPredicate: FailPredicate | null = null;
 
@@ -115,7 +117,7 @@ export class BuddyCore {
   }
   set listener(value: BuddyListener | null) {
     this.hookListener = value;
-    this.hooked = value !== null || this.hookFailPredicate !== null;
+    this.fastMaxOrder = value !== null || this.hookFailPredicate !== null ? -1 : this.maxOrder;
   }
 
   /** Consulted before each allocation when set: true makes it fail with ENOMEM (fault injection). */
@@ -124,7 +126,7 @@ export class BuddyCore {
   }
   set failPredicate(value: FailPredicate | null) {
     this.hookFailPredicate = value;
-    this.hooked = value !== null || this.hookListener !== null;
+    this.fastMaxOrder = value !== null || this.hookListener !== null ? -1 : this.maxOrder;
   }
 
   /**
@@ -134,6 +136,7 @@ export class BuddyCore {
   constructor(managed: readonly PfnRange[], maxOrder: number, pcp: PcpOptions) {
     invariant(managed.length > 0, "BuddyCore: no managed memory");
     this.maxOrder = maxOrder;
+    this.fastMaxOrder = maxOrder;
     this.orderCount = maxOrder + 1;
     const blockPages = 2 ** maxOrder;
     // `| 0` keeps these small integers (not doubles) so the JIT indexes typed arrays with int32 math.
