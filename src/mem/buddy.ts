@@ -7,6 +7,7 @@ import {
   DEFAULT_MAX_ORDER,
   GFP,
   GFP_ZONE_MASK,
+  LIST_STRIDE,
   MAX_MAX_ORDER,
   PAGE_SHIFT,
   PAGE_SIZE,
@@ -361,7 +362,7 @@ export class BuddyAllocator extends PerCpuCore {
   /** Free blocks of `order` on the buddy lists, summed over zones (0 for an order above max). */
   freeBlockCount(order: number): number {
     if (order > this.maxOrder) return 0;
-    return this.nrFree[order]! + this.nrFree[this.orderCount + order]! + this.nrFree[2 * this.orderCount + order]!;
+    return this.nrFree[order]! + this.nrFree[LIST_STRIDE + order]! + this.nrFree[2 * LIST_STRIDE + order]!;
   }
 
   /** True when the frame at pfn is managed (usable RAM, not reserved, not frame 0). */
@@ -423,9 +424,9 @@ export class BuddyAllocator extends PerCpuCore {
     checkInvariants(this);
   }
 
-  /** Host metadata bytes: the per-frame arrays plus the per-zone tables (words holds all but meta). */
+  /** Host metadata bytes: the per-frame arrays plus the per-zone tables (lists holds most of them). */
   get metadataBytes(): number {
-    return this.words.byteLength + this.meta.byteLength + this.zoneManaged.byteLength + this.zonelist.byteLength;
+    return this.link.byteLength + this.meta.byteLength + this.lists.byteLength + this.zoneManaged.byteLength + this.zonelist.byteLength;
   }
 
   /** A copy of every piece of allocator state, for snapshots. */

@@ -3,7 +3,7 @@
 
 import type { BuddyCore } from "./core.js";
 
-export const BUDDY_STATE_VERSION = 2;
+export const BUDDY_STATE_VERSION = 3;
 
 /** Everything needed to put an allocator of the same geometry back into this exact state. */
 export interface BuddyState {
