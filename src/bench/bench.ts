@@ -5,8 +5,8 @@
 
 import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { BuddyAllocator, GFP, MemoryMap, PAGE_SIZE, } from "../mem/index.js";
-import { FrameStack, medianMinMax, xorshift32 } from "./workloads.js";
+import { BuddyAllocator, GFP, GFP_HIGHMEM, MemoryMap, PAGE_SIZE } from "../mem/index.js";
+import { FrameStack, medianMinMax, w3Order, xorshift32 } from "./workloads.js";
 
 const POOL_BYTES = 2 ** 30;
 const FRAMES = POOL_BYTES / PAGE_SIZE;
@@ -86,60 +86,93 @@ function pick(x: number, n: number): number {
   return ((x >>> 0) * n / 2 ** 32) | 0;
 }
 
-/** W3 (fillTarget 0: free when the top bit of a is set) or W4 (free once live frames reach fillTarget). */
-function randomStream(src: PageSource, fillTarget: number) {
+/**
+ * W3: each op draws a and b; it frees a random live block when a's top bit is set (and one is live),
+ * else allocates order w3Order(b). xorshift32, w3Order and pick are written out here (the same stream,
+ * orders and indices as fillStream's helpers): V8 counts a called helper's bytecode (31 bytes per
+ * xorshift32 call site, 59 for w3Order, 21 for pick) against this function's inlining budget, which
+ * the allocator's two fast paths need whole (see BuddyAllocator.tryAllocPages). W3's loop is W4's
+ * without the live-frame count and W4's test: in the shared loop those cost about 8 instructions per
+ * call (callgrind) and kept more of the loop's values on the stack.
+ */
+function randomStream(src: PageSource) {
   let x = W3_SEED | 0;
   const live = liveBlocks; // addr + order
   let count = 0;
-  let liveFrames = 0;
   let failures = 0;
-  // Locals, not module bindings and properties in the loop: V8 reloads and re-checks those on each use.
+  // Locals, not module bindings, in the loop: V8 reloads and re-checks those on each use. The gfp is
+  // a literal: V8 then folds the fast path's gfp tests.
   const ops = W3_OPS;
-  const gfp = GFP.HIGHMEM;
-  const randomFrees = fillTarget === 0;
-  // xorshift32, w3Order (workloads.ts) and pick are written out in the loop, the same stream, orders
-  // and indices: V8 counts a called helper's bytecode (31 bytes per xorshift32 call site, 59 for
-  // w3Order, 21 for pick) against this function's inlining budget, which the allocator's two fast
-  // paths need whole (see BuddyAllocator.tryAllocPages); a caller of an allocator does not spend it on
-  // a random stream.
   for (let op = 0; op < ops; op++) {
-    // a and b are the stream's two draws (xorshift32, written out); a's top bit is the sign of its
-    // int32 state.
+    // a and b are the stream's two draws; a's top bit is the sign of its int32 state.
     x ^= x << 13;
     x ^= x >>> 17;
     const a = (x ^= x << 5);
     x ^= x << 13;
     x ^= x >>> 17;
     const b = (x ^= x << 5);
-    if (count > 0 && (randomFrees ? a < 0 : liveFrames >= fillTarget)) {
-      const i = ((b >>> 0) * count / 2 ** 32) | 0; // pick(b, count), written out
+    if (a < 0 && count > 0) {
+      // The swap-remove comes before the call: V8 re-checks and reloads the array after it.
+      const i = ((b >>> 0) * count / 2 ** 32) | 0; // pick(b, count)
       const block = live[i]!;
+      live[i] = live[--count]!;
       const order = block & (PAGE_SIZE - 1);
       if (src.tryFreePages(block - order, order) !== 0) throw new Error("bench: a free failed");
-      liveFrames -= 1 << order;
-      live[i] = live[--count]!;
     } else {
-      // w3Order written out.
       const u = b >>> 0;
-      const order = Math.clz32(2047 - (u - Math.floor(u / 2047) * 2047)) - 21;
-      const addr = src.tryAllocPages(order, gfp);
-      if (addr === 0) {
-        failures++;
-        continue;
-      }
-      live[count++] = addr + order;
-      liveFrames += 1 << order;
+      const order = Math.clz32(2047 - (u - Math.floor(u / 2047) * 2047)) - 21; // w3Order(u)
+      const addr = src.tryAllocPages(order, GFP_HIGHMEM);
+      if (addr === 0) failures++;
+      else live[count++] = addr + order;
     }
   }
-  for (let i = 0; i < count; i++) {
-    const order = live[i]! & (PAGE_SIZE - 1);
-    src.tryFreePages(live[i]! - order, order);
-  }
-  return { calls: W3_OPS + count, failures };
+  return { calls: ops + freeLive(src, count), failures };
 }
 
-const W3: Workload = (src) => randomStream(src, 0);
-const W4: Workload = (src) => randomStream(src, 0.9 * FRAMES);
+/**
+ * W4: the same stream as W3, but an op frees a random live block whenever the live frames reach
+ * fillTarget (a is drawn and not used), else allocates. Not tuned for the inlining budget (W4 has no
+ * target), so it calls the helpers.
+ */
+function fillStream(src: PageSource, fillTarget: number) {
+  let x = W3_SEED | 0;
+  const live = liveBlocks; // addr + order
+  let count = 0;
+  let liveFrames = 0;
+  let failures = 0;
+  for (let op = 0; op < W3_OPS; op++) {
+    x = xorshift32(xorshift32(x));
+    if (count > 0 && liveFrames >= fillTarget) {
+      const i = pick(x, count);
+      const order = live[i]! & (PAGE_SIZE - 1);
+      if (src.tryFreePages(live[i]! - order, order) !== 0) throw new Error("bench: a free failed");
+      liveFrames -= 1 << order;
+      live[i] = live[--count]!;
+      continue;
+    }
+    const order = w3Order(x >>> 0);
+    const addr = src.tryAllocPages(order, GFP_HIGHMEM);
+    if (addr === 0) {
+      failures++;
+      continue;
+    }
+    live[count++] = addr + order;
+    liveFrames += 1 << order;
+  }
+  return { calls: W3_OPS + freeLive(src, count), failures };
+}
+
+/** Frees the first count blocks of liveBlocks (addr + order); returns count, the calls it made. */
+function freeLive(src: PageSource, count: number): number {
+  for (let i = 0; i < count; i++) {
+    const order = liveBlocks[i]! & (PAGE_SIZE - 1);
+    src.tryFreePages(liveBlocks[i]! - order, order);
+  }
+  return count;
+}
+
+const W3: Workload = (src) => randomStream(src);
+const W4: Workload = (src) => fillStream(src, 0.9 * FRAMES);
 
 /** Runs one workload on one source: 1 warm-up, then REPS timed reps, each on a fresh source. */
 function measure(kind: string, work: Workload) {

@@ -7,8 +7,8 @@ import {
   DEFAULT_MAX_ORDER,
   GFP,
   GFP_ZONE_MASK,
+  LIST_STRIDE,
   MAX_MAX_ORDER,
-  ORDER_MASK,
   PAGE_SHIFT,
   PAGE_SIZE,
   PCP_DEFAULT_BATCH,
@@ -106,20 +106,20 @@ export class BuddyAllocator extends PerCpuCore {
     // per-CPU list of the zone list's first zone (Linux rmqueue_pcplist); any other order takes the
     // buddy lists, zone by zone as allocBlock does. Validation of anything else, refills, per-CPU
     // fallbacks, drains and failures are the slow path's. The gfp test (a non-integer or any other
-    // bit fails its first half) is two integer compares in V8's code; `hooked === false` is one,
-    // where `!hooked` tests every falsy kind of value.
+    // bit fails its first half) is two integer compares in V8's code; fastMaxOrder is -1 while a hook
+    // is attached, so one compare tests the order and the hooks.
     // Both fast paths are shaped by V8's inlining budget (docs/architecture.md, Performance): a
     // caller's optimised code carries a callee in line only while the bytes carried so far plus 1.2
     // times the callee's bytecode and what its own optimised code carries fit 920, and never a callee
-    // of over 460 bytes. So each fast path is a small front (this one 135 bytes, tryFreePages 189) that
+    // of over 460 bytes. So each fast path is a small front (this one 125 bytes, tryFreePages 181) that
     // calls its per-CPU or its buddy half; a call never made is never carried, so a caller pays only
     // for the halves its allocator runs. W3's loop carries this front, takeFromZonelist and takeHead,
-    // tryFreePages and pushOrMerge (`node --trace-turbo-inlining` lists them): W3 pure 296 -> 250
+    // tryFreePages, pushOrMerge and pushFree (`node --trace-turbo-inlining` lists them): W3 pure 296 -> 250
     // instructions per call, where a free was a call.
     // With the halves written into one function per path, W1's loop carried only the free (W1b pcp
     // 111 -> 141). The rare work stays out of line: the split (expand) and every merge (freeOne).
     const plainGfp = (gfp & GFP_ZONE_MASK) === gfp && gfp !== GFP_ZONE_MASK;
-    if (plainGfp && order >>> 0 === order && order <= this.maxOrder && this.hooked === false) {
+    if (plainGfp && order >>> 0 === order && order <= this.fastMaxOrder) {
       const idx = order <= this.pcpMaxOrder ? this.pcpPopFirst(order, gfp) : this.takeFromZonelist(order, gfp);
       if (idx >= 0) {
         this.meta[idx] = ALLOC_TAG | order;
@@ -164,8 +164,8 @@ export class BuddyAllocator extends PerCpuCore {
   tryFreePages(addr: number, order: number): number {
     // Fast path: the head of an allocated block of exactly this order, no hooks. One test does most of
     // the validation: meta ^ ALLOC_TAG is the recorded order for an ALLOC head and 32 or more for any
-    // other state, so with order <= ORDER_MASK it matches only an ALLOC head of this order, and never
-    // a non-integer. `pfn << PAGE_SHIFT === addr` with addr >= 0 takes page-aligned integers below
+    // other state, so with order <= fastMaxOrder (maxOrder, or -1 while a hook is attached) it
+    // matches only an ALLOC head of this order, and never a non-integer. `pfn << PAGE_SHIFT === addr` with addr >= 0 takes page-aligned integers below
     // 2 GiB (the int32 range, where V8 compares integers; the float compare of `addr < 2 ** 32` cost
     // instructions on every free); everything else, including frames at 2 GiB and above, goes to the
     // slow path, which validates in the ABI's precedence. zoneOf is written out (one call fewer to fit
@@ -174,7 +174,7 @@ export class BuddyAllocator extends PerCpuCore {
     const idx = (pfn - this.basePfn) | 0;
     if (
       pfn << PAGE_SHIFT === addr && addr >= 0 && idx >= 0 && idx < this.frameCount &&
-      (this.meta[idx]! ^ ALLOC_TAG) === order && order <= ORDER_MASK && this.hooked === false
+      (this.meta[idx]! ^ ALLOC_TAG) === order && order <= this.fastMaxOrder
     ) {
       const zone = idx < this.dmaEndIdx ? 0 : idx < this.normalEndIdx ? 1 : 2;
       if (order <= this.pcpMaxOrder) this.pcpPut(idx, order, zone);
@@ -362,7 +362,7 @@ export class BuddyAllocator extends PerCpuCore {
   /** Free blocks of `order` on the buddy lists, summed over zones (0 for an order above max). */
   freeBlockCount(order: number): number {
     if (order > this.maxOrder) return 0;
-    return this.nrFree[order]! + this.nrFree[this.orderCount + order]! + this.nrFree[2 * this.orderCount + order]!;
+    return this.nrFree[order]! + this.nrFree[LIST_STRIDE + order]! + this.nrFree[2 * LIST_STRIDE + order]!;
   }
 
   /** True when the frame at pfn is managed (usable RAM, not reserved, not frame 0). */
@@ -424,9 +424,9 @@ export class BuddyAllocator extends PerCpuCore {
     checkInvariants(this);
   }
 
-  /** Host metadata bytes: the per-frame arrays plus the per-zone tables (words holds all but meta). */
+  /** Host metadata bytes: the per-frame arrays plus the per-zone tables (lists holds most of them). */
   get metadataBytes(): number {
-    return this.words.byteLength + this.meta.byteLength + this.zoneManaged.byteLength + this.zonelist.byteLength;
+    return this.link.byteLength + this.meta.byteLength + this.lists.byteLength + this.zoneManaged.byteLength + this.zonelist.byteLength;
   }
 
   /** A copy of every piece of allocator state, for snapshots. */

@@ -44,22 +44,38 @@ export const ALLOC_TAG = FRAME_ALLOC << STATE_SHIFT;
 export const CONTIG_HEAD_TAG = FRAME_CONTIG_HEAD << STATE_SHIFT;
 export const CONTIG_TAIL_TAG = FRAME_CONTIG_TAIL << STATE_SHIFT;
 
-// Where the per-zone tables sit in `words`, from zoneTableBase (see BuddyCore.words in core.ts): 3 zones each,
-// 12 per-CPU lists (zone * PCP_ORDER_COUNT + order) each, and the 12 zone list slots. Literal numbers
-// placed before any object initializer: the build folds only those into the hot paths.
-export const ZT_ORDER_MASK = 0;
-export const ZT_ZONE_LO = 3;
-export const ZT_ZONE_HI = 6;
-export const ZT_PCP_HEAD = 9;
-export const ZT_PCP_TAIL = 21;
-export const ZT_PCP_COUNT = 33;
-export const ZT_PCP_DRAIN = 36;
+// Where the per-zone tables sit in `lists` (see BuddyCore.lists in core.ts), at fixed offsets the build
+// folds into the hot paths as literals: freeHead and nrFree, LIST_STRIDE lists per zone whatever the
+// maxOrder (list (zone << LIST_SHIFT) | order: a shift and an or, where a per-allocator stride cost a
+// load, an untag and a checked multiply), then per zone an order bitmap, zoneLo and zoneHi, 12 per-CPU
+// lists (zone * PCP_ORDER_COUNT + order) of heads, of tails, per zone the per-CPU count and drain
+// index, and the 12 zone list slots. The hot paths add a small index to LIST_COUNT (list < 128) and
+// ZT_ORDER_MASK (zone < 4) with `|`: V8 checks an addition for overflow, an or needs no check.
+// Literal numbers placed before any object initializer: the build folds only those into the hot paths.
+export const LIST_SHIFT = 5;
+/** Lists per zone in freeHead and nrFree: orders 0..MAX_MAX_ORDER fit. */
+export const LIST_STRIDE = 1 << LIST_SHIFT;
+export const LIST_HEAD = 0;
+export const LIST_COUNT = 128;
+export const ZT_ORDER_MASK = 224;
+export const ZT_ZONE_LO = 227;
+export const ZT_ZONE_HI = 230;
+export const ZT_PCP_HEAD = 233;
+export const ZT_PCP_TAIL = 245;
+export const ZT_PCP_COUNT = 257;
+export const ZT_PCP_DRAIN = 260;
 /** A copy of `zonelist` (which stays an Int8Array for its readers), for the allocation fast path. */
-export const ZT_ZONELIST = 39;
-export const ZT_SIZE = 51;
+export const ZT_ZONELIST = 263;
+export const LISTS_SIZE = 275;
 
 /** GFP.ZERO as a plain constant, for hot paths. */
 export const GFP_ZERO = 0x100;
+/**
+ * GFP.HIGHMEM as a plain constant, for callers' loops: the build folds it as a literal, and V8 then
+ * folds the allocation fast path's gfp tests away (a gfp read from GFP stays a tagged value, untagged
+ * and tested on every call).
+ */
+export const GFP_HIGHMEM = 0x2;
 /** Every bit a caller may set; anything else is EINVAL. */
 export const GFP_VALID_MASK = 0x103; // GFP.DMA | GFP.HIGHMEM | GFP.ZERO
 /** The bits that choose a zone list; DMA|HIGHMEM together is Linux's GFP_ZONE_BAD. */
@@ -75,8 +91,8 @@ export const ZONE_END_PFN: readonly number[] = [0x1000, 0x38000, PFN_LIMIT];
 export const GFP = {
   KERNEL: 0,
   DMA: 0x1,
-  HIGHMEM: 0x2,
-  ZERO: 0x100,
+  HIGHMEM: GFP_HIGHMEM,
+  ZERO: GFP_ZERO,
 } as const;
 
 /** True when gfp has only known bits and names at most one zone modifier. */

@@ -10,6 +10,11 @@ import {
   FRAME_FREE,
   FRAME_PCP,
   FREE_TAG,
+  LIST_COUNT,
+  LIST_HEAD,
+  LIST_SHIFT,
+  LIST_STRIDE,
+  LISTS_SIZE,
   ORDER_MASK,
   PAGE_SIZE,
   PCP_MAX_ORDER,
@@ -23,7 +28,6 @@ import {
   ZT_PCP_DRAIN,
   ZT_PCP_HEAD,
   ZT_PCP_TAIL,
-  ZT_SIZE,
   ZT_ZONE_HI,
   ZT_ZONE_LO,
   ZT_ZONELIST,
@@ -34,7 +38,7 @@ import type { PfnRange } from "./memory-map.js";
 
 export class BuddyCore {
   readonly maxOrder: number;
-  /** Orders 0..maxOrder: the stride of the per-zone list arrays. */
+  /** Orders 0..maxOrder: how many of each zone's LIST_STRIDE free lists are in use. */
   readonly orderCount: number;
   /** First pfn covered by the metadata arrays; a multiple of 2^maxOrder. */
   readonly basePfn: number;
@@ -43,20 +47,16 @@ export class BuddyCore {
   readonly managedPageCount: number;
 
   /**
-   * The links and every per-zone table in one Int32Array: link (2 per frame), then freeHead and
-   * nrFree (per zone and order), then the small per-zone tables at zoneTableBase. The named arrays
-   * below are views into it, for everything that is not a hot path. Why one array: V8 re-checks a
-   * typed array's map and reloads its length and data pointer after stores to any typed array, so
-   * each extra array a hot path touches costs several instructions per access; here the list
-   * operations touch two arrays (words and meta), as the C reference touches two.
+   * Every per-zone table in one small Int32Array at fixed offsets (LIST_HEAD, LIST_COUNT, ZT_* in
+   * constants.ts); the named per-zone arrays below are views of it, for everything that is not a hot
+   * path. Why its own array at fixed offsets: the hot paths index it with literals and the list
+   * number (zone << LIST_SHIFT) | order, where offsets and a stride held in fields (the tables once
+   * followed the links in one array) cost a load, an untag and an overflow check each, and a
+   * multiply. Each further array costs V8 loads of its length and data pointers, so the list
+   * operations touch three (link, meta and this), as the C reference touches a link array, a meta
+   * array and its zone structs. Callgrind, W3 pure 236.0 -> 224.2 instructions per call.
    */
-  readonly words: Int32Array;
-  /** Index in words of freeHead[0], nrFree[0] and of the per-zone tables (ZT_* offsets). */
-  readonly freeHeadBase: number;
-  readonly nrFreeBase: number;
-  readonly zoneTableBase: number;
-  /** Lists per table: ZONE_COUNT * orderCount (nrFreeBase - freeHeadBase). */
-  readonly listCount: number;
+  readonly lists: Int32Array;
 
   // Per-frame struct of arrays: 9 bytes per covered frame.
   /**
@@ -68,7 +68,7 @@ export class BuddyCore {
   /** Per frame: state << STATE_SHIFT | order. */
   readonly meta: Uint8Array;
 
-  // Per zone and order (index zone * orderCount + order).
+  // Per zone and order (index zone * LIST_STRIDE + order; orders above maxOrder stay empty).
   readonly freeHead: Int32Array;
   readonly nrFree: Int32Array;
   /** Per zone: bit k set when the order-k free list is non-empty, so finding an order is O(1). */
@@ -102,10 +102,12 @@ export class BuddyCore {
   /** Guest RAM, for GFP_ZERO; null when no memory is attached. */
   memory: Uint8Array | null = null;
   /**
-   * True while a listener or a fault predicate is attached: the fast paths test this one flag and
-   * leave everything optional to the general path, so absent hooks cost one load and one branch.
+   * maxOrder while no listener and no fault predicate is attached, -1 while one is. The fast paths
+   * test a request's order against this one field, which takes only valid orders of an allocator
+   * without hooks; everything optional is the slow paths', so absent hooks cost nothing beyond the
+   * order test (a separate flag cost a load, a compare with false and a branch per call).
    */
-  hooked = false;
+  fastMaxOrder: number;
   private hookListener: BuddyListener | null = null;
   private hookFailPredicate: FailPredicate | null = null;
 
@@ -115,7 +117,7 @@ export class BuddyCore {
   }
   set listener(value: BuddyListener | null) {
     this.hookListener = value;
-    this.hooked = value !== null || this.hookFailPredicate !== null;
+    this.fastMaxOrder = value !== null || this.hookFailPredicate !== null ? -1 : this.maxOrder;
   }
 
   /** Consulted before each allocation when set: true makes it fail with ENOMEM (fault injection). */
@@ -124,7 +126,7 @@ export class BuddyCore {
   }
   set failPredicate(value: FailPredicate | null) {
     this.hookFailPredicate = value;
-    this.hooked = value !== null || this.hookListener !== null;
+    this.fastMaxOrder = value !== null || this.hookListener !== null ? -1 : this.maxOrder;
   }
 
   /**
@@ -134,28 +136,24 @@ export class BuddyCore {
   constructor(managed: readonly PfnRange[], maxOrder: number, pcp: PcpOptions) {
     invariant(managed.length > 0, "BuddyCore: no managed memory");
     this.maxOrder = maxOrder;
+    this.fastMaxOrder = maxOrder;
     this.orderCount = maxOrder + 1;
     const blockPages = 2 ** maxOrder;
     // `| 0` keeps these small integers (not doubles) so the JIT indexes typed arrays with int32 math.
     this.basePfn = (Math.floor(managed[0]!.startPfn / blockPages) * blockPages) | 0;
     this.frameCount = (managed[managed.length - 1]!.endPfn - this.basePfn) | 0;
     const n = this.frameCount;
-    const lists = ZONE_COUNT * this.orderCount;
-    this.listCount = lists;
-    this.freeHeadBase = 2 * n;
-    this.nrFreeBase = 2 * n + lists;
-    const zt = 2 * n + 2 * lists;
-    this.zoneTableBase = zt;
-    const words = new Int32Array(zt + ZT_SIZE);
-    this.words = words;
-    this.link = words.subarray(0, 2 * n).fill(-1);
+    const count = ZONE_COUNT * LIST_STRIDE;
+    const lists = new Int32Array(LISTS_SIZE);
+    this.lists = lists;
+    this.link = new Int32Array(2 * n).fill(-1);
     this.meta = new Uint8Array(n);
-    this.freeHead = words.subarray(this.freeHeadBase, this.freeHeadBase + lists).fill(-1);
-    this.nrFree = words.subarray(this.nrFreeBase, this.nrFreeBase + lists);
-    this.orderMask = words.subarray(zt + ZT_ORDER_MASK, zt + ZT_ORDER_MASK + ZONE_COUNT);
+    this.freeHead = lists.subarray(LIST_HEAD, LIST_HEAD + count).fill(-1);
+    this.nrFree = lists.subarray(LIST_COUNT, LIST_COUNT + count);
+    this.orderMask = lists.subarray(ZT_ORDER_MASK, ZT_ORDER_MASK + ZONE_COUNT);
     this.zoneManaged = new Int32Array(ZONE_COUNT);
-    this.zoneLo = words.subarray(zt + ZT_ZONE_LO, zt + ZT_ZONE_LO + ZONE_COUNT);
-    this.zoneHi = words.subarray(zt + ZT_ZONE_HI, zt + ZT_ZONE_HI + ZONE_COUNT);
+    this.zoneLo = lists.subarray(ZT_ZONE_LO, ZT_ZONE_LO + ZONE_COUNT);
+    this.zoneHi = lists.subarray(ZT_ZONE_HI, ZT_ZONE_HI + ZONE_COUNT);
     let lo = 0;
     for (let z = 0; z < ZONE_COUNT; z++) {
       const hi = Math.min(n, Math.max(0, ZONE_END_PFN[z]! - this.basePfn));
@@ -168,10 +166,10 @@ export class BuddyCore {
     this.pcpMaxOrder = pcp === false ? -1 : Math.min(PCP_MAX_ORDER, maxOrder);
     this.pcpHigh = pcp === false ? 0 : pcp.high;
     this.pcpBatch = pcp === false ? 0 : pcp.batch;
-    this.pcpHead = words.subarray(zt + ZT_PCP_HEAD, zt + ZT_PCP_HEAD + ZONE_COUNT * PCP_ORDER_COUNT).fill(-1);
-    this.pcpTail = words.subarray(zt + ZT_PCP_TAIL, zt + ZT_PCP_TAIL + ZONE_COUNT * PCP_ORDER_COUNT).fill(-1);
-    this.pcpCount = words.subarray(zt + ZT_PCP_COUNT, zt + ZT_PCP_COUNT + ZONE_COUNT);
-    this.pcpDrainIndex = words.subarray(zt + ZT_PCP_DRAIN, zt + ZT_PCP_DRAIN + ZONE_COUNT);
+    this.pcpHead = lists.subarray(ZT_PCP_HEAD, ZT_PCP_HEAD + ZONE_COUNT * PCP_ORDER_COUNT).fill(-1);
+    this.pcpTail = lists.subarray(ZT_PCP_TAIL, ZT_PCP_TAIL + ZONE_COUNT * PCP_ORDER_COUNT).fill(-1);
+    this.pcpCount = lists.subarray(ZT_PCP_COUNT, ZT_PCP_COUNT + ZONE_COUNT);
+    this.pcpDrainIndex = lists.subarray(ZT_PCP_DRAIN, ZT_PCP_DRAIN + ZONE_COUNT);
 
     // Boot handover. Like Linux (memblock_free_all frees boot memory to the lists' tails), the lists end
     // up in ascending address order, so a fresh allocator hands out low addresses first: blocks are
@@ -212,7 +210,7 @@ export class BuddyCore {
       let slot = zc * 4;
       for (const z of zones) if (this.zoneManaged[z]! > 0) this.zonelist[slot++] = z;
     });
-    for (let slot = 0; slot < 12; slot++) words[zt + ZT_ZONELIST + slot] = this.zonelist[slot]!;
+    for (let slot = 0; slot < 12; slot++) lists[ZT_ZONELIST + slot] = this.zonelist[slot]!;
   }
 
   /**
@@ -224,7 +222,7 @@ export class BuddyCore {
     // A shift, not `2 ** o`: V8 calls its pow() for a variable exponent, about 100 instructions per
     // order, and the page's timeline sums every zone once per sample. The product is below 2^20.
     let frames = 0;
-    for (let o = 0; o < this.orderCount; o++) frames += this.nrFree[zone * this.orderCount + o]! << o;
+    for (let o = 0; o < this.orderCount; o++) frames += this.nrFree[zone * LIST_STRIDE + o]! << o;
     return frames;
   }
 
@@ -241,7 +239,7 @@ export class BuddyCore {
   /** Takes a free block off its list; the caller sets its new state. */
   delFree(idx: number, order: number, zone: number): void {
     const link = this.link;
-    const li = zone * this.orderCount + order;
+    const li = zone * LIST_STRIDE + order;
     const nx = link[2 * idx]!;
     const pv = link[2 * idx + 1]!;
     if (pv >= 0) link[2 * pv] = nx;
@@ -257,12 +255,11 @@ export class BuddyCore {
    * head's meta.
    */
   takeFromZonelist(order: number, zc: number): number {
-    const words = this.words;
-    const zt = this.zoneTableBase;
-    let at = zt + ZT_ZONELIST + (zc << 2);
-    let zone = words[at]!;
+    const lists = this.lists;
+    let at = ZT_ZONELIST + (zc << 2);
+    let zone = lists[at]!;
     let mask = 0;
-    while (zone >= 0 && (mask = words[zt + ZT_ORDER_MASK + zone]! & (-1 << order)) === 0) zone = words[++at]!;
+    while (zone >= 0 && (mask = lists[ZT_ORDER_MASK | zone]! & (-1 << order)) === 0) zone = lists[++at]!;
     if (zone < 0) return -1;
     return this.takeHead(zone, 31 - Math.clz32(mask & -mask), order);
   }
@@ -273,7 +270,7 @@ export class BuddyCore {
    * caller must set the head's meta.
    */
   rmqueue(zone: number, order: number): number {
-    const mask = this.words[this.zoneTableBase + ZT_ORDER_MASK + zone]! & (-1 << order);
+    const mask = this.lists[ZT_ORDER_MASK | zone]! & (-1 << order);
     if (mask === 0) return -1;
     return this.takeHead(zone, 31 - Math.clz32(mask & -mask), order);
   }
@@ -284,14 +281,15 @@ export class BuddyCore {
    * exactly when its next is -1, so the bitmap needs no count.
    */
   private takeHead(zone: number, cur: number, order: number): number {
-    const words = this.words;
-    const headAt = this.freeHeadBase + zone * this.orderCount + cur;
-    const idx = words[headAt]!;
-    const nx = words[idx << 1]!;
-    words[headAt] = nx;
-    if (nx >= 0) words[(nx << 1) | 1] = -1;
-    else words[this.zoneTableBase + ZT_ORDER_MASK + zone]! &= ~(1 << cur);
-    words[headAt + this.listCount]!--;
+    const lists = this.lists;
+    const link = this.link;
+    const list = (zone << LIST_SHIFT) | cur;
+    const idx = lists[list]!;
+    const nx = link[idx << 1]!;
+    lists[list] = nx;
+    if (nx >= 0) link[(nx << 1) | 1] = -1;
+    else lists[ZT_ORDER_MASK | zone]! &= ~(1 << cur);
+    lists[list | LIST_COUNT]!--;
     if (cur > order) this.expand(idx, order, cur, zone);
     return idx;
   }
@@ -304,20 +302,20 @@ export class BuddyCore {
    * out of line it leaves the fast path small enough for V8 to carry in line (see tryAllocPages).
    */
   expand(idx: number, order: number, cur: number, zone: number): void {
-    const words = this.words;
+    const lists = this.lists;
+    const link = this.link;
     const meta = this.meta;
     const listener = this.hookListener;
-    const headAt = this.freeHeadBase + zone * this.orderCount;
-    const countAt = headAt + this.listCount;
+    const first = zone << LIST_SHIFT;
     // Bits order..cur-1: the lists the upper halves go to, all empty until now.
-    words[this.zoneTableBase + ZT_ORDER_MASK + zone]! |= ((1 << cur) - 1) & (-1 << order);
+    lists[ZT_ORDER_MASK | zone]! |= ((1 << cur) - 1) & (-1 << order);
     do {
       cur--;
       const half = idx | (1 << cur);
-      words[half << 1] = -1;
-      words[(half << 1) | 1] = -1;
-      words[headAt + cur] = half;
-      words[countAt + cur] = 1;
+      link[half << 1] = -1;
+      link[(half << 1) | 1] = -1;
+      lists[first | cur] = half;
+      lists[first | cur | LIST_COUNT] = 1;
       meta[half] = FREE_TAG | cur;
       if (listener !== null) listener.split(idx + this.basePfn, cur, zone);
     } while (cur > order);
@@ -337,63 +335,56 @@ export class BuddyCore {
    */
   freeOne(idx: number, order: number, zone: number): void {
     const meta = this.meta;
-    const words = this.words;
+    const lists = this.lists;
+    const link = this.link;
     const freed = idx;
     const first = order;
-    const frameCount = this.frameCount;
     const maxOrder = this.maxOrder;
-    const headAt = this.freeHeadBase + zone * this.orderCount;
-    const countAt = headAt + this.listCount;
-    const maskAt = this.zoneTableBase + ZT_ORDER_MASK + zone;
+    const zoneLists = zone << LIST_SHIFT;
+    const maskAt = ZT_ORDER_MASK | zone;
+    // The zone's bounds, read once: [lo, hi) lies inside [0, frameCount), so the test keeps the read
+    // of meta in bounds too.
+    const lo = lists[ZT_ZONE_LO + zone]!;
+    const hi = lists[ZT_ZONE_HI + zone]!;
     for (; order < maxOrder; order++) {
       const buddy = idx ^ (1 << order);
-      if (buddy >= frameCount || meta[buddy] !== (FREE_TAG | order)) break;
-      if (buddy < words[maskAt + (ZT_ZONE_LO - ZT_ORDER_MASK)]! || buddy >= words[maskAt + (ZT_ZONE_HI - ZT_ORDER_MASK)]!) break;
+      if (buddy < lo || buddy >= hi || meta[buddy] !== (FREE_TAG | order)) break;
       // Unlink the buddy (Linux del_page_from_free_list).
-      const nx = words[buddy << 1]!;
-      const pv = words[(buddy << 1) | 1]!;
-      if (pv >= 0) words[pv << 1] = nx;
-      else words[headAt + order] = nx;
-      if (nx >= 0) words[(nx << 1) | 1] = pv;
-      if (--words[countAt + order]! === 0) words[maskAt]! &= ~(1 << order);
+      const nx = link[buddy << 1]!;
+      const pv = link[(buddy << 1) | 1]!;
+      if (pv >= 0) link[pv << 1] = nx;
+      else lists[zoneLists | order] = nx;
+      if (nx >= 0) link[(nx << 1) | 1] = pv;
+      if (--lists[zoneLists | order | LIST_COUNT]! === 0) lists[maskAt]! &= ~(1 << order);
       // The upper half of the pair is a tail from now on; the lower half is the new head.
       meta[idx | (1 << order)] = TAIL_TAG;
       idx &= buddy;
     }
     // Push on the list (pushFree written out).
-    const head = words[headAt + order]!;
-    words[idx << 1] = head;
-    words[(idx << 1) | 1] = -1;
-    if (head >= 0) words[(head << 1) | 1] = idx;
-    else words[maskAt]! |= 1 << order;
-    words[headAt + order] = idx;
+    const list = zoneLists | order;
+    const head = lists[list]!;
+    link[idx << 1] = head;
+    link[(idx << 1) | 1] = -1;
+    if (head >= 0) link[(head << 1) | 1] = idx;
+    else lists[maskAt]! |= 1 << order;
+    lists[list] = idx;
     meta[idx] = FREE_TAG | order;
-    words[countAt + order]!++;
+    lists[list | LIST_COUNT]!++;
     const listener = this.hookListener;
     if (listener !== null) for (let o = first + 1; o <= order; o++) listener.merge((freed & (-1 << o)) + this.basePfn, o, zone);
   }
 
   /**
    * The free fast path's buddy half (no hooks): a block whose buddy is not a free head of its order
-   * (94% of W3's frees) is pushed on its list here, pushFree written out (a call's bytecode did not
-   * fit the inlining budget, see BuddyAllocator.tryAllocPages); any other goes to freeOne, which
-   * merges. The bound on buddy keeps the read of meta in bounds.
+   * (94% of W3's frees) is pushed on its list by pushFree, which V8 carries in line with it (89 and
+   * 151 bytes of bytecode, within the inlining budget, see BuddyAllocator.tryAllocPages); any other
+   * goes to freeOne, which merges. The bound on buddy keeps the read of meta in bounds.
    */
   pushOrMerge(idx: number, order: number, zone: number): void {
     const meta = this.meta;
     const buddy = idx ^ (1 << order);
     if (buddy < this.frameCount && meta[buddy] === (FREE_TAG | order)) return this.freeOne(idx, order, zone);
-    const words = this.words;
-    const at = this.freeHeadBase + zone * this.orderCount + order;
-    const head = words[at]!;
-    const link = idx << 1;
-    words[link] = head;
-    words[link | 1] = -1;
-    if (head >= 0) words[(head << 1) | 1] = idx;
-    else words[this.zoneTableBase + ZT_ORDER_MASK + zone]! |= 1 << order;
-    words[at] = idx;
-    meta[idx] = FREE_TAG | order;
-    words[at + this.listCount]!++;
+    this.pushFree(idx, order, zone);
   }
 
   /**
@@ -402,16 +393,19 @@ export class BuddyCore {
    * touched only when the list was empty.
    */
   pushFree(idx: number, order: number, zone: number): void {
-    const words = this.words;
-    const at = this.freeHeadBase + zone * this.orderCount + order;
-    const head = words[at]!;
-    words[idx << 1] = head;
-    words[(idx << 1) | 1] = -1;
-    if (head >= 0) words[(head << 1) | 1] = idx;
-    else words[this.zoneTableBase + ZT_ORDER_MASK + zone]! |= 1 << order;
-    words[at] = idx;
+    // meta first: its array is then done with before the list's two are loaded (fewer values for
+    // V8 to keep in registers; W3 pure 224.2 -> 219.2 instructions per call).
     this.meta[idx] = FREE_TAG | order;
-    words[at + this.listCount]!++;
+    const lists = this.lists;
+    const link = this.link;
+    const list = (zone << LIST_SHIFT) | order;
+    const head = lists[list]!;
+    link[idx << 1] = head;
+    link[(idx << 1) | 1] = -1;
+    if (head >= 0) link[(head << 1) | 1] = idx;
+    else lists[ZT_ORDER_MASK | zone]! |= 1 << order;
+    lists[list] = idx;
+    lists[list | LIST_COUNT]!++;
   }
 
   /**

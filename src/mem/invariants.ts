@@ -1,7 +1,7 @@
 // A full walk of the allocator's metadata that throws Error("invariant: ...") naming the first thing
 // broken. Linear in frames plus free blocks: for tests, fuzzing and the end of a run, not hot paths.
 
-import { PCP_ORDER_COUNT, ZONE_COUNT, ZONE_NAMES } from "./constants.js";
+import { LIST_STRIDE, PCP_ORDER_COUNT, ZONE_COUNT, ZONE_NAMES } from "./constants.js";
 import type { BuddyCore } from "./core.js";
 import { FRAME_ALLOC, FRAME_CONTIG_HEAD, FRAME_CONTIG_TAIL, FRAME_FREE, FRAME_NONE, FRAME_PCP, FRAME_TAIL } from "./constants.js";
 import { hex } from "./errors.js";
@@ -18,7 +18,7 @@ export function checkInvariants(core: BuddyCore): void {
     const hi = core.zoneHi[z]!;
     let frames = 0;
     for (let o = 0; o < orderCount; o++) {
-      const li = z * orderCount + o;
+      const li = z * LIST_STRIDE + o;
       let count = 0;
       let before = -1;
       for (let idx = core.freeHead[li]!; idx >= 0; idx = link[2 * idx]!) {

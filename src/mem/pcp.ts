@@ -45,7 +45,7 @@ export class PerCpuCore extends BuddyCore {
 
   /**
    * Pops the newest block of `order` from zone's per-CPU list, or -1 when it is empty. It and pcpPut
-   * use the small named views, not words: the allocation and free fast paths inline them, and the
+   * use the small named views, not lists: the allocation and free fast paths inline them, and the
    * extra offset arithmetic pushed zoneOf out of V8's inlining budget (W1b: 130 -> 166 instructions).
    */
   pcpPop(zone: number, order: number): number {

@@ -2,7 +2,7 @@
 // extfrag/unusable_index and extfrag/extfrag_index files (unusable_free_index, __fragmentation_index).
 // Like Linux they read the buddy free lists only: blocks in the per-CPU cache are not counted.
 
-import { ZONE_COUNT, ZONE_NAMES } from "./constants.js";
+import { LIST_STRIDE, ZONE_COUNT, ZONE_NAMES } from "./constants.js";
 import type { BuddyCore } from "./core.js";
 
 /** Zones with at least one managed frame, in address order. */
@@ -15,7 +15,7 @@ export function presentZones(core: BuddyCore): number[] {
 /** Free blocks per order on zone's buddy lists. */
 export function zoneFreeBlocks(core: BuddyCore, zone: number): number[] {
   const out: number[] = [];
-  for (let o = 0; o < core.orderCount; o++) out.push(core.nrFree[zone * core.orderCount + o]!);
+  for (let o = 0; o < core.orderCount; o++) out.push(core.nrFree[zone * LIST_STRIDE + o]!);
   return out;
 }
 

@@ -1,6 +1,7 @@
 // Snapshots of allocator state: since all state is typed arrays plus a few scalars, a snapshot is a
 // copy of those arrays with the geometry they belong to, and restoring is a checked copy back.
 
+import { LIST_STRIDE, ZONE_COUNT } from "./constants.js";
 import type { BuddyCore } from "./core.js";
 
 export const BUDDY_STATE_VERSION = 2;
@@ -32,9 +33,28 @@ type StateArrayName = (typeof ARRAY_NAMES)[number];
 
 const GEOMETRY = ["maxOrder", "basePfn", "frameCount", "pcpHigh", "pcpBatch", "pcpMaxOrder"] as const;
 
+/**
+ * freeHead and nrFree hold LIST_STRIDE lists per zone, of which orderCount are used. A snapshot keeps
+ * the used ones, zone after zone (zone * orderCount + order), as it did when that was their layout,
+ * so snapshots read and write as before.
+ */
+const PER_ORDER: ReadonlySet<StateArrayName> = new Set(["freeHead", "nrFree"]);
+
+function packLists(core: BuddyCore, lists: Int32Array | Uint8Array): Int32Array {
+  const n = core.orderCount;
+  const out = new Int32Array(ZONE_COUNT * n);
+  for (let z = 0; z < ZONE_COUNT; z++) out.set(lists.subarray(z * LIST_STRIDE, z * LIST_STRIDE + n), z * n);
+  return out;
+}
+
+function unpackLists(core: BuddyCore, from: Int32Array | Uint8Array, to: Int32Array | Uint8Array): void {
+  const n = core.orderCount;
+  for (let z = 0; z < ZONE_COUNT; z++) to.set(from.subarray(z * n, z * n + n), z * LIST_STRIDE);
+}
+
 export function snapshotState(core: BuddyCore): BuddyState {
   const arrays = {} as Record<StateArrayName, Int32Array | Uint8Array>;
-  for (const name of ARRAY_NAMES) arrays[name] = core[name].slice();
+  for (const name of ARRAY_NAMES) arrays[name] = PER_ORDER.has(name) ? packLists(core, core[name]) : core[name].slice();
   return {
     version: BUDDY_STATE_VERSION,
     maxOrder: core.maxOrder,
@@ -55,8 +75,12 @@ export function restoreState(core: BuddyCore, saved: BuddyState): void {
   for (const name of ARRAY_NAMES) {
     const from = saved.arrays[name];
     const to = core[name];
-    if (from === undefined || from.length !== to.length || from.constructor !== to.constructor)
+    const length = PER_ORDER.has(name) ? ZONE_COUNT * core.orderCount : to.length;
+    if (from === undefined || from.length !== length || from.constructor !== to.constructor)
       throw new Error(`setState: array ${name} does not match this allocator`);
   }
-  for (const name of ARRAY_NAMES) core[name].set(saved.arrays[name]);
+  for (const name of ARRAY_NAMES) {
+    if (PER_ORDER.has(name)) unpackLists(core, saved.arrays[name], core[name]);
+    else core[name].set(saved.arrays[name]);
+  }
 }

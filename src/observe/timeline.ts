@@ -4,7 +4,7 @@
 // or long, ends with between half and all of `capacity` evenly spaced samples. The trace's counter
 // tracks and the fragmentation chart are drawn from these samples.
 
-import { ZONE_COUNT } from "../mem/index.js";
+import { LIST_STRIDE, ZONE_COUNT } from "../mem/index.js";
 import type { EventHub } from "./event-hub.js";
 import type { EventSubscriber } from "./events.js";
 
@@ -74,7 +74,7 @@ export class Timeline implements EventSubscriber {
     for (let z = 0; z < ZONE_COUNT; z++) d[p++] = buddy.zoneFreeFrames(z);
     for (let z = 0; z < ZONE_COUNT; z++) d[p++] = buddy.pcpCount[z]!;
     const orders = this.maxOrder + 1;
-    for (let i = 0; i < ZONE_COUNT * orders; i++) d[p++] = buddy.nrFree[i]!;
+    for (let z = 0; z < ZONE_COUNT; z++) for (let o = 0; o < orders; o++) d[p++] = buddy.nrFree[z * LIST_STRIDE + o]!;
     this.rows++;
   }
 
