@@ -114,8 +114,8 @@ export class BuddyAllocator extends PerCpuCore {
     // of over 460 bytes. So each fast path is a small front (this one 125 bytes, tryFreePages 181) that
     // calls its per-CPU or its buddy half; a call never made is never carried, so a caller pays only
     // for the halves its allocator runs. W3's loop carries this front, takeFromZonelist and takeHead,
-    // tryFreePages, pushOrMerge and pushFree (`node --trace-turbo-inlining` lists them): W3 pure 296 -> 250
-    // instructions per call, where a free was a call.
+    // tryFreePages, pushOrMerge and pushFree (`node --trace-turbo-inlining` lists them): W3 pure
+    // 296 -> 250 instructions per call, where a free was a call.
     // With the halves written into one function per path, W1's loop carried only the free (W1b pcp
     // 111 -> 141). The rare work stays out of line: the split (expand) and every merge (freeOne).
     const plainGfp = (gfp & GFP_ZONE_MASK) === gfp && gfp !== GFP_ZONE_MASK;
@@ -164,12 +164,12 @@ export class BuddyAllocator extends PerCpuCore {
   tryFreePages(addr: number, order: number): number {
     // Fast path: the head of an allocated block of exactly this order, no hooks. One test does most of
     // the validation: meta ^ ALLOC_TAG is the recorded order for an ALLOC head and 32 or more for any
-    // other state, so with order <= fastMaxOrder (maxOrder, or -1 while a hook is attached) it
-    // matches only an ALLOC head of this order, and never a non-integer. `pfn << PAGE_SHIFT === addr` with addr >= 0 takes page-aligned integers below
-    // 2 GiB (the int32 range, where V8 compares integers; the float compare of `addr < 2 ** 32` cost
-    // instructions on every free); everything else, including frames at 2 GiB and above, goes to the
-    // slow path, which validates in the ABI's precedence. zoneOf is written out (one call fewer to fit
-    // the inlining budget, see tryAllocPages).
+    // other state, so with order <= fastMaxOrder (maxOrder, or -1 while a hook is attached) it matches
+    // only an ALLOC head of this order, and never a non-integer. `pfn << PAGE_SHIFT === addr` with addr
+    // >= 0 takes page-aligned integers below 2 GiB (the int32 range, where V8 compares integers; the
+    // float compare of `addr < 2 ** 32` cost instructions on every free); everything else, including
+    // frames at 2 GiB and above, goes to the slow path, which validates in the ABI's precedence. zoneOf
+    // is written out (one call fewer to fit the inlining budget, see tryAllocPages).
     const pfn = addr >>> PAGE_SHIFT;
     const idx = (pfn - this.basePfn) | 0;
     if (
