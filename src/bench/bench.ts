@@ -175,19 +175,25 @@ function freeLive(src: PageSource, count: number): number {
 const W3: Workload = (src) => randomStream(src);
 const W4: Workload = (src) => fillStream(src, 0.9 * FRAMES);
 
-/** Runs one workload on one source: 1 warm-up, then REPS timed reps, each on a fresh source. */
-function measure(kind: string, work: Workload) {
+/**
+ * Runs one workload on one source: 1 warm-up, then `reps` timed reps, each on a fresh source. Also
+ * returns the calls of one rep, so that two runs with different reps under callgrind give the
+ * instructions per call (docs/architecture.md, Performance).
+ */
+function measure(kind: string, work: Workload, reps: number) {
   const samples: number[] = [];
   let failures = 0;
-  for (let rep = -1; rep < REPS; rep++) {
+  let calls = 0;
+  for (let rep = -1; rep < reps; rep++) {
     const src = makeSource(kind);
     const t0 = performance.now();
     const r = work(src);
     const ns = ((performance.now() - t0) * 1e6) / r.calls;
     failures = r.failures;
+    calls = r.calls;
     if (rep >= 0) samples.push(ns);
   }
-  return { ...medianMinMax(samples), failures };
+  return { ...medianMinMax(samples), failures, calls };
 }
 
 const WORKLOADS: Record<string, Workload> = { W1, W1b, W2, W3, W4 };
@@ -203,7 +209,10 @@ function runChild(workload: string, kind: string): ReturnType<typeof measure> {
 
 const argv = process.argv.slice(2);
 if (argv[0] === "--one") {
-  process.stdout.write(JSON.stringify(measure(argv[2]!, WORKLOADS[argv[1]!]!)));
+  // --one WORKLOAD KIND [--reps N]: one measurement, as runChild makes it; --reps for profiling only.
+  const reps = argv[3] === "--reps" ? Number(argv[4]) : REPS;
+  if (!Number.isInteger(reps) || reps < 1) throw new Error(`bench: --reps ${argv[4]} is not a positive integer`);
+  process.stdout.write(JSON.stringify(measure(argv[2]!, WORKLOADS[argv[1]!]!, reps)));
 } else {
   const json = argv.includes("--json");
   const rows: Record<string, unknown>[] = [];
