@@ -1,32 +1,35 @@
 // The typed event stream of a run: everything the allocator does, as seen from outside the guest.
 // One event type for all kinds (alloc, free, split, merge, fail, pcp-drain, mark, protocol-error), each
 // stamped with the hypercall's sequence number (the deterministic clock), the guest EIP of its `in`
-// and the guest instruction counter (approximate). The producer (EventHub) reuses one event object:
-// a subscriber that keeps an event must copy it (copyEvent). No Node API here: the web page reuses it.
+// and the guest instruction counter (approximate). The producer (EventHub) reuses one event object
+// per kind: a subscriber that keeps an event must copy it (copyEvent). No Node API here: the web page
+// reuses it.
+
+import { KIND_ALLOC, KIND_FAIL, KIND_FREE, KIND_MARK, KIND_MERGE, KIND_PCP_DRAIN, KIND_PROTOCOL_ERROR, KIND_SPLIT } from "./layout.js";
 
 /** Every event kind, in a fixed order (their index is their numeric code in compact logs). */
 export const EVENT_KINDS = ["alloc", "free", "split", "merge", "fail", "pcp-drain", "mark", "protocol-error"] as const;
 export type EventKind = (typeof EVENT_KINDS)[number];
 
-/** A kind's index in EVENT_KINDS (a switch: compares of interned strings, no lookup per event). */
+/** A kind's index in EVENT_KINDS, its layout.ts KIND_* code (a switch: compares of interned strings). */
 export function eventKindCode(kind: EventKind): number {
   switch (kind) {
     case "alloc":
-      return 0;
+      return KIND_ALLOC;
     case "free":
-      return 1;
+      return KIND_FREE;
     case "split":
-      return 2;
+      return KIND_SPLIT;
     case "merge":
-      return 3;
+      return KIND_MERGE;
     case "fail":
-      return 4;
+      return KIND_FAIL;
     case "pcp-drain":
-      return 5;
+      return KIND_PCP_DRAIN;
     case "mark":
-      return 6;
+      return KIND_MARK;
     case "protocol-error":
-      return 7;
+      return KIND_PROTOCOL_ERROR;
   }
 }
 

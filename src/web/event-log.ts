@@ -6,7 +6,7 @@
 import { ZONE_NAMES, gfpToString } from "../mem/index.js";
 import { STATUSES } from "../protocol/abi.js";
 import { EVENT_KINDS, eventKindCode, type AllocatorEvent, type EventKind, type EventSubscriber } from "../observe/events.js";
-import { EVENT_RING_SIZE, E_EIP, E_GFP, E_KIND, E_NPAGES, E_PFN, E_RECORD, E_SEQ, E_STACK, E_STRIDE } from "../observe/layout.js";
+import { EVENT_RING_SIZE, E_EIP, E_GFP, E_KIND, E_NPAGES, E_PFN, E_RECORD, E_SEQ, E_STACK, E_STRIDE, KIND_MARK, KIND_MERGE, KIND_SPLIT } from "../observe/layout.js";
 import { hexAddr } from "./model.js";
 
 export { EVENT_RING_SIZE };
@@ -14,7 +14,7 @@ export { EVENT_RING_SIZE };
 const SHOWN_LINES = 80;
 
 /** Kinds at or above this code may carry a label (mark, protocol-error); the others never do. */
-const FIRST_LABELLED_KIND = eventKindCode("mark");
+const FIRST_LABELLED_KIND = KIND_MARK;
 
 /** One event read back from the ring (allocates: for display only). */
 export interface LoggedEvent extends Pick<AllocatorEvent, "kind" | "seq" | "record" | "pfn" | "order" | "npages" | "zone" | "gfp" | "status" | "label"> {
@@ -123,10 +123,10 @@ export class EventLog implements EventSubscriber {
     for (let back = 0; back < n && out.length < limit; back++) {
       const p = ((this.total - 1 - back) & (EVENT_RING_SIZE - 1)) * E_STRIDE;
       const k = r[p + E_KIND]! & 0xff;
-      if (k > 3) continue; // alloc, free, split, merge are codes 0..3
+      if (k > KIND_MERGE) continue; // alloc, free, split, merge are codes 0..3
       const start = r[p + E_PFN]!;
       // A split event names the block split (order + 1 at pfn); the others their own block.
-      const span = k === 2 ? 2 * r[p + E_NPAGES]! : r[p + E_NPAGES]!;
+      const span = k === KIND_SPLIT ? 2 * r[p + E_NPAGES]! : r[p + E_NPAGES]!;
       if (pfn >= start && pfn < start + span) out.push(this.get(back));
     }
     return out;
