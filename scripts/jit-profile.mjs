@@ -6,9 +6,11 @@
 // a shared 2-core VM for parts of a few hundred instructions).
 //
 //   node scripts/jit-profile.mjs [--top N] -- node [node flags] SCRIPT ARGS...   one run, whole totals
-//   node scripts/jit-profile.mjs [--top N] --diff CALLS_A CALLS_B -- node ... SCRIPT ARGS-WITH-{N}
-//     runs the command twice, {N} replaced by CALLS_A then CALLS_B, and prints instructions per call
-//     of the difference. Example (the page's observers on churn, without the emulator):
+//   node scripts/jit-profile.mjs [--top N] [--calls-per-unit K] --diff A B -- node ... SCRIPT ARGS-WITH-{N}
+//     runs the command twice, {N} replaced by A then B, and prints instructions per call of the
+//     difference: per unit of {N}, divided by K when each unit is K calls (a bench rep, say: `npm run
+//     bench`'s W3 is 2,000,638 calls per rep, `--one W3 pure --reps {N}`). Example (the page's
+//     observers on churn, without the emulator):
 //   node scripts/jit-profile.mjs --diff 100000 300000 -- node --single-threaded --no-use-osr \
 //     dist/bench/bench-observe.js --one page churn {N} --single
 //
@@ -26,6 +28,8 @@ const opts = argv.slice(0, sep);
 const command = argv.slice(sep + 1);
 const top = opts.includes("--top") ? Number(opts[opts.indexOf("--top") + 1]) : 30;
 const diff = opts.includes("--diff") ? [Number(opts[opts.indexOf("--diff") + 1]), Number(opts[opts.indexOf("--diff") + 2])] : null;
+const callsPerUnit = opts.includes("--calls-per-unit") ? Number(opts[opts.indexOf("--calls-per-unit") + 1]) : 1;
+if (!(callsPerUnit > 0)) throw new Error("jit-profile: --calls-per-unit needs a positive number");
 
 /** Instructions per function name for one run of the command. */
 function profile(args) {
@@ -86,7 +90,7 @@ if (diff === null) {
   rows = [["TOTAL", total(m)], ...m];
 } else {
   const [a, b] = diff.map((n) => profile(command.map((arg) => arg.replaceAll("{N}", String(n)))));
-  const per = diff[1] - diff[0];
+  const per = (diff[1] - diff[0]) * callsPerUnit;
   const keys = new Set([...a.keys(), ...b.keys()]);
   rows = [["TOTAL (per call)", (total(b) - total(a)) / per], ...[...keys].map((k) => [k, ((b.get(k) ?? 0) - (a.get(k) ?? 0)) / per])];
 }
