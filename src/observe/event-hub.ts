@@ -31,6 +31,7 @@ const PAGE_SHIFT = 12;
 
 /** Subscribers that have a given hook. */
 type OnEvent = Required<Pick<EventSubscriber, "onEvent">>;
+type OnBlock = Required<Pick<EventSubscriber, "onBlock">>;
 type OnCallEnd = Required<Pick<EventSubscriber, "onCallEnd">>;
 type OnRequest = Required<Pick<EventSubscriber, "onRequest">>;
 
@@ -47,6 +48,10 @@ export class EventHub implements BridgeObserver, BuddyListener {
   // dispatch and calls (or inlines) their methods directly. Bound functions cost a generic call each,
   // about 100 host instructions per subscriber per call (callgrind, npm run bench:observe).
   private readonly eventSubscribers: OnEvent[] = [];
+  /** Subscribers that take alloc, free, split and merge as numbers (onBlock). */
+  private readonly blockSubscribers: OnBlock[] = [];
+  /** Subscribers that take those four kinds as stamped events (an onEvent and no onBlock). */
+  private readonly blockEventSubscribers: OnEvent[] = [];
   private readonly callEndSubscribers: OnCallEnd[] = [];
   private readonly requestSubscribers: OnRequest[] = [];
   /**
@@ -86,9 +91,14 @@ export class EventHub implements BridgeObserver, BuddyListener {
     this.memo = new StackMemo(this.frames, this.code, this.depot);
   }
 
-  /** Adds a subscriber; events reach subscribers in the order they were added. */
+  /**
+   * Adds a subscriber; events reach subscribers in the order they were added, except that an alloc,
+   * free, split or merge reaches the onBlock subscribers before the onEvent-only ones.
+   */
   subscribe(subscriber: EventSubscriber): void {
     if (subscriber.onEvent !== undefined) this.eventSubscribers.push(subscriber as OnEvent);
+    if (subscriber.onBlock !== undefined) this.blockSubscribers.push(subscriber as OnBlock);
+    else if (subscriber.onEvent !== undefined) this.blockEventSubscribers.push(subscriber as OnEvent);
     if (subscriber.onCallEnd !== undefined) this.callEndSubscribers.push(subscriber as OnCallEnd);
     if (subscriber.onRequest !== undefined) this.requestSubscribers.push(subscriber as OnRequest);
   }
@@ -246,6 +256,16 @@ export class EventHub implements BridgeObserver, BuddyListener {
     return this.ctxIcount;
   }
 
+  /** Inside onBlock (the hub sampled the call): the call's EIP (its `in`), 0 without a guest CPU. */
+  get callEip(): number {
+    return this.ctxEip;
+  }
+
+  /** Inside onBlock: the call's unwrapped instruction counter. */
+  get callIcount(): number {
+    return this.ctxIcount;
+  }
+
   // ---- internals ----
 
   private hookAllocator(fresh: boolean): void {
@@ -312,14 +332,25 @@ export class EventHub implements BridgeObserver, BuddyListener {
     return e;
   }
 
+  /** An alloc, free, split or merge: as numbers to onBlock subscribers, as an event to the others. */
   private block(code: number, pfn: number, order: number, npages: number, zone: number, gfp: number): void {
+    const fast = this.blockSubscribers;
+    if (fast.length > 0) {
+      this.sync();
+      const stack = code <= KIND_FREE ? this.currentStack() : -1;
+      const seq = this.ctxSeq;
+      const record = this.record;
+      for (let i = 0; i < fast.length; i++) fast[i]!.onBlock(code, seq, record, pfn, order, npages, zone, gfp, stack);
+    }
+    const subs = this.blockEventSubscribers;
+    if (subs.length === 0) return;
     const e = this.begin(code);
     e.pfn = pfn;
     e.order = order;
     e.npages = npages;
     e.zone = zone;
     e.gfp = gfp;
-    this.emit(e);
+    for (let i = 0; i < subs.length; i++) subs[i]!.onEvent(e);
   }
 
   /** Forwards a page request that changed the allocator (see EventSubscriber.onRequest). */

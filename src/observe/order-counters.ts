@@ -4,7 +4,8 @@
 // a merge at the order of the block it formed. Contig ranges, per-CPU drains and protocol errors are
 // counted beside the table. Typed arrays, one increment per event.
 
-import type { AllocatorEvent, EventSubscriber } from "./events.js";
+import { eventKindCode, type AllocatorEvent, type EventSubscriber } from "./events.js";
+import { KIND_ALLOC, KIND_FREE, KIND_SPLIT } from "./layout.js";
 
 export const COUNTER_ROWS = ["allocs", "frees", "splits", "merges", "failures"] as const;
 export type CounterRow = (typeof COUNTER_ROWS)[number];
@@ -41,21 +42,10 @@ export class OrderCounters implements EventSubscriber {
   onEvent(e: Readonly<AllocatorEvent>): void {
     switch (e.kind) {
       case "alloc":
-        if (e.order >= 0) this.table[e.order]!++;
-        else {
-          this.contigAllocs++;
-          this.contigFrames += e.npages;
-        }
-        break;
       case "free":
-        if (e.order >= 0) this.table[ORDER_SLOTS + e.order]!++;
-        else this.contigFrees++;
-        break;
       case "split":
-        this.table[2 * ORDER_SLOTS + e.order + 1]!++;
-        break;
       case "merge":
-        this.table[3 * ORDER_SLOTS + e.order]!++;
+        this.onBlock(eventKindCode(e.kind), e.seq, e.record, e.pfn, e.order, e.npages);
         break;
       case "fail":
         if (e.order >= 0) this.table[4 * ORDER_SLOTS + e.order]!++;
@@ -72,6 +62,21 @@ export class OrderCounters implements EventSubscriber {
       default:
         break;
     }
+  }
+
+  /** An alloc, free, split or merge, as the hub hands them over (EventSubscriber.onBlock). */
+  onBlock(code: number, _seq: number, _record: number, _pfn: number, order: number, npages: number): void {
+    if (code === KIND_ALLOC) {
+      if (order >= 0) this.table[order]!++;
+      else {
+        this.contigAllocs++;
+        this.contigFrames += npages;
+      }
+    } else if (code === KIND_FREE) {
+      if (order >= 0) this.table[ORDER_SLOTS + order]!++;
+      else this.contigFrees++;
+    } else if (code === KIND_SPLIT) this.table[2 * ORDER_SLOTS + order + 1]!++;
+    else this.table[3 * ORDER_SLOTS + order]!++;
   }
 
   data(maxOrder: number): OrderCountersData {

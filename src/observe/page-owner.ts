@@ -30,6 +30,8 @@ import {
   I_ORDER,
   I_PFN,
   I_STRIDE,
+  KIND_ALLOC,
+  KIND_FREE,
   OWNER_NONE as NONE,
   ROW_CHUNK_MASK as CHUNK_MASK,
   ROW_CHUNK_ROWS as CHUNK_ROWS,
@@ -132,9 +134,15 @@ export class PageOwner implements EventSubscriber, OwnerTable {
   }
 
   onEvent(e: Readonly<AllocatorEvent>): void {
-    if (e.kind === "alloc") this.allocated(e);
-    else if (e.kind === "free") this.freed(e);
+    if (e.kind === "alloc") this.allocated(e.pfn, e.npages, e.order, e.gfp, e.seq, e.icount, this.hub.currentStack());
+    else if (e.kind === "free") this.freed(e.pfn, e.npages, e.seq, e.icount, this.hub.currentStack());
     else if (e.kind === "protocol-error" && isInvalidFreeStatus(e.status) && (e.cmd === Cmd.FREE_PAGES || e.cmd === Cmd.FREE_CONTIG)) this.invalidFree(e);
+  }
+
+  /** The hub's alloc and free as numbers (EventSubscriber.onBlock); splits and merges change no owner. */
+  onBlock(code: number, seq: number, _record: number, pfn: number, order: number, npages: number, _zone: number, gfp: number, stack: number): void {
+    if (code === KIND_ALLOC) this.allocated(pfn, npages, order, gfp, seq, this.hub.callIcount, stack);
+    else if (code === KIND_FREE) this.freed(pfn, npages, seq, this.hub.callIcount, stack);
   }
 
   /**
@@ -233,37 +241,37 @@ export class PageOwner implements EventSubscriber, OwnerTable {
     this.headRow = new Int32Array(buddy.frameCount).fill(NONE);
   }
 
-  private allocated(e: Readonly<AllocatorEvent>): void {
+  private allocated(pfn: number, npages: number, order: number, gfp: number, seq: number, icount: number, stack: number): void {
     this.ensureFrames();
-    const idx = e.pfn - this.basePfn;
+    const idx = pfn - this.basePfn;
     const headRow = this.headRow!;
-    if (headRow[idx] !== NONE) throw new Error(`invariant: page owner: pfn 0x${e.pfn.toString(16)} allocated while already live`);
+    if (headRow[idx] !== NONE) throw new Error(`invariant: page owner: pfn 0x${pfn.toString(16)} allocated while already live`);
     const r = this.freedCount > this.retainFreed ? this.reuseOldestFreed() : this.appendRow();
     const c = r >>> CHUNK_SHIFT;
     const ints = this.ints[c]!;
     const nums = this.nums[c]!;
     const i = (r & CHUNK_MASK) * I_STRIDE;
     const f = (r & CHUNK_MASK) * F_STRIDE;
-    ints[i + I_PFN] = e.pfn;
-    ints[i + I_NPAGES] = e.npages;
-    ints[i + I_ORDER] = e.order;
-    ints[i + I_GFP] = e.gfp;
-    ints[i + I_ALLOC_STACK] = this.hub.currentStack();
+    ints[i + I_PFN] = pfn;
+    ints[i + I_NPAGES] = npages;
+    ints[i + I_ORDER] = order;
+    ints[i + I_GFP] = gfp;
+    ints[i + I_ALLOC_STACK] = stack;
     ints[i + I_FREE_STACK] = NONE;
-    nums[f + F_ALLOC_SEQ] = e.seq;
-    nums[f + F_ALLOC_ICOUNT] = e.icount;
+    nums[f + F_ALLOC_SEQ] = seq;
+    nums[f + F_ALLOC_ICOUNT] = icount;
     nums[f + F_FREE_SEQ] = NONE;
     nums[f + F_FREE_ICOUNT] = NONE;
     headRow[idx] = r;
     const frameRow = this.frameRow!;
-    for (let p = idx, end = idx + e.npages; p < end; p++) frameRow[p] = r;
-    this.liveFrames += e.npages;
+    for (let p = idx, end = idx + npages; p < end; p++) frameRow[p] = r;
+    this.liveFrames += npages;
     this.liveBlocks++;
   }
 
-  private freed(e: Readonly<AllocatorEvent>): void {
+  private freed(pfn: number, npages: number, seq: number, icount: number, stack: number): void {
     this.ensureFrames();
-    const idx = e.pfn - this.basePfn;
+    const idx = pfn - this.basePfn;
     const headRow = this.headRow!;
     const r = idx >= 0 && idx < headRow.length ? headRow[idx]! : NONE;
     if (r === NONE && !this.hub.allocatorFresh) {
@@ -273,16 +281,16 @@ export class PageOwner implements EventSubscriber, OwnerTable {
     }
     const ints = r === NONE ? null : this.ints[r >>> CHUNK_SHIFT]!;
     const i = (r & CHUNK_MASK) * I_STRIDE;
-    if (ints === null || ints[i + I_NPAGES] !== e.npages) {
-      throw new Error(`invariant: page owner: free of pfn 0x${e.pfn.toString(16)} (${e.npages} frames) matches no live block`);
+    if (ints === null || ints[i + I_NPAGES] !== npages) {
+      throw new Error(`invariant: page owner: free of pfn 0x${pfn.toString(16)} (${npages} frames) matches no live block`);
     }
     headRow[idx] = NONE;
     const nums = this.nums[r >>> CHUNK_SHIFT]!;
     const f = (r & CHUNK_MASK) * F_STRIDE;
-    ints[i + I_FREE_STACK] = this.hub.currentStack();
-    nums[f + F_FREE_SEQ] = e.seq;
-    nums[f + F_FREE_ICOUNT] = e.icount;
-    this.liveFrames -= e.npages;
+    ints[i + I_FREE_STACK] = stack;
+    nums[f + F_FREE_SEQ] = seq;
+    nums[f + F_FREE_ICOUNT] = icount;
+    this.liveFrames -= npages;
     this.liveBlocks--;
     if (!this.keepsHistory) this.queueFreed(r);
   }

@@ -30,6 +30,9 @@ export class WarnAlloc implements EventSubscriber {
     private readonly intervalCalls = WARN_INTERVAL_CALLS,
   ) {}
 
+  /** Allocs, frees, splits and merges are not its business: declaring the hook spares their events. */
+  onBlock(): void {}
+
   onEvent(e: Readonly<AllocatorEvent>): void {
     if (e.kind !== "fail") return;
     if (e.seq - this.windowStart >= this.intervalCalls) {

@@ -22,9 +22,11 @@ export interface LoggedEvent extends Pick<AllocatorEvent, "kind" | "seq" | "reco
   where: string;
 }
 
-/** The call's stack handle (the EventHub): -1 is logged when there is no guest CPU. */
+/** The call in progress (the EventHub): its stack handle (-1 is logged without a guest CPU) and EIP. */
 export interface StackSource {
   readonly hasGuest: boolean;
+  /** The EIP of the call in progress, read inside onBlock. */
+  readonly callEip: number;
   currentStack(): number;
 }
 
@@ -55,27 +57,41 @@ export class EventLog implements EventSubscriber {
     this.push(e, (e.kind === "alloc" || e.kind === "free") && stacks !== null && stacks.hasGuest ? stacks.currentStack() : -1);
   }
 
+  /**
+   * An alloc, free, split or merge from the hub, as numbers: the same ring entry as push() of its
+   * event, without the event (EventSubscriber.onBlock). Only a hub calls it, so `stacks` is set.
+   */
+  onBlock(code: number, seq: number, record: number, pfn: number, order: number, npages: number, zone: number, gfp: number, stack: number): void {
+    const stacks = this.stacks!;
+    this.store(code | ((order + 1) << 8) | ((zone + 1) << 16), seq, record, pfn, npages, gfp, stacks.hasGuest ? stack : -1, stacks.callEip);
+  }
+
   /** Stores one event; `stack` is its stack handle or -1. Seq numbers must fit in 31 bits. */
   push(e: Readonly<AllocatorEvent>, stack: number): void {
-    const n = this.total++;
-    const slot = n & (EVENT_RING_SIZE - 1);
-    // The event this one overwrites may have had a label: forget it (a compare per push, no lookup).
-    if (this.labelled.length > 0 && this.labelled[0]! <= n - EVENT_RING_SIZE) this.labels.delete(this.labelled.shift()! & (EVENT_RING_SIZE - 1));
-    const r = this.ring;
-    const p = slot * E_STRIDE;
     const code = eventKindCode(e.kind);
-    r[p + E_KIND] = code | ((e.order + 1) << 8) | ((e.zone + 1) << 16) | (e.status << 24);
-    r[p + E_SEQ] = e.seq;
-    r[p + E_RECORD] = e.record;
-    r[p + E_PFN] = e.pfn;
-    r[p + E_NPAGES] = e.npages;
-    r[p + E_GFP] = e.gfp;
-    r[p + E_STACK] = stack;
-    r[p + E_EIP] = e.eip;
+    const n = this.store(code | ((e.order + 1) << 8) | ((e.zone + 1) << 16) | (e.status << 24), e.seq, e.record, e.pfn, e.npages, e.gfp, stack, e.eip);
     if (code >= FIRST_LABELLED_KIND && e.label !== "") {
-      this.labels.set(slot, e.label);
+      this.labels.set(n & (EVENT_RING_SIZE - 1), e.label);
       this.labelled.push(n);
     }
+  }
+
+  /** Writes the next ring entry (`packed`: E_KIND's kind, order, zone and status); returns its number. */
+  private store(packed: number, seq: number, record: number, pfn: number, npages: number, gfp: number, stack: number, eip: number): number {
+    const n = this.total++;
+    // The entry this one overwrites may have had a label: forget it (a compare per store, no lookup).
+    if (this.labelled.length > 0 && this.labelled[0]! <= n - EVENT_RING_SIZE) this.labels.delete(this.labelled.shift()! & (EVENT_RING_SIZE - 1));
+    const r = this.ring;
+    const p = (n & (EVENT_RING_SIZE - 1)) * E_STRIDE;
+    r[p + E_KIND] = packed;
+    r[p + E_SEQ] = seq;
+    r[p + E_RECORD] = record;
+    r[p + E_PFN] = pfn;
+    r[p + E_NPAGES] = npages;
+    r[p + E_GFP] = gfp;
+    r[p + E_STACK] = stack;
+    r[p + E_EIP] = eip;
+    return n;
   }
 
   /** Forgets everything (a new run or a new replay position). */

@@ -1,0 +1,74 @@
+// EventSubscriber.onBlock, the hub's numbers-only path for alloc, free, split and merge, against the
+// stamped-event path it stands in for: the web page's event log, a page owner and the per-order
+// counters fed through onBlock end a real guest's run exactly as their twins fed only through
+// onEvent (same ring entries in the same order, stacks included; same owner rows, peak and invalid
+// frees; same counts). Workloads with contiguous ranges, BATCH records and hostile requests (invalid
+// frees, bad orders) cover every kind.
+
+import { existsSync, readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { nodePlatform } from "../src/host/node-platform.js";
+import { readElf32, runMachine } from "../src/machine/index.js";
+import { EventHub } from "../src/observe/event-hub.js";
+import { OrderCounters } from "../src/observe/order-counters.js";
+import { PageOwner } from "../src/observe/page-owner.js";
+import { codeRanges } from "../src/observe/stack-walk.js";
+import { EventLog } from "../src/web/event-log.js";
+
+const IMAGE = new URL("../images/buddy86-guest.elf", import.meta.url);
+
+/** The same subscriber's onEvent alone: the hub then hands it stamped events of every kind. */
+function eventsOnly(target: EventLog | PageOwner | OrderCounters): { onEvent: EventLog["onEvent"]; onCallEnd?: (seq: number) => void } {
+  const onCallEnd = target instanceof PageOwner ? target.onCallEnd : undefined;
+  return { onEvent: (e) => target.onEvent(e), ...(onCallEnd !== undefined ? { onCallEnd } : {}) };
+}
+
+async function twinRun(kernel: Uint8Array, cmdline: string) {
+  const elf = readElf32(kernel);
+  const hub = new EventHub({ code: codeRanges(elf) });
+  const where = (kind: string, stack: number, eip: number): string => `${kind}:${stack}:${eip.toString(16)}`;
+  const logs = [new EventLog(hub, where), new EventLog(hub, where)] as const;
+  const owners = [new PageOwner(hub), new PageOwner(hub)] as const;
+  const counters = [new OrderCounters(), new OrderCounters()] as const;
+  for (const s of [logs[0], owners[0], counters[0]]) hub.subscribe(s);
+  for (const s of [logs[1], owners[1], counters[1]]) hub.subscribe(eventsOnly(s));
+  const result = await runMachine({ kernel, platform: nodePlatform(), memoryBytes: 32 * 2 ** 20, cmdline, observer: hub, timeoutMs: 120_000 });
+  expect(result.reason, result.guestLog).toBe("exit");
+  return { logs, owners, counters };
+}
+
+describe.skipIf(!existsSync(IMAGE))("the hub's onBlock path", () => {
+  const kernel = existsSync(IMAGE) ? new Uint8Array(readFileSync(IMAGE)) : new Uint8Array(0);
+
+  for (const cmdline of ["workload=demo ops=150 seed=7", "workload=contig ops=60 seed=3", "workload=batch ops=80 seed=5", "workload=hostile seed=2"]) {
+    it(`gives the event log and the page owner what stamped events give them (${cmdline})`, async () => {
+      const { logs, owners, counters } = await twinRun(kernel, cmdline);
+      expect(counters[0].data(10)).toEqual(counters[1].data(10));
+      expect(counters[0].data(10).perOrder.splits.some((n) => n > 0)).toBe(true);
+      const [block, event] = logs;
+      expect(block.total).toBeGreaterThan(100);
+      expect(block.total).toBe(event.total);
+      const kinds = new Set<string>();
+      for (let i = 0; i < block.size; i++) {
+        const a = block.get(i);
+        kinds.add(a.kind);
+        expect(a, `event ${i} from the newest`).toEqual(event.get(i));
+      }
+      for (const kind of ["alloc", "free", "split", "merge"]) expect(kinds.has(kind), kind).toBe(true);
+      // Stacks were logged: allocations name a backtrace, not the EIP fallback.
+      expect([...Array(block.size).keys()].some((i) => block.get(i).kind === "alloc" && !block.get(i).where.startsWith("alloc:-1"))).toBe(true);
+
+      const [viaBlock, viaEvent] = owners;
+      expect(viaBlock.count).toBeGreaterThan(0);
+      expect(viaBlock.count).toBe(viaEvent.count);
+      for (let r = 0; r < viaBlock.count; r++) expect(viaBlock.row(r), `row ${r}`).toEqual(viaEvent.row(r));
+      expect([viaBlock.liveFrames, viaBlock.liveBlocks, viaBlock.peakFrames, viaBlock.peakSeq]).toEqual([viaEvent.liveFrames, viaEvent.liveBlocks, viaEvent.peakFrames, viaEvent.peakSeq]);
+      expect(viaBlock.invalidFrees).toEqual(viaEvent.invalidFrees);
+    }, 60_000);
+  }
+
+  it("the hostile workload's invalid frees reach the page owner (the onEvent kinds beside onBlock)", async () => {
+    const { owners } = await twinRun(kernel, "workload=hostile seed=2");
+    expect(owners[0].invalidFreeCount).toBeGreaterThan(0);
+  }, 60_000);
+});
