@@ -1,9 +1,9 @@
 // EventSubscriber.onBlock, the hub's numbers-only path for alloc, free, split and merge, against the
-// stamped-event path it stands in for: the web page's event log, a page owner and the per-order
-// counters fed through onBlock end a real guest's run exactly as their twins fed only through
-// onEvent (same ring entries in the same order, stacks included; same owner rows, peak and invalid
-// frees; same counts). Workloads with contiguous ranges, BATCH records and hostile requests (invalid
-// frees, bad orders) cover every kind.
+// stamped-event path it stands in for: the web page's event log and page owner (PresentOwner), the
+// CLI's page owner and the per-order counters fed through onBlock end a real guest's run exactly as
+// their twins fed only through onEvent (same ring entries in the same order, stacks included; same
+// owner records, peak and invalid frees; same counts). Workloads with contiguous ranges, BATCH
+// records and hostile requests (invalid frees, bad orders) cover every kind.
 
 import { existsSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
@@ -12,15 +12,15 @@ import { readElf32, runMachine } from "../src/machine/index.js";
 import { EventHub } from "../src/observe/event-hub.js";
 import { OrderCounters } from "../src/observe/order-counters.js";
 import { PageOwner } from "../src/observe/page-owner.js";
+import { PresentOwner } from "../src/observe/present-owner.js";
 import { codeRanges } from "../src/observe/stack-walk.js";
 import { EventLog } from "../src/web/event-log.js";
 
 const IMAGE = new URL("../images/buddy86-guest.elf", import.meta.url);
 
 /** The same subscriber's onEvent alone: the hub then hands it stamped events of every kind. */
-function eventsOnly(target: EventLog | PageOwner | OrderCounters): { onEvent: EventLog["onEvent"]; onCallEnd?: (seq: number) => void } {
-  const onCallEnd = target instanceof PageOwner ? target.onCallEnd : undefined;
-  return { onEvent: (e) => target.onEvent(e), ...(onCallEnd !== undefined ? { onCallEnd } : {}) };
+function eventsOnly(target: EventLog | PageOwner | PresentOwner | OrderCounters): { onEvent: EventLog["onEvent"]; onCallEnd?: (seq: number) => void } {
+  return { onEvent: (e) => target.onEvent(e), ...(target instanceof PageOwner ? { onCallEnd: (seq: number) => target.onCallEnd(seq) } : {}) };
 }
 
 async function twinRun(kernel: Uint8Array, cmdline: string) {
@@ -30,11 +30,13 @@ async function twinRun(kernel: Uint8Array, cmdline: string) {
   const logs = [new EventLog(hub, where), new EventLog(hub, where)] as const;
   const owners = [new PageOwner(hub), new PageOwner(hub)] as const;
   const counters = [new OrderCounters(), new OrderCounters()] as const;
-  for (const s of [logs[0], owners[0], counters[0]]) hub.subscribe(s);
-  for (const s of [logs[1], owners[1], counters[1]]) hub.subscribe(eventsOnly(s));
+  const present = [new PresentOwner(hub), new PresentOwner(hub)] as const;
+  for (const s of [logs[0], owners[0], counters[0], present[0]]) hub.subscribe(s);
+  for (const s of [logs[1], owners[1], counters[1], present[1]]) hub.subscribe(eventsOnly(s));
   const result = await runMachine({ kernel, platform: nodePlatform(), memoryBytes: 32 * 2 ** 20, cmdline, observer: hub, timeoutMs: 120_000 });
   expect(result.reason, result.guestLog).toBe("exit");
-  return { logs, owners, counters };
+  const buddy = hub.allocator!;
+  return { logs, owners, counters, present, frames: [buddy.basePfn, buddy.basePfn + buddy.frameCount] as const };
 }
 
 describe.skipIf(!existsSync(IMAGE))("the hub's onBlock path", () => {
@@ -42,7 +44,15 @@ describe.skipIf(!existsSync(IMAGE))("the hub's onBlock path", () => {
 
   for (const cmdline of ["workload=demo ops=150 seed=7", "workload=contig ops=60 seed=3", "workload=batch ops=80 seed=5", "workload=hostile seed=2"]) {
     it(`gives the event log and the page owner what stamped events give them (${cmdline})`, async () => {
-      const { logs, owners, counters } = await twinRun(kernel, cmdline);
+      const { logs, owners, counters, present, frames } = await twinRun(kernel, cmdline);
+      // The web page's present-only owner: the same record for every frame either way.
+      for (let pfn = frames[0]; pfn < frames[1]; pfn++) {
+        const r = present[0].rowOfFrame(pfn);
+        expect(r, `pfn 0x${pfn.toString(16)}`).toBe(present[1].rowOfFrame(pfn));
+        if (r >= 0) expect(present[0].row(r)).toEqual(present[1].row(r));
+      }
+      expect(present[0].invalidFrees).toEqual(present[1].invalidFrees);
+      expect(present[0].liveAt(Infinity)).toEqual(present[1].liveAt(Infinity));
       expect(counters[0].data(10)).toEqual(counters[1].data(10));
       expect(counters[0].data(10).perOrder.splits.some((n) => n > 0)).toBe(true);
       const [block, event] = logs;

@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { Cmd, Status } from "../src/protocol/abi.js";
 import { hex8, observedGuest } from "./observe-fixtures.js";
-import { ObserveSession, PageOwner } from "../src/observe/index.js";
+import { ObserveSession, PageOwner, PresentOwner } from "../src/observe/index.js";
 import type { BridgeObserver } from "../src/machine/index.js";
 import { fakeGuest } from "./bridge-fixtures.js";
 
@@ -157,40 +157,64 @@ describe("page owner", () => {
   });
 });
 
-describe("page owner that reuses rows (retainFreed, the web page's)", () => {
-  it("stays bounded, keeps live blocks exact and never names the wrong block for a frame", () => {
+describe("present-only page owner (PresentOwner, the web page's)", () => {
+  it("names every frame's latest block exactly as the full page owner does, with the same records", () => {
     const o = observedGuest();
-    const owner = new PageOwner(o.session.hub, { retainFreed: 2 });
+    const owner = new PresentOwner(o.session.hub);
     o.session.hub.subscribe(owner);
     const history = o.session.owner!;
     const addrs = [0, 1, 2, 3].map(() => o.callAt(A, A_RET, Cmd.ALLOC_PAGES, 0, 0).result);
     for (const a of addrs.slice(0, 3)) expect(o.callAt(F1, 0, Cmd.FREE_PAGES, a, 0).status).toBe(Status.OK);
-    // Three freed rows kept, one more than retainFreed: the oldest (addrs[0]'s) is the next reused.
+    // A freed block keeps its record, free site included, until another block takes its head.
     const first = owner.rowOfFrame(addrs[0]! / PAGE);
-    expect(first).toBeGreaterThanOrEqual(0);
+    expect(owner.row(first)).toEqual(history.row(history.rowOfFrame(addrs[0]! / PAGE)));
     expect(owner.row(first).freeSeq).toBeGreaterThanOrEqual(0);
+    expect(owner.isLive(first)).toBe(false);
     const big = o.callAt(B, B_RET, Cmd.ALLOC_PAGES, 3, 0).result;
-    expect(owner.count).toBe(4);
-    expect(owner.row(first).pfn).toBe(big / PAGE);
-    expect(owner.row(first).allocStack).toBe(history.allocStackOf(history.count - 1));
-    // Churn: the table does not grow past live blocks + retained freed rows + the one in reuse.
+    // Churn over several orders: heads are taken again by blocks of other sizes.
     for (let i = 0; i < 500; i++) expect(o.callAt(F1, 0, Cmd.FREE_PAGES, o.callAt(A, A_RET, Cmd.ALLOC_PAGES, i % 3, 0).result, i % 3).status).toBe(Status.OK);
-    expect(owner.count).toBeLessThanOrEqual(2 + 2 + 1);
-    // Every frame either has no record or the record of a block that covers it.
+    expect(owner.count).toBe(history.count);
+    // Every frame: no record, or the record of the latest block that covered it, as the full owner has it.
     const buddy = o.g.bridge.allocator!;
+    let named = 0;
     for (let pfn = buddy.basePfn; pfn < buddy.basePfn + buddy.frameCount; pfn++) {
       const r = owner.rowOfFrame(pfn);
-      if (r < 0) continue;
-      const row = owner.row(r);
-      expect(pfn >= row.pfn && pfn < row.pfn + row.npages, `pfn 0x${pfn.toString(16)} named by row ${r} at 0x${row.pfn.toString(16)}`).toBe(true);
+      const h = history.rowOfFrame(pfn);
+      if (r < 0) {
+        // No record: never allocated, or a later block took the head of its latest block without covering it.
+        if (h >= 0) {
+          const head = history.row(h).pfn;
+          let later = history.count - 1;
+          while (history.row(later).pfn !== head) later--;
+          expect(later, `pfn 0x${pfn.toString(16)}`).toBeGreaterThan(h);
+          expect(pfn - head).toBeGreaterThanOrEqual(history.row(later).npages);
+        }
+        continue;
+      }
+      named++;
+      expect(owner.row(r), `pfn 0x${pfn.toString(16)}`).toEqual(history.row(h));
+      expect(owner.isLive(r)).toBe(history.isLive(h));
+      expect(owner.allocStackOf(r)).toBe(history.allocStackOf(h));
+      expect(owner.npagesOf(r)).toBe(history.npagesOf(h));
     }
-    const live = (p: PageOwner): number[] => p.liveAt(Infinity).map((r) => p.row(r).pfn).sort((x, y) => x - y);
+    expect(named).toBeGreaterThan(4);
+    const live = (p: PageOwner | PresentOwner): number[] => p.liveAt(Infinity).map((r) => p.row(r).pfn).sort((x, y) => x - y);
     expect(live(owner)).toEqual(live(history));
     expect(live(owner)).toEqual([addrs[3]! / PAGE, big / PAGE].sort((x, y) => x - y));
+    expect([owner.liveFrames, owner.liveBlocks]).toEqual([history.liveFrames, history.liveBlocks]);
     expect(() => owner.liveAt(3)).toThrow(/only the present/);
-    // The peak is a moment of the past: only the owner that keeps history follows it.
-    expect(history.peakFrames).toBeGreaterThanOrEqual(12);
-    expect([owner.peakFrames, owner.peakSeq]).toEqual([0, -1]);
+  });
+
+  it("reports an invalid free as the full page owner does", () => {
+    const o = observedGuest();
+    const owner = new PresentOwner(o.session.hub);
+    o.session.hub.subscribe(owner);
+    const addr = o.callAt(A, A_RET, Cmd.ALLOC_PAGES, 1, 0).result;
+    expect(o.callAt(F1, 0x107000, Cmd.FREE_PAGES, addr, 1).status).toBe(Status.OK);
+    expect(o.callAt(F2, 0x107100, Cmd.FREE_PAGES, addr, 1).status).toBe(Status.EDOUBLEFREE);
+    expect(o.callAt(F2, 0x107100, Cmd.FREE_PAGES, addr + PAGE, 0).status).not.toBe(Status.OK);
+    expect(owner.invalidFreeCount).toBe(2);
+    expect(owner.invalidFrees).toEqual(o.session.owner!.invalidFrees);
+    expect(owner.invalidFrees[0]!.allocation!.freeSeq).toBeGreaterThanOrEqual(0);
   });
 });
-

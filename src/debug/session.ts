@@ -7,7 +7,7 @@
 
 import { fanOutListener, type BuddyAllocator, type BuddyListener } from "../mem/index.js";
 import { symbolize } from "../machine/elf.js";
-import { RamWords, Symbolizer, codeRanges, walkStack, type EventHub, type PageOwner } from "../observe/index.js";
+import { RamWords, Symbolizer, codeRanges, walkStack, type EventHub, type OwnerIndex } from "../observe/index.js";
 import type { AllocatorHook, RunContext } from "./checkpoint.js";
 import { EventTail, type EventTailState, type TailEvent } from "./event-tail.js";
 import { FaultInjector, faultsRequested, type FaultOptions, type FaultState, type InjectedFailure } from "./fault-inject.js";
@@ -43,7 +43,7 @@ export interface DebugReport {
 /** An observe session's page owner, for naming poison sites and walking stacks once per call. */
 export interface OwnerSource {
   hub: EventHub;
-  owner: PageOwner | null;
+  owner: OwnerIndex | null;
   sym: Symbolizer;
 }
 

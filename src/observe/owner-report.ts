@@ -10,7 +10,7 @@
 
 import { gfpToString } from "../mem/index.js";
 import { Cmd, STATUSES, Status, commandName } from "../protocol/abi.js";
-import type { OwnerTable, PageOwner } from "./page-owner.js";
+import type { OwnerIndex, OwnerTable } from "./page-owner.js";
 import type { StackDepot } from "./stack-depot.js";
 import type { Symbolizer } from "./symbols.js";
 
@@ -104,7 +104,7 @@ export function formatLeaks(table: OwnerTable, rows: readonly number[], stackTex
 }
 
 /** Every invalid free kept, with both (or all three) sites ("" when there are none). */
-export function formatInvalidFrees(owner: PageOwner, sym: Symbolizer): string {
+export function formatInvalidFrees(owner: OwnerIndex, sym: Symbolizer): string {
   if (owner.invalidFreeCount === 0) return "";
   const depot = owner.hub.depot;
   const out = [`== invalid frees: ${owner.invalidFreeCount}`];
@@ -114,7 +114,7 @@ export function formatInvalidFrees(owner: PageOwner, sym: Symbolizer): string {
     out.push(`${statusText(f.status)}: ${what} at ${where} (icount ${f.icount})`);
     out.push(...stackLines(depot, sym, f.stack));
     const r = f.allocation;
-    if (r === null) out.push(owner.keepsHistory ? "the frame was never allocated" : "no record of the frame's allocation (never allocated, or freed long ago)");
+    if (r === null) out.push(owner.keepsHistory ? "the frame was never allocated" : "no record of the frame's allocation (never allocated, or replaced by a later block at its head)");
     else {
       const size = r.order >= 0 ? `order ${r.order}` : `npages ${r.npages}`;
       out.push(`allocated as pfn 0x${r.pfn.toString(16)} ${size} at call ${r.allocSeq} (icount ${r.allocIcount}):`);

@@ -7,12 +7,9 @@
 // interior frame) is reported with the offending call, the allocation and, for a double free, the
 // first free. Rows live in fixed chunks (CHUNK_ROWS rows each; integers and float64 fields
 // interleaved per row), so recording one costs a few stores into one or two cache lines and the
-// table never copies itself as it grows: this runs inside every hypercall the page watches.
-//
-// By default every row is kept (the CLI looks at any past moment: liveAt(seq)). A live view that only
-// needs the present (the web page) sets `retainFreed`: rows of freed blocks are then reused, oldest
-// first, once more than that many are kept, so the table stays bounded and in hot memory - fresh
-// memory costs a page fault per 4 KiB, measured at 12 us on a VM, more than the rest of a call.
+// table never copies itself as it grows: this runs inside every hypercall the CLI's --owners watches.
+// A live view that needs only the present (the web page) uses PresentOwner (present-owner.ts), which
+// keeps its records per head frame and reads alike through OwnerIndex.
 
 import { Cmd, Status } from "../protocol/abi.js";
 import type { AllocatorEvent, EventSubscriber } from "./events.js";
@@ -58,12 +55,6 @@ export interface InvalidFree {
 export interface PageOwnerOptions {
   /** Invalid frees kept in full (default DEFAULT_MAX_INVALID_FREES); later ones are only counted. */
   maxInvalidFrees?: number;
-  /**
-   * Rows of freed blocks to keep before reusing the oldest (default Infinity: keep all, so any past
-   * moment can be looked at). With a bound, only the present is exact: liveAt(seq) for seq before
-   * now is refused, and a frame's record may be gone once its block was freed long ago.
-   */
-  retainFreed?: number;
 }
 
 /** Invalid frees kept in full; later ones are only counted. */
@@ -90,53 +81,88 @@ export interface OwnerTable {
   row(r: number): OwnerRow;
 }
 
-export class PageOwner implements EventSubscriber, OwnerTable {
-  /** Rows of the allocation table. */
+/**
+ * What reports, poison's site names and the web page read of a live page owner: PageOwner, which
+ * keeps every allocation, or PresentOwner (present-owner.ts), which keeps the present for a live view.
+ */
+export interface OwnerIndex extends OwnerTable {
+  readonly hub: EventHub;
+  /** Allocations recorded. */
+  readonly count: number;
+  /** True when every allocation is kept, so liveAt() can look at any past call. */
+  readonly keepsHistory: boolean;
+  readonly invalidFrees: readonly InvalidFree[];
+  readonly invalidFreeCount: number;
+  /** The row of the latest allocation that covered pfn, or -1 (never allocated, or its record is gone). */
+  rowOfFrame(pfn: number): number;
+  isLive(r: number): boolean;
+  allocStackOf(r: number): number;
+  npagesOf(r: number): number;
+  /** Rows live after call `seq` (Infinity: now). */
+  liveAt(seq: number): number[];
+}
+
+/** The invalid frees a page owner saw: the first `max` kept in full, all counted. */
+class InvalidFrees {
   count = 0;
-  /** Frames in live blocks now, and the largest such count after any call with the call it came at. */
+  readonly kept: InvalidFree[] = [];
+
+  constructor(
+    private readonly owner: Pick<OwnerIndex, "rowOfFrame" | "row">,
+    private readonly max = DEFAULT_MAX_INVALID_FREES,
+  ) {}
+
+  /** Records a protocol error when it is an invalid free, with what the owner knows of its frame. */
+  take(e: Readonly<AllocatorEvent>, hub: EventHub): void {
+    if (!isInvalidFreeStatus(e.status) || (e.cmd !== Cmd.FREE_PAGES && e.cmd !== Cmd.FREE_CONTIG)) return;
+    this.count++;
+    if (this.kept.length >= this.max) return;
+    const row = this.owner.rowOfFrame(e.pfn);
+    this.kept.push({
+      status: e.status,
+      cmd: e.cmd,
+      seq: e.seq,
+      record: e.record,
+      pfn: e.pfn,
+      size: e.cmd === Cmd.FREE_PAGES ? e.order : e.npages,
+      stack: hub.currentStack(),
+      icount: e.icount,
+      allocation: row < 0 ? null : this.owner.row(row),
+    });
+  }
+}
+
+/**
+ * What PageOwner and PresentOwner share: how the hub's events reach their records, the live counts
+ * and the invalid frees. Each keeps its records its own way (allocated, freed) and answers the queries.
+ */
+export abstract class OwnerRecorder implements EventSubscriber {
+  /** Frames and blocks live now. */
   liveFrames = 0;
   liveBlocks = 0;
-  peakFrames = 0;
-  peakSeq = -1;
-  readonly invalidFrees: InvalidFree[] = [];
-  invalidFreeCount = 0;
   /** Frees of blocks allocated before the hub saw the allocator (a restored checkpoint). */
   untrackedFrees = 0;
-
-  private readonly ints: Int32Array[] = [];
-  private readonly nums: Float64Array[] = [];
-  private readonly maxInvalidFrees: number;
-  private readonly retainFreed: number;
-  /** With retainFreed: rows of freed blocks, oldest first (a ring), waiting to be reused. */
-  private freedRing = new Int32Array(0);
-  private freedHead = 0;
-  private freedCount = 0;
-  /** Per frame (pfn - basePfn): the row of the latest allocation covering it, or -1. */
-  private frameRow: Int32Array | null = null;
-  private basePfn = 0;
-  /** Per frame: the row of the live block whose head it is, or -1 (to close a free in O(1)). */
-  private headRow: Int32Array | null = null;
+  private readonly invalid: InvalidFrees;
 
   constructor(
     readonly hub: EventHub,
-    options: PageOwnerOptions = {},
+    maxInvalidFrees?: number,
   ) {
-    this.maxInvalidFrees = options.maxInvalidFrees ?? DEFAULT_MAX_INVALID_FREES;
-    const retain = options.retainFreed ?? Infinity;
-    if (!(retain >= 0)) throw new Error(`PageOwner: retainFreed ${retain} must be >= 0`);
-    this.retainFreed = retain;
-    if (this.keepsHistory) this.onCallEnd = (seq) => this.trackPeak(seq);
+    this.invalid = new InvalidFrees(this, maxInvalidFrees);
   }
 
-  /** True when every row is kept, so liveAt() can look at any past call. */
-  get keepsHistory(): boolean {
-    return this.retainFreed === Infinity;
+  get invalidFrees(): readonly InvalidFree[] {
+    return this.invalid.kept;
+  }
+
+  get invalidFreeCount(): number {
+    return this.invalid.count;
   }
 
   onEvent(e: Readonly<AllocatorEvent>): void {
     if (e.kind === "alloc") this.allocated(e.pfn, e.npages, e.order, e.gfp, e.seq, e.icount, this.hub.currentStack());
     else if (e.kind === "free") this.freed(e.pfn, e.npages, e.seq, e.icount, this.hub.currentStack());
-    else if (e.kind === "protocol-error" && isInvalidFreeStatus(e.status) && (e.cmd === Cmd.FREE_PAGES || e.cmd === Cmd.FREE_CONTIG)) this.invalidFree(e);
+    else if (e.kind === "protocol-error") this.invalid.take(e, this.hub);
   }
 
   /** The hub's alloc and free as numbers (EventSubscriber.onBlock); splits and merges change no owner. */
@@ -145,13 +171,34 @@ export class PageOwner implements EventSubscriber, OwnerTable {
     else if (code === KIND_FREE) this.freed(pfn, npages, seq, this.hub.callIcount, stack);
   }
 
-  /**
-   * The peak (the CLI's `--at peak`) is looked at after every call, so only a page owner that keeps
-   * history has this hook; one that reuses rows (the page) leaves peakFrames 0 and peakSeq -1.
-   */
-  readonly onCallEnd?: (seq: number) => void;
+  abstract rowOfFrame(pfn: number): number;
+  abstract row(r: number): OwnerRow;
+  protected abstract allocated(pfn: number, npages: number, order: number, gfp: number, seq: number, icount: number, stack: number): void;
+  protected abstract freed(pfn: number, npages: number, seq: number, icount: number, stack: number): void;
+}
 
-  private trackPeak(seq: number): void {
+export class PageOwner extends OwnerRecorder implements OwnerIndex {
+  /** Rows of the allocation table. */
+  count = 0;
+  /** The largest count of live frames after any call, and the call it came at. */
+  peakFrames = 0;
+  peakSeq = -1;
+  readonly keepsHistory = true;
+
+  private readonly ints: Int32Array[] = [];
+  private readonly nums: Float64Array[] = [];
+  /** Per frame (pfn - basePfn): the row of the latest allocation covering it, or -1. */
+  private frameRow: Int32Array | null = null;
+  private basePfn = 0;
+  /** Per frame: the row of the live block whose head it is, or -1 (to close a free in O(1)). */
+  private headRow: Int32Array | null = null;
+
+  constructor(hub: EventHub, options: PageOwnerOptions = {}) {
+    super(hub, options.maxInvalidFrees);
+  }
+
+  /** The peak (the CLI's `--at peak`) is looked at after every call. */
+  onCallEnd(seq: number): void {
     if (this.liveFrames > this.peakFrames) {
       this.peakFrames = this.liveFrames;
       this.peakSeq = seq;
@@ -161,22 +208,7 @@ export class PageOwner implements EventSubscriber, OwnerTable {
   /** A copy of row r (allocates: not for per-call use). */
   row(r: number): OwnerRow {
     this.checkRow(r);
-    const ints = this.ints[r >>> CHUNK_SHIFT]!;
-    const nums = this.nums[r >>> CHUNK_SHIFT]!;
-    const i = (r & CHUNK_MASK) * I_STRIDE;
-    const f = (r & CHUNK_MASK) * F_STRIDE;
-    return {
-      pfn: ints[i + I_PFN]!,
-      npages: ints[i + I_NPAGES]!,
-      order: ints[i + I_ORDER]!,
-      gfp: ints[i + I_GFP]!,
-      allocStack: ints[i + I_ALLOC_STACK]!,
-      allocSeq: nums[f + F_ALLOC_SEQ]!,
-      allocIcount: nums[f + F_ALLOC_ICOUNT]!,
-      freeStack: ints[i + I_FREE_STACK]!,
-      freeSeq: nums[f + F_FREE_SEQ]!,
-      freeIcount: nums[f + F_FREE_ICOUNT]!,
-    };
+    return readRow(this.ints[r >>> CHUNK_SHIFT]!, (r & CHUNK_MASK) * I_STRIDE, this.nums[r >>> CHUNK_SHIFT]!, (r & CHUNK_MASK) * F_STRIDE);
   }
 
   /** The allocation stack of row r (for scans over many rows, without a copy). */
@@ -197,18 +229,11 @@ export class PageOwner implements EventSubscriber, OwnerTable {
     return this.nums[r >>> CHUNK_SHIFT]![(r & CHUNK_MASK) * F_STRIDE + F_FREE_SEQ]! < 0;
   }
 
-  /** The row of the latest allocation that covered pfn, or -1 (never allocated, or its row was reused). */
+  /** The row of the latest allocation that covered pfn, or -1 (never allocated). */
   rowOfFrame(pfn: number): number {
     const rows = this.frameRow;
     const idx = pfn - this.basePfn;
-    if (rows === null || idx < 0 || idx >= rows.length) return NONE;
-    const r = rows[idx]!;
-    if (r === NONE || this.keepsHistory) return r;
-    // A reused row now describes another block: the frame's own record is gone.
-    const ints = this.ints[r >>> CHUNK_SHIFT]!;
-    const i = (r & CHUNK_MASK) * I_STRIDE;
-    const head = ints[i + I_PFN]!;
-    return pfn >= head && pfn < head + ints[i + I_NPAGES]! ? r : NONE;
+    return rows === null || idx < 0 || idx >= rows.length ? NONE : rows[idx]!;
   }
 
   /** True when row was live after call `seq` (allocated at or before it, not freed by then). */
@@ -220,9 +245,8 @@ export class PageOwner implements EventSubscriber, OwnerTable {
     return nums[f + F_ALLOC_SEQ]! <= seq && (freed < 0 || freed > seq);
   }
 
-  /** Rows live after call `seq` (Infinity: now), in allocation order (row order, with retainFreed). */
+  /** Rows live after call `seq` (Infinity: now), in allocation order. */
   liveAt(seq: number): number[] {
-    if (seq !== Infinity && !this.keepsHistory) throw new Error("invariant: liveAt(seq) of a page owner that reuses rows (retainFreed): only the present is kept");
     const out: number[] = [];
     for (let r = 0; r < this.count; r++) if (this.liveAfter(r, seq)) out.push(r);
     return out;
@@ -241,27 +265,18 @@ export class PageOwner implements EventSubscriber, OwnerTable {
     this.headRow = new Int32Array(buddy.frameCount).fill(NONE);
   }
 
-  private allocated(pfn: number, npages: number, order: number, gfp: number, seq: number, icount: number, stack: number): void {
+  protected allocated(pfn: number, npages: number, order: number, gfp: number, seq: number, icount: number, stack: number): void {
     this.ensureFrames();
     const idx = pfn - this.basePfn;
     const headRow = this.headRow!;
     if (headRow[idx] !== NONE) throw new Error(`invariant: page owner: pfn 0x${pfn.toString(16)} allocated while already live`);
-    const r = this.freedCount > this.retainFreed ? this.reuseOldestFreed() : this.appendRow();
+    const r = this.appendRow();
     const c = r >>> CHUNK_SHIFT;
     const ints = this.ints[c]!;
     const nums = this.nums[c]!;
     const i = (r & CHUNK_MASK) * I_STRIDE;
     const f = (r & CHUNK_MASK) * F_STRIDE;
-    ints[i + I_PFN] = pfn;
-    ints[i + I_NPAGES] = npages;
-    ints[i + I_ORDER] = order;
-    ints[i + I_GFP] = gfp;
-    ints[i + I_ALLOC_STACK] = stack;
-    ints[i + I_FREE_STACK] = NONE;
-    nums[f + F_ALLOC_SEQ] = seq;
-    nums[f + F_ALLOC_ICOUNT] = icount;
-    nums[f + F_FREE_SEQ] = NONE;
-    nums[f + F_FREE_ICOUNT] = NONE;
+    writeAllocation(ints, i, nums, f, pfn, npages, order, gfp, stack, seq, icount);
     headRow[idx] = r;
     const frameRow = this.frameRow!;
     for (let p = idx, end = idx + npages; p < end; p++) frameRow[p] = r;
@@ -269,7 +284,7 @@ export class PageOwner implements EventSubscriber, OwnerTable {
     this.liveBlocks++;
   }
 
-  private freed(pfn: number, npages: number, seq: number, icount: number, stack: number): void {
+  protected freed(pfn: number, npages: number, seq: number, icount: number, stack: number): void {
     this.ensureFrames();
     const idx = pfn - this.basePfn;
     const headRow = this.headRow!;
@@ -292,7 +307,6 @@ export class PageOwner implements EventSubscriber, OwnerTable {
     nums[f + F_FREE_ICOUNT] = icount;
     this.liveFrames -= npages;
     this.liveBlocks--;
-    if (!this.keepsHistory) this.queueFreed(r);
   }
 
   private appendRow(): number {
@@ -304,44 +318,36 @@ export class PageOwner implements EventSubscriber, OwnerTable {
     this.count = r + 1;
     return r;
   }
+}
 
-  /** Puts a freed row at the tail of the reuse ring (a power of two long, doubled when full). */
-  private queueFreed(r: number): void {
-    let ring = this.freedRing;
-    if (this.freedCount === ring.length) {
-      const bigger = new Int32Array(Math.max(1024, 2 * ring.length));
-      for (let k = 0; k < this.freedCount; k++) bigger[k] = ring[(this.freedHead + k) & (ring.length - 1)]!;
-      this.freedRing = ring = bigger;
-      this.freedHead = 0;
-    }
-    ring[(this.freedHead + this.freedCount) & (ring.length - 1)] = r;
-    this.freedCount++;
-  }
+/** The record whose int fields start at ints[i] and float64 fields at nums[f] (layout.ts I_*, F_*), as a copy. */
+export function readRow(ints: Int32Array, i: number, nums: Float64Array, f: number): OwnerRow {
+  return {
+    pfn: ints[i + I_PFN]!,
+    npages: ints[i + I_NPAGES]!,
+    order: ints[i + I_ORDER]!,
+    gfp: ints[i + I_GFP]!,
+    allocStack: ints[i + I_ALLOC_STACK]!,
+    allocSeq: nums[f + F_ALLOC_SEQ]!,
+    allocIcount: nums[f + F_ALLOC_ICOUNT]!,
+    freeStack: ints[i + I_FREE_STACK]!,
+    freeSeq: nums[f + F_FREE_SEQ]!,
+    freeIcount: nums[f + F_FREE_ICOUNT]!,
+  };
+}
 
-  private reuseOldestFreed(): number {
-    const ring = this.freedRing;
-    const r = ring[this.freedHead]!;
-    this.freedHead = (this.freedHead + 1) & (ring.length - 1);
-    this.freedCount--;
-    return r;
-  }
-
-  private invalidFree(e: Readonly<AllocatorEvent>): void {
-    this.invalidFreeCount++;
-    if (this.invalidFrees.length >= this.maxInvalidFrees) return;
-    const row = this.rowOfFrame(e.pfn);
-    this.invalidFrees.push({
-      status: e.status,
-      cmd: e.cmd,
-      seq: e.seq,
-      record: e.record,
-      pfn: e.pfn,
-      size: e.cmd === Cmd.FREE_PAGES ? e.order : e.npages,
-      stack: this.hub.currentStack(),
-      icount: e.icount,
-      allocation: row < 0 ? null : this.row(row),
-    });
-  }
+/** Writes a new allocation's record at ints[i] and nums[f] (layout.ts I_*, F_*): live, no free yet. */
+export function writeAllocation(ints: Int32Array, i: number, nums: Float64Array, f: number, pfn: number, npages: number, order: number, gfp: number, stack: number, seq: number, icount: number): void {
+  ints[i + I_PFN] = pfn;
+  ints[i + I_NPAGES] = npages;
+  ints[i + I_ORDER] = order;
+  ints[i + I_GFP] = gfp;
+  ints[i + I_ALLOC_STACK] = stack;
+  ints[i + I_FREE_STACK] = NONE;
+  nums[f + F_ALLOC_SEQ] = seq;
+  nums[f + F_ALLOC_ICOUNT] = icount;
+  nums[f + F_FREE_SEQ] = NONE;
+  nums[f + F_FREE_ICOUNT] = NONE;
 }
 
 /** The statuses of an invalid free: the frame's state contradicts the request. */

@@ -10,7 +10,7 @@ import { isElf, readElf32, type Elf32Image } from "../machine/elf.js";
 import { runMachine, type MachineControl, type MachineResult } from "../machine/index.js";
 import { browserPlatform } from "../host/browser-platform.js";
 import { EventHub } from "../observe/event-hub.js";
-import { PageOwner } from "../observe/page-owner.js";
+import { PresentOwner } from "../observe/present-owner.js";
 import { Symbolizer } from "../observe/symbols.js";
 import { Timeline } from "../observe/timeline.js";
 import { codeRanges } from "../observe/stack-walk.js";
@@ -50,7 +50,7 @@ const MAX_CONSOLE_LINES = 4000;
 
 export class LiveRun {
   readonly hub: EventHub;
-  readonly owner: PageOwner;
+  readonly owner: PresentOwner;
   readonly sym: Symbolizer;
   readonly timeline: Timeline;
   readonly events: EventLog;
@@ -85,8 +85,8 @@ export class LiveRun {
     const sym = new Symbolizer(this.elf);
     this.hub = hub;
     this.sym = sym;
-    // The page looks at the present only: keep one freed block's record per frame of RAM, then reuse.
-    this.owner = new PageOwner(hub, { retainFreed: Math.max(4096, settings.memoryBytes / PAGE_SIZE) });
+    // The page looks at the present only: records per head frame, no table of every allocation.
+    this.owner = new PresentOwner(hub);
     this.timeline = new Timeline(hub);
     hub.subscribe(this.owner);
     hub.subscribe(this.timeline);
