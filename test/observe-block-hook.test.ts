@@ -2,7 +2,8 @@
 // stamped-event path it stands in for: the web page's event log and page owner (PresentOwner), the
 // CLI's page owner and the per-order counters fed through onBlock end a real guest's run exactly as
 // their twins fed only through onEvent (same ring entries in the same order, stacks included; same
-// owner records, peak and invalid frees; same counts). Workloads with contiguous ranges, BATCH
+// owner records, peak and invalid frees; same counts). The web page's present-only owner also keeps,
+// for every frame it names, the CLI's page owner's record. Workloads with contiguous ranges, BATCH
 // records and hostile requests (invalid frees, bad orders) cover every kind.
 
 import { existsSync, readFileSync } from "node:fs";
@@ -53,6 +54,18 @@ describe.skipIf(!existsSync(IMAGE))("the hub's onBlock path", () => {
       }
       expect(present[0].invalidFrees).toEqual(present[1].invalidFrees);
       expect(present[0].liveAt(Infinity)).toEqual(present[1].liveAt(Infinity));
+      // And what it keeps is what the CLI's page owner, which keeps everything, says of each frame.
+      let named = 0;
+      for (let pfn = frames[0]; pfn < frames[1]; pfn++) {
+        const r = present[0].rowOfFrame(pfn);
+        if (r < 0) continue;
+        named++;
+        expect(present[0].row(r), `pfn 0x${pfn.toString(16)}`).toEqual(owners[0].row(owners[0].rowOfFrame(pfn)));
+      }
+      expect(named).toBeGreaterThan(0);
+      const livePfns = (o: PageOwner | PresentOwner): number[] => o.liveAt(Infinity).map((r) => o.row(r).pfn).sort((a, b) => a - b);
+      expect(livePfns(present[0])).toEqual(livePfns(owners[0]));
+      expect(present[0].invalidFrees).toEqual(owners[0].invalidFrees);
       expect(counters[0].data(10)).toEqual(counters[1].data(10));
       expect(counters[0].data(10).perOrder.splits.some((n) => n > 0)).toBe(true);
       const [block, event] = logs;
@@ -76,6 +89,21 @@ describe.skipIf(!existsSync(IMAGE))("the hub's onBlock path", () => {
       expect(viaBlock.invalidFrees).toEqual(viaEvent.invalidFrees);
     }, 60_000);
   }
+
+  it("walks no stack for onBlock subscribers that do not ask for backtraces (blockStacks)", async () => {
+    const hub = new EventHub({ code: codeRanges(readElf32(kernel)) });
+    const counters = new OrderCounters();
+    hub.subscribe(counters);
+    const result = await runMachine({ kernel, platform: nodePlatform(), memoryBytes: 32 * 2 ** 20, cmdline: "workload=churn ops=200", observer: hub, timeoutMs: 120_000 });
+    expect(result.reason, result.guestLog).toBe("exit");
+    expect(counters.data(10).perOrder.allocs[0]).toBeGreaterThanOrEqual(200);
+    expect(hub.depot.size).toBe(0);
+    // A subscriber that asks gets them.
+    const withLog = new EventHub({ code: codeRanges(readElf32(kernel)) });
+    withLog.subscribe(new EventLog(withLog, () => ""));
+    await runMachine({ kernel, platform: nodePlatform(), memoryBytes: 32 * 2 ** 20, cmdline: "workload=churn ops=200", observer: withLog, timeoutMs: 120_000 });
+    expect(withLog.depot.size).toBeGreaterThan(0);
+  }, 60_000);
 
   it("the hostile workload's invalid frees reach the page owner (the onEvent kinds beside onBlock)", async () => {
     const { owners } = await twinRun(kernel, "workload=hostile seed=2");

@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import { Cmd, Status } from "../src/protocol/abi.js";
 import { hex8, observedGuest } from "./observe-fixtures.js";
 import { ObserveSession, PageOwner, PresentOwner } from "../src/observe/index.js";
+import { groupByStack } from "../src/observe/owner-report.js";
 import type { BridgeObserver } from "../src/machine/index.js";
 import { fakeGuest } from "./bridge-fixtures.js";
 
@@ -203,6 +204,22 @@ describe("present-only page owner (PresentOwner, the web page's)", () => {
     expect(live(owner)).toEqual([addrs[3]! / PAGE, big / PAGE].sort((x, y) => x - y));
     expect([owner.liveFrames, owner.liveBlocks]).toEqual([history.liveFrames, history.liveBlocks]);
     expect(() => owner.liveAt(3)).toThrow(/only the present/);
+  });
+
+  it("groups live blocks by stack as the full page owner does, though it lists them by frame", () => {
+    const o = observedGuest();
+    const owner = new PresentOwner(o.session.hub);
+    o.session.hub.subscribe(owner);
+    const history = o.session.owner!;
+    const addrs = [0, 1, 2, 3].map(() => o.callAt(A, A_RET, Cmd.ALLOC_PAGES, 0, 0).result);
+    const firstSeq = history.row(0).allocSeq;
+    const lowest = Math.min(...addrs);
+    expect(o.callAt(F1, 0, Cmd.FREE_PAGES, lowest, 0).status).toBe(Status.OK);
+    // The same site again: LIFO hands back the lowest frame, so frame order is no longer call order.
+    expect(o.callAt(A, A_RET, Cmd.ALLOC_PAGES, 0, 0).result).toBe(lowest);
+    const groups = (p: PageOwner | PresentOwner) => groupByStack(p, p.liveAt(Infinity));
+    expect(groups(owner)).toEqual(groups(history));
+    expect(groups(owner)[0]!.firstSeq).toBe(lowest === addrs[0] ? history.row(1).allocSeq : firstSeq);
   });
 
   it("reports an invalid free as the full page owner does", () => {

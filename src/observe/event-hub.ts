@@ -52,6 +52,8 @@ export class EventHub implements BridgeObserver, BuddyListener {
   private readonly blockSubscribers: OnBlock[] = [];
   /** Subscribers that take those four kinds as stamped events (an onEvent and no onBlock). */
   private readonly blockEventSubscribers: OnEvent[] = [];
+  /** Some onBlock subscriber wants the backtraces of allocs and frees (EventSubscriber.blockStacks). */
+  private blockStacks = false;
   private readonly callEndSubscribers: OnCallEnd[] = [];
   private readonly requestSubscribers: OnRequest[] = [];
   /**
@@ -97,8 +99,10 @@ export class EventHub implements BridgeObserver, BuddyListener {
    */
   subscribe(subscriber: EventSubscriber): void {
     if (subscriber.onEvent !== undefined) this.eventSubscribers.push(subscriber as OnEvent);
-    if (subscriber.onBlock !== undefined) this.blockSubscribers.push(subscriber as OnBlock);
-    else if (subscriber.onEvent !== undefined) this.blockEventSubscribers.push(subscriber as OnEvent);
+    if (subscriber.onBlock !== undefined) {
+      this.blockSubscribers.push(subscriber as OnBlock);
+      if (subscriber.blockStacks === true) this.blockStacks = true;
+    } else if (subscriber.onEvent !== undefined) this.blockEventSubscribers.push(subscriber as OnEvent);
     if (subscriber.onCallEnd !== undefined) this.callEndSubscribers.push(subscriber as OnCallEnd);
     if (subscriber.onRequest !== undefined) this.requestSubscribers.push(subscriber as OnRequest);
   }
@@ -337,7 +341,7 @@ export class EventHub implements BridgeObserver, BuddyListener {
     const fast = this.blockSubscribers;
     if (fast.length > 0) {
       this.sync();
-      const stack = code <= KIND_FREE ? this.currentStack() : -1;
+      const stack = code <= KIND_FREE && this.blockStacks ? this.currentStack() : -1;
       const seq = this.ctxSeq;
       const record = this.record;
       for (let i = 0; i < fast.length; i++) fast[i]!.onBlock(code, seq, record, pfn, order, npages, zone, gfp, stack);

@@ -111,12 +111,17 @@ export interface EventSubscriber {
   /**
    * The allocator's alloc, free, split and merge as numbers (`code` a layout.ts KIND_*; order -1 and
    * npages for an ALLOC_CONTIG/FREE_CONTIG range; gfp -1 but for an alloc), with the backtrace of an
-   * alloc or free (a depot handle, as currentStack() gives it; -1 for the others). A subscriber with this
+   * alloc or free (a depot handle, as currentStack() gives it, when a subscriber set blockStacks; else -1). A subscriber with this
    * hook gets those four kinds here instead of in onEvent, and every other kind in onEvent: the hub
    * then stamps no event object for them. The hub's callEip and callIcount are the call's here.
    * onEvent must still take the four kinds alike: others feed events directly (tests, replay).
    */
   onBlock?(code: number, seq: number, record: number, pfn: number, order: number, npages: number, zone: number, gfp: number, stack: number): void;
+  /**
+   * True when onBlock needs the backtraces of allocs and frees. The hub walks the guest's stack for
+   * them only when some onBlock subscriber says so; the others get -1.
+   */
+  readonly blockStacks?: boolean;
 
   /** After every port call is answered (seq, command, status): the moment between two calls. */
   onCallEnd?(seq: number, cmd: number, status: number): void;

@@ -42,6 +42,11 @@ export function groupByStack(owner: OwnerTable, rows: readonly number[]): OwnerG
       g = { stack, times: 0, pages: 0, minOrder: Infinity, maxOrder: -1, contig: false, gfps: [], firstSeq: row.allocSeq, firstIcount: row.allocIcount };
       groups.set(stack, g);
     }
+    // Rows need not come in allocation order (PresentOwner lists them by frame).
+    if (row.allocSeq < g.firstSeq) {
+      g.firstSeq = row.allocSeq;
+      g.firstIcount = row.allocIcount;
+    }
     g.times++;
     g.pages += row.npages;
     if (row.order < 0) g.contig = true;

@@ -14,6 +14,7 @@
 import { Cmd, Status } from "../protocol/abi.js";
 import type { AllocatorEvent, EventSubscriber } from "./events.js";
 import type { EventHub } from "./event-hub.js";
+import type { BuddyAllocator } from "../mem/index.js";
 import {
   F_ALLOC_ICOUNT,
   F_ALLOC_SEQ,
@@ -171,10 +172,29 @@ export abstract class OwnerRecorder implements EventSubscriber {
     else if (code === KIND_FREE) this.freed(pfn, npages, seq, this.hub.callIcount, stack);
   }
 
+  /** Page owners record the backtrace of every allocation and free (EventSubscriber.blockStacks). */
+  readonly blockStacks = true;
+
   abstract rowOfFrame(pfn: number): number;
   abstract row(r: number): OwnerRow;
   protected abstract allocated(pfn: number, npages: number, order: number, gfp: number, seq: number, icount: number, stack: number): void;
   protected abstract freed(pfn: number, npages: number, seq: number, icount: number, stack: number): void;
+
+  /** The allocator whose frames the records cover; an allocation before MEMMAP is a bug of ours. */
+  protected allocator(): BuddyAllocator {
+    const buddy = this.hub.allocator;
+    if (buddy === null) throw new Error("invariant: page owner saw an allocation before MEMMAP built the allocator");
+    return buddy;
+  }
+
+  /**
+   * A free that matches no live record (`known`: a live block at pfn, of another size): a block from
+   * before a restored checkpoint is counted, since its owner is unknown; anything else is a bug of ours.
+   */
+  protected unmatchedFree(pfn: number, npages: number, known: boolean): void {
+    if (!known && !this.hub.allocatorFresh) this.untrackedFrees++;
+    else throw new Error(`invariant: page owner: free of pfn 0x${pfn.toString(16)} (${npages} frames) matches no live block`);
+  }
 }
 
 export class PageOwner extends OwnerRecorder implements OwnerIndex {
@@ -258,8 +278,7 @@ export class PageOwner extends OwnerRecorder implements OwnerIndex {
 
   private ensureFrames(): void {
     if (this.frameRow !== null) return;
-    const buddy = this.hub.allocator;
-    if (buddy === null) throw new Error("invariant: page owner saw an allocation before MEMMAP built the allocator");
+    const buddy = this.allocator();
     this.basePfn = buddy.basePfn;
     this.frameRow = new Int32Array(buddy.frameCount).fill(NONE);
     this.headRow = new Int32Array(buddy.frameCount).fill(NONE);
@@ -289,16 +308,10 @@ export class PageOwner extends OwnerRecorder implements OwnerIndex {
     const idx = pfn - this.basePfn;
     const headRow = this.headRow!;
     const r = idx >= 0 && idx < headRow.length ? headRow[idx]! : NONE;
-    if (r === NONE && !this.hub.allocatorFresh) {
-      // A block from before a restored checkpoint: its owner is unknown.
-      this.untrackedFrees++;
-      return;
-    }
-    const ints = r === NONE ? null : this.ints[r >>> CHUNK_SHIFT]!;
+    if (r === NONE) return this.unmatchedFree(pfn, npages, false);
+    const ints = this.ints[r >>> CHUNK_SHIFT]!;
     const i = (r & CHUNK_MASK) * I_STRIDE;
-    if (ints === null || ints[i + I_NPAGES] !== npages) {
-      throw new Error(`invariant: page owner: free of pfn 0x${pfn.toString(16)} (${npages} frames) matches no live block`);
-    }
+    if (ints[i + I_NPAGES] !== npages) return this.unmatchedFree(pfn, npages, true);
     headRow[idx] = NONE;
     const nums = this.nums[r >>> CHUNK_SHIFT]!;
     const f = (r & CHUNK_MASK) * F_STRIDE;

@@ -1,11 +1,10 @@
 // The page owner of a live view (the web page): the same records as PageOwner (page-owner.ts), the
 // allocating call's backtrace, call number, icount, order, npages and gfp, and once freed the free's,
-// but for the present only. Records live per head frame instead of per allocation: a block's record
-// stays until another allocation takes the same head frame, and each frame names the latest block
-// that covered it. So there is no table to grow, no row to reuse and no ring of freed rows, and an
-// allocation is a few stores at its head and one per frame of the block. PageOwner's row table,
-// which keeps every allocation for looking back at any past call (the CLI's --at), cost the page's
-// churn run about 310 host instructions per call (callgrind, npm run bench:observe).
+// for the present only. Records live per head frame, not per allocation: a block's record stays
+// until another allocation takes the same head frame, and each frame names the latest block that
+// covered it. Memory is fixed by the RAM's size, whatever the run's length, and an allocation is a
+// few stores at its head and one per frame of the block. PageOwner keeps every allocation instead,
+// for looking back at any past call (the CLI's --at).
 //
 // A row number here is the head frame's index (pfn - basePfn); liveAt(Infinity) lists live blocks in
 // frame order, not allocation order.
@@ -59,7 +58,7 @@ export class PresentOwner extends OwnerRecorder implements OwnerIndex {
   liveAt(seq: number): number[] {
     if (seq !== Infinity) throw new Error("invariant: liveAt(seq) of a present-only page owner: only the present is kept");
     const out: number[] = [];
-    for (let r = 0; r < this.frameRow.length; r++) if (this.ints[r * I_STRIDE + I_NPAGES]! > 0 && this.nums[r * F_STRIDE + F_FREE_SEQ]! < 0) out.push(r);
+    for (let r = 0; r < this.frameRow.length; r++) if (this.liveHead(r)) out.push(r);
     return out;
   }
 
@@ -67,10 +66,17 @@ export class PresentOwner extends OwnerRecorder implements OwnerIndex {
     if (!(r >= 0 && r < this.frameRow.length && this.ints[r * I_STRIDE + I_NPAGES]! > 0)) throw new Error(`invariant: present-only page owner has no record at head index ${r}`);
   }
 
+  /**
+   * True when head index r holds the record of a live block. allocated and freed write this test out:
+   * the hub's dispatch inlines them, and V8 would then leave a call to it out of line on every call.
+   */
+  private liveHead(r: number): boolean {
+    return r >= 0 && r < this.frameRow.length && this.ints[r * I_STRIDE + I_NPAGES]! > 0 && this.nums[r * F_STRIDE + F_FREE_SEQ]! < 0;
+  }
+
   private ensureFrames(): void {
     if (this.ready) return;
-    const buddy = this.hub.allocator;
-    if (buddy === null) throw new Error("invariant: page owner saw an allocation before MEMMAP built the allocator");
+    const buddy = this.allocator();
     this.basePfn = buddy.basePfn;
     this.ints = new Int32Array(buddy.frameCount * I_STRIDE);
     this.nums = new Float64Array(buddy.frameCount * F_STRIDE);
@@ -101,13 +107,8 @@ export class PresentOwner extends OwnerRecorder implements OwnerIndex {
     const f = r * F_STRIDE;
     const ints = this.ints;
     const nums = this.nums;
-    const live = r >= 0 && r < this.frameRow.length && ints[i + I_NPAGES]! > 0 && nums[f + F_FREE_SEQ]! < 0;
-    if (!live && !this.hub.allocatorFresh) {
-      // A block from before a restored checkpoint: its owner is unknown.
-      this.untrackedFrees++;
-      return;
-    }
-    if (!live || ints[i + I_NPAGES] !== npages) throw new Error(`invariant: page owner: free of pfn 0x${pfn.toString(16)} (${npages} frames) matches no live block`);
+    if (!(r >= 0 && r < this.frameRow.length && ints[i + I_NPAGES]! > 0 && nums[f + F_FREE_SEQ]! < 0)) return this.unmatchedFree(pfn, npages, false);
+    if (ints[i + I_NPAGES] !== npages) return this.unmatchedFree(pfn, npages, true);
     ints[i + I_FREE_STACK] = stack;
     nums[f + F_FREE_SEQ] = seq;
     nums[f + F_FREE_ICOUNT] = icount;

@@ -59,11 +59,18 @@ export class EventLog implements EventSubscriber {
 
   /**
    * An alloc, free, split or merge from the hub, as numbers: the same ring entry as push() of its
-   * event, without the event (EventSubscriber.onBlock). Only a hub calls it, so `stacks` is set.
+   * event, without the event (EventSubscriber.onBlock). A log made without a stack source (a
+   * replay's) logs no stack and no EIP for them.
    */
   onBlock(code: number, seq: number, record: number, pfn: number, order: number, npages: number, zone: number, gfp: number, stack: number): void {
-    const stacks = this.stacks!;
-    this.store(code | ((order + 1) << 8) | ((zone + 1) << 16), seq, record, pfn, npages, gfp, stacks.hasGuest ? stack : -1, stacks.callEip);
+    const stacks = this.stacks;
+    const known = stacks !== null && stacks.hasGuest;
+    this.store(code | ((order + 1) << 8) | ((zone + 1) << 16), seq, record, pfn, npages, gfp, known ? stack : -1, stacks !== null ? stacks.callEip : 0);
+  }
+
+  /** With a hub to ask, the log names the owner of each alloc and free from its backtrace. */
+  get blockStacks(): boolean {
+    return this.stacks !== null;
   }
 
   /** Stores one event; `stack` is its stack handle or -1. Seq numbers must fit in 31 bits. */
