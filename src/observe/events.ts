@@ -111,10 +111,11 @@ export interface EventSubscriber {
   /**
    * The allocator's alloc, free, split and merge as numbers (`code` a layout.ts KIND_*; order -1 and
    * npages for an ALLOC_CONTIG/FREE_CONTIG range; gfp -1 but for an alloc), with the backtrace of an
-   * alloc or free (a depot handle, as currentStack() gives it, when a subscriber set blockStacks; else -1). A subscriber with this
-   * hook gets those four kinds here instead of in onEvent, and every other kind in onEvent: the hub
-   * then stamps no event object for them. The hub's callEip and callIcount are the call's here.
-   * onEvent must still take the four kinds alike: others feed events directly (tests, replay).
+   * alloc or free (a depot handle, as currentStack() gives it, when some subscriber sets blockStacks;
+   * else -1). A subscriber with this hook gets those four kinds here instead of in onEvent, and every
+   * other kind in onEvent: the hub then stamps no event object for them. The hub's callEip and
+   * callIcount are the call's here. onEvent must still take the four kinds alike: others feed events
+   * directly (tests, replay).
    */
   onBlock?(code: number, seq: number, record: number, pfn: number, order: number, npages: number, zone: number, gfp: number, stack: number): void;
   /**

@@ -143,6 +143,8 @@ export abstract class OwnerRecorder implements EventSubscriber {
   liveBlocks = 0;
   /** Frees of blocks allocated before the hub saw the allocator (a restored checkpoint). */
   untrackedFrees = 0;
+  /** Page owners record the backtrace of every allocation and free (EventSubscriber.blockStacks). */
+  readonly blockStacks = true;
   private readonly invalid: InvalidFrees;
 
   constructor(
@@ -171,9 +173,6 @@ export abstract class OwnerRecorder implements EventSubscriber {
     if (code === KIND_ALLOC) this.allocated(pfn, npages, order, gfp, seq, this.hub.callIcount, stack);
     else if (code === KIND_FREE) this.freed(pfn, npages, seq, this.hub.callIcount, stack);
   }
-
-  /** Page owners record the backtrace of every allocation and free (EventSubscriber.blockStacks). */
-  readonly blockStacks = true;
 
   abstract rowOfFrame(pfn: number): number;
   abstract row(r: number): OwnerRow;
