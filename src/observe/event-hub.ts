@@ -232,6 +232,11 @@ export class EventHub implements BridgeObserver, BuddyListener {
    */
   currentStack(): number {
     this.sync();
+    return this.callStack();
+  }
+
+  /** currentStack() of a call already sampled (sync()). */
+  private callStack(): number {
     if (this.ctxStack >= 0) return this.ctxStack;
     const g = this.guestRef;
     const frames = this.frames;
@@ -341,7 +346,7 @@ export class EventHub implements BridgeObserver, BuddyListener {
     const fast = this.blockSubscribers;
     if (fast.length > 0) {
       this.sync();
-      const stack = code <= KIND_FREE && this.blockStacks ? this.currentStack() : -1;
+      const stack = code <= KIND_FREE && this.blockStacks ? this.callStack() : -1;
       const seq = this.ctxSeq;
       const record = this.record;
       for (let i = 0; i < fast.length; i++) fast[i]!.onBlock(code, seq, record, pfn, order, npages, zone, gfp, stack);
