@@ -23,7 +23,8 @@ import { HypercallBridge, readElf32, type BridgeObserver, type Elf32Image } from
 import type { GuestRegisters } from "../machine/bridge.js";
 import { ObserveSession } from "../observe/session.js";
 import { EventHub } from "../observe/event-hub.js";
-import type { AllocatorEvent, EventSubscriber } from "../observe/events.js";
+import type { EventSubscriber } from "../observe/events.js";
+import { KIND_FREE } from "../observe/layout.js";
 import { codeRanges } from "../observe/stack-walk.js";
 import { Cmd, Status } from "../protocol/abi.js";
 import { LiveRun } from "../web/live-run.js";
@@ -94,7 +95,7 @@ function makeObserver(mode: ModeName, kernel: Uint8Array, elf: Elf32Image): Even
   if (mode === "hub") return new EventHub({ code: codeRanges(elf) });
   if (mode === "stacks") {
     const hub = new EventHub({ code: codeRanges(elf) });
-    hub.subscribe(new StackProbe(hub));
+    hub.subscribe(new StackProbe());
     return hub;
   }
   if (mode === "owners") return new ObserveSession({ elf, owners: true }).hub;
@@ -106,11 +107,10 @@ function makeObserver(mode: ModeName, kernel: Uint8Array, elf: Elf32Image): Even
 class StackProbe implements EventSubscriber {
   /** The handles' XOR, kept so that the walks are used. */
   seen = 0;
+  readonly blockStacks = true;
 
-  constructor(private readonly hub: EventHub) {}
-
-  onEvent(e: Readonly<AllocatorEvent>): void {
-    if (e.kind === "alloc" || e.kind === "free") this.seen ^= this.hub.currentStack();
+  onBlock(code: number, _seq: number, _record: number, _pfn: number, _order: number, _npages: number, _zone: number, _gfp: number, stack: number): void {
+    if (code <= KIND_FREE) this.seen ^= stack;
   }
 }
 
