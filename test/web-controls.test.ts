@@ -1,8 +1,8 @@
 // The page's other controls, in one browser: poison on with the guest's deliberate use after free
 // (the page reports what `buddy86 boot --poison` reports), a throttled speed that lets the guest go a
 // few calls per display frame, Stop and a speed change also while the guest still boots, and the
-// Speed check, which runs the CLI's code path and the live page in this browser and reports both
-// figures (printed here; no timing is asserted).
+// Speed check, which runs the CLI's code path and the live page in this browser, each in a worker of
+// its own, and reports both figures (printed here; no timing is asserted).
 
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { SpeedResult } from "../src/web/speed-check.js";
@@ -123,7 +123,7 @@ describe("the page's controls", () => {
     expect(thisRun[thisRun.length - 1]!.lines).toBe(20);
   }, 120_000);
 
-  test("the speed check measures the CLI's code path and the live page in this browser", async () => {
+  test("the speed check measures the CLI's code path and the live page in this browser, each in its own worker", async () => {
     await web.page.goto(`${web.url}?rounds=1`);
     await web.page.waitForFunction(() => window.buddy86 !== undefined);
     await web.page.selectOption("#workload", "churn");
@@ -138,6 +138,9 @@ describe("the page's controls", () => {
     for (const ns of [...speed.cliRuns, ...speed.ownersRuns, ...speed.pageRuns]) expect(Number.isFinite(ns) && ns > 0).toBe(true);
     expect(speed.calls).toBe(10_021);
     expect(await web.page.textContent("#speed-result")).toContain("of the CLI's speed");
+    // Each code path ran in a worker of its own, as the CLI runs in a process of its own: the page's
+    // guest worker, the CLI path's and the --owners path's (remote-run.ts referenceWorkers).
+    expect(web.page.workers().filter((w) => w.url().endsWith("/worker.js"))).toHaveLength(3);
     console.log(`speed check, churn ops=5000 (ns/call): CLI path ${speed.cliRuns.map(Math.round).join("/")}, --owners ${speed.ownersRuns.map(Math.round).join("/")}, page ${speed.pageRuns.map(Math.round).join("/")}`);
     expect(web.problems).toEqual([]);
   }, 240_000);

@@ -2,8 +2,8 @@
 // packet per display frame and keeps the latest of everything the panels draw - the allocator's
 // state bytes as a MemorySnapshot, buddyinfo, timeline samples, event lines, console lines. One
 // worker serves the page's runs one after the other (each with a fresh emulator), so its JIT stays
-// warm from run to run; it is replaced only after it failed. The speed check's `--owners` reference
-// runs in a second worker (see ownersWorker).
+// warm from run to run; it is replaced only after it failed. The speed check's two references, the
+// CLI's code path and its `--owners` path, run in workers of their own (see referenceWorkers).
 
 import type { BootReport } from "../cli/report.js";
 import { applyTimelineDelta, type TimelineData } from "../observe/timeline.js";
@@ -44,14 +44,15 @@ function dropWorker(): void {
 }
 
 /**
- * The worker of the speed check's `buddy86 boot --owners` reference runs. That path runs the page's
- * hub and page-owner code with the CLI's other subscribers; in the page's own worker it left V8's
- * inline caches at the hub's dispatch megamorphic, and every later page run paid for it (npm run
+ * The workers of the speed check's references: [0] the CLI's code path (`buddy86 boot`), [1] its
+ * `--owners` path. Each code path gets a worker as the CLI gets a process, and the page's worker runs
+ * only the page's runs, as it does for a user. Sharing one worker, each path slowed the other: the
+ * `--owners` path's observers left V8's inline caches at the hub's dispatch megamorphic (npm run
  * bench:observe, page churn after an --owners run in the same process: 1,965 -> 2,227 host
- * instructions per call, with a megamorphic property load per event). A user's page never runs that
- * path, so the check keeps it out of the worker whose speed it measures.
+ * instructions per call), and the plain path and the page, whose allocator has a listener, kept
+ * handing each other code V8 had optimised for the other (docs/web.md, Speed).
  */
-let ownersWorker: Worker | null = null;
+const referenceWorkers: [Worker | null, Worker | null] = [null, null];
 
 export class RemoteRun {
   state: RunState = "booting";
@@ -218,30 +219,16 @@ export class RemoteRun {
 }
 
 /**
- * One run down the CLI's code path: the plain one in the page's guest worker (the speed check's
- * reference), the observed one (`--owners`) in a worker of its own (see ownersWorker).
+ * One run down the CLI's code path, plain (the speed check's reference) or observed (`--owners`),
+ * each in a worker of its own (see referenceWorkers).
  */
 export function remoteCliRun(settings: RunSettings, observed = false): Promise<BootReport> {
-  if (observed) return ownersRun(settings);
-  return new Promise<BootReport>((resolve, reject) => {
-    receiver = (m) => {
-      if (m.type === "cli-result") resolve(m.report);
-      else if (m.type === "error") {
-        dropWorker();
-        reject(new Error(m.message));
-      }
-    };
-    guestWorker().postMessage({ type: "cli-run", settings, observed } satisfies ToWorker);
-  }).finally(() => (receiver = null));
-}
-
-function ownersRun(settings: RunSettings): Promise<BootReport> {
-  if (ownersWorker === null) ownersWorker = spawnWorker("buddy86 --owners reference");
-  const worker = ownersWorker;
+  const kind = observed ? 1 : 0;
+  const worker = referenceWorkers[kind] ?? (referenceWorkers[kind] = spawnWorker(observed ? "buddy86 --owners reference" : "buddy86 CLI-path reference"));
   return new Promise<BootReport>((resolve, reject) => {
     const failed = (message: string): void => {
       worker.terminate();
-      if (ownersWorker === worker) ownersWorker = null;
+      if (referenceWorkers[kind] === worker) referenceWorkers[kind] = null;
       reject(new Error(message));
     };
     worker.onmessage = (e: MessageEvent<FromWorker>) => {
@@ -250,8 +237,8 @@ function ownersRun(settings: RunSettings): Promise<BootReport> {
     };
     worker.onerror = (e) => {
       e.preventDefault();
-      failed(`the --owners reference worker failed: ${e.message}`);
+      failed(`the ${observed ? "--owners" : "CLI-path"} reference worker failed: ${e.message}`);
     };
-    worker.postMessage({ type: "cli-run", settings, observed: true } satisfies ToWorker);
+    worker.postMessage({ type: "cli-run", settings, observed } satisfies ToWorker);
   });
 }

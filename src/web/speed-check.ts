@@ -1,9 +1,9 @@
 // The page's speed check: the guest's cost per hypercall with the live views against the CLI's, both
 // measured in this browser on the same inputs. The CLI's figure is a run of runMachine exactly as
-// `buddy86 boot --json` makes it (no observer, no run control, no callbacks), in the same worker as
-// the page's runs; a second reference is `buddy86 boot --owners`, which observes the run as the page
-// does (and more), in a worker of its own (remote-run.ts ownersWorker: run in the page's worker, its
-// observers slowed the page's later runs). The runs alternate and the best of each is compared.
+// `buddy86 boot --json` makes it (no observer, no run control, no callbacks); a second reference is
+// `buddy86 boot --owners`, which observes the run as the page does (and more). Each reference runs in
+// a worker of its own, as the CLI runs in a process of its own, and the page's worker runs only the
+// page (remote-run.ts referenceWorkers). The runs alternate and the best of each is compared.
 
 import type { BootReport } from "../cli/report.js";
 import type { RunSettings } from "./live-run.js";
