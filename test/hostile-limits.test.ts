@@ -93,11 +93,17 @@ describe("every limit the guest controls (docs/protocol.md)", () => {
     beyond(g, freedAddress, Status.EBADORDER, Cmd.FREE_CONTIG, block, 4);
     beyond(g, freedAddress, Status.ENOTHEAD, Cmd.FREE_CONTIG, range + PAGE, 2);
     const npages = "ALLOC_CONTIG / FREE_CONTIG npages";
-    for (const n of [0, 2 ** 20 + 1, 0xffffffff]) {
-      beyond(g, npages, Status.EINVAL, Cmd.ALLOC_CONTIG, n, 1, 0);
-      beyond(g, npages, Status.EINVAL, Cmd.FREE_CONTIG, range, n);
+    beyond(g, npages, Status.EINVAL, Cmd.ALLOC_CONTIG, 0, 1, 0);
+    beyond(g, npages, Status.EINVAL, Cmd.FREE_CONTIG, range, 0);
+    // The ABI's EINVAL is for npages 0: any other u32 is a request, which no zone can meet or which
+    // names another length than the range's, whatever the address's own problems come first.
+    for (const n of [2 ** 20, 2 ** 20 + 1, 0x80000000, 0xffffffff]) {
+      beyond(g, npages, Status.ENOMEM, Cmd.ALLOC_CONTIG, n, 1, 0);
+      beyond(g, npages, Status.EBADORDER, Cmd.FREE_CONTIG, range, n);
+      beyond(g, npages, Status.ENOTHEAD, Cmd.FREE_CONTIG, range + PAGE, n);
+      beyond(g, npages, Status.EFAULT, Cmd.FREE_CONTIG, 0x123, n);
     }
-    beyond(g, npages, Status.ENOMEM, Cmd.ALLOC_CONTIG, 2 ** 20, 1, 0);
+    beyond(g, npages, Status.EINVAL, Cmd.ALLOC_CONTIG, 0xffffffff, 3, 0);
     const align = "ALLOC_CONTIG alignment";
     for (const a of [3, 6, 0x80000001, 0xffffffff]) beyond(g, align, Status.EINVAL, Cmd.ALLOC_CONTIG, 1, a, 0);
     beyond(g, align, Status.ENOMEM, Cmd.ALLOC_CONTIG, 1, 2 ** 31, 0);

@@ -144,11 +144,11 @@ static void malformed(struct hostile *h)
     reject(h, "FREE_PAGES of a contig range", HC_FREE_PAGES, range, 0, 0, HC_EBADORDER);
     reject(h, "FREE_PAGES inside a contig range", HC_FREE_PAGES, range + PAGE_SIZE, 0, 0, HC_ENOTHEAD);
 
-    /* ALLOC_CONTIG: npages 0 or above 2^20, alignments that are no power of two, bad gfp; valid
-     * requests no zone can meet are ENOMEM. */
+    /* ALLOC_CONTIG: npages 0, alignments that are no power of two, bad gfp; valid requests no zone
+     * can meet (any npages longer than memory) are ENOMEM. */
     reject(h, "ALLOC_CONTIG 0 pages", HC_ALLOC_CONTIG, 0, 1, GFP_KERNEL, HC_EINVAL);
-    reject(h, "ALLOC_CONTIG 2^20+1 pages", HC_ALLOC_CONTIG, (1u << 20) + 1, 1, GFP_KERNEL, HC_EINVAL);
-    reject(h, "ALLOC_CONTIG ~0 pages", HC_ALLOC_CONTIG, 0xFFFFFFFFu, 1, GFP_KERNEL, HC_EINVAL);
+    reject(h, "ALLOC_CONTIG 2^20+1 pages", HC_ALLOC_CONTIG, (1u << 20) + 1, 1, GFP_KERNEL, HC_ENOMEM);
+    reject(h, "ALLOC_CONTIG ~0 pages", HC_ALLOC_CONTIG, 0xFFFFFFFFu, 1, GFP_KERNEL, HC_ENOMEM);
     reject(h, "ALLOC_CONTIG align 3", HC_ALLOC_CONTIG, 1, 3, GFP_KERNEL, HC_EINVAL);
     reject(h, "ALLOC_CONTIG align ~0", HC_ALLOC_CONTIG, 1, 0xFFFFFFFFu, GFP_KERNEL, HC_EINVAL);
     reject(h, "ALLOC_CONTIG bad gfp", HC_ALLOC_CONTIG, 1, 1, 0x8, HC_EINVAL);
@@ -157,7 +157,7 @@ static void malformed(struct hostile *h)
 
     /* FREE_CONTIG. */
     reject(h, "FREE_CONTIG 0 pages", HC_FREE_CONTIG, range, 0, 0, HC_EINVAL);
-    reject(h, "FREE_CONTIG 2^20+1 pages", HC_FREE_CONTIG, range, (1u << 20) + 1, 0, HC_EINVAL);
+    reject(h, "FREE_CONTIG 2^20+1 pages", HC_FREE_CONTIG, range, (1u << 20) + 1, 0, HC_EBADORDER);
     reject(h, "FREE_CONTIG unaligned", HC_FREE_CONTIG, range + 4, 3, 0, HC_EFAULT);
     reject(h, "FREE_CONTIG wrong npages", HC_FREE_CONTIG, range, 2, 0, HC_EBADORDER);
     reject(h, "FREE_CONTIG of an alloc_pages block", HC_FREE_CONTIG, block, 4, 0, HC_EBADORDER);
@@ -246,9 +246,9 @@ static uint32_t predict(const struct hostile *h, uint32_t cmd, uint32_t a0, uint
     case HC_FREE_PAGES:
         return a1 > h->max_order ? ONLY(HC_EINVAL) : free_status;
     case HC_ALLOC_CONTIG:
-        return a0 == 0 || a0 > (1u << 20) || (a1 & (a1 - 1)) != 0 || !gfp_ok_2 ? ONLY(HC_EINVAL) : ANY_OF(HC_OK, HC_ENOMEM);
+        return a0 == 0 || (a1 & (a1 - 1)) != 0 || !gfp_ok_2 ? ONLY(HC_EINVAL) : ANY_OF(HC_OK, HC_ENOMEM);
     case HC_FREE_CONTIG:
-        return a1 == 0 || a1 > (1u << 20) ? ONLY(HC_EINVAL) : free_status;
+        return a1 == 0 ? ONLY(HC_EINVAL) : free_status;
     case HC_STAT:
         return a0 <= 2 || a0 == 4 || (a0 == 3 && a1 <= h->max_order) ? ONLY(HC_OK) : ONLY(HC_EINVAL);
     case HC_MARK:

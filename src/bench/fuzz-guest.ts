@@ -325,7 +325,7 @@ export class Guest {
         return m.freePages(a0, a1);
       case C.ALLOC_CONTIG: {
         const align = a1 === 0 ? 1 : a1;
-        return a0 === 0 || a0 > 1 << 20 || (align & (align - 1)) !== 0 || !gfpOk(a2) ? EINVAL : EITHER;
+        return a0 === 0 || (align & (align - 1)) !== 0 || !gfpOk(a2) ? EINVAL : EITHER;
       }
       case C.FREE_CONTIG:
         return m.freeContig(a0, a1);

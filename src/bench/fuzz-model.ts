@@ -182,7 +182,7 @@ export class HeldModel {
 
   /** The status FREE_CONTIG(addr, npages) must get. */
   freeContig(addr: number, npages: number): number {
-    if (npages === 0 || npages > PFN_LIMIT) return EINVAL;
+    if (npages === 0) return EINVAL;
     const pfn = this.pfnOf(addr);
     if (pfn < 0) return EFAULT;
     const head = this.owner[pfn]!;

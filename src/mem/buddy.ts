@@ -298,11 +298,14 @@ export class BuddyAllocator extends PerCpuCore {
     const high = opts.highAddr ?? 2 ** 32;
     if (alignPages === 0) alignPages = 1;
     const ok =
-      npages >>> 0 === npages && npages >= 1 && npages <= PFN_LIMIT && isPowerOfTwo(alignPages) &&
+      npages >>> 0 === npages && npages >= 1 && isPowerOfTwo(alignPages) &&
       (boundary === 0 || (isPowerOfTwo(boundary) && boundary >= npages)) &&
       Number.isInteger(low) && Number.isInteger(high) && low >= 0 && low <= high && gfpIsValid(gfp);
     if (!ok) return -EINVAL;
     if (this.failPredicate !== null && this.failPredicate(-1, npages, gfp)) return this.failed(-npages, gfp, true);
+    // Any u32 npages is a valid request (the ABI's EINVAL is for npages 0); one longer than all
+    // managed memory fits nowhere.
+    if (npages > this.frameCount) return this.failed(-npages, gfp, false);
     const lowIdx = Math.ceil(low / PAGE_SIZE) - this.basePfn;
     const highIdx = Math.floor(high / PAGE_SIZE) - this.basePfn;
     for (let attempt = 0; attempt < 2; attempt++) {
@@ -331,7 +334,8 @@ export class BuddyAllocator extends PerCpuCore {
 
   /** Frees a contig range; statuses as tryFreePages, EBADORDER for another npages or an alloc_pages block. */
   tryFreeContig(addr: number, npages: number): number {
-    if (npages >>> 0 !== npages || npages < 1 || npages > PFN_LIMIT) return EINVAL;
+    // Any u32 npages but 0 is valid: the frame's state decides (a contig head of another length is EBADORDER).
+    if (npages >>> 0 !== npages || npages < 1) return EINVAL;
     const idx = this.frameIndex(addr);
     if (idx < 0) return EFAULT;
     if (this.meta[idx] !== CONTIG_HEAD_TAG || this.link[2 * idx + 1] !== npages) return this.badFree(idx, true, npages);
