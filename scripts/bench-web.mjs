@@ -2,9 +2,9 @@
 // page, opens it in headless Chromium (/usr/bin/chromium via playwright-core) and presses its Speed
 // check: the CLI's code path and the live page, alternating, in the same browser (see
 // src/web/speed-check.ts). Also runs the real CLI under Node for reference. Prints one JSON line.
-// Before the speed check it presses Run once: the page's first run (a cold worker), to set beside the
-// CLI under Node (a cold process each time).
-//   node scripts/bench-web.mjs [--workload demo] [--ops 1000] [--seed 1] [--rounds 3]
+// Before the speed check it presses Run once: the page's first run (after the page's warm-up, or in a
+// cold worker with --warm 0), to set beside the CLI under Node (a cold process each time).
+//   node scripts/bench-web.mjs [--workload demo] [--ops 1000] [--seed 1] [--rounds 3] [--warm 1]
 
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -20,11 +20,11 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const ENDED = ["exited", "stopped", "timeout", "fault", "host-error", "error"];
 const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 
-const opts = { workload: "demo", ops: "1000", seed: "1", rounds: "3" };
+const opts = { workload: "demo", ops: "1000", seed: "1", rounds: "3", warm: "1" };
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i += 2) {
   const key = argv[i].replace(/^--/, "");
-  if (!(key in opts) || argv[i + 1] === undefined) throw new Error(`bench-web: unknown or incomplete argument ${argv[i]} (use --workload, --ops, --seed, --rounds)`);
+  if (!(key in opts) || argv[i + 1] === undefined) throw new Error(`bench-web: unknown or incomplete argument ${argv[i]} (use --workload, --ops, --seed, --rounds, --warm)`);
   opts[key] = argv[i + 1];
 }
 
@@ -43,12 +43,16 @@ try {
   const context = await chromium.launchPersistentContext(join(tmp, "profile"), { executablePath: "/usr/bin/chromium", headless: true, args: FLAGS, viewport: { width: 1560, height: 1200 } });
   try {
     const page = context.pages()[0] ?? (await context.newPage());
-    await page.goto(`${server.url}?rounds=${Number(opts.rounds)}`);
+    await page.goto(`${server.url}?rounds=${Number(opts.rounds)}${opts.warm === "0" ? "&warm=0" : ""}`);
     await page.selectOption("#workload", opts.workload);
     await page.fill("#ops", opts.ops);
     await page.fill("#seed", opts.seed);
-    // First, the run a user gets on opening the page and pressing Run (a cold worker), to set beside
-    // `buddy86 boot` under Node (a cold process): the like-for-like first impression.
+    // First, the run a user gets on opening the page and pressing Run, to set beside `buddy86 boot`
+    // under Node (a cold process): the like-for-like first impression. The page warms its worker as
+    // it opens (page.ts warm); a user who looks at the page for a few seconds before pressing Run
+    // finds it warm, so the bench waits for the warm-up's end (`--warm 0`: no warm-up, a cold worker).
+    await page.waitForFunction(() => !window.buddy86.warming, null, { timeout: 5 * 60_000, polling: 100 });
+    const warmUp = await page.evaluate(() => window.buddy86.warmUp);
     await page.click("#run");
     await page.waitForFunction((ended) => ended.includes(window.buddy86.state) || window.buddy86.error !== null, ENDED, { timeout: 15 * 60_000, polling: 250 });
     const cold = await page.evaluate(() => ({ report: window.buddy86.report, error: window.buddy86.error }));
@@ -66,6 +70,7 @@ try {
         pageNsPerCall: Math.round(speed.pageNsPerCall),
         pageRelativeSpeed: Number(speed.relativeSpeed.toFixed(3)),
         pageFirstRunNsPerCall: Math.round(cold.report.bridgeNsPerCall),
+        warmUp,
         browserCliRuns: speed.cliRuns.map(Math.round),
         browserCliOwnersRuns: speed.ownersRuns.map(Math.round),
         pageRuns: speed.pageRuns.map(Math.round),

@@ -7,7 +7,7 @@ import { zoneStats } from "../observe/snapshot.js";
 import { buddyinfoOf } from "../observe/proc-reports.js";
 import type { BootReport } from "../cli/report.js";
 import { ZONE_NAMES } from "../mem/index.js";
-import { byId, loadKernel, readSettings, setButtons } from "./controls.js";
+import { byId, composeCmdline, loadKernel, readSettings, setButtons } from "./controls.js";
 import { drawBuddyinfoBars, drawUnusableIndex, type FreeBlockSamples, type ZoneBlocks } from "./charts.js";
 import { EventLogView, formatEvent, recentLines } from "./event-log.js";
 import { renderInspector, type FrameDetails } from "./inspector.js";
@@ -15,7 +15,7 @@ import type { RunSettings } from "./live-run.js";
 import { MemoryMapView, type OwnerColourOf } from "./map-view.js";
 import { hexAddr, zoneSpans, type BlockInfo, type MemorySnapshot } from "./model.js";
 import { ownerColour, type ColourMode } from "./palette.js";
-import { RemoteRun, remoteCliRun } from "./remote-run.js";
+import { RemoteRun, remoteCliRun, warmUp } from "./remote-run.js";
 import { TraceReplay } from "./replay.js";
 import { renderLegend, renderStatus } from "./panels.js";
 import { speedCheck, type SpeedResult } from "./speed-check.js";
@@ -49,6 +49,10 @@ export interface PageApi {
   readonly drawStats: { frames: number; ms: number };
   /** The last ended run's packets and the worker's milliseconds building them (time taken from the guest). */
   readonly packetStats: PacketStats | null;
+  /** True while the warm-up run the page makes when it opens is going (see Page.warm). */
+  readonly warming: boolean;
+  /** How the warm-up ended (exit, stopped by a Run, skipped), its calls and milliseconds; null before. */
+  readonly warmUp: { reason: string; calls: number; ms: number } | null;
 }
 
 declare global {
@@ -59,6 +63,9 @@ declare global {
 
 /** How often a hovered or pinned frame's owner and history are asked for again while the guest runs. */
 const DETAILS_MS = 250;
+/** The warm-up's guest and length: the bundled guest's demo at 200 ops, about 66,000 calls (2 s here). */
+const BUNDLED_KERNEL = "images/buddy86-guest.elf";
+const WARM_OPS = 200;
 
 class Page {
   private run: RemoteRun | null = null;
@@ -89,11 +96,42 @@ class Page {
   private chartShown: { samples: FreeBlockSamples | null; key: string } = { samples: null, key: "" };
   readonly drawStats = { frames: 0, ms: 0 };
 
+  private warming = false;
+  private warmResult: { reason: string; calls: number; ms: number } | null = null;
+
   constructor() {
     this.wireControls();
     this.wireMap();
     setButtons("idle");
     requestAnimationFrame((t) => this.frame(t));
+    if (new URLSearchParams(location.search).get("warm") !== "0") void this.warm();
+  }
+
+  /**
+   * The warm-up: as the page opens, its guest worker runs the bundled guest's demo for WARM_OPS ops,
+   * unseen. A cold worker's first run is the slowest by far: v86.wasm not yet optimised, the guest's
+   * hot code not yet compiled, the observers' JavaScript not yet optimised, all of it on the cores the
+   * guest and the page's drawing need (docs/web.md, "The first run"). Pressing Run stops the warm-up
+   * at its next call. `?warm=0` in the URL leaves it out.
+   */
+  private async warm(): Promise<void> {
+    this.warming = true;
+    const status = byId("status");
+    const idleText = status.textContent;
+    status.textContent = "Warming up the emulator (a short run of the bundled guest, not shown)… Run starts at once.";
+    try {
+      const response = await fetch(BUNDLED_KERNEL);
+      if (!response.ok) throw new Error(`could not load ${BUNDLED_KERNEL}: HTTP ${response.status}`);
+      const base = readSettings(new Uint8Array(await response.arrayBuffer()), BUNDLED_KERNEL);
+      const settings = { ...base, cmdline: composeCmdline("demo", 1, WARM_OPS), pcp: true, poison: false, pauseAtMark: "", callsPerFrame: 0 };
+      const { reason, calls, ms } = await warmUp(settings);
+      this.warmResult = { reason, calls, ms };
+    } catch (error) {
+      this.fail(error);
+    } finally {
+      this.warming = false;
+      if (this.run === null && this.replay === null && this.error === null) status.textContent = idleText;
+    }
   }
 
   api(): PageApi {
@@ -123,6 +161,12 @@ class Page {
       },
       get packetStats() {
         return page.run?.packetStats ?? null;
+      },
+      get warming() {
+        return page.warming;
+      },
+      get warmUp() {
+        return page.warmResult;
       },
     };
   }

@@ -27,14 +27,42 @@ function spawnWorker(name: string): Worker {
 function guestWorker(): Worker {
   if (shared === null) {
     const worker = spawnWorker("buddy86 guest");
-    worker.onmessage = (e: MessageEvent<FromWorker>) => receiver?.(e.data);
+    worker.onmessage = (e: MessageEvent<FromWorker>) => {
+      const m = e.data;
+      if (m.type === "warmed") warmEnded?.(m);
+      else if (receiver !== null) receiver(m);
+      // An error with no run to tell is the warm-up's: the page shows it as any error of ours.
+      else if (m.type === "error") warmFailed?.(m.message);
+    };
     worker.onerror = (e) => {
       e.preventDefault();
-      receiver?.({ type: "error", message: `the guest's worker failed: ${e.message}` });
+      const message = `the guest's worker failed: ${e.message}`;
+      if (receiver !== null) receiver({ type: "error", message });
+      else warmFailed?.(message);
     };
     shared = worker;
   }
   return shared;
+}
+
+/** Who hears of the warm-up's end and of its failure (see warmUp). */
+let warmEnded: ((m: Extract<FromWorker, { type: "warmed" }>) => void) | null = null;
+let warmFailed: ((message: string) => void) | null = null;
+
+/**
+ * Runs `settings` once in the guest's worker, unseen (worker.ts warm): the page's first real run
+ * then starts warm. A run started meanwhile stops it. Resolves with how it ended; rejects when it
+ * failed (a bug of ours, which the page shows).
+ */
+export function warmUp(settings: RunSettings): Promise<Extract<FromWorker, { type: "warmed" }>> {
+  return new Promise<Extract<FromWorker, { type: "warmed" }>>((resolve, reject) => {
+    warmEnded = resolve;
+    warmFailed = (message) => reject(new Error(`warm-up: ${message}`));
+    guestWorker().postMessage({ type: "warm", settings } satisfies ToWorker);
+  }).finally(() => {
+    warmEnded = null;
+    warmFailed = null;
+  });
 }
 
 /** Drops a worker that failed (the next run gets a new one). */

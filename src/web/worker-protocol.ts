@@ -36,6 +36,11 @@ export type ToWorker =
    * `buddy86 boot --owners` observes a run (src/observe's ObserveSession with page owners).
    */
   | { type: "cli-run"; settings: RunSettings; observed: boolean }
+  /**
+   * The page's warm-up when it opens (page.ts): a run nobody sees, so that the first run the user
+   * starts finds v86.wasm optimised and the guest's hot code compiled. A start stops it.
+   */
+  | { type: "warm"; settings: RunSettings }
   | { type: "pause" }
   | { type: "resume" }
   | { type: "step"; n: number }
@@ -98,5 +103,7 @@ export type FromWorker =
       packetStats: PacketStats;
     }
   | { type: "cli-result"; report: BootReport }
+  /** The warm-up ended: how it ended (exit, or stopped by a start), its calls and its milliseconds. */
+  | { type: "warmed"; reason: string; calls: number; ms: number }
   | { type: "inspect-result"; id: number; owner: OwnerRecord | null; history: string[] }
   | { type: "error"; message: string };

@@ -63,6 +63,9 @@ function handle(m: ToWorker): void {
     case "start":
       start(m.settings);
       break;
+    case "warm":
+      warm(m.settings);
+      break;
     case "cli-run":
       cliRun(m.settings, m.observed).then((r) => post({ type: "cli-result", report: buildReport(r) }), fail);
       break;
@@ -136,12 +139,63 @@ function control(live: LiveRun, m: RunControl): void {
   else live.callsPerFrame = m.callsPerFrame;
 }
 
+/**
+ * The warm-up run (ToWorker "warm"), while it lasts. It is not `run`: the page gets no packets of it
+ * and its controls never reach it. A start that arrives meanwhile stops it and begins once it ended.
+ */
+let warmRun: LiveRun | null = null;
+let startAfterWarm: LiveRun["settings"] | null = null;
+
+/**
+ * Runs `settings` once, unseen, unless a run came first: the first run the user starts then finds
+ * v86.wasm optimised, the guest's hot code compiled (src/host/wasm-cache.ts) and the observers'
+ * JavaScript optimised (docs/web.md, "The first run").
+ */
+function warm(settings: LiveRun["settings"]): void {
+  const skipped = (): void => post({ type: "warmed", reason: "skipped", calls: 0, ms: 0 });
+  if (starting || run !== null || warmRun !== null) return skipped();
+  const t0 = performance.now();
+  v86Module(settings.wasmUrl).then((module) => {
+    // A start that arrived while v86.wasm compiled goes first (its own then() runs after this one).
+    if (starting || run !== null) return skipped();
+    const live = new LiveRun(settings, module);
+    warmRun = live;
+    const ended = (): void => {
+      warmRun = null;
+      const next = startAfterWarm;
+      startAfterWarm = null;
+      if (next !== null) load(next);
+    };
+    live.start().then(
+      () => {
+        post({ type: "warmed", reason: live.report?.reason ?? "none", calls: live.calls, ms: performance.now() - t0 });
+        ended();
+      },
+      (error: unknown) => {
+        fail(error);
+        ended();
+      },
+    );
+  }, fail);
+}
+
 function start(settings: LiveRun["settings"]): void {
   if (starting || (run !== null && run.state !== "ended")) throw new Error("worker: a run is still going (one at a time)");
   starting = true;
   heldControls = [];
   // Until the new LiveRun exists, requests are answered for no run (never for the last one).
   run = null;
+  if (warmRun !== null) {
+    // Controls that arrive meanwhile are held for the new run, as while v86.wasm loads.
+    startAfterWarm = settings;
+    warmRun.stop();
+    return;
+  }
+  load(settings);
+}
+
+/** Starts `settings` once v86.wasm is compiled; `starting` is set. */
+function load(settings: LiveRun["settings"]): void {
   v86Module(settings.wasmUrl).then(
     (module) => {
       starting = false;
