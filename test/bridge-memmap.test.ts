@@ -15,6 +15,7 @@ import {
   v86Entries,
   type FakeGuest,
 } from "./bridge-fixtures.js";
+import { observedGuest } from "./observe-fixtures.js";
 
 const PAGE = 4096;
 const pfnOf = (addr: number) => Math.floor(addr / PAGE);
@@ -210,9 +211,28 @@ describe("MEMMAP rejects what the ABI names, and changes nothing", () => {
     expectStatus(b, Status.EINVAL, Cmd.MEMMAP, INFO_ADDR, IMAGE_START, IMAGE_END);
   });
 
-  it("EINVAL for a map that leaves no frame to manage", () => {
-    const g = fakeGuest({ entries: [{ base: 0x1000000, length: 0x1000000, type: 2 }] });
-    expectStatus(g, Status.EINVAL, Cmd.MEMMAP, INFO_ADDR, IMAGE_START, IMAGE_END);
+  it("OK with 0 frames for a map that leaves none: an allocator of nothing, observed and reported", () => {
+    // PROTOCOL.md's MEMMAP answers the number of managed frames, and none of its EINVAL cases is this
+    // one: the guest gets an allocator in which every allocation is ENOMEM and every free EFAULT.
+    const obs = observedGuest({ owners: true }, 32 * MiB, [{ base: 0x1000000, length: 0x1000000, type: 2 }]);
+    const g = obs.g;
+    expect(obs.memmap).toEqual({ result: 0, status: Status.OK });
+    expect(g.bridge.allocator!.managedPageCount).toBe(0);
+    expectStatus(g, Status.ESTATE, Cmd.MEMMAP, INFO_ADDR, IMAGE_START, IMAGE_END);
+    expectStatus(g, Status.ENOMEM, Cmd.ALLOC_PAGES, 0, 0);
+    expectStatus(g, Status.ENOMEM, Cmd.ALLOC_PAGES, 0, 0x102);
+    expectStatus(g, Status.ENOMEM, Cmd.ALLOC_CONTIG, 1, 1, 0);
+    expectStatus(g, Status.EINVAL, Cmd.ALLOC_PAGES, 11, 0);
+    expectStatus(g, Status.EFAULT, Cmd.FREE_PAGES, 0x1000000, 0);
+    expectStatus(g, Status.EFAULT, Cmd.FREE_CONTIG, 0x1000000, 1);
+    for (const item of [0, 1, 3, 4]) expect(g.bridge.call(Cmd.STAT, item, 0), `STAT ${item}`).toEqual({ result: 0, status: Status.OK });
+    expect(g.bridge.call(Cmd.STAT, 2, 0)).toEqual({ result: 10, status: Status.OK });
+    expect(g.bridge.allocator!.buddyinfo()).toBe("");
+    g.bridge.allocator!.checkInvariants();
+    // The observers and the end-of-run reports take it too.
+    const end = obs.session.finish(obs.result());
+    expect(end.reportsText).toContain("reports at the end");
+    expect(obs.session.hub.depot.size).toBeGreaterThan(0);
   });
 
   it("a failed MEMMAP may be retried, and page commands stay ESTATE until it succeeds", () => {

@@ -1,7 +1,7 @@
 // The memory map: usable minus reserved, cut to whole frames (usable inward, reserved outward), frame 0
 // never managed, overlaps merged; the boot handover cuts each range into the largest aligned blocks.
 import { describe, expect, it } from "vitest";
-import { BuddyAllocator, BuddyError, MemoryMap } from "../src/mem/index.js";
+import { BuddyAllocator, BuddyError, GFP, MemoryMap } from "../src/mem/index.js";
 import { freeBlocks, makeBuddy, MiB } from "./helpers/mem.js";
 
 describe("memory map and reservations", () => {
@@ -45,11 +45,31 @@ describe("memory map and reservations", () => {
     expect(new Set(got).size).toBe(got.length);
   });
 
-  it("rejects ranges outside [0, 4 GiB) and an empty map", () => {
+  it("rejects ranges outside [0, 4 GiB)", () => {
     const map = new MemoryMap();
     expect(() => map.addUsable(2 ** 32 - 4096, 8192)).toThrow(BuddyError);
     expect(() => map.reserve(-1, 10, "x")).toThrow(BuddyError);
-    expect(() => new BuddyAllocator(map)).toThrow(/no usable frame/);
+  });
+
+  it("manages nothing for a map that leaves no frame: every allocation is ENOMEM, every free EFAULT", () => {
+    // As the ABI's MEMMAP, which builds an allocator of nothing for such a map (PROTOCOL.md).
+    const map = new MemoryMap();
+    map.addUsable(16 * MiB, 4 * MiB);
+    map.reserve(16 * MiB, 4 * MiB, "all of it");
+    const buddy = new BuddyAllocator(map, { maxOrder: 10 });
+    expect([buddy.managedPageCount, buddy.freePageCount]).toEqual([0, 0]);
+    expect(buddy.zones()).toEqual([]);
+    expect([buddy.buddyinfo(), buddy.unusableIndex(), buddy.extfragIndex()]).toEqual(["", "", ""]);
+    expect(buddy.allocPages(0)).toBe(0);
+    expect(buddy.allocPages(10, GFP.HIGHMEM | GFP.ZERO)).toBe(0);
+    expect(buddy.allocContig(1)).toBe(0);
+    expect(() => buddy.freePages(16 * MiB, 0)).toThrow(expect.objectContaining({ code: "EFAULT" }));
+    expect(() => buddy.allocPages(11)).toThrow(expect.objectContaining({ code: "EINVAL" }));
+    buddy.drain();
+    buddy.checkInvariants();
+    const copy = new BuddyAllocator(map, { maxOrder: 10 });
+    copy.setState(buddy.getState());
+    expect(copy.buddyinfo()).toBe("");
   });
 
   it("manages RAM near 4 GiB with bit tricks on pfns only", () => {

@@ -5,7 +5,7 @@
 import { Cmd, Status } from "../src/protocol/abi.js";
 import type { GuestRegisters, MachineResult } from "../src/machine/index.js";
 import { ObserveSession, type ObserveOptions } from "../src/observe/index.js";
-import { fakeGuest, MiB, type FakeGuest } from "./bridge-fixtures.js";
+import { fakeGuest, MiB, type FakeGuest, type FakeGuestOptions } from "./bridge-fixtures.js";
 
 export const EBP = 5;
 /** Where fake stack frames go: inside the reserved kernel image range of the fake guest. */
@@ -27,11 +27,13 @@ export interface ObservedGuest {
   callAt(eip: number, ret: number, cmd: number, arg0?: number, arg1?: number, arg2?: number): { result: number; status: number };
   /** A MachineResult for session.finish(). */
   result(reason?: MachineResult["reason"]): MachineResult;
+  /** What MEMMAP answered. */
+  memmap: { result: number; status: number };
 }
 
-export function observedGuest(options: Partial<ObserveOptions> = {}, ramBytes = 32 * MiB): ObservedGuest {
+export function observedGuest(options: Partial<ObserveOptions> = {}, ramBytes = 32 * MiB, entries?: FakeGuestOptions["entries"]): ObservedGuest {
   const session = new ObserveSession({ elf: null, ...options });
-  const g = fakeGuest({ ramBytes, observer: session.hub });
+  const g = fakeGuest({ ramBytes, observer: session.hub, ...(entries !== undefined ? { entries } : {}) });
   const cpu: FakeCpu = { reg32: g.reg32, eip: 0, instructionCount: 0, cr0: 0, cr3: 0, cr4: 0 };
   session.hub.attachGuest(cpu);
   let slot = 0;
@@ -68,7 +70,7 @@ export function observedGuest(options: Partial<ObserveOptions> = {}, ramBytes = 
       bridgeNsPerCall: null,
       memoryGrowths: 0,
     }) as MachineResult;
-  return { g, cpu, session, callAt, result };
+  return { g, cpu, session, callAt, result, memmap: r };
 }
 
 /** "0x%08x" as the reports print unsymbolized addresses. */

@@ -210,8 +210,6 @@ export class BridgeCore {
     const parsed = readMultibootInfo(this.ram, this.dv, infoAddr);
     if (parsed.info === null) return this.fail0(parsed.status);
     const map = buildMemoryMap(parsed.info, this.ramSize, imageStart, imageEnd, this.reservations);
-    // A map that leaves no frame to manage is a malformed structure, not a host failure.
-    if (map.managedPageCount() === 0) return this.fail0(EINVAL);
     const allocator = new BuddyAllocator(map, {
       ...(this.opts.maxOrder !== undefined ? { maxOrder: this.opts.maxOrder } : {}),
       ...(this.opts.pcp !== undefined ? { pcp: this.opts.pcp } : {}),

@@ -76,7 +76,6 @@ export class BuddyAllocator extends PerCpuCore {
     if (pcp !== false && !(Number.isInteger(pcp.batch) && Number.isInteger(pcp.high) && pcp.batch >= 1 && pcp.high >= pcp.batch))
       throw new BuddyError("EINVAL", `BuddyAllocator: pcp needs integers 1 <= batch <= high, got ${JSON.stringify(pcp)}`);
     const managed = map.managedPfnRanges();
-    if (managed.length === 0) throw new BuddyError("EINVAL", "BuddyAllocator: the memory map has no usable frame");
     super(managed, maxOrder, pcp);
     if (options.memory !== undefined) this.setMemory(options.memory);
   }

@@ -32,7 +32,6 @@ import {
   ZT_ZONE_LO,
   ZT_ZONELIST,
 } from "./constants.js";
-import { invariant } from "./errors.js";
 import type { BuddyListener, FailPredicate, PcpOptions } from "./hooks.js";
 import type { PfnRange } from "./memory-map.js";
 
@@ -134,14 +133,15 @@ export class BuddyCore {
    * the largest aligned blocks that fit (Linux memblock_free_all). Callers validate their options.
    */
   constructor(managed: readonly PfnRange[], maxOrder: number, pcp: PcpOptions) {
-    invariant(managed.length > 0, "BuddyCore: no managed memory");
     this.maxOrder = maxOrder;
     this.fastMaxOrder = maxOrder;
     this.orderCount = maxOrder + 1;
     const blockPages = 2 ** maxOrder;
     // `| 0` keeps these small integers (not doubles) so the JIT indexes typed arrays with int32 math.
-    this.basePfn = (Math.floor(managed[0]!.startPfn / blockPages) * blockPages) | 0;
-    this.frameCount = (managed[managed.length - 1]!.endPfn - this.basePfn) | 0;
+    // No managed frame (a map that leaves nothing, which the ABI's MEMMAP accepts): no zone, no
+    // metadata, and every allocation is ENOMEM, every free EFAULT.
+    this.basePfn = managed.length === 0 ? 0 : (Math.floor(managed[0]!.startPfn / blockPages) * blockPages) | 0;
+    this.frameCount = managed.length === 0 ? 0 : (managed[managed.length - 1]!.endPfn - this.basePfn) | 0;
     const n = this.frameCount;
     const count = ZONE_COUNT * LIST_STRIDE;
     const lists = new Int32Array(LISTS_SIZE);
