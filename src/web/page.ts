@@ -122,7 +122,15 @@ class Page {
     try {
       const response = await fetch(BUNDLED_KERNEL);
       if (!response.ok) throw new Error(`could not load ${BUNDLED_KERNEL}: HTTP ${response.status}`);
-      const base = readSettings(new Uint8Array(await response.arrayBuffer()), BUNDLED_KERNEL);
+      const bytes = new Uint8Array(await response.arrayBuffer());
+      let base: RunSettings;
+      try {
+        base = readSettings(bytes, BUNDLED_KERNEL);
+      } catch {
+        // A control the user already set to a bad value: Run will say so; the warm-up just does not run.
+        this.warmResult = { reason: "skipped", calls: 0, ms: 0 };
+        return;
+      }
       const settings = { ...base, cmdline: composeCmdline("demo", 1, WARM_OPS), pcp: true, poison: false, pauseAtMark: "", callsPerFrame: 0 };
       const { reason, calls, ms } = await warmUp(settings);
       this.warmResult = { reason, calls, ms };
