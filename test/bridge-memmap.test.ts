@@ -81,6 +81,35 @@ describe("MEMMAP builds the allocator over guest RAM", () => {
     expect(g.bridge.allocator!.isManagedPfn(8 * 256)).toBe(false);
   });
 
+  it("never hands out a frame another type claims under a type-1 entry, and merges touching type-1 entries before rounding", () => {
+    const g = bootedGuest({
+      ramBytes: 8 * MiB,
+      entries: [
+        { base: 0, length: 0xa0000, type: 1 },
+        { base: 0x100000, length: 0x300000, type: 1 },
+        { base: 0x200000, length: 0x1000, type: 2 }, // the firmware reserves a frame inside RAM
+        { base: 0x280800, length: 0x10, type: 3 }, // 16 bytes of ACPI data: their whole frame
+        { base: 0x400000, length: 0x100800, type: 1 }, // ends mid-frame ...
+        { base: 0x500800, length: 0x100000, type: 1 }, // ... where the next one starts
+      ],
+    });
+    const expectManaged = (addr: number, yes: boolean) => expect(managed(g, addr), `0x${addr.toString(16)}`).toBe(yes);
+    expectManaged(0x1ff000, true);
+    expectManaged(0x200000, false);
+    expectManaged(0x201000, true);
+    expectManaged(0x280000, false);
+    expectManaged(0x281000, true);
+    expectManaged(0x500000, true); // RAM from end to end: two entries, one frame
+    expectManaged(0x5ff000, true);
+    expectManaged(0x600000, false); // half RAM
+    const log = g.bridge.bootLog.join("\n");
+    expect(log).toContain("reserved:  [mem 0x0000000000200000-0x0000000000200fff] firmware type 2");
+    expect(log).toContain("reserved:  [mem 0x0000000000280800-0x000000000028080f] firmware type 3");
+    // Nothing handed out lies in a firmware range.
+    const a = g.bridge.allocator!;
+    for (let addr; (addr = a.allocPages(0)) !== 0; ) expect(addr === 0x200000 || addr === 0x280000).toBe(false);
+  });
+
   it("logs the map like Linux's boot log", () => {
     const g = bootedGuest({ ramBytes: 32 * MiB, cmdline: "workload=churn ops=5" });
     const log = g.bridge.bootLog.join("\n");

@@ -68,6 +68,8 @@ export function expectedMemmap(
   const mmapLength = u32(dv, info + 44);
   const mmapAddr = u32(dv, info + 48);
   const ranges: [number, number][] = [];
+  /** Entries of any other type: never RAM, even where a type-1 entry overlaps them. */
+  const firmware: [number, number][] = [];
   if (!insideRam(mmapAddr, mmapLength, ramBytes)) efault = true;
   else {
     for (let off = 0, count = 0; off < mmapLength; ) {
@@ -82,7 +84,7 @@ export function expectedMemmap(
       }
       const p = mmapAddr + off + 4;
       const type = u32(dv, p + 16);
-      if (type === 1) ranges.push([u32(dv, p) + u32(dv, p + 4) * 2 ** 32, u32(dv, p + 8) + u32(dv, p + 12) * 2 ** 32]);
+      (type === 1 ? ranges : firmware).push([u32(dv, p) + u32(dv, p + 4) * 2 ** 32, u32(dv, p + 8) + u32(dv, p + 12) * 2 ** 32]);
       off += 4 + size;
     }
   }
@@ -105,15 +107,19 @@ export function expectedMemmap(
 
   const frames = Math.floor(ramBytes / PAGE_SIZE);
   const managed = new Uint8Array(frames);
-  for (const [base, length] of ranges) {
-    const from = Math.ceil(Math.min(base, ramBytes) / PAGE_SIZE);
-    const to = Math.floor(Math.min(base + length, ramBytes) / PAGE_SIZE);
-    for (let f = from; f < to; f++) managed[f] = 1;
+  // Type-1 entries clipped to RAM and merged, then rounded inward: the frames wholly inside the union.
+  const clipped = ranges.map(([base, length]) => [Math.min(base, ramBytes), Math.min(base + length, ramBytes)] as const).filter(([a, b]) => b > a);
+  clipped.sort((x, y) => x[0] - y[0]);
+  for (let i = 0; i < clipped.length; ) {
+    let [from, to] = clipped[i]!;
+    for (i++; i < clipped.length && clipped[i]![0] <= to; i++) to = Math.max(to, clipped[i]![1]);
+    for (let f = Math.ceil(from / PAGE_SIZE); f < Math.floor(to / PAGE_SIZE); f++) managed[f] = 1;
   }
   const out = (base: number, len: number): void => {
     if (len <= 0) return;
     for (let f = Math.floor(base / PAGE_SIZE); f < Math.ceil((base + len) / PAGE_SIZE) && f < frames; f++) managed[f] = 0;
   };
+  for (const [base, length] of firmware) if (base < ramBytes) out(base, Math.min(base + length, ramBytes) - base);
   out(0, PAGE_SIZE);
   out(VGA_START, HOLE_END - VGA_START);
   out(info, 116);

@@ -125,8 +125,11 @@ export interface GuestReservation {
 }
 
 /**
- * Builds the allocator's memory map: type-1 entries clipped to [0, ramBytes) and rounded inward to
- * whole frames; reserved (rounded outward by MemoryMap): frame 0, the legacy hole, the info, the
+ * Builds the allocator's memory map: type-1 entries clipped to [0, ramBytes), merged, and rounded
+ * inward to whole frames (MemoryMap: two touching entries lose no frame between them); reserved
+ * (rounded outward by MemoryMap): any other type's entry inside RAM, so a frame the firmware calls
+ * reserved, ACPI or bad is never handed out even where a type-1 entry overlaps it (Linux's e820
+ * sanitising gives an overlap to the more restrictive type), frame 0, the legacy hole, the info, the
  * map bytes, the cmdline through its NUL, the kernel image [imageStart, imageEnd) and every RESERVE.
  */
 export function buildMemoryMap(
@@ -138,10 +141,11 @@ export function buildMemoryMap(
 ): MemoryMap {
   const map = new MemoryMap();
   for (const e of info.entries) {
-    if (e.type !== MULTIBOOT.MMAP_TYPE_RAM) continue;
-    const base = Math.ceil(Math.min(e.base, ramBytes) / PAGE_SIZE) * PAGE_SIZE;
-    const end = Math.floor(Math.min(e.base + e.length, ramBytes) / PAGE_SIZE) * PAGE_SIZE;
-    if (end > base) map.addUsable(base, end - base);
+    const base = Math.min(e.base, ramBytes);
+    const end = Math.min(e.base + e.length, ramBytes);
+    if (end <= base) continue;
+    if (e.type === MULTIBOOT.MMAP_TYPE_RAM) map.addUsable(base, end - base);
+    else map.reserve(base, end - base, `firmware type ${e.type}`);
   }
   map.reserve(0, PAGE_SIZE, "frame 0");
   map.reserve(LEGACY_HOLE_START, LEGACY_HOLE_END - LEGACY_HOLE_START, "VGA and ROM hole");
