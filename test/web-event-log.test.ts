@@ -20,6 +20,12 @@ describe("event log ring", () => {
     });
   });
 
+  it("keeps a failed contig request's npages as the u32 it was, up to 2^32 - 1", () => {
+    const log = new EventLog(null, () => "");
+    for (const npages of [5, 0x80000001, 0xffffffff]) log.onEvent(event({ kind: "fail", seq: 1, npages, status: 1 }));
+    expect([log.get(2).npages, log.get(1).npages, log.get(0).npages]).toEqual([5, 0x80000001, 0xffffffff]);
+  });
+
   it("keeps labels with their events and drops them when the ring overwrites the slot", () => {
     const log = new EventLog(null, () => "");
     log.onEvent(event({ kind: "mark", seq: 1, label: "phase:one" }));

@@ -28,7 +28,7 @@ export interface EventTailState {
   seq: Float64Array;
   kind: Uint8Array;
   pfn: Int32Array;
-  size: Int32Array;
+  size: Float64Array;
   zone: Int8Array;
   gfp: Int32Array;
 }
@@ -39,7 +39,8 @@ export class EventTail implements BuddyListener {
   private readonly seqs: Float64Array;
   private readonly kinds: Uint8Array;
   private readonly pfns: Int32Array;
-  private readonly sizes: Int32Array;
+  /** Order, frames, or -npages of a failed contig request: up to 2^32 - 1 pages, so not an int32. */
+  private readonly sizes: Float64Array;
   private readonly zones: Int8Array;
   private readonly gfps: Int32Array;
 
@@ -51,7 +52,7 @@ export class EventTail implements BuddyListener {
     this.seqs = new Float64Array(capacity);
     this.kinds = new Uint8Array(capacity);
     this.pfns = new Int32Array(capacity);
-    this.sizes = new Int32Array(capacity);
+    this.sizes = new Float64Array(capacity);
     this.zones = new Int8Array(capacity);
     this.gfps = new Int32Array(capacity);
   }

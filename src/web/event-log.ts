@@ -126,7 +126,8 @@ export class EventLog implements EventSubscriber {
       record: r[p + E_RECORD]!,
       pfn: r[p + E_PFN]!,
       order: ((packed >> 8) & 0xff) - 1,
-      npages: r[p + E_NPAGES]!,
+      // A u32: an ALLOC_CONTIG that failed may have asked for up to 2^32 - 1 pages (stored as int32 bits).
+      npages: r[p + E_NPAGES]! >>> 0,
       zone: ((packed >> 16) & 0xff) - 1,
       gfp: r[p + E_GFP]!,
       status: (packed >>> 24) & 0xff,
