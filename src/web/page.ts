@@ -15,7 +15,7 @@ import type { RunSettings } from "./live-run.js";
 import { MemoryMapView, type OwnerColourOf } from "./map-view.js";
 import { hexAddr, zoneSpans, type BlockInfo, type MemorySnapshot } from "./model.js";
 import { ownerColour, type ColourMode } from "./palette.js";
-import { RemoteRun, remoteCliRun, warmUp } from "./remote-run.js";
+import { RemoteRun, remoteCliRun, warmReferences, warmUp } from "./remote-run.js";
 import { TraceReplay } from "./replay.js";
 import { renderLegend, renderStatus } from "./panels.js";
 import { speedCheck, type SpeedResult } from "./speed-check.js";
@@ -98,13 +98,16 @@ class Page {
 
   private warming = false;
   private warmResult: { reason: string; calls: number; ms: number } | null = null;
+  /** The warm-up's run settings (null: no warm-up), and its end, which the speed check waits for. */
+  private warmSettings: RunSettings | null = null;
+  private warmDone: Promise<void> = Promise.resolve();
 
   constructor() {
     this.wireControls();
     this.wireMap();
     setButtons("idle");
     requestAnimationFrame((t) => this.frame(t));
-    if (new URLSearchParams(location.search).get("warm") !== "0") void this.warm();
+    if (new URLSearchParams(location.search).get("warm") !== "0") this.warmDone = this.warm();
   }
 
   /**
@@ -132,6 +135,7 @@ class Page {
         return;
       }
       const settings = { ...base, cmdline: composeCmdline("demo", 1, WARM_OPS), pcp: true, poison: false, pauseAtMark: "", callsPerFrame: 0 };
+      this.warmSettings = settings;
       const { reason, calls, ms } = await warmUp(settings);
       this.warmResult = { reason, calls, ms };
     } catch (error) {
@@ -480,6 +484,11 @@ class Page {
     out.hidden = false;
     // ?rounds=N in the page's URL asks for more runs of each (npm run bench:web uses it).
     const rounds = Math.max(1, Math.min(10, Number(new URLSearchParams(location.search).get("rounds") ?? 2) || 2));
+    // Worker for worker, as warm as the page's: the check waits for the page's warm-up, then gives each
+    // reference worker the same one (unmeasured), so that no round compares a warm worker with a cold one.
+    out.textContent = "speed check: warming its reference workers as the page's was warmed…";
+    await this.warmDone;
+    if (this.warmSettings !== null) await warmReferences(this.warmSettings);
     out.textContent = `speed check: the CLI's code path, its --owners path and the live page, ${rounds} runs each, in turn…`;
     const kernel = await loadKernel();
     const result = await speedCheck(readSettings(kernel.bytes, kernel.name), remoteCliRun, (s) => this.runLive(s), rounds);

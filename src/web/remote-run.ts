@@ -29,40 +29,54 @@ function guestWorker(): Worker {
     const worker = spawnWorker("buddy86 guest");
     worker.onmessage = (e: MessageEvent<FromWorker>) => {
       const m = e.data;
-      if (m.type === "warmed") warmEnded?.(m);
-      else if (receiver !== null) receiver(m);
-      // An error with no run to tell is the warm-up's: the page shows it as any error of ours.
-      else if (m.type === "error") warmFailed?.(m.message);
+      if (m.type === "warmed") {
+        // A warm-up that failed leaves a worker nobody should trust, unless a run is in it now.
+        if (m.reason === "error" && receiver === null) dropWorker();
+        warmEnded?.(m);
+      } else receiver?.(m);
     };
     worker.onerror = (e) => {
       e.preventDefault();
       const message = `the guest's worker failed: ${e.message}`;
       if (receiver !== null) receiver({ type: "error", message });
-      else warmFailed?.(message);
+      else {
+        dropWorker();
+        warmEnded?.({ type: "warmed", reason: "error", calls: 0, ms: 0, message });
+      }
     };
     shared = worker;
   }
   return shared;
 }
 
-/** Who hears of the warm-up's end and of its failure (see warmUp). */
-let warmEnded: ((m: Extract<FromWorker, { type: "warmed" }>) => void) | null = null;
-let warmFailed: ((message: string) => void) | null = null;
+type Warmed = Extract<FromWorker, { type: "warmed" }>;
+
+/** Who hears of the warm-up's end (see warmUp). */
+let warmEnded: ((m: Warmed) => void) | null = null;
 
 /**
  * Runs `settings` once in the guest's worker, unseen (worker.ts warm): the page's first real run
  * then starts warm. A run started meanwhile stops it. Resolves with how it ended; rejects when it
  * failed (a bug of ours, which the page shows).
  */
-export function warmUp(settings: RunSettings): Promise<Extract<FromWorker, { type: "warmed" }>> {
-  return new Promise<Extract<FromWorker, { type: "warmed" }>>((resolve, reject) => {
-    warmEnded = resolve;
-    warmFailed = (message) => reject(new Error(`warm-up: ${message}`));
+export function warmUp(settings: RunSettings): Promise<Warmed> {
+  return new Promise<Warmed>((resolve, reject) => {
+    warmEnded = (m) => (m.reason === "error" ? reject(new Error(`warm-up: ${m.message ?? "failed"}`)) : resolve(m));
     guestWorker().postMessage({ type: "warm", settings } satisfies ToWorker);
-  }).finally(() => {
-    warmEnded = null;
-    warmFailed = null;
-  });
+  }).finally(() => (warmEnded = null));
+}
+
+/**
+ * Gives each speed-check reference worker not yet warmed the warm-up the page's worker had, as a
+ * run of `settings` nobody measures: the check then compares warm workers from its first round.
+ */
+export async function warmReferences(settings: RunSettings): Promise<void> {
+  for (const observed of [false, true]) {
+    const kind = observed ? 1 : 0;
+    if (referenceWorkers[kind] !== null && warmedReferences[kind] === referenceWorkers[kind]) continue;
+    await remoteCliRun(settings, observed);
+    warmedReferences[kind] = referenceWorkers[kind];
+  }
 }
 
 /** Drops a worker that failed (the next run gets a new one). */
@@ -81,6 +95,8 @@ function dropWorker(): void {
  * handing each other code V8 had optimised for the other (docs/web.md, Speed).
  */
 const referenceWorkers: [Worker | null, Worker | null] = [null, null];
+/** The reference workers warmReferences has warmed (a worker replaced after a failure is not). */
+const warmedReferences: [Worker | null, Worker | null] = [null, null];
 
 export class RemoteRun {
   state: RunState = "booting";

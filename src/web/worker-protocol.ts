@@ -103,7 +103,11 @@ export type FromWorker =
       packetStats: PacketStats;
     }
   | { type: "cli-result"; report: BootReport }
-  /** The warm-up ended: how it ended (exit, or stopped by a start), its calls and its milliseconds. */
-  | { type: "warmed"; reason: string; calls: number; ms: number }
+  /**
+   * The warm-up ended: how (a run's end reason, "skipped" when a run came first, "error" when it
+   * failed, with the message), its calls and its milliseconds. Never a plain "error": that would be
+   * taken for the error of a run the page has started meanwhile.
+   */
+  | { type: "warmed"; reason: string; calls: number; ms: number; message?: string }
   | { type: "inspect-result"; id: number; owner: OwnerRecord | null; history: string[] }
   | { type: "error"; message: string };

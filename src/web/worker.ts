@@ -155,28 +155,33 @@ function warm(settings: LiveRun["settings"]): void {
   const skipped = (): void => post({ type: "warmed", reason: "skipped", calls: 0, ms: 0 });
   if (starting || run !== null || warmRun !== null) return skipped();
   const t0 = performance.now();
-  v86Module(settings.wasmUrl).then((module) => {
-    // A start that arrived while v86.wasm compiled goes first (its own then() runs after this one).
-    if (starting || run !== null) return skipped();
-    const live = new LiveRun(settings, module);
-    warmRun = live;
-    const ended = (): void => {
-      warmRun = null;
-      const next = startAfterWarm;
-      startAfterWarm = null;
-      if (next !== null) load(next);
-    };
-    live.start().then(
-      () => {
-        post({ type: "warmed", reason: live.report?.reason ?? "none", calls: live.calls, ms: performance.now() - t0 });
-        ended();
-      },
-      (error: unknown) => {
-        fail(error);
-        ended();
-      },
-    );
-  }, fail);
+  const failed = (error: unknown, calls: number): void =>
+    post({ type: "warmed", reason: "error", calls, ms: performance.now() - t0, message: error instanceof Error ? error.message : String(error) });
+  v86Module(settings.wasmUrl).then(
+    (module) => {
+      // A start that arrived while v86.wasm compiled goes first (its own then() runs after this one).
+      if (starting || run !== null) return skipped();
+      const live = new LiveRun(settings, module);
+      warmRun = live;
+      const ended = (): void => {
+        warmRun = null;
+        const next = startAfterWarm;
+        startAfterWarm = null;
+        if (next !== null) load(next);
+      };
+      live.start().then(
+        () => {
+          post({ type: "warmed", reason: live.report?.reason ?? "none", calls: live.calls, ms: performance.now() - t0 });
+          ended();
+        },
+        (error: unknown) => {
+          failed(error, live.calls);
+          ended();
+        },
+      );
+    },
+    (error: unknown) => failed(error, 0),
+  );
 }
 
 function start(settings: LiveRun["settings"]): void {
