@@ -39,10 +39,9 @@ function guestWorker(): Worker {
       e.preventDefault();
       const message = `the guest's worker failed: ${e.message}`;
       if (receiver !== null) receiver({ type: "error", message });
-      else {
-        dropWorker();
-        warmEnded?.({ type: "warmed", reason: "error", calls: 0, ms: 0, message });
-      }
+      else dropWorker();
+      // A warm-up still going ends with the worker (its flag must not stay up).
+      warmEnded?.({ type: "warmed", reason: "error", calls: 0, ms: 0, message });
     };
     shared = worker;
   }
