@@ -4,18 +4,10 @@
 // smaller machine with another max order and no per-CPU lists.
 
 import { existsSync } from "node:fs";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { openPage, runCli, screenshot, startRun, waitForEnd, type PageInputs, type WebSession } from "./web-harness.js";
+import { describe, expect, test } from "vitest";
+import { sharedPage, runCli, screenshot, startRun, waitForEnd, type PageInputs } from "./web-harness.js";
 
-let web: WebSession;
-
-beforeAll(async () => {
-  web = await openPage();
-}, 60_000);
-
-afterAll(async () => {
-  await web?.close();
-});
+const web = sharedPage();
 
 /** The CLI flags for the same inputs as the page's controls. */
 function cliArgs(i: Required<Pick<PageInputs, "workload" | "seed" | "ops" | "memory" | "maxOrder" | "pcp">>): string[] {

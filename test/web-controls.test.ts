@@ -4,19 +4,11 @@
 // Speed check, which runs the CLI's code path and the live page in this browser, each in a worker of
 // its own, and reports both figures (printed here; no timing is asserted).
 
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { describe, expect, test } from "vitest";
 import type { SpeedResult } from "../src/web/speed-check.js";
-import { duringBoot, openPage, runCli, startRun, waitForEnd, type WebSession } from "./web-harness.js";
+import { duringBoot, sharedPage, runCli, startRun, waitForEnd } from "./web-harness.js";
 
-let web: WebSession;
-
-beforeAll(async () => {
-  web = await openPage();
-}, 60_000);
-
-afterAll(async () => {
-  await web?.close();
-});
+const web = sharedPage();
 
 /**
  * The running churn run (200,000 calls) is throttled to 10 calls per frame: half a second after its

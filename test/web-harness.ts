@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { build } from "esbuild";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
+import { afterAll, beforeAll } from "vitest";
 import { buildWeb } from "../scripts/build-web.mjs";
 import { serveStatic } from "../scripts/serve-web.mjs";
 import type { BootReport } from "../src/cli/report.js";
@@ -39,6 +40,22 @@ export interface WebSession {
   /** Page errors, failed requests and requests to anything but the local server. */
   problems: string[];
   close(): Promise<void>;
+}
+
+/**
+ * The page a test file's tests share: opened before them (vitest beforeAll, registered first, so a
+ * file's own beforeAll may use it) and closed after them. The object is filled in when the page has
+ * opened, so tests use it as they would openPage()'s.
+ */
+export function sharedPage(): WebSession {
+  const web = {} as WebSession;
+  beforeAll(async () => {
+    Object.assign(web, await openPage());
+  }, 60_000);
+  afterAll(async () => {
+    await web.close?.();
+  });
+  return web;
 }
 
 /** Builds the site into a fresh folder, serves it and opens it in a fresh Chromium profile. */

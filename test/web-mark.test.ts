@@ -8,7 +8,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { beforeAll, describe, expect, test } from "vitest";
 import type { Page } from "playwright-core";
 import { GFP } from "../src/mem/index.js";
 import { Cmd } from "../src/protocol/abi.js";
@@ -17,7 +17,7 @@ import type { AllocatorSnapshot } from "../src/observe/snapshot.js";
 import { blockOf } from "../src/web/model.js";
 import { COLOURS, headShade } from "../src/web/palette.js";
 import { Asm, EBX, ECX, EDI, ESI, EAX, LOAD_ADDR, imageEndFor, tinyKernel } from "./machine-fixtures.js";
-import { cellColour, clickReadingState, openPage, readMap, runCli, screenshot, startRun, waitForEnd, waitForPause, type MapPixels, type WebSession } from "./web-harness.js";
+import { cellColour, clickReadingState, sharedPage, readMap, runCli, screenshot, startRun, waitForEnd, waitForPause, type MapPixels } from "./web-harness.js";
 
 const MiB = 2 ** 20;
 const LABEL = "live";
@@ -82,18 +82,13 @@ async function hover(page: Page, map: MapPixels, pfn: number): Promise<void> {
   await page.mouse.move(x, y);
 }
 
-let web: WebSession;
+const web = sharedPage();
 let dir: string;
 
 beforeAll(async () => {
-  web = await openPage();
   dir = mkdtempSync(join(tmpdir(), "buddy86-web-mark-"));
   await web.page.selectOption("#colour-mode", "state");
 }, 60_000);
-
-afterAll(async () => {
-  await web?.close();
-});
 
 describe("paused at a MARK, the map shows the CLI's view", () => {
   test("your own kernel, uploaded: the blocks it holds at MARK \"live\" are drawn allocated", async () => {

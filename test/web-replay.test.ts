@@ -6,23 +6,15 @@
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { describe, expect, test } from "vitest";
 import type { Page } from "playwright-core";
 import { readTrace } from "../src/observe/trace-read.js";
 import type { AllocatorSnapshot } from "../src/observe/snapshot.js";
 import { blockOf } from "../src/web/model.js";
 import { FREE_BY_ORDER, ALLOC_BY_ORDER, COLOURS, headShade } from "../src/web/palette.js";
-import { cellColour, openPage, readMap, runCli, screenshot, type WebSession } from "./web-harness.js";
+import { cellColour, sharedPage, readMap, runCli, screenshot } from "./web-harness.js";
 
-let web: WebSession;
-
-beforeAll(async () => {
-  web = await openPage();
-}, 60_000);
-
-afterAll(async () => {
-  await web?.close();
-});
+const web = sharedPage();
 
 /** The colour of frame pfn in "order" mode (the page's default), from a snapshot. */
 function orderColour(snap: AllocatorSnapshot, pfn: number, cell: number): number {

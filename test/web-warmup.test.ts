@@ -3,18 +3,10 @@
 // end on its own, show nothing (no calls, no report, no log lines), give way at once to a Run pressed
 // meanwhile, and leave every run exactly as the CLI makes it; `?warm=0` leaves it out.
 
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { openPage, runCli, startRun, waitForEnd, type WebSession } from "./web-harness.js";
+import { describe, expect, test } from "vitest";
+import { runCli, sharedPage, startRun, waitForEnd } from "./web-harness.js";
 
-let web: WebSession;
-
-beforeAll(async () => {
-  web = await openPage();
-}, 60_000);
-
-afterAll(async () => {
-  await web?.close();
-});
+const web = sharedPage();
 
 interface WarmState {
   warming: boolean;
@@ -41,7 +33,7 @@ const CLI_ARGS = ["boot", "--workload", "demo", "--seed", "5", "--ops", "300"];
 
 describe("the page's warm-up", () => {
   test("runs the bundled guest once as the page opens, unseen, and ends on its own", async () => {
-    // The page as openPage left it: loaded, nothing pressed. (Navigating away now would abort the
+    // The page as sharedPage opened it: loaded, nothing pressed. (Navigating away now would abort the
     // warm-up's requests, which the harness counts as problems.)
     await web.page.waitForFunction(() => !window.buddy86!.warming, null, { timeout: 120_000, polling: 100 });
     const s = await warmState();
