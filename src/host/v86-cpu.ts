@@ -256,7 +256,7 @@ export class GuestCpu {
     return this.stateViews().instructionPointer[0]! >>> 0;
   }
 
-  /** Instructions retired so far; approximate inside a port handler (see V86-NOTES.md). */
+  /** Instructions retired so far; approximate inside a port handler (a few dozen apart between runs, by what v86 had JIT-compiled). */
   get instructionCount(): number {
     return this.stateViews().instructionCounter[0]! >>> 0;
   }
@@ -412,7 +412,7 @@ export function saveEmulatorState(emulator: V86): ArrayBuffer {
 
 /**
  * Restores saveEmulatorState() into an emulator loaded with the same memory size, before it runs.
- * Works around v86's PCI restore bug (V86-NOTES.md): PCI.set_state dereferences pci_bars[b] for every
+ * Works around v86's PCI restore bug (also upstream): PCI.set_state dereferences pci_bars[b] for every
  * saved BAR dword with the I/O bit set, and crashes ("original_bar of undefined") for a device that
  * has no such BAR, as happens with no disk attached. Those bits are cleared in the saved state first.
  * Throws what v86 throws for a state it cannot read.
