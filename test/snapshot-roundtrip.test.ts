@@ -107,6 +107,11 @@ describe("snapshots across processes", () => {
       expect(r.stderr).toMatch(/kernel check failed/);
     });
     it("a flag the snapshot fixes", () => refused(good, ["--workload", "fill"], /--workload cannot be given/));
+    // Observing covers the whole run, which a restored run does not have: --at too (it observes).
+    it("an observation flag", () => {
+      refused(good, ["--owners"], /--owners is not supported on a restored run/);
+      refused(good, ["--at", "call:200"], /--at is not supported on a restored run/);
+    });
     it("a missing file", () => refused(null, [], /no such file|ENOENT/i));
   });
 });

@@ -40,7 +40,7 @@ export const EXIT_POISON = 4;
 /** Flags that define the run a snapshot was taken of: refused with --restore-state. */
 const RUN_FLAGS = ["cmdline", "workload", "seed", "ops", "maxOrder", "pcp", "pcpHigh", "pcpBatch", "poison", "poisonAction", "initOnFree", "initOnAlloc", "failNth", "failEvery", "failOrder", "failProbability", "failSite", "eventTail"];
 /** Observability flags: their event hub cannot attach to a restored allocator yet. */
-const OBSERVE_FLAGS = ["owners", "reports", "reportEvery", "trace", "map", "frag"];
+const OBSERVE_FLAGS = ["owners", "reports", "reportEvery", "trace", "map", "frag", "at"];
 
 let bootCommand: Command | null = null;
 

@@ -55,7 +55,13 @@ async function boot(flags: BootFlags): Promise<number> {
   const pcp = flags.pcp ? { high: parseCount("pcp high", flags.pcpHigh), batch: parseCount("pcp batch", flags.pcpBatch) } : false;
   const cmdline = composeCmdline(flags);
   const kernelPath = flags.kernel ?? bundledImage(GUEST_IMAGE);
-  const kernel = readBytes(kernelPath);
+  let kernel: Uint8Array;
+  try {
+    kernel = readBytes(kernelPath);
+  } catch (e) {
+    throw new UsageError(`--kernel: ${(e as Error).message}`);
+  }
+  const timeoutMs = parseDuration(flags.timeout);
   const live = !flags.json && !flags.quiet;
   const observe = observeRequested(flags)
     ? new ObserveRun(flags, { kernel, json: flags.json, quiet: flags.quiet, ops: flags.ops !== undefined ? parseCount("ops", flags.ops) : null, cmdline, memoryBytes, print: (text) => console.log(text) })
@@ -66,20 +72,25 @@ async function boot(flags: BootFlags): Promise<number> {
   if (debug !== null && observe !== null) debug.useOwners(observe.session);
   const progress = observe === null ? plainProgress(flags, flags.json, flags.ops !== undefined ? parseCount("ops", flags.ops) : null) : null;
 
-  const result = await runMachine({
-    kernel,
-    platform: nodePlatform(),
-    memoryBytes,
-    cmdline,
-    maxOrder,
-    pcp,
-    timeoutMs: parseDuration(flags.timeout),
-    onBootLogLine: live ? (line) => console.log(`[buddy86] ${line}`) : undefined,
-    onGuestLine: live ? (line) => console.log(`guest| ${line}`) : undefined,
-    observer: observe?.observer ?? progress?.observer ?? null,
-    ...debug?.machineOptions(),
-  });
-  progress?.stop();
+  let result: Awaited<ReturnType<typeof runMachine>>;
+  try {
+    result = await runMachine({
+      kernel,
+      platform: nodePlatform(),
+      memoryBytes,
+      cmdline,
+      maxOrder,
+      pcp,
+      timeoutMs,
+      onBootLogLine: live ? (line) => console.log(`[buddy86] ${line}`) : undefined,
+      onGuestLine: live ? (line) => console.log(`guest| ${line}`) : undefined,
+      observer: observe?.observer ?? progress?.observer ?? null,
+      ...debug?.machineOptions(),
+    });
+  } finally {
+    // Also when runMachine refuses its options: the bar's timer would keep the process alive.
+    progress?.stop();
+  }
   const report = buildReport(result);
   if (observe !== null) Object.assign(report, { observe: await observe.finish(result) });
   if (debug !== null) Object.assign(report, { debug: debug.finish(result) });

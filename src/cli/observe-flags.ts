@@ -20,7 +20,7 @@ import {
   type OwnedBlock,
   type TraceEnding,
 } from "../observe/index.js";
-import { UsageError, parseCount } from "./options.js";
+import { UsageError, checkOutputPath, parseCount } from "./options.js";
 import { svgToPng } from "./png.js";
 import { ProgressBar } from "./progress-bar.js";
 
@@ -117,9 +117,8 @@ export class ObserveRun {
     const reportEvery = flags.reportEvery !== undefined ? parseCount("--report-every", flags.reportEvery) : 0;
     const traceLimit = parseCount("--trace-limit", flags.traceLimit);
     const snapshotEvery = parseCount("--trace-snapshot-every", flags.traceSnapshotEvery);
-    for (const [flag, file] of [["--map", flags.map], ["--frag", flags.frag]] as const) {
-      if (file !== undefined && !/\.(svg|png)$/i.test(file)) throw new UsageError(`${flag} ${file}: the file must end in .svg or .png`);
-    }
+    for (const [flag, file] of [["--map", flags.map], ["--frag", flags.frag]] as const) if (file !== undefined) checkOutputPath(flag, file, [".svg", ".png"]);
+    if (flags.trace !== undefined) checkOutputPath("--trace", flags.trace);
     this.bar = flags.progress && !ctx.json && process.stderr.isTTY === true ? new ProgressBar(ctx.ops) : null;
     this.session = new ObserveSession({
       elf: this.elf,

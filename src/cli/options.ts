@@ -1,7 +1,12 @@
 // Parsing of the CLI's value syntaxes: sizes (128M, 1G, 2G-128K, max), durations (60s, 500ms, 2m)
 // and plain counts. Each parser throws UsageError with a message saying what to type instead.
 
+import { accessSync, constants, statSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { MEMORY_MAX_BYTES } from "../machine/index.js";
+
+/** setTimeout's largest delay (2^31 - 1 ms, about 24.8 days): Node fires a longer one at once. */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
 /** A mistake in the command line: reported with exit code 2 and no run. */
 export class UsageError extends Error {
@@ -39,7 +44,25 @@ export function parseDuration(text: string): number {
   if (m === null) throw new UsageError(`bad duration "${text}": use e.g. 60s, 500ms or 2m`);
   const ms = Number(m[1]) * DURATION_UNITS[m[2] ?? "s"]!;
   if (!(ms > 0)) throw new UsageError(`bad duration "${text}": it must be positive`);
+  if (ms > MAX_TIMEOUT_MS) throw new UsageError(`bad duration "${text}": at most ${MAX_TIMEOUT_MS} ms (about 24 days)`);
   return ms;
+}
+
+/**
+ * An output file given on the command line (`--trace`, `--map`, `--frag`), checked before anything
+ * runs: its extension when `extensions` are given, a folder that exists and may be written, and no
+ * folder of that name. A run's result is then never lost to a file that cannot be written.
+ */
+export function checkOutputPath(flag: string, file: string, extensions: readonly string[] = []): void {
+  if (extensions.length > 0 && !extensions.some((e) => file.toLowerCase().endsWith(e)))
+    throw new UsageError(`${flag} ${file}: the file must end in ${extensions.join(" or ")}`);
+  const path = resolve(file);
+  try {
+    if (statSync(path, { throwIfNoEntry: false })?.isDirectory() === true) throw new Error("it is a folder");
+    accessSync(dirname(path), constants.W_OK);
+  } catch (e) {
+    throw new UsageError(`${flag} ${file}: cannot write there (${(e as Error).message})`);
+  }
 }
 
 /** A non-negative integer that fits in 32 bits (decimal or 0x hex), named in the error. */

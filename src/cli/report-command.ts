@@ -22,7 +22,7 @@ import {
   type OwnerTable,
   type TraceModel,
 } from "../observe/index.js";
-import { UsageError } from "./options.js";
+import { UsageError, checkOutputPath } from "./options.js";
 import { writePicture } from "./observe-flags.js";
 
 interface ReportFlags {
@@ -61,9 +61,7 @@ function tableOf(rows: readonly number[][]): OwnerTable {
 
 /** Runs the report; returns the process exit code. Throws UsageError for an unreadable trace. */
 export async function runReport(file: string, flags: ReportFlags, print: (text: string) => void): Promise<number> {
-  for (const [flag, out] of [["--map", flags.map], ["--frag", flags.frag]] as const) {
-    if (out !== undefined && !/\.(svg|png)$/i.test(out)) throw new UsageError(`${flag} ${out}: the file must end in .svg or .png`);
-  }
+  for (const [flag, out] of [["--map", flags.map], ["--frag", flags.frag]] as const) if (out !== undefined) checkOutputPath(flag, out, [".svg", ".png"]);
   let model: TraceModel;
   try {
     model = readTrace(readFileSync(file, "utf8"));

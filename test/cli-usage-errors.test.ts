@@ -1,0 +1,87 @@
+// The CLI's refusals, through the real CLI in fresh processes: a command line that cannot work ends
+// with exit code 2 and one line saying why, before anything runs, and never with a stack trace or a
+// run whose result is then lost. Found by a review: output files that could not be written lost the
+// run's result after the run, a timeout past setTimeout's range ended the run at once, a missing
+// kernel file printed a stack, and a refused run left the progress bar's timer keeping the process
+// alive at a terminal.
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { build } from "esbuild";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const ROOT = join(import.meta.dirname, "..");
+const IMAGE = join(ROOT, "images/buddy86-guest.elf");
+let cli = "";
+let dir = "";
+
+/** The CLI built into the test cache finds no bundled image beside it: boot gets the image's path. */
+function buddy86(args: string[], timeout = 60_000): { code: number | null; stdout: string; stderr: string } {
+  const full = args[0] === "boot" && !args.includes("--kernel") ? ["boot", "--kernel", IMAGE, ...args.slice(1)] : args;
+  const r = spawnSync(process.execPath, [cli, ...full], { encoding: "utf8", timeout });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Exit code 2, a one-line message naming `what`, no stack trace, and no run. */
+function expectRefused(args: string[], what: RegExp): void {
+  const r = buddy86(args);
+  expect(r.code, r.stderr).toBe(2);
+  expect(r.stderr).toMatch(what);
+  expect(r.stderr).not.toMatch(/\n\s+at /);
+  expect(r.stdout).not.toMatch(/guest\||== buddy86 run/);
+}
+
+beforeAll(async () => {
+  const out = join(ROOT, "node_modules/.cache/buddy86-tests");
+  mkdirSync(out, { recursive: true });
+  cli = join(out, `cli-usage-${process.pid}.mjs`);
+  await build({ entryPoints: [join(ROOT, "src/cli/main.ts")], outfile: cli, bundle: true, platform: "node", format: "esm", packages: "external", logLevel: "warning" });
+  dir = mkdtempSync(join(tmpdir(), "buddy86-cli-"));
+}, 60_000);
+
+afterAll(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+  if (cli) rmSync(cli, { force: true });
+});
+
+describe("command lines that cannot work are refused before the run", () => {
+  it("output files in a folder that does not exist, or that are folders", () => {
+    const missing = join(dir, "no/such/folder");
+    expectRefused(["boot", "--workload", "churn", "--ops", "10", "--trace", join(missing, "t.json")], /--trace .*cannot write there/);
+    expectRefused(["boot", "--workload", "churn", "--ops", "10", "--map", join(missing, "m.svg")], /--map .*cannot write there/);
+    expectRefused(["boot", "--workload", "churn", "--ops", "10", "--frag", dir + "/"], /--frag .*must end in \.svg or \.png/);
+    expectRefused(["boot", "--workload", "churn", "--ops", "10", "--trace", dir], /--trace .*it is a folder/);
+    // A good map beside a bad trace: neither is written, as nothing runs.
+    const map = join(dir, "m.svg");
+    expectRefused(["boot", "--workload", "churn", "--ops", "10", "--map", map, "--trace", join(missing, "t.json")], /--trace/);
+    expect(existsSync(map)).toBe(false);
+  });
+
+  it("the report command's pictures too", () => {
+    const trace = join(dir, "t.json");
+    const r = buddy86(["boot", "--workload", "churn", "--ops", "50", "--trace", trace, "--quiet"]);
+    expect(r.code, r.stderr).toBe(0);
+    expectRefused(["report", trace, "--map", join(dir, "no/such/m.svg")], /--map .*cannot write there/);
+    expectRefused(["report", trace, "--frag", join(dir, "no/such/f.png")], /--frag .*cannot write there/);
+  });
+
+  it("a timeout past setTimeout's range (about 24.8 days), and a kernel file that does not exist", () => {
+    expectRefused(["boot", "--workload", "churn", "--ops", "10", "--timeout", "40000m"], /bad duration "40000m": at most 2147483647 ms/);
+    expectRefused(["boot", "--kernel", join(dir, "nosuch.elf")], /--kernel: cannot read .*nosuch\.elf/);
+    // The largest timeout still runs.
+    const r = buddy86(["boot", "--workload", "churn", "--ops", "10", "--timeout", "2147483647ms", "--quiet"]);
+    expect(r.code, r.stderr).toBe(0);
+  });
+
+  it("a run refused at a terminal ends: the progress bar's timer does not keep the process alive", () => {
+    // `script` gives the CLI a terminal (the bar only draws on one); without the fix this never exits.
+    const hasScript = spawnSync("script", ["--version"], { encoding: "utf8" }).status === 0;
+    expect(hasScript, "util-linux's script is needed for this test").toBe(true);
+    const command = `${JSON.stringify(process.execPath)} ${JSON.stringify(cli)} boot --kernel ${JSON.stringify(IMAGE)} --pcp-high 0 --quiet`;
+    const r = spawnSync("script", ["-qec", command, "/dev/null"], { encoding: "utf8", timeout: 30_000 });
+    expect(r.error, "the refused run did not end within 30 s").toBeUndefined();
+    expect(r.status).toBe(2);
+    expect(r.stdout).toMatch(/pcp needs integers/);
+  }, 60_000);
+});
