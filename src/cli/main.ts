@@ -111,7 +111,7 @@ export function buildProgram(): Command {
     .option("--kernel <file>", "multiboot ELF that speaks the buddy86 ABI (default: the bundled guest)")
     .option("--cmdline <str>", "multiboot command line")
     .option("--memory <size>", "guest RAM: a multiple of 128K up to 2G-128K (or max)", `${DEFAULT_MEMORY_BYTES / 2 ** 20}M`)
-    .option("--workload <name>", "bundled guest workload: demo, churn, fill, random, pagetable, contig, batch, hostile, uaf")
+    .option("--workload <name>", "bundled guest workload: demo, churn, fill, random, pagetable, contig, batch, batchchurn, hostile, uaf")
     .option("--seed <n>", "workload seed")
     .option("--ops <n>", "workload operation count")
     .option("--max-order <n>", `largest block order, 0..${MAX_MAX_ORDER}`, String(DEFAULT_MAX_ORDER))
