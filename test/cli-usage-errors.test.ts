@@ -64,6 +64,25 @@ describe("command lines that cannot work are refused before the run", () => {
     expect(r.code, r.stderr).toBe(0);
     expectRefused(["report", trace, "--map", join(dir, "no/such/m.svg")], /--map .*cannot write there/);
     expectRefused(["report", trace, "--frag", join(dir, "no/such/f.png")], /--frag .*cannot write there/);
+    // A moment that is not in the trace: refused before any of the report is printed.
+    for (const at of ["nosuch", "mark:nosuch"]) {
+      const r = buddy86(["report", trace, "--at", at]);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(/--at/);
+      expect(r.stdout).toBe("");
+    }
+  });
+
+  it("report --at names the trace's own moment even where no snapshot is (a short run's peak)", () => {
+    const trace = join(dir, "short.json");
+    const r = buddy86(["boot", "--workload", "random", "--ops", "3000", "--seed", "1", "--trace", trace, "--owners", "--quiet"]);
+    expect(r.code, r.stderr).toBe(0);
+    const plain = buddy86(["report", trace, "--owners"]);
+    const peak = buddy86(["report", trace, "--at", "peak", "--owners"]);
+    expect(peak.code, peak.stderr).toBe(0);
+    const owners = (out: string): string => out.slice(out.indexOf("== page owners"));
+    expect(owners(plain.stdout)).toMatch(/^== page owners at peak/);
+    expect(owners(peak.stdout)).toBe(owners(plain.stdout));
   });
 
   it("a timeout past setTimeout's range (about 24.8 days), and a kernel file that does not exist", () => {

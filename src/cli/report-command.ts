@@ -59,6 +59,33 @@ function tableOf(rows: readonly number[][]): OwnerTable {
   };
 }
 
+type ReportView = { snapshot: AllocatorSnapshot; title: string; rows: number[][] | null };
+
+/**
+ * The moment `--at` names in the trace, resolved before anything is printed (a bad one is a usage
+ * error with no report): the trace's own view when it is that moment (a run's peak, say, whatever
+ * the snapshots), else the nearest full snapshot at or before it, with the owners the events give.
+ */
+function resolveAt(model: TraceModel, spec: string): { view: ReportView; line: string } {
+  let at;
+  try {
+    at = parseAt(spec);
+  } catch (e) {
+    throw new UsageError(`--at: ${(e as Error).message}`);
+  }
+  const seq = traceMomentSeq(model, at);
+  if (seq === null) throw new UsageError(`--at ${spec}: no such moment in this trace`);
+  if (model.view !== null && model.view.snapshot.seq === seq)
+    return { view: { snapshot: model.view.snapshot, title: model.view.title, rows: model.view.rows }, line: `== --at ${spec}: call ${seq}, the trace's own view` };
+  const snap = [...model.snapshots].reverse().find((s) => s.seq <= seq);
+  if (snap === undefined) throw new UsageError(`--at ${spec}: no snapshot at or before call ${seq} (snapshots: ${model.snapshots.map((s) => s.seq).join(", ") || "none"})`);
+  const rows = liveRowsAt(model, snap.seq);
+  return {
+    view: { snapshot: snap, title: `after call ${snap.seq} (the trace's nearest snapshot at or before ${spec})`, rows },
+    line: `== --at ${spec}: call ${seq}; the nearest full snapshot is after call ${snap.seq}` + (rows === null ? "; owners unknown there (the trace's events were cut before it)" : ""),
+  };
+}
+
 /** Runs the report; returns the process exit code. Throws UsageError for an unreadable trace. */
 export async function runReport(file: string, flags: ReportFlags, print: (text: string) => void): Promise<number> {
   for (const [flag, out] of [["--map", flags.map], ["--frag", flags.frag]] as const) if (out !== undefined) checkOutputPath(flag, out, [".svg", ".png"]);
@@ -68,6 +95,7 @@ export async function runReport(file: string, flags: ReportFlags, print: (text: 
   } catch (e) {
     throw new UsageError(`${file}: ${(e as Error).message}`);
   }
+  const atView = flags.at !== undefined ? resolveAt(model, flags.at) : null;
   const o = model.otherData;
   print(`== trace ${file}: format ${String(o.buddy86TraceFormat)}, cmdline "${String(o.cmdline ?? "")}", ${String(o.memoryBytes)} bytes of RAM${model.truncated ? " (cut short: read up to the last complete event)" : ""}`);
   const last = model.snapshots[model.snapshots.length - 1];
@@ -82,22 +110,11 @@ export async function runReport(file: string, flags: ReportFlags, print: (text: 
   const stacks = model.owners?.stacks ?? {};
   const stackText = (h: number): string[] => stacks[String(h)]?.frames ?? [`stack ${h} (not in this trace)`];
   // The moment of the owners and the map: the trace's view, or with --at the nearest snapshot.
-  let view: { snapshot: AllocatorSnapshot; title: string; rows: number[][] | null } | null =
+  let view: ReportView | null =
     model.view !== null ? { snapshot: model.view.snapshot, title: model.view.title, rows: model.view.rows } : null;
-  if (flags.at !== undefined) {
-    let at;
-    try {
-      at = parseAt(flags.at);
-    } catch (e) {
-      throw new UsageError(`--at: ${(e as Error).message}`);
-    }
-    const seq = traceMomentSeq(model, at);
-    if (seq === null) throw new UsageError(`--at ${flags.at}: no such moment in this trace`);
-    const snap = [...model.snapshots].reverse().find((s) => s.seq <= seq);
-    if (snap === undefined) throw new UsageError(`--at ${flags.at}: no snapshot at or before call ${seq} (snapshots: ${model.snapshots.map((s) => s.seq).join(", ") || "none"})`);
-    const rows = liveRowsAt(model, snap.seq);
-    view = { snapshot: snap, title: `after call ${snap.seq} (the trace's nearest snapshot at or before ${flags.at})`, rows };
-    print(`== --at ${flags.at}: call ${seq}; the nearest full snapshot is after call ${snap.seq}` + (rows === null ? "; owners unknown there (the trace's events were cut before it)" : ""));
+  if (atView !== null) {
+    view = atView.view;
+    print(atView.line);
   }
   if (flags.owners === true) {
     if (view === null) print("no view in this trace (cut before its end): no page owners");
