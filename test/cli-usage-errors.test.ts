@@ -93,6 +93,19 @@ describe("command lines that cannot work are refused before the run", () => {
     expect(r.code, r.stderr).toBe(0);
   });
 
+  it("options that would do nothing with the others given", () => {
+    const run = ["boot", "--workload", "churn", "--ops", "10"];
+    expectRefused([...run, "--poison-action", "stop"], /--poison-action needs --poison/);
+    expectRefused([...run, "--trace-limit", "5"], /--trace-limit needs --trace/);
+    expectRefused([...run, "--trace-snapshot-every", "5"], /--trace-snapshot-every needs --trace/);
+    expectRefused([...run, "--no-pcp", "--pcp-high", "5"], /--pcp-high cannot be given with --no-pcp/);
+    expectRefused([...run, "--no-pcp", "--pcp-batch", "5"], /--pcp-batch cannot be given with --no-pcp/);
+    expectRefused([...run, "--report-every", "0"], /--report-every 0/);
+    // With what they need, they run.
+    const ok = buddy86([...run, "--poison", "--poison-action", "stop", "--trace", join(dir, "ok.json"), "--trace-limit", "5", "--pcp-high", "100", "--quiet"]);
+    expect(ok.code, ok.stderr).toBe(0);
+  });
+
   it("a run refused at a terminal ends: the progress bar's timer does not keep the process alive", () => {
     // `script` gives the CLI a terminal (the bar only draws on one); without the fix this never exits.
     const hasScript = spawnSync("script", ["--version"], { encoding: "utf8" }).status === 0;

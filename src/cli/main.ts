@@ -100,6 +100,25 @@ async function boot(flags: BootFlags): Promise<number> {
   return debug !== null ? debug.exitCode(processExitCode(result)) : processExitCode(result);
 }
 
+/**
+ * Options that would do nothing with the others given: refused (exit 2) rather than ignored, so a
+ * user who asked for them learns that they did not apply.
+ */
+const IDLE_UNLESS: readonly [option: string, flag: string, needs: (f: BootFlags & Record<string, unknown>) => boolean, why: string][] = [
+  ["poisonAction", "--poison-action", (f) => f.poison === true, "needs --poison"],
+  ["traceLimit", "--trace-limit", (f) => f.trace !== undefined, "needs --trace"],
+  ["traceSnapshotEvery", "--trace-snapshot-every", (f) => f.trace !== undefined, "needs --trace"],
+  ["pcpHigh", "--pcp-high", (f) => f.pcp, "cannot be given with --no-pcp"],
+  ["pcpBatch", "--pcp-batch", (f) => f.pcp, "cannot be given with --no-pcp"],
+];
+
+function refuseIdleFlags(flags: BootFlags, cmd: Command): void {
+  for (const [option, flag, needs, why] of IDLE_UNLESS) {
+    const source = cmd.getOptionValueSource(option);
+    if (source !== undefined && source !== "default" && !needs(flags as BootFlags & Record<string, unknown>)) throw new UsageError(`${flag} ${why}`);
+  }
+}
+
 export function buildProgram(): Command {
   const program = new Command("buddy86")
     .description("A Linux-style buddy page allocator that owns the physical RAM of an x86 guest in v86")
@@ -121,7 +140,8 @@ export function buildProgram(): Command {
     .option("--timeout <duration>", "end the run after this long (e.g. 60s, 2m)", "60s")
     .option("--json", "print one JSON report object instead of the logs and summary", false)
     .option("--quiet", "print only the summary", false)
-    .action(async (flags: BootFlags) => {
+    .action(async (flags: BootFlags, cmd: Command) => {
+      refuseIdleFlags(flags, cmd);
       process.exitCode = await boot(flags);
     });
   addObserveOptions(program.commands.find((c) => c.name() === "boot")!);

@@ -115,6 +115,7 @@ export class ObserveRun {
     this.elf = isElf(ctx.kernel) ? safeElf(ctx.kernel) : null;
     const live = !ctx.json && !ctx.quiet;
     const reportEvery = flags.reportEvery !== undefined ? parseCount("--report-every", flags.reportEvery) : 0;
+    if (flags.reportEvery !== undefined && reportEvery === 0) throw new UsageError("--report-every 0: use a number of calls of 1 or more (leave it out for no periodic reports)");
     const traceLimit = parseCount("--trace-limit", flags.traceLimit);
     const snapshotEvery = parseCount("--trace-snapshot-every", flags.traceSnapshotEvery);
     for (const [flag, file] of [["--map", flags.map], ["--frag", flags.frag]] as const) if (file !== undefined) checkOutputPath(flag, file, [".svg", ".png"]);
