@@ -15,7 +15,7 @@ import { validateFaultOptions, type FaultOptions } from "../debug/fault-inject.j
 import { DebugSession, type DebugOptions, type OwnerSource } from "../debug/session.js";
 import type { MachineOptions, MachineResult } from "../machine/index.js";
 import type { PcpOptions } from "../mem/index.js";
-import { UsageError, parseCount } from "./options.js";
+import { UsageError, givenOption, parseCount } from "./options.js";
 import { SnapshotError, checkSnapshotFits, decodeSnapshot, encodeSnapshot, type Snapshot, type SnapshotSettings } from "./snapshot.js";
 
 export interface DebugFlags {
@@ -236,10 +236,7 @@ export class DebugRun {
     }
     try {
       const snapshot = decodeSnapshot(bytes);
-      const explicit = (name: string): boolean => {
-        const source = bootCommand?.getOptionValueSource(name);
-        return source !== undefined && source !== "default";
-      };
+      const explicit = (name: string): boolean => bootCommand !== null && givenOption(bootCommand, name);
       checkSnapshotFits(snapshot, this.ctx.kernel, explicit("memory") ? this.ctx.memoryBytes : snapshot.header.memoryBytes);
       const clash = RUN_FLAGS.find(explicit);
       if (clash !== undefined) throw new UsageError(`--restore-state: --${kebab(clash)} cannot be given: the snapshot fixes the run's settings`);

@@ -9,7 +9,7 @@ import { readBytes, nodePlatform } from "../host/node-platform.js";
 import { DEFAULT_MEMORY_BYTES, MachineConfigError, runMachine, validateMemoryBytes } from "../machine/index.js";
 import { DEFAULT_MAX_ORDER, MAX_MAX_ORDER, PCP_DEFAULT_BATCH, PCP_DEFAULT_HIGH } from "../mem/index.js";
 import { GUEST_IMAGE, bundledImage } from "./images.js";
-import { UsageError, parseCount, parseDuration, parseSize } from "./options.js";
+import { UsageError, givenOption, parseCount, parseDuration, parseSize } from "./options.js";
 import { buildReport, formatSummary, processExitCode } from "./report.js";
 import { ObserveRun, addObserveOptions, observeRequested, plainProgress, type ObserveFlags } from "./observe-flags.js";
 import { addReportCommand } from "./report-command.js";
@@ -104,7 +104,7 @@ async function boot(flags: BootFlags): Promise<number> {
  * Options that would do nothing with the others given: refused (exit 2) rather than ignored, so a
  * user who asked for them learns that they did not apply.
  */
-const IDLE_UNLESS: readonly [option: string, flag: string, needs: (f: BootFlags & Record<string, unknown>) => boolean, why: string][] = [
+const IDLE_UNLESS: readonly [option: string, flag: string, needs: (f: BootFlags) => boolean, why: string][] = [
   ["poisonAction", "--poison-action", (f) => f.poison === true, "needs --poison"],
   ["traceLimit", "--trace-limit", (f) => f.trace !== undefined, "needs --trace"],
   ["traceSnapshotEvery", "--trace-snapshot-every", (f) => f.trace !== undefined, "needs --trace"],
@@ -113,10 +113,7 @@ const IDLE_UNLESS: readonly [option: string, flag: string, needs: (f: BootFlags 
 ];
 
 function refuseIdleFlags(flags: BootFlags, cmd: Command): void {
-  for (const [option, flag, needs, why] of IDLE_UNLESS) {
-    const source = cmd.getOptionValueSource(option);
-    if (source !== undefined && source !== "default" && !needs(flags as BootFlags & Record<string, unknown>)) throw new UsageError(`${flag} ${why}`);
-  }
+  for (const [option, flag, needs, why] of IDLE_UNLESS) if (givenOption(cmd, option) && !needs(flags)) throw new UsageError(`${flag} ${why}`);
 }
 
 export function buildProgram(): Command {

@@ -3,6 +3,7 @@
 
 import { accessSync, constants, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
+import type { Command } from "commander";
 import { MEMORY_MAX_BYTES } from "../machine/index.js";
 
 /** setTimeout's largest delay (2^31 - 1 ms, about 24.8 days): Node fires a longer one at once. */
@@ -63,6 +64,12 @@ export function checkOutputPath(flag: string, file: string, extensions: readonly
   } catch (e) {
     throw new UsageError(`${flag} ${file}: cannot write there (${(e as Error).message})`);
   }
+}
+
+/** True when the user gave option `name` (commander's attribute name) on the command line. */
+export function givenOption(cmd: Pick<Command, "getOptionValueSource">, name: string): boolean {
+  const source = cmd.getOptionValueSource(name);
+  return source !== undefined && source !== "default";
 }
 
 /** A non-negative integer that fits in 32 bits (decimal or 0x hex), named in the error. */

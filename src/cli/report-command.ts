@@ -75,8 +75,7 @@ function resolveAt(model: TraceModel, spec: string): { view: ReportView; line: s
   }
   const seq = traceMomentSeq(model, at);
   if (seq === null) throw new UsageError(`--at ${spec}: no such moment in this trace`);
-  if (model.view !== null && model.view.snapshot.seq === seq)
-    return { view: { snapshot: model.view.snapshot, title: model.view.title, rows: model.view.rows }, line: `== --at ${spec}: call ${seq}, the trace's own view` };
+  if (model.view !== null && model.view.snapshot.seq === seq) return { view: model.view, line: `== --at ${spec}: call ${seq}, the trace's own view` };
   const snap = [...model.snapshots].reverse().find((s) => s.seq <= seq);
   if (snap === undefined) throw new UsageError(`--at ${spec}: no snapshot at or before call ${seq} (snapshots: ${model.snapshots.map((s) => s.seq).join(", ") || "none"})`);
   const rows = liveRowsAt(model, snap.seq);
@@ -109,13 +108,9 @@ export async function runReport(file: string, flags: ReportFlags, print: (text: 
   }
   const stacks = model.owners?.stacks ?? {};
   const stackText = (h: number): string[] => stacks[String(h)]?.frames ?? [`stack ${h} (not in this trace)`];
-  // The moment of the owners and the map: the trace's view, or with --at the nearest snapshot.
-  let view: ReportView | null =
-    model.view !== null ? { snapshot: model.view.snapshot, title: model.view.title, rows: model.view.rows } : null;
-  if (atView !== null) {
-    view = atView.view;
-    print(atView.line);
-  }
+  // The moment of the owners and the map: the trace's view, or the one --at names.
+  const view: ReportView | null = atView !== null ? atView.view : model.view;
+  if (atView !== null) print(atView.line);
   if (flags.owners === true) {
     if (view === null) print("no view in this trace (cut before its end): no page owners");
     else if (view.rows === null) print(`no page owners ${view.title}: the trace's events were cut before it`);

@@ -163,22 +163,19 @@ function warm(settings: LiveRun["settings"]): void {
       if (starting || run !== null) return skipped();
       const live = new LiveRun(settings, module);
       warmRun = live;
-      const ended = (): void => {
-        warmRun = null;
-        const next = startAfterWarm;
-        startAfterWarm = null;
-        if (next !== null) load(next);
-      };
-      live.start().then(
-        () => {
-          post({ type: "warmed", reason: live.report?.reason ?? "none", calls: live.calls, ms: performance.now() - t0 });
-          ended();
-        },
-        (error: unknown) => {
-          failed(error, live.calls);
-          ended();
-        },
-      );
+      live
+        .start()
+        .then(
+          () => post({ type: "warmed", reason: live.report?.reason ?? "none", calls: live.calls, ms: performance.now() - t0 }),
+          (error: unknown) => failed(error, live.calls),
+        )
+        .finally(() => {
+          // A start that came meanwhile begins now that the warm-up's emulator is gone.
+          warmRun = null;
+          const next = startAfterWarm;
+          startAfterWarm = null;
+          if (next !== null) load(next);
+        });
     },
     (error: unknown) => failed(error, 0),
   );
