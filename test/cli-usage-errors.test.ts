@@ -5,11 +5,11 @@
 // kernel file printed a stack, and a refused run left the progress bar's timer keeping the process
 // alive at a terminal.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { build } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { bundleCli } from "./helpers/cli.js";
 
 const ROOT = join(import.meta.dirname, "..");
 const IMAGE = join(ROOT, "images/buddy86-guest.elf");
@@ -33,10 +33,7 @@ function expectRefused(args: string[], what: RegExp): void {
 }
 
 beforeAll(async () => {
-  const out = join(ROOT, "node_modules/.cache/buddy86-tests");
-  mkdirSync(out, { recursive: true });
-  cli = join(out, `cli-usage-${process.pid}.mjs`);
-  await build({ entryPoints: [join(ROOT, "src/cli/main.ts")], outfile: cli, bundle: true, platform: "node", format: "esm", packages: "external", logLevel: "warning" });
+  cli = await bundleCli(join(ROOT, "node_modules/.cache/buddy86-tests", `cli-usage-${process.pid}.mjs`));
   dir = mkdtempSync(join(tmpdir(), "buddy86-cli-"));
 }, 60_000);
 

@@ -158,13 +158,18 @@ describe("page owner", () => {
   });
 });
 
+/** A guest observed by the full page owner and a PresentOwner side by side, after four order-0 allocations. */
+function presentBesideFull(): { o: ReturnType<typeof observedGuest>; owner: PresentOwner; history: PageOwner; addrs: number[] } {
+  const o = observedGuest();
+  const owner = new PresentOwner(o.session.hub);
+  o.session.hub.subscribe(owner);
+  const addrs = [0, 1, 2, 3].map(() => o.callAt(A, A_RET, Cmd.ALLOC_PAGES, 0, 0).result);
+  return { o, owner, history: o.session.owner!, addrs };
+}
+
 describe("present-only page owner (PresentOwner, the web page's)", () => {
   it("names every frame's latest block exactly as the full page owner does, with the same records", () => {
-    const o = observedGuest();
-    const owner = new PresentOwner(o.session.hub);
-    o.session.hub.subscribe(owner);
-    const history = o.session.owner!;
-    const addrs = [0, 1, 2, 3].map(() => o.callAt(A, A_RET, Cmd.ALLOC_PAGES, 0, 0).result);
+    const { o, owner, history, addrs } = presentBesideFull();
     for (const a of addrs.slice(0, 3)) expect(o.callAt(F1, 0, Cmd.FREE_PAGES, a, 0).status).toBe(Status.OK);
     // A freed block keeps its record, free site included, until another block takes its head.
     const first = owner.rowOfFrame(addrs[0]! / PAGE);
@@ -207,11 +212,7 @@ describe("present-only page owner (PresentOwner, the web page's)", () => {
   });
 
   it("groups live blocks by stack as the full page owner does, though it lists them by frame", () => {
-    const o = observedGuest();
-    const owner = new PresentOwner(o.session.hub);
-    o.session.hub.subscribe(owner);
-    const history = o.session.owner!;
-    const addrs = [0, 1, 2, 3].map(() => o.callAt(A, A_RET, Cmd.ALLOC_PAGES, 0, 0).result);
+    const { o, owner, history, addrs } = presentBesideFull();
     const firstSeq = history.row(0).allocSeq;
     const lowest = Math.min(...addrs);
     expect(o.callAt(F1, 0, Cmd.FREE_PAGES, lowest, 0).status).toBe(Status.OK);

@@ -4,11 +4,11 @@
 // findings and event tail as the uninterrupted run. Truncated, corrupted and mismatched files are
 // refused with a message naming the failed check, and nothing runs.
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { build } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { bundleCli } from "./helpers/cli.js";
 
 const ROOT = join(import.meta.dirname, "..");
 const IMAGE = join(ROOT, "images/buddy86-guest.elf");
@@ -29,10 +29,7 @@ function boot(args: string[]): { code: number; stdout: string; stderr: string; j
 
 beforeAll(async () => {
   // The CLI as a fresh process needs a bundle; it lives under node_modules so its packages resolve.
-  const out = join(ROOT, "node_modules/.cache/buddy86-tests");
-  mkdirSync(out, { recursive: true });
-  cli = join(out, `cli-${process.pid}.mjs`);
-  await build({ entryPoints: [join(ROOT, "src/cli/main.ts")], outfile: cli, bundle: true, platform: "node", format: "esm", packages: "external", logLevel: "warning" });
+  cli = await bundleCli(join(ROOT, "node_modules/.cache/buddy86-tests", `cli-${process.pid}.mjs`));
   dir = mkdtempSync(join(tmpdir(), "buddy86-snapshot-"));
 }, 60_000);
 

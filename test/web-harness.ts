@@ -9,12 +9,12 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { build } from "esbuild";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll } from "vitest";
 import { buildWeb } from "../scripts/build-web.mjs";
 import { serveStatic } from "../scripts/serve-web.mjs";
 import type { BootReport } from "../src/cli/report.js";
+import { bundleCli } from "./helpers/cli.js";
 
 export const CHROMIUM = "/usr/bin/chromium";
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -233,13 +233,7 @@ let cliBundle: Promise<string> | null = null;
 
 /** The CLI built from src/cli/main.ts with esbuild (as scripts/build.mjs does), once per test file. */
 function cliPath(): Promise<string> {
-  cliBundle ??= (async () => {
-    const dir = join(RESULTS, `web-cli-${process.pid}`);
-    mkdirSync(dir, { recursive: true });
-    const out = join(dir, "cli.mjs");
-    await build({ entryPoints: [join(ROOT, "src/cli/main.ts")], outfile: out, bundle: true, platform: "node", format: "esm", target: "node20", packages: "external", logLevel: "warning" });
-    return out;
-  })();
+  cliBundle ??= bundleCli(join(RESULTS, `web-cli-${process.pid}`, "cli.mjs"));
   return cliBundle;
 }
 
