@@ -5,6 +5,7 @@
 // its own, and reports both figures (printed here; no timing is asserted).
 
 import { describe, expect, test } from "vitest";
+import { V86_WORKER_QUERY } from "../src/host/browser-platform.js";
 import type { SpeedResult } from "../src/web/speed-check.js";
 import { duringBoot, sharedPage, runCli, startRun, waitForEnd } from "./web-harness.js";
 
@@ -116,6 +117,8 @@ describe("the page's controls", () => {
   }, 120_000);
 
   test("the speed check measures the CLI's code path and the live page in this browser, each in its own worker", async () => {
+    // Leaving the page while its warm-up still fetches v86.wasm would abort that request.
+    await web.page.waitForFunction(() => window.buddy86!.warming === false);
     await web.page.goto(`${web.url}?rounds=1`);
     await web.page.waitForFunction(() => window.buddy86 !== undefined);
     await web.page.selectOption("#workload", "churn");
@@ -132,7 +135,10 @@ describe("the page's controls", () => {
     expect(await web.page.textContent("#speed-result")).toContain("of the CLI's speed");
     // Each code path ran in a worker of its own, as the CLI runs in a process of its own: the page's
     // guest worker, the CLI path's and the --owners path's (remote-run.ts referenceWorkers).
-    expect(web.page.workers().filter((w) => w.url().endsWith("/worker.js"))).toHaveLength(3);
+    expect(web.page.workers().filter((w) => w.url().endsWith(`/worker.js?${V86_WORKER_QUERY}`))).toHaveLength(3);
+    // None of their emulators started v86's timer worker (loaded from a blob: URL): v86 yields between
+    // slices on the worker's own thread.
+    expect(web.blobRequests).toEqual([]);
     console.log(`speed check, churn ops=5000 (ns/call): CLI path ${speed.cliRuns.map(Math.round).join("/")}, --owners ${speed.ownersRuns.map(Math.round).join("/")}, page ${speed.pageRuns.map(Math.round).join("/")}`);
     expect(web.problems).toEqual([]);
   }, 240_000);

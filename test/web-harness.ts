@@ -39,6 +39,11 @@ export interface WebSession {
   page: Page;
   /** Page errors, failed requests and requests to anything but the local server. */
   problems: string[];
+  /**
+   * Every blob: URL the page or its workers requested. v86 loads its timer worker from one, unless
+   * it yields on its own thread (src/host/browser-platform.ts, V86_WORKER_QUERY).
+   */
+  blobRequests: string[];
   close(): Promise<void>;
 }
 
@@ -75,14 +80,12 @@ export async function openPage(): Promise<WebSession> {
   const problems: string[] = [];
   page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
   page.on("requestfailed", (r) => {
-    const error = r.failure()?.errorText ?? "";
-    // v86 runs its timer in a worker loaded from a blob: URL and terminates it when the emulator is
-    // destroyed; a run stopped while booting can end it before its script finished loading.
-    if (r.url().startsWith("blob:") && error === "net::ERR_ABORTED") return;
-    problems.push(`request failed: ${r.url()} ${error}`);
+    problems.push(`request failed: ${r.url()} ${r.failure()?.errorText ?? ""}`);
   });
+  const blobRequests: string[] = [];
   context.on("request", (r) => {
     const url = r.url();
+    if (url.startsWith("blob:")) blobRequests.push(url);
     if (!url.startsWith(server.url) && !url.startsWith("blob:") && !url.startsWith("data:")) problems.push(`request left the local server: ${url}`);
   });
   await page.goto(server.url);
@@ -92,6 +95,7 @@ export async function openPage(): Promise<WebSession> {
     context,
     page,
     problems,
+    blobRequests,
     async close() {
       await context.close();
       await server.close();

@@ -6,6 +6,7 @@
 // CLI's code path and its `--owners` path, run in workers of their own (see referenceWorkers).
 
 import type { BootReport } from "../cli/report.js";
+import { V86_WORKER_QUERY } from "../host/browser-platform.js";
 import { applyTimelineDelta, type TimelineData } from "../observe/timeline.js";
 import type { OwnerRecord } from "./inspector.js";
 import type { RunSettings, RunState } from "./live-run.js";
@@ -18,9 +19,12 @@ let shared: Worker | null = null;
 /** Who gets the worker's messages now: the active run, or the CLI-path run of a speed check. */
 let receiver: ((message: FromWorker) => void) | null = null;
 
-/** A new worker.js (next to the page): the guest's machine with the CLI's allocator and observers. */
+/**
+ * A new worker.js (next to the page): the guest's machine with the CLI's allocator and observers.
+ * The query makes v86 yield between slices on the worker's own thread (V86_WORKER_QUERY).
+ */
 function spawnWorker(name: string): Worker {
-  return new Worker(new URL("worker.js", document.baseURI), { type: "module", name });
+  return new Worker(new URL(`worker.js?${V86_WORKER_QUERY}`, document.baseURI), { type: "module", name });
 }
 
 /** The page's guest worker, started on first use. */
