@@ -5,7 +5,7 @@
 // kernel file printed a stack, and a refused run left the progress bar's timer keeping the process
 // alive at a terminal.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -101,6 +101,22 @@ describe("command lines that cannot work are refused before the run", () => {
     // With what they need, they run.
     const ok = buddy86([...run, "--poison", "--poison-action", "stop", "--trace", join(dir, "ok.json"), "--trace-limit", "5", "--pcp-high", "100", "--quiet"]);
     expect(ok.code, ok.stderr).toBe(0);
+  });
+
+  it("--fail-site naming no function of the kernel, or with a kernel without symbols (it would inject nothing)", () => {
+    expectRefused(["boot", "--workload", "random", "--ops", "10", "--fail-site", "live_int"], /--fail-site live_int: the kernel has no function of that name \(did you mean .*live_init/);
+    expectRefused(["boot", "--workload", "random", "--ops", "10", "--fail-site", "no_such_function"], /--fail-site no_such_function: the kernel has no function of that name$/m);
+    // The same kernel with its section headers (and so its symbol table) cut off.
+    const stripped = new Uint8Array(readFileSync(IMAGE));
+    const dv = new DataView(stripped.buffer);
+    dv.setUint32(0x20, 0, true); // e_shoff
+    dv.setUint16(0x30, 0, true); // e_shnum
+    dv.setUint16(0x32, 0, true); // e_shstrndx
+    const kernel = join(dir, "stripped.elf");
+    writeFileSync(kernel, stripped);
+    expectRefused(["boot", "--kernel", kernel, "--workload", "random", "--ops", "10", "--fail-site", "live_init"], /--fail-site live_init: the kernel has no symbol table/);
+    // A function it has is taken: the run goes, and the injected failure of live_init ends the guest with 1.
+    expect(buddy86(["boot", "--workload", "random", "--ops", "10", "--fail-site", "live_init", "--quiet"]).code).toBe(1);
   });
 
   it("a run refused at a terminal ends: the progress bar's timer does not keep the process alive", () => {

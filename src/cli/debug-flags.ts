@@ -13,7 +13,7 @@ import type { MachineCheckpoint } from "../debug/checkpoint.js";
 import { formatTail } from "../debug/event-tail.js";
 import { validateFaultOptions, type FaultOptions } from "../debug/fault-inject.js";
 import { DebugSession, type DebugOptions, type OwnerSource } from "../debug/session.js";
-import type { MachineOptions, MachineResult } from "../machine/index.js";
+import { kernelElfOrNull, type MachineOptions, type MachineResult } from "../machine/index.js";
 import type { PcpOptions } from "../mem/index.js";
 import { UsageError, givenOption, parseCount } from "./options.js";
 import { SnapshotError, checkSnapshotFits, decodeSnapshot, encodeSnapshot, type Snapshot, type SnapshotSettings } from "./snapshot.js";
@@ -94,6 +94,32 @@ export function debugOptionsFrom(flags: DebugFlags, seed: string | undefined): D
   return options;
 }
 
+/**
+ * --fail-site matches the function names of the guest's backtraces, which come from the kernel's
+ * symbol table: a name the kernel does not have, or a kernel without symbols, would match nothing
+ * and the run would inject no failure without saying so. Refused instead, with the nearest names.
+ */
+function checkFailSite(name: string, kernel: Uint8Array): void {
+  const symbols = kernelElfOrNull(kernel)?.symbols ?? [];
+  if (symbols.length === 0) throw new UsageError(`--fail-site ${name}: the kernel has no symbol table, so no backtrace can name a function (link it with symbols, or pick failures with --fail-nth, --fail-every or --fail-order)`);
+  if (symbols.some((s) => s.kind === "func" && s.name === name)) return;
+  const lower = name.toLowerCase();
+  const functions = [...new Set(symbols.filter((s) => s.kind === "func").map((s) => s.name))];
+  const near = functions.filter((f) => f.toLowerCase().includes(lower) || editDistance(f.toLowerCase(), lower) <= 2).slice(0, 6);
+  throw new UsageError(`--fail-site ${name}: the kernel has no function of that name${near.length > 0 ? ` (did you mean ${near.join(", ")}?)` : ""}`);
+}
+
+/** Levenshtein distance (insertions, deletions, substitutions), for "did you mean". */
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    row = next;
+  }
+  return row[b.length]!;
+}
+
 /** What the run is, as main.ts parsed it. */
 export interface DebugContext {
   kernel: Uint8Array;
@@ -126,6 +152,7 @@ export class DebugRun {
       this.settings = this.restored.header.settings;
     } else {
       this.settings = { cmdline: ctx.cmdline, memoryBytes: ctx.memoryBytes, maxOrder: ctx.maxOrder, pcp: ctx.pcp, debug: debugOptionsFrom(flags, ctx.seed) };
+      if (flags.failSite !== undefined) checkFailSite(flags.failSite, ctx.kernel);
     }
     if ((flags.saveState === undefined) !== (flags.saveAtCall === undefined)) throw new UsageError("--save-state and --save-at-call go together");
     if (flags.saveAtCall !== undefined) {

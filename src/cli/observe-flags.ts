@@ -5,7 +5,7 @@
 
 import { closeSync, openSync, writeFileSync, writeSync } from "node:fs";
 import type { Command } from "commander";
-import { isElf, readElf32, type Elf32Image } from "../machine/elf.js";
+import { kernelElfOrNull, type Elf32Image } from "../machine/elf.js";
 import type { BridgeObserver, HypercallBridge, MachineResult } from "../machine/index.js";
 import {
   DEFAULT_SNAPSHOT_EVERY,
@@ -112,7 +112,7 @@ export class ObserveRun {
     } catch (e) {
       throw new UsageError(`--at: ${(e as Error).message}`);
     }
-    this.elf = isElf(ctx.kernel) ? safeElf(ctx.kernel) : null;
+    this.elf = kernelElfOrNull(ctx.kernel);
     const live = !ctx.json && !ctx.quiet;
     const reportEvery = flags.reportEvery !== undefined ? parseCount("--report-every", flags.reportEvery) : 0;
     if (flags.reportEvery !== undefined && reportEvery === 0) throw new UsageError("--report-every 0: use a number of calls of 1 or more (leave it out for no periodic reports)");
@@ -234,13 +234,6 @@ export class ObserveRun {
   }
 }
 
-function safeElf(kernel: Uint8Array): Elf32Image | null {
-  try {
-    return readElf32(kernel);
-  } catch {
-    return null;
-  }
-}
 
 /** Writes an SVG, or renders it to PNG when the name ends in .png. */
 export async function writePicture(path: string, svg: string): Promise<void> {

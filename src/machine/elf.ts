@@ -58,6 +58,20 @@ export function isElf(bytes: Uint8Array): boolean {
   return bytes.length >= 4 && new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true) === ELF_MAGIC;
 }
 
+/**
+ * The kernel's ELF image, for its symbols and code ranges: null for a kernel that is not ELF (a raw
+ * multiboot image) or that readElf32 refuses (the loader then reports why, or loads it otherwise).
+ */
+export function kernelElfOrNull(bytes: Uint8Array): Elf32Image | null {
+  if (!isElf(bytes)) return null;
+  try {
+    return readElf32(bytes);
+  } catch (error) {
+    if (error instanceof ElfError) return null;
+    throw error;
+  }
+}
+
 /** Parses an ELF32 little-endian i386 file. Throws ElfError for anything malformed or out of bounds. */
 export function readElf32(bytes: Uint8Array): Elf32Image {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);

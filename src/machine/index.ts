@@ -23,7 +23,7 @@ export {
   type GuestMark,
 } from "./bridge.js";
 export { BridgeCounters, type CountersSnapshot } from "./counters.js";
-export { readElf32, isElf, symbolize, ElfError, PT_LOAD, type Elf32Image, type ElfSegment, type ElfSymbol } from "./elf.js";
+export { readElf32, isElf, kernelElfOrNull, symbolize, ElfError, PT_LOAD, type Elf32Image, type ElfSegment, type ElfSymbol } from "./elf.js";
 export { checkKernelImage, findMultibootHeader, KernelImageError, type KernelCheck, type MultibootHeader } from "./kernel-image.js";
 export { readMultibootInfo, buildMemoryMap, inGuestRam, type E820Entry, type MultibootInfo, type GuestReservation } from "./memmap.js";
 export { formatMemoryMapLog, hex64, memRange } from "./boot-log.js";

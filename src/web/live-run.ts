@@ -6,7 +6,7 @@
 
 import { GFP, PAGE_SIZE } from "../mem/index.js";
 import { Cmd, Status } from "../protocol/abi.js";
-import { isElf, readElf32, type Elf32Image } from "../machine/elf.js";
+import { kernelElfOrNull, type Elf32Image } from "../machine/elf.js";
 import { runMachine, type MachineControl, type MachineResult } from "../machine/index.js";
 import { browserPlatform } from "../host/browser-platform.js";
 import { EventHub } from "../observe/event-hub.js";
@@ -80,7 +80,7 @@ export class LiveRun {
     readonly settings: RunSettings,
     private readonly wasmModule: WebAssembly.Module | null = null,
   ) {
-    this.elf = isElf(settings.kernel) ? tryReadElf(settings.kernel) : null;
+    this.elf = kernelElfOrNull(settings.kernel);
     const hub = new EventHub({ code: codeRanges(this.elf) });
     const sym = new Symbolizer(this.elf);
     this.hub = hub;
@@ -285,10 +285,3 @@ export class LiveRun {
   }
 }
 
-function tryReadElf(bytes: Uint8Array): Elf32Image | null {
-  try {
-    return readElf32(bytes);
-  } catch {
-    return null;
-  }
-}
