@@ -91,7 +91,7 @@ describe("event stream", () => {
     expect(events[events.length - 1]).toMatchObject({ kind: "protocol-error", cmd: -1, npages: 2, status: -1, label: "16-bit port read", seq: o.g.bridge.seq });
     o.g.bridge.portHandlers.write8(1);
     expect(events[events.length - 1]).toMatchObject({ kind: "protocol-error", cmd: -1, label: "port write" });
-    expect(o.session.counters.data(10).protocolErrors).toBe(4);
+    expect(o.session.counters.data(10).protocolErrorEvents).toBe(4);
     expect(allocs).toBeGreaterThan(1);
   });
 

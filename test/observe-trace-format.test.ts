@@ -95,6 +95,16 @@ describe.skipIf(!existsSync(IMAGE))("the --trace file", () => {
     expect(again.join("\n")).toContain(buddyinfo);
     const owners = printed.find((t) => t.startsWith("== page owners"))!;
     expect(again).toContain(owners);
+    // The per-order counters too, and alike from a trace written before their count of protocol-error
+    // events was renamed from `protocolErrors` (the run report's name for port misuse alone).
+    const countersLine = /^contig: .*; protocol-error events: \d+$/m.exec(endReports)![0];
+    expect(again.join("\n")).toContain(countersLine);
+    const legacy = join(dir, "legacy.json");
+    expect(text.split('"protocolErrorEvents":').length).toBe(2);
+    writeFileSync(legacy, text.replace('"protocolErrorEvents":', '"protocolErrors":'));
+    const old: string[] = [];
+    expect(await runReport(legacy, {}, (t) => old.push(t))).toBe(0);
+    expect(old.join("\n")).toContain(countersLine);
     expect(readFileSync(join(dir, "m.png")).subarray(1, 4).toString()).toBe("PNG");
     expect(readFileSync(join(dir, "f2.png")).subarray(1, 4).toString()).toBe("PNG");
     expect(readFileSync(join(dir, "m2.svg"), "utf8")).toContain("allocated by random_run");

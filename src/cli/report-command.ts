@@ -33,6 +33,15 @@ interface ReportFlags {
   frag?: string;
 }
 
+/**
+ * A trace summary's per-order counters. Traces written before 2026-11-26 name the protocol-error
+ * event count `protocolErrors`, the run report's name for port misuse alone.
+ */
+function countersOf(raw: unknown): OrderCountersData {
+  const c = raw as OrderCountersData & { protocolErrors?: number };
+  return c.protocolErrorEvents === undefined && c.protocolErrors !== undefined ? { ...c, protocolErrorEvents: c.protocolErrors } : c;
+}
+
 /** Adds `report FILE.json` to the program. */
 export function addReportCommand(program: Command): void {
   program
@@ -102,7 +111,7 @@ export async function runReport(file: string, flags: ReportFlags, print: (text: 
   else print("no snapshot in this trace: no /proc reports");
   const summary = model.summary;
   if (summary !== null) {
-    if (summary.counters !== null && summary.counters !== undefined) print(formatOrderCounters(summary.counters as OrderCountersData).replace(/\n+$/, ""));
+    if (summary.counters !== null && summary.counters !== undefined) print(formatOrderCounters(countersOf(summary.counters)).replace(/\n+$/, ""));
     const dropped = Object.entries((summary.dropped as Record<string, number>) ?? {}).map(([k, n]) => `${k} ${n}`);
     print(`run ended: ${String(summary.reason)}, exit code ${String(summary.exitCode)}, ${String(summary.calls)} calls; peak ${String(summary.peakFrames)} frames live after call ${String(summary.peakSeq)}` + (dropped.length > 0 ? `; events beyond --trace-limit ${String(summary.limit)}: ${dropped.join(", ")}` : ""));
   }

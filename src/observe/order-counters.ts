@@ -22,7 +22,11 @@ export interface OrderCountersData {
   pcpDrains: number;
   pcpDrainedFrames: number;
   injectedFailures: number;
-  protocolErrors: number;
+  /**
+   * `protocol-error` events: requests refused with a status other than OK or ENOMEM, and port
+   * misuse. Not the run report's `protocolErrors`, which counts port misuse only (docs/protocol.md).
+   */
+  protocolErrorEvents: number;
 }
 
 const ORDER_SLOTS = 32;
@@ -37,7 +41,7 @@ export class OrderCounters implements EventSubscriber {
   private pcpDrains = 0;
   private pcpDrainedFrames = 0;
   private injectedFailures = 0;
-  private protocolErrors = 0;
+  private protocolErrorEvents = 0;
 
   onEvent(e: Readonly<AllocatorEvent>): void {
     switch (e.kind) {
@@ -57,7 +61,7 @@ export class OrderCounters implements EventSubscriber {
         this.pcpDrainedFrames += e.npages;
         break;
       case "protocol-error":
-        this.protocolErrors++;
+        this.protocolErrorEvents++;
         break;
       default:
         break;
@@ -94,7 +98,7 @@ export class OrderCounters implements EventSubscriber {
       pcpDrains: this.pcpDrains,
       pcpDrainedFrames: this.pcpDrainedFrames,
       injectedFailures: this.injectedFailures,
-      protocolErrors: this.protocolErrors,
+      protocolErrorEvents: this.protocolErrorEvents,
     };
   }
 }
@@ -107,7 +111,7 @@ export function formatOrderCounters(d: OrderCountersData): string {
   for (const row of COUNTER_ROWS) lines.push(row.padEnd(26) + d.perOrder[row].map((n) => String(n).padStart(9)).join(""));
   lines.push(
     `contig: ${d.contigAllocs} allocs (${d.contigFrames} frames), ${d.contigFrees} frees, ${d.contigFailures} failures; ` +
-      `pcp drains: ${d.pcpDrains} (${d.pcpDrainedFrames} frames); injected failures: ${d.injectedFailures}; protocol errors: ${d.protocolErrors}`,
+      `pcp drains: ${d.pcpDrains} (${d.pcpDrainedFrames} frames); injected failures: ${d.injectedFailures}; protocol-error events: ${d.protocolErrorEvents}`,
   );
   return lines.join("\n") + "\n";
 }
