@@ -61,13 +61,16 @@ describe("command lines that cannot work are refused before the run", () => {
     expect(r.code, r.stderr).toBe(0);
     expectRefused(["report", trace, "--map", join(dir, "no/such/m.svg")], /--map .*cannot write there/);
     expectRefused(["report", trace, "--frag", join(dir, "no/such/f.png")], /--frag .*cannot write there/);
-    // A moment that is not in the trace: refused before any of the report is printed.
-    for (const at of ["nosuch", "mark:nosuch"]) {
+    // A moment that is not in the trace: refused before any of the report is printed. The run made
+    // calls 0 to 120, so call 121 is past its end, as `boot --at` says of such a call.
+    for (const at of ["nosuch", "mark:nosuch", "call:121"]) {
       const r = buddy86(["report", trace, "--at", at]);
       expect(r.code, r.stderr).toBe(2);
       expect(r.stderr).toMatch(/--at/);
       expect(r.stdout).toBe("");
     }
+    expect(buddy86(["report", trace, "--at", "call:121"]).stderr).toMatch(/no call 121 in this trace \(its calls are 0 to 120\)/);
+    expect(buddy86(["report", trace, "--at", "call:120"]).code).toBe(0);
   });
 
   it("report --at names the trace's own moment even where no snapshot is (a short run's peak)", () => {

@@ -15,6 +15,7 @@ import {
   liveRowsAt,
   parseAt,
   readTrace,
+  traceLastSeq,
   traceMomentSeq,
   renderFragSvg,
   renderMapSvg,
@@ -83,7 +84,11 @@ function resolveAt(model: TraceModel, spec: string): { view: ReportView; line: s
     throw new UsageError(`--at: ${(e as Error).message}`);
   }
   const seq = traceMomentSeq(model, at);
-  if (seq === null) throw new UsageError(`--at ${spec}: no such moment in this trace`);
+  if (seq === null) {
+    const last = traceLastSeq(model);
+    const what = at.kind === "call" ? `no call ${at.seq} in this trace (${last >= 0 ? `its calls are 0 to ${last}` : "it has no call"}${model.summary === null ? ", as far as it was written" : ""})` : "no such moment in this trace";
+    throw new UsageError(`--at ${spec}: ${what}`);
+  }
   if (model.view !== null && model.view.snapshot.seq === seq) return { view: model.view, line: `== --at ${spec}: call ${seq}, the trace's own view` };
   const snap = [...model.snapshots].reverse().find((s) => s.seq <= seq);
   if (snap === undefined) throw new UsageError(`--at ${spec}: no snapshot at or before call ${seq} (snapshots: ${model.snapshots.map((s) => s.seq).join(", ") || "none"})`);

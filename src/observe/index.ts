@@ -16,7 +16,7 @@ export * from "./order-counters.js";
 export { WarnAlloc, WARN_BURST, WARN_INTERVAL_CALLS } from "./warn-alloc.js";
 export { Timeline, type TimelineData, DEFAULT_TIMELINE_CAPACITY } from "./timeline.js";
 export * from "./trace.js";
-export { readTrace, liveRowsAt, traceMomentSeq, type TraceModel, type TraceEvent } from "./trace-read.js";
+export { readTrace, liveRowsAt, traceLastSeq, traceMomentSeq, type TraceModel, type TraceEvent } from "./trace-read.js";
 export * from "./map-render.js";
 export { renderFragSvg } from "./frag-render.js";
 export * from "./session.js";

@@ -151,9 +151,23 @@ export function liveRowsAt(model: TraceModel, seq: number): number[][] | null {
   return [...live.values()].sort((x, y) => x[5]! - y[5]! || x[0]! - y[0]!);
 }
 
-/** The call a moment names in a trace (peak from its summary, a MARK from its slices), or null. */
+/**
+ * The last call a trace covers: the run's last from its summary, or for a trace cut before its
+ * summary the latest call any kept event names (-1 for none).
+ */
+export function traceLastSeq(model: TraceModel): number {
+  if (model.summary !== null) return Number(model.summary.calls ?? 0) - 1;
+  let last = -1;
+  for (const e of model.events) if (e.ph !== "M" && (e.ts ?? -1) > last) last = e.ts!;
+  return last;
+}
+
+/**
+ * The call a moment names in a trace (peak from its summary, a MARK from its slices, a call the
+ * trace covers), or null. A call past the run's end is none, as `buddy86 boot --at` says.
+ */
 export function traceMomentSeq(model: TraceModel, at: { kind: "peak" } | { kind: "mark"; label: string } | { kind: "call"; seq: number }): number | null {
-  if (at.kind === "call") return at.seq;
+  if (at.kind === "call") return at.seq <= traceLastSeq(model) ? at.seq : null;
   if (at.kind === "mark") return model.marks.find((m) => m.label === at.label)?.seq ?? null;
   const peak = Number(model.summary?.peakSeq ?? -1);
   return peak >= 0 ? peak : null;
