@@ -1,7 +1,7 @@
 // Every error code and every precedence case of the ABI, through both the throwing API and the
 // status-returning try* API; a rejected call must change nothing.
 import { describe, expect, it } from "vitest";
-import { BuddyError, Errno, GFP, type BuddyAllocator } from "../src/mem/index.js";
+import { BuddyError, Errno, GFP, PAGE_SIZE, type BuddyAllocator } from "../src/mem/index.js";
 import { makeBuddy, MiB } from "./helpers/mem.js";
 
 /** Runs fn and checks that the allocator's whole state is unchanged. */
@@ -130,5 +130,16 @@ describe("error codes", () => {
     unchanged(buddy, () => expect(codeOf(() => buddy.freePagesExact(addr, 6))).toBe("EDOUBLEFREE"));
     buddy.freePagesExact(addr, 5);
     buddy.checkInvariants();
+  });
+
+  it("freePagesExact keeps the precedence across its range: EFAULT anywhere beats a frame's state", () => {
+    // 4 MiB with the frame at 2 MiB reserved: a range of free frames that runs into it.
+    const buddy = makeBuddy(4 * MiB, {}, [[2 * MiB, PAGE_SIZE, "hole"]]);
+    unchanged(buddy, () => {
+      expect(codeOf(() => buddy.freePagesExact(2 * MiB - PAGE_SIZE, 2))).toBe("EFAULT");
+      expect(codeOf(() => buddy.freePagesExact(2 * MiB - 2 * PAGE_SIZE, 3))).toBe("EFAULT");
+      // Without the reserved frame in range, the state of the first bad frame speaks.
+      expect(codeOf(() => buddy.freePagesExact(2 * MiB - 2 * PAGE_SIZE, 2))).toBe("EDOUBLEFREE");
+    });
   });
 });

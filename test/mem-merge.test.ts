@@ -1,5 +1,5 @@
-// Merging: a freed block coalesces with its buddy while the buddy is a free head of the same order,
-// up to maxOrder and never further (a merge of two top-order buddies must not lose or invent memory).
+// Merging: a freed block coalesces with its buddy while the buddy is a free head of the same order
+// (at the top order: mem-top-order-merge.test.ts).
 import { describe, expect, it } from "vitest";
 import { freeBlocks, makeBuddy, MiB } from "./helpers/mem.js";
 
@@ -25,34 +25,6 @@ describe("merge", () => {
     buddy.freePages(a, 1);
     expect(buddy.freeBlockCount(1)).toBe(0);
     expect(buddy.freeBlockCount(10)).toBe(1);
-    buddy.checkInvariants();
-  });
-
-  it("does not merge two free top-order buddies (maxOrder is the ceiling) and loses no frame", () => {
-    const buddy = makeBuddy(16 * MiB, { maxOrder: 2 });
-    const managed = buddy.managedPageCount;
-    const top = [];
-    for (;;) {
-      const addr = buddy.allocPages(2);
-      if (addr === 0) break;
-      top.push(addr);
-    }
-    for (const addr of top) buddy.freePages(addr, 2);
-    expect(buddy.freePageCount).toBe(buddy.managedPageCount);
-    expect(buddy.managedPageCount).toBe(managed);
-    // 4095 managed frames = 3 small edge frames + 1023 order-2 blocks.
-    expect(freeBlocks(buddy)).toEqual([1, 1, 1023]);
-    buddy.checkInvariants();
-  });
-
-  it("merges top-order buddies into nothing larger at maxOrder 18 and restores the whole pool", () => {
-    const buddy = makeBuddy(2048 * MiB, { maxOrder: 18 });
-    const before = buddy.buddyinfo();
-    const blocks = [];
-    for (let addr; (addr = buddy.allocPages(16, 2)) !== 0; ) blocks.push(addr);
-    expect(blocks.length).toBeGreaterThan(0);
-    for (const addr of blocks) buddy.freePages(addr, 16);
-    expect(buddy.buddyinfo()).toBe(before);
     buddy.checkInvariants();
   });
 

@@ -106,6 +106,7 @@ function run(layout: Layout, maxOrder: number, pcp: boolean, ops: Op[]): void {
     const before = buddy.getState();
     expect(fn()).toBe(expected);
     expect(sameState(before, buddy.getState()), "a rejected call changed the allocator").toBe(true);
+    buddy.checkInvariants(); // after every op, rejected ones too (their loop rounds end in `continue`)
   };
 
   for (const op of ops) {

@@ -1,7 +1,7 @@
 // The per-CPU page cache (Linux pcp lists): LIFO, refilled and drained `batch` at a time, drained above
 // `high` and fully before an allocation fails; cached blocks keep their own state.
 import { describe, expect, it } from "vitest";
-import { BuddyError, GFP } from "../src/mem/index.js";
+import { BuddyError, FRAME_FREE, FRAME_PCP, FRAME_TAIL, GFP, PAGE_SIZE } from "../src/mem/index.js";
 import { makeBuddy, MiB } from "./helpers/mem.js";
 
 const pcp = { high: 378, batch: 63 };
@@ -38,6 +38,30 @@ describe("per-CPU cache", () => {
     // The oldest frees went back to the buddy lists: the first page freed is no longer cached.
     buddy.checkInvariants();
     expect(buddy.zones()[0]!.pcp).toBeGreaterThan(378 - 63 - 1);
+  });
+
+  it("a drain takes the oldest cached pages and tells the listener the frames it moved", () => {
+    const buddy = makeBuddy(64 * MiB, { pcp: { high: 8, batch: 3 } });
+    const pages = Array.from({ length: 8 }, () => buddy.allocPages(0, GFP.DMA));
+    buddy.drain();
+    const drains: [number, number][] = [];
+    buddy.listener = { alloc() {}, free() {}, split() {}, merge() {}, allocContig() {}, freeContig() {}, fail() {}, pcpDrain: (zone, frames) => drains.push([zone, frames]) };
+    const stateOf = (addr: number): number => buddy.stateAt(addr / PAGE_SIZE - buddy.basePfn);
+    pages.forEach((p) => buddy.freePages(p, 0));
+    // The eighth free reached high: the three oldest (p0..p2) went back to the buddy lists.
+    expect(drains).toEqual([[0, 3]]);
+    for (const p of pages.slice(0, 3)) expect([FRAME_FREE, FRAME_TAIL]).toContain(stateOf(p));
+    for (const p of pages.slice(3)) expect(stateOf(p)).toBe(FRAME_PCP);
+    // Blocks go back whole: the order-3 allocation refills two blocks and takes one; freeing it makes
+    // 16 cached frames (>= high 8), and a drain of a batch of 3 moves one whole block: 8 frames.
+    buddy.drain();
+    const big = buddy.allocPages(3, GFP.DMA);
+    expect(buddy.zones()[0]!.pcp).toBe(8);
+    drains.length = 0;
+    buddy.freePages(big, 3);
+    expect(drains).toEqual([[0, 8]]);
+    expect(buddy.zones()[0]!.pcp).toBe(8);
+    buddy.checkInvariants();
   });
 
   it("catches a double free of a cached block", () => {

@@ -47,6 +47,23 @@ describe("reports", () => {
     expect(empty.extfragIndex()).toBe("Node 0, zone      DMA  0.000  0.000  0.000 \n");
   });
 
+  it("a negative index above -1000 keeps its sign in the thousandths, as Linux's %2d.%03d prints it", () => {
+    // One free page in the zone: for order k >= 1, 1000 - (1000 + 1000/2^k) / 1 = -(1000 >> k).
+    const buddy = makeBuddy(16 * MiB, { maxOrder: 3 });
+    const pages: number[] = [];
+    for (let a; (a = buddy.allocPages(0)) !== 0; ) pages.push(a);
+    buddy.freePages(pages[0]!, 0);
+    expect([0, 1, 2, 3].map((o) => fragmentationIndex([1, 0, 0, 0], o))).toEqual([-1000, -500, -250, -125]);
+    // gcc: printf("%2d.%03d ", v / 1000, v % 1000) for -1000, -500, -250, -125.
+    expect(buddy.extfragIndex()).toBe("Node 0, zone      DMA -1.000  0.-500  0.-250  0.-125 \n");
+    // Orders 4 to 7: -62 down to -7, which C pads to three characters, its sign counted ("-07").
+    const deep = makeBuddy(16 * MiB, { maxOrder: 7 });
+    const all: number[] = [];
+    for (let a; (a = deep.allocPages(0)) !== 0; ) all.push(a);
+    deep.freePages(all[0]!, 0);
+    expect(deep.extfragIndex()).toBe("Node 0, zone      DMA -1.000  0.-500  0.-250  0.-125  0.-62  0.-31  0.-15  0.-07 \n");
+  });
+
   it("shows fragmentation from a checkerboard of allocations", () => {
     const buddy = makeBuddy(16 * MiB, { maxOrder: 2 });
     const pages: number[] = [];

@@ -36,4 +36,16 @@ describe("getState / setState", () => {
     expect(() => other.setState({ ...other.getState(), version: 99 })).toThrow(/version/);
     expect(other.buddyinfo()).toBe(before);
   });
+
+  it("refuses a snapshot of the same span with another memory map: reserved frames stay reserved", () => {
+    const open = makeBuddy(32 * MiB);
+    const holed = makeBuddy(32 * MiB, {}, [[20 * MiB, 4 * MiB, "firmware"]]);
+    const before = holed.buddyinfo();
+    expect(() => holed.setState(open.getState())).toThrow(/pfn 0x1400 is not managed here but managed in the snapshot/);
+    expect(() => open.setState(holed.getState())).toThrow(/pfn 0x1400 is managed here but not in the snapshot/);
+    expect(holed.buddyinfo()).toBe(before);
+    holed.checkInvariants();
+    // Every frame handed out afterwards is still outside the reservation.
+    for (let addr = holed.allocPages(0); addr !== 0; addr = holed.allocPages(0)) expect(addr >= 20 * MiB && addr < 24 * MiB).toBe(false);
+  });
 });

@@ -273,15 +273,21 @@ export class BuddyAllocator extends PerCpuCore {
     return addr;
   }
 
-  /** free_pages_exact: frees npages order-0 frames; checks them all first, so a bad call changes nothing. */
+  /**
+   * free_pages_exact: frees npages order-0 frames; checks them all first, so a bad call changes
+   * nothing. The ABI's precedence holds across the range: an address problem (EFAULT) anywhere in it
+   * comes before any frame's state.
+   */
   freePagesExact(addr: number, npages: number): void {
     if (!Number.isInteger(npages) || npages < 1 || npages > PFN_LIMIT)
       throw new BuddyError("EINVAL", `freePagesExact: npages ${npages}`);
+    const where = (a: number): string => `freePagesExact(${hex(addr)}, ${npages}) at ${hex(a)}`;
+    for (let i = 0; i < npages; i++) if (this.frameIndex(addr + i * PAGE_SIZE) < 0) throw BuddyError.fromStatus(EFAULT, where(addr + i * PAGE_SIZE));
     for (let i = 0; i < npages; i++) {
       const a = addr + i * PAGE_SIZE;
       const idx = this.frameIndex(a);
-      const status = idx < 0 ? EFAULT : this.meta[idx] === ALLOC_TAG ? OK : this.badFree(idx, false, 0);
-      if (status !== OK) throw BuddyError.fromStatus(status, `freePagesExact(${hex(addr)}, ${npages}) at ${hex(a)}`);
+      const status = this.meta[idx] === ALLOC_TAG ? OK : this.badFree(idx, false, 0);
+      if (status !== OK) throw BuddyError.fromStatus(status, where(a));
     }
     for (let i = 0; i < npages; i++) this.freePages(addr + i * PAGE_SIZE, 0);
   }

@@ -100,8 +100,8 @@ export class PerCpuCore extends BuddyCore {
    */
   pcpDrain(zone: number, frames: number): void {
     const link = this.link;
-    let count = Math.min(frames, this.pcpCount[zone]!);
-    const drained = count;
+    const before = this.pcpCount[zone]!;
+    let count = Math.min(frames, before);
     let pindex = this.pcpDrainIndex[zone]!;
     while (count > 0) {
       let pl: number;
@@ -121,6 +121,8 @@ export class PerCpuCore extends BuddyCore {
       } while (count > 0 && this.pcpTail[pl]! >= 0);
     }
     this.pcpDrainIndex[zone] = pindex;
+    // Whole blocks go back, so the frames moved can exceed the frames asked for.
+    const drained = before - this.pcpCount[zone]!;
     if (drained > 0 && this.listener !== null) this.listener.pcpDrain(zone, drained);
   }
 

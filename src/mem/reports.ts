@@ -82,11 +82,21 @@ export function fragmentationIndex(blocks: readonly number[], order: number): nu
   return 1000 - Math.floor((1000 + Math.floor((info.freePages * 1000) / requested)) / info.freeBlocksTotal);
 }
 
-/** C's "%d.%03d" of index / 1000 and index % 1000 (truncating division), with an optional width. */
+/**
+ * C's "%*d.%03d" of index / 1000 and index % 1000, both truncating towards zero as C's int division
+ * does. A negative index above -1000 keeps its sign in the remainder, as Linux prints it: -500 is
+ * " 0.-500" (__fragmentation_index is negative when a zone's one free block is smaller than the
+ * request).
+ */
 function thousandths(index: number, width: number): string {
-  const whole = Math.trunc(index / 1000);
-  const frac = Math.abs(index % 1000);
-  return `${String(whole).padStart(width)}.${String(frac).padStart(3, "0")} `;
+  const whole = Math.trunc(index / 1000) + 0; // + 0: -0 prints as 0, as C's int does
+  return `${String(whole).padStart(width)}.${cZeroPadded(index % 1000, 3)} `;
+}
+
+/** C's "%0Nd": zero-padded to N characters after the sign, which counts towards N. */
+function cZeroPadded(n: number, width: number): string {
+  const digits = String(Math.abs(n));
+  return n < 0 ? `-${digits.padStart(width - 1, "0")}` : digits.padStart(width, "0");
 }
 
 /** debugfs extfrag/unusable_index: "%d.%03d " per order. */

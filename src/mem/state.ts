@@ -1,7 +1,8 @@
 // Snapshots of allocator state: since all state is typed arrays plus a few scalars, a snapshot is a
-// copy of those arrays with the geometry they belong to, and restoring is a checked copy back.
+// copy of those arrays with the geometry they belong to, and restoring is a checked copy back: the
+// same geometry and the same managed frames (one memory map), or nothing changes.
 
-import { LIST_STRIDE, ZONE_COUNT } from "./constants.js";
+import { FRAME_NONE, LIST_STRIDE, STATE_SHIFT, ZONE_COUNT } from "./constants.js";
 import type { BuddyCore } from "./core.js";
 
 export const BUDDY_STATE_VERSION = 2;
@@ -78,6 +79,15 @@ export function restoreState(core: BuddyCore, saved: BuddyState): void {
     const length = PER_ORDER.has(name) ? ZONE_COUNT * core.orderCount : to.length;
     if (from === undefined || from.length !== length || from.constructor !== to.constructor)
       throw new Error(`setState: array ${name} does not match this allocator`);
+  }
+  // The same span can hold another memory map: the managed frames must be the same ones, or frames
+  // this allocator reserved would come back as free blocks.
+  const savedMeta = saved.arrays.meta;
+  const meta = core.meta;
+  for (let idx = 0; idx < meta.length; idx++) {
+    if (meta[idx]! >>> STATE_SHIFT === FRAME_NONE === (savedMeta[idx]! >>> STATE_SHIFT === FRAME_NONE)) continue;
+    const pfn = idx + core.basePfn;
+    throw new Error(`setState: pfn 0x${pfn.toString(16)} is ${meta[idx]! >>> STATE_SHIFT === FRAME_NONE ? "not managed here but managed" : "managed here but not"} in the snapshot (another memory map)`);
   }
   for (const name of ARRAY_NAMES) {
     if (PER_ORDER.has(name)) unpackLists(core, saved.arrays[name], core[name]);
