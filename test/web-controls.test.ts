@@ -51,6 +51,30 @@ describe("the page's controls", () => {
     await expectThrottledThenStop();
   }, 120_000);
 
+  test("slowed from full speed while running, the guest then makes about 10 calls per display frame", async () => {
+    await startRun(web.page, { workload: "churn", ops: 2_000_000 });
+    await web.page.waitForFunction(() => window.buddy86!.calls >= 50_000, null, { timeout: 60_000 });
+    await web.page.selectOption("#speed", "10");
+    await web.page.waitForTimeout(300);
+    // Calls and display frames over one second: each frame steps the guest 10 calls. A pause between
+    // two frames' steps used to wait for v86's next timer tick (about 100 ms): 10 calls per 6 frames.
+    const rate = await web.page.evaluate(async () => {
+      const b = window.buddy86!;
+      const [calls0, frames0] = [b.calls, b.drawStats.frames];
+      await new Promise((r) => setTimeout(r, 1000));
+      return { calls: b.calls - calls0, frames: b.drawStats.frames - frames0, state: b.state };
+    });
+    expect(rate.state).toBe("running");
+    expect(rate.frames).toBeGreaterThan(10);
+    expect(rate.calls, JSON.stringify(rate)).toBeGreaterThanOrEqual(5 * rate.frames);
+    expect(rate.calls, JSON.stringify(rate)).toBeLessThanOrEqual(10 * rate.frames + 30);
+    await web.page.click("#stop");
+    const report = await waitForEnd(web.page);
+    await web.page.selectOption("#speed", "0");
+    expect(report.reason).toBe("stopped");
+    expect(web.problems).toEqual([]);
+  }, 120_000);
+
   test("Stop pressed while the guest is still booting is not lost: the run ends stopped", async () => {
     const stateAtStop = await duringBoot(web.page, { click: "stop" });
     await startRun(web.page, { workload: "churn", ops: 2_000_000 });

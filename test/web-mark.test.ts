@@ -154,9 +154,37 @@ describe("paused at a MARK, the map shows the CLI's view", () => {
     // Paused, the event log holds the last 80 events to scroll back through (a running guest's, 20).
     await web.page.waitForFunction(() => document.getElementById("events")!.childElementCount === 80, null, { timeout: 30_000 });
     await screenshot(web.page, "web-mark-random.png");
+    // Pinned (a click), the frame's owner and history follow the guest: after another step they are
+    // told again for the new state, though nothing else redraws a paused page.
+    await web.page.mouse.down();
+    await web.page.mouse.up();
+    await web.page.waitForFunction(() => document.getElementById("inspector")!.textContent!.startsWith("[pinned]"));
+    await web.page.fill("#step-n", "5");
+    expect(await clickReadingState(web.page, "step")).toBe("running");
+    const after = await waitForPause(web.page);
+    expect(after).toBe(calls + 5);
+    await web.page.waitForFunction((seq) => document.getElementById("inspector")!.dataset.detailsSeq === String(seq), after - 1, { timeout: 10_000 });
+    // Again at once: this pause comes within the 250 ms between two asks, and is still caught up.
+    expect(await clickReadingState(web.page, "step")).toBe("running");
+    const again = await waitForPause(web.page);
+    expect(again).toBe(after + 5);
+    await web.page.waitForFunction((seq) => document.getElementById("inspector")!.dataset.detailsSeq === String(seq), again - 1, { timeout: 10_000 });
+    // Unpinned and left: the inspector no longer shows a frame it is not pointing at.
+    await hover(web.page, map, pfn!);
+    await web.page.mouse.down();
+    await web.page.mouse.up();
+    await web.page.mouse.move(0, 0);
+    await web.page.waitForFunction(() => document.getElementById("inspector")!.dataset.pfn === undefined, null, { timeout: 10_000 });
     await web.page.click("#stop");
     const report = await waitForEnd(web.page);
     expect(report.reason).toBe("stopped");
+    // After the end, the worker still answers: the owner and history of a block not asked about
+    // before, not "unknown".
+    const [pfn2, , , , stack2] = view.rows.filter((r) => r[2]! >= 0)[1]!;
+    await hover(web.page, map, pfn2!);
+    const owner2 = trace.owners!.stacks[String(stack2)]!;
+    await web.page.waitForFunction((want) => document.getElementById("inspector")!.textContent!.includes(want), `owner: ${owner2.owner}`, { timeout: 10_000 });
+    expect(await web.page.textContent("#inspector")).toContain("history (newest first):");
     expect(web.problems).toEqual([]);
   }, 180_000);
 });

@@ -70,6 +70,8 @@ interface V86CpuInternals {
 /** The part of v86's emulator core (src/main.js) we use. */
 interface V86Internals {
   cpu: V86CpuInternals;
+  /** True from run() until the main loop has stopped. */
+  running: boolean;
   do_tick(): void;
   next_tick(delayMs: number): void;
   stop(): void;
@@ -373,7 +375,17 @@ export function cacheJitModules(emulator: V86, cache: WasmModuleCache, onError: 
  */
 export function pauseGuest(emulator: V86): Promise<void> {
   setHalted(emulator, 1);
-  return emulator.stop();
+  const stopped = emulator.stop();
+  // v86 stops at its next main-loop tick, and a halted CPU schedules that tick after the time to its
+  // next timer event: about 100 ms, which made every pause (a throttled run pauses once per display
+  // frame) that long. Once the tick in progress has scheduled its successor (this is a microtask of
+  // the port handler's task), a tick now replaces it (v86 runs only the newest one scheduled), and
+  // that tick sees the stop.
+  const core = (emulator as unknown as V86WithInternals).v86;
+  queueMicrotask(() => {
+    if (core.running) core.next_tick(0);
+  });
+  return stopped;
 }
 
 /** Undoes pauseGuest(): clears the halted flag and restarts v86's main loop where the guest stopped. */

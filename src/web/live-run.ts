@@ -71,6 +71,8 @@ export class LiveRun {
   private control: MachineControl | null = null;
   private snap: MemorySnapshot | null = null;
   private userPaused = false;
+  /** The guest runs without a pause ahead (full speed), as opposed to paused or stepping. */
+  private freeRunning = false;
   /** stop() was called, maybe before the machine handed over its control. */
   private stopAsked = false;
   private readonly listeners: (() => void)[] = [];
@@ -157,7 +159,15 @@ export class LiveRun {
 
   pause(): void {
     this.userPaused = true;
-    this.control?.pause();
+    this.freeRunning = false;
+    const c = this.control;
+    if (c === null) return;
+    // A throttled guest may be stopped between two frames' steps already: no pause will come, so the
+    // run is paused now.
+    if (c.paused && this.state === "running") {
+      this.state = "paused";
+      this.changed();
+    } else c.pause();
   }
 
   /** Runs freely (or at callsPerFrame) again. */
@@ -166,6 +176,7 @@ export class LiveRun {
     if (this.control === null || !this.control.paused) return;
     if (this.callsPerFrame > 0) this.control.step(this.callsPerFrame);
     else this.control.resume();
+    this.freeRunning = this.callsPerFrame === 0;
     this.state = "running";
     this.changed();
   }
@@ -174,6 +185,7 @@ export class LiveRun {
   step(n: number): void {
     this.userPaused = true;
     if (this.control === null) return;
+    this.freeRunning = false;
     this.control.step(n);
     this.state = "running";
     this.changed();
@@ -184,12 +196,17 @@ export class LiveRun {
     this.control?.stop();
   }
 
-  /** Once per display frame: a throttled run gets its next callsPerFrame calls. */
+  /**
+   * Once per display frame: a throttled run gets its next callsPerFrame calls; a run at full speed
+   * whose speed was just set to N calls per frame is paused, to be stepped from the next frame on.
+   */
   tick(): void {
     const c = this.control;
     if (c === null || this.state === "ended" || this.userPaused) return;
     if (this.callsPerFrame > 0 && c.paused) c.step(this.callsPerFrame);
+    else if (this.callsPerFrame > 0 && this.freeRunning) c.pause();
     else if (this.callsPerFrame === 0 && c.paused) c.resume();
+    this.freeRunning = this.callsPerFrame === 0;
   }
 
   /** What the page owner knows of the latest allocation covering pfn. */
@@ -264,6 +281,7 @@ export class LiveRun {
       }
     };
     if (this.callsPerFrame > 0 || this.userPaused) control.pause();
+    else this.freeRunning = true;
   }
 
   /** Between two calls, inside the port handler: pause at the chosen MARK. */

@@ -79,7 +79,8 @@ class Page {
   private hoverPfn = -1;
   private pinnedPfn = -1;
   private selected: BlockInfo | null = null;
-  private details: { pfn: number; data: FrameDetails } | null = null;
+  /** Owner and history of frame pfn, as the source told them when its state was after call seq. */
+  private details: { pfn: number; seq: number; data: FrameDetails } | null = null;
   private detailsPending = false;
   private dirty = true;
   /** The buddyinfo last drawn (redrawn when the source has a new one). */
@@ -249,6 +250,7 @@ class Page {
     const src = this.source();
     if (src === null) return;
     const snap = src.snapshot;
+    if (this.detailsStale(snap, now)) this.dirty = true;
     if (snap !== null && (this.dirty || snap.seq !== this.drawnSeq || src.moving)) {
       this.drawnSeq = snap.seq;
       this.updateInspector(src, snap, now);
@@ -272,20 +274,48 @@ class Page {
     this.dirty = false;
   }
 
-  /** The inspector shows the block at once; owner and history follow from the run's worker. */
+  /**
+   * The inspector shows the block at once; owner and history follow from the run's worker (or the
+   * replay), asked again at most every DETAILS_MS while the state moves on. With no frame hovered or
+   * pinned it says so, rather than keep the last frame's text.
+   */
   private updateInspector(src: ViewSource, snap: MemorySnapshot, now: number): void {
     const pfn = this.pinnedPfn >= 0 ? this.pinnedPfn : this.hoverPfn;
-    if (pfn < 0) return;
-    const known = this.details !== null && this.details.pfn === pfn ? this.details.data : null;
-    this.selected = renderInspector(byId("inspector"), snap, pfn, this.pinnedPfn >= 0, known);
-    if (this.detailsPending || (known !== null && now - this.lastDetails < DETAILS_MS)) return;
+    const target = byId("inspector");
+    if (pfn < 0) {
+      if (target.dataset.pfn !== undefined) {
+        target.replaceChildren("Hover over the map.");
+        delete target.dataset.pfn;
+        delete target.dataset.kind;
+        delete target.dataset.detailsSeq;
+      }
+      this.selected = null;
+      return;
+    }
+    const known = this.details !== null && this.details.pfn === pfn ? this.details : null;
+    this.selected = renderInspector(target, snap, pfn, this.pinnedPfn >= 0, known?.data ?? null);
+    // After which call the owner and history shown were told (for scripts: see docs/web.md).
+    target.dataset.detailsSeq = known !== null ? String(known.seq) : "";
+    if (this.detailsPending || (known !== null && (known.seq === snap.seq || now - this.lastDetails < DETAILS_MS))) return;
     this.detailsPending = true;
     this.lastDetails = now;
+    const seq = snap.seq;
     void src.details(pfn).then((data) => {
       this.detailsPending = false;
-      this.details = { pfn, data };
+      this.details = { pfn, seq, data };
       this.dirty = true;
     });
+  }
+
+  /**
+   * True when the inspector shows owner and history from an older state than the map's and may ask
+   * again: a redraw then fetches them, even when nothing else would redraw (a guest paused after a
+   * step, within DETAILS_MS of the last answer).
+   */
+  private detailsStale(snap: MemorySnapshot | null, now: number): boolean {
+    const d = this.details;
+    const pfn = this.pinnedPfn >= 0 ? this.pinnedPfn : this.hoverPfn;
+    return snap !== null && d !== null && d.pfn === pfn && d.seq !== snap.seq && !this.detailsPending && now - this.lastDetails >= DETAILS_MS;
   }
 
   private renderChart(src: ViewSource): void {
@@ -407,6 +437,7 @@ class Page {
     canvas.addEventListener("mouseleave", () => {
       this.hoverPfn = -1;
       this.dragStartPfn = -1;
+      if (this.pinnedPfn < 0) this.dirty = true;
     });
     canvas.addEventListener("mousedown", (e) => {
       this.dragStartPfn = this.map.pfnAt(e.clientX, e.clientY);

@@ -18,6 +18,17 @@ const MAX_CONSOLE_LINES = 4000;
 let shared: Worker | null = null;
 /** Who gets the worker's messages now: the active run, or the CLI-path run of a speed check. */
 let receiver: ((message: FromWorker) => void) | null = null;
+/** The run the guest's worker started last: it answers inspect requests about it, ended or not. */
+let latestRun: RemoteRun | null = null;
+/** Inspect requests awaiting their answer, by id (unique across runs; see RemoteRun.inspect). */
+const inspections = new Map<number, (r: { owner: OwnerRecord | null; history: string[] }) => void>();
+let nextInspect = 1;
+
+/** Settles every inspect request still waiting, with nothing known (the worker is gone). */
+function dropInspections(): void {
+  for (const resolve of inspections.values()) resolve({ owner: null, history: [] });
+  inspections.clear();
+}
 
 /**
  * A new worker.js (next to the page): the guest's machine with the CLI's allocator and observers.
@@ -37,6 +48,9 @@ function guestWorker(): Worker {
         // A warm-up that failed leaves a worker nobody should trust, unless a run is in it now.
         if (m.reason === "error" && receiver === null) dropWorker();
         warmEnded?.(m);
+      } else if (m.type === "inspect-result") {
+        inspections.get(m.id)?.({ owner: m.owner, history: m.history });
+        inspections.delete(m.id);
       } else receiver?.(m);
     };
     worker.onerror = (e) => {
@@ -86,6 +100,7 @@ export async function warmReferences(settings: RunSettings): Promise<void> {
 function dropWorker(): void {
   shared?.terminate();
   shared = null;
+  dropInspections();
 }
 
 /**
@@ -128,14 +143,13 @@ export class RemoteRun {
   private staleState = false;
   /** The buffer of the last replaced state-byte copy, to hand back to the worker (see requestFrame). */
   private spareMeta: ArrayBuffer | null = null;
-  private nextInspect = 1;
-  private readonly inspections = new Map<number, (r: { owner: OwnerRecord | null; history: string[] }) => void>();
   private finish!: () => void;
 
   constructor(readonly settings: RunSettings) {
     this.done = new Promise((resolve) => (this.finish = resolve));
     this.worker = guestWorker();
     receiver = (m) => this.receive(m);
+    latestRun = this;
     // The kernel's bytes are copied (not transferred): the page keeps its copy for the next run.
     this.send({ type: "start", settings });
   }
@@ -185,13 +199,17 @@ export class RemoteRun {
     this.send({ type: "speed", callsPerFrame });
   }
 
-  /** The page owner's record and the event history of a frame, from the worker. */
+  /**
+   * The page owner's record and the event history of a frame, from the worker; after the end too,
+   * until the worker starts another run (it keeps an ended run's observers until then). Request ids
+   * are unique across runs, so an answer about an old run never settles a newer run's question.
+   */
   inspect(pfn: number): Promise<{ owner: OwnerRecord | null; history: string[] }> {
-    if (this.state === "ended") return Promise.resolve({ owner: null, history: [] });
-    const id = this.nextInspect++;
+    if (this.error !== null || latestRun !== this || shared !== this.worker) return Promise.resolve({ owner: null, history: [] });
+    const id = nextInspect++;
     return new Promise((resolve) => {
-      this.inspections.set(id, resolve);
-      this.send({ type: "inspect", id, pfn });
+      inspections.set(id, resolve);
+      this.worker.postMessage({ type: "inspect", id, pfn } satisfies ToWorker);
     });
   }
 
@@ -204,10 +222,6 @@ export class RemoteRun {
       case "packet":
         this.frameInFlight = false;
         this.apply(m);
-        break;
-      case "inspect-result":
-        this.inspections.get(m.id)?.({ owner: m.owner, history: m.history });
-        this.inspections.delete(m.id);
         break;
       case "ended":
         this.apply(m.finalPacket);
@@ -258,8 +272,6 @@ export class RemoteRun {
 
   private end(): void {
     this.state = "ended";
-    for (const resolve of this.inspections.values()) resolve({ owner: null, history: [] });
-    this.inspections.clear();
     receiver = null;
     this.finish();
   }

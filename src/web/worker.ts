@@ -225,7 +225,8 @@ function begin(settings: LiveRun["settings"], module: WebAssembly.Module): void 
   packetStats = { packets: 0, ms: 0, stateCopies: 0, recycled: 0 };
   live.start().then(
     () => {
-      const last = packet(false);
+      // With the owner table, so that owner colouring shows the final state too.
+      const last = packet(true);
       post({ type: "ended", report: live.report!, reportsText: live.reportsText, finalPacket: last.packet, packetStats }, last.transfer);
     },
     fail,
