@@ -187,4 +187,23 @@ describe("paused at a MARK, the map shows the CLI's view", () => {
     expect(await web.page.textContent("#inspector")).toContain("history (newest first):");
     expect(web.problems).toEqual([]);
   }, 180_000);
+  test("a run whose kernel makes no MEMMAP shows no memory, not the last run's; another RAM size resets the zoom", async () => {
+    // A run of the bundled guest draws its map and buddyinfo; zoom into its first zone.
+    await startRun(web.page, { workload: "churn", ops: 100, memory: 128 * MiB });
+    expect((await waitForEnd(web.page)).exitCode).toBe(0);
+    expect(await web.page.textContent("#buddyinfo")).toContain("Node 0, zone");
+    await web.page.click("#zoom-buttons button:nth-child(2)");
+    expect(await web.page.textContent("#zoom-label")).not.toBe("");
+    const a = new Asm();
+    a.hc(Cmd.HELLO, 1);
+    a.exit(0).halt();
+    const kernel = tinyKernel(a.assemble()).elf;
+    await startRun(web.page, { kernel: { name: "no-memmap.elf", bytes: kernel }, memory: 64 * MiB });
+    const report = await waitForEnd(web.page);
+    expect(report.exitCode).toBe(0);
+    expect(await web.page.evaluate(() => document.getElementById("map")!.dataset.seq)).toBeUndefined();
+    expect(await web.page.textContent("#buddyinfo")).toBe("");
+    expect(await web.page.textContent("#zoom-label")).toBe("");
+    expect(web.problems).toEqual([]);
+  }, 120_000);
 });

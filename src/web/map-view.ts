@@ -132,6 +132,18 @@ export class MemoryMapView {
     c.seq = String(snap.seq);
   }
 
+  /**
+   * Blank: no frame drawn and no seq (a new run before its MEMMAP, or one that never makes one, must
+   * not show the last run's memory).
+   */
+  clear(): void {
+    this.ctx.fillStyle = `#${COLOURS.background.toString(16).padStart(6, "0")}`;
+    this.ctx.fillRect(0, 0, this.canvas.width, this.canvas.height);
+    this.drawnMeta = null;
+    this.drawnKey = "";
+    delete this.canvas.dataset.seq;
+  }
+
   /** One pass over the frames of cell rows [rowLo, rowHi): each block's colour, its head a shade darker. */
   private paintCells(snap: MemorySnapshot, mode: ColourMode, ownerColourOf: OwnerColourOf | null, pixels: Uint32Array, rowLo: number, rowHi: number): void {
     const { startPfn: viewStart, columns, cell } = this.layout;

@@ -85,6 +85,8 @@ class Page {
   private dirty = true;
   /** The buddyinfo last drawn (redrawn when the source has a new one). */
   private buddyinfoShown: unknown = null;
+  /** The RAM size of the last live run (its zoom is kept for a run of the same size). */
+  private lastMemoryBytes = -1;
   private lastDetails = 0;
   private drawnSeq = -2;
   private consoleShown = 0;
@@ -481,6 +483,15 @@ class Page {
     this.drawnSeq = -2;
     byId("console").textContent = "";
     byId("reports").textContent = "";
+    // Nothing of the last run stays on screen: until this run's MEMMAP (forever, for a kernel that
+    // makes none or a boot that fails) there is no memory to draw.
+    this.map.clear();
+    byId("buddyinfo").textContent = "";
+    drawBuddyinfoBars(byId<HTMLCanvasElement>("buddyinfo-bars"), []);
+    this.buddyinfoShown = null;
+    // Another RAM size has other frames: a zoom into the last one's would show a clamped sliver.
+    if (settings.memoryBytes !== this.lastMemoryBytes) this.zoom(null);
+    this.lastMemoryBytes = settings.memoryBytes;
     const run = new RemoteRun(settings);
     this.run = run;
     this.state = "booting";
