@@ -231,15 +231,6 @@ export class LiveRun {
     };
   }
 
-  /** The owner function of the live allocation whose head is headPfn, or null. */
-  ownerNameOf(headPfn: number): string | null {
-    const owner = this.owner;
-    if (owner === null) return null;
-    const row = owner.rowOfFrame(headPfn);
-    if (row < 0 || !owner.isLive(row)) return null;
-    return this.sym.ownerOf(this.hub.depot, owner.allocStackOf(row));
-  }
-
   /** Free frames now (all zones, per-CPU lists included), or -1 before MEMMAP. */
   get freeFrames(): number {
     return this.hub.allocator?.freePageCount ?? -1;

@@ -196,13 +196,7 @@ class Page {
         buddyinfo: run.report?.buddyinfo != null ? { text: run.report.buddyinfo, zones: run.buddyinfo?.zones ?? [] } : (run.buddyinfo ?? null),
         events: run.events,
         details: (pfn) => run.inspect(pfn),
-        ownerColourOf:
-          ids === null || run.snapshot === null
-            ? null
-            : ((base) => (head: number) => {
-                const k = ids.ids[head - base] ?? -1;
-                return k < 0 ? -1 : this.countOwner(ids.names[k]!);
-              })(run.snapshot.basePfn),
+        ownerColourOf: ids === null || run.snapshot === null || this.mode !== "owner" ? null : this.ownerColours(ids, run.snapshot.basePfn),
         moving: run.state === "running" || run.state === "booting",
         cursorSeq: -1,
       };
@@ -216,15 +210,20 @@ class Page {
         buddyinfo: { text: buddyinfoOf(zones), zones },
         events: { total: replay.events.total, lines: recentLines(replay.events) },
         details: (pfn) => Promise.resolve({ owner: replay.ownerOf(pfn), history: replay.events.historyOf(pfn).map(formatEvent) }),
-        ownerColourOf: (head) => {
-          const name = replay.ownerNameOf(head);
-          return name === null ? -1 : this.countOwner(name);
-        },
+        ownerColourOf: this.mode !== "owner" ? null : this.ownerColours(replay.ownerIds(), replay.snapshot.basePfn),
         moving: this.playing,
         cursorSeq: replay.seq,
       };
     }
     return null;
+  }
+
+  /** Owner colouring from a per-frame owner table (a live run's worker's, or a replay's). */
+  private ownerColours(table: { names: string[]; ids: Int32Array }, basePfn: number): (pfn: number) => number {
+    return (pfn) => {
+      const k = table.ids[pfn - basePfn] ?? -1;
+      return k < 0 ? -1 : this.countOwner(table.names[k]!);
+    };
   }
 
   private countOwner(name: string): number {

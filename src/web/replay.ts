@@ -35,6 +35,8 @@ export class TraceReplay {
   readonly events: EventLog;
   private position = -1;
   private snap: MemorySnapshot | null = null;
+  /** ownerIds() of the position it was built at. */
+  private owners: { seq: number; table: { names: string[]; ids: Int32Array } } | null = null;
 
   /** Parses a trace's text; throws Error when it is not a buddy86 trace this page can read. */
   constructor(text: string) {
@@ -131,10 +133,40 @@ export class TraceReplay {
     };
   }
 
-  /** The owner function of the allocation whose head is headPfn, when live at the position. */
-  ownerNameOf(headPfn: number): string | null {
-    const r = this.ownerOf(headPfn);
-    return r !== null && r.freeSeq === null && r.headPfn === headPfn ? r.owner : null;
+  /**
+   * For owner colouring, as a live run's worker gives it: per frame of the map (index from the
+   * snapshot's basePfn), the index in `names` of the owner of the live allocation covering it, or -1.
+   * Built in one pass over the events up to the position and kept until the position moves: asked
+   * per block, a scan of every event for each of a large trace's tens of thousands of live blocks took
+   * seconds per repaint.
+   */
+  ownerIds(): { names: string[]; ids: Int32Array } {
+    if (this.owners !== null && this.owners.seq === this.position) return this.owners.table;
+    const stacks = this.model.owners?.stacks ?? {};
+    const live = new Map<number, TraceBlockEvent>();
+    for (const step of this.steps) {
+      if (step.seq > this.position) break;
+      if (step.kind === "alloc" && step.pfn >= 0) live.set(step.pfn, step);
+      else if (step.kind === "free") live.delete(step.pfn);
+    }
+    const snap = this.snapshot;
+    const ids = new Int32Array(snap.meta.length).fill(-1);
+    const names: string[] = [];
+    const index = new Map<string, number>();
+    for (const alloc of live.values()) {
+      const name = String(alloc.event.args?.owner ?? stacks[String(alloc.stack)]?.owner ?? "?");
+      let k = index.get(name);
+      if (k === undefined) {
+        k = names.length;
+        names.push(name);
+        index.set(name, k);
+      }
+      const start = Math.max(0, alloc.pfn - snap.basePfn);
+      const end = Math.min(ids.length, alloc.pfn - snap.basePfn + (alloc.order >= 0 ? 2 ** alloc.order : alloc.npages));
+      if (start < end) ids.fill(k, start, end);
+    }
+    this.owners = { seq: this.position, table: { names, ids } };
+    return this.owners.table;
   }
 }
 
