@@ -133,4 +133,30 @@ describe.skipIf(!existsSync(IMAGE))("the --trace file", () => {
     expect(await runReport(cut, { map: join(dir, "cut.svg") }, (t) => cutOut.push(t))).toBe(0);
     expect(cutOut[0]).toContain("cut short");
   });
+  it("a file of another shape is refused in words: what is wrong and where, never a TypeError of ours", () => {
+    const head = `{"otherData":{"buddy86TraceFormat":${TRACE_FORMAT_VERSION}},"traceEvents":`;
+    const snap = (args: string): string => `${head}[{"name":"snapshot","ph":"i","ts":5,"args":${args}}]}`;
+    const cases: [string, RegExp][] = [
+      ["null", /not a buddy86 trace: the JSON is not an object/],
+      ["[1,2]", /not a buddy86 trace: the JSON is not an object/],
+      ['{"otherData":null}', /not a buddy86 trace of format/],
+      [`${head}{"a":1}}`, /traceEvents is not an array of event objects/],
+      [`${head}[1,2]}`, /traceEvents is not an array of event objects/],
+      [snap('{"frameCount":"x","meta":""}'), /event #0 \(snapshot\): its frameCount x is not a frame count/],
+      [snap('{"frameCount":0,"meta":"","zoneLo":"o"}'), /event #0 \(snapshot\): its zoneLo is not an array of numbers/],
+      [`${head}[{"name":"view","ph":"i","ts":1,"args":{"rows":5}}]}`, /event #0 \(view\): its rows are not an array of rows/],
+      [`${head}[{"name":"owners","ph":"i","ts":1,"args":{}}]}`, /event #0 \(owners\): it has no stack table/],
+    ];
+    for (const [text, message] of cases) {
+      let error: unknown = null;
+      try {
+        readTrace(text);
+      } catch (e) {
+        error = e;
+      }
+      expect(error, text).toBeInstanceOf(Error);
+      expect(error, text).not.toBeInstanceOf(TypeError);
+      expect((error as Error).message, text).toMatch(message);
+    }
+  });
 });

@@ -44,22 +44,43 @@ export function readTrace(text: string): TraceModel {
     truncated = true;
     doc = JSON.parse(repair(text)) as typeof doc;
   }
-  const otherData = doc.otherData ?? {};
+  // The file is the user's: JSON of another shape says so in words, not in a TypeError of ours.
+  if (doc === null || typeof doc !== "object" || Array.isArray(doc)) throw new Error("not a buddy86 trace: the JSON is not an object");
+  const otherData = isRecord(doc.otherData) ? doc.otherData : {};
   const version = otherData.buddy86TraceFormat;
   if (version !== TRACE_FORMAT_VERSION) throw new Error(`not a buddy86 trace of format ${TRACE_FORMAT_VERSION} (otherData.buddy86TraceFormat is ${String(version)})`);
   const events = doc.traceEvents ?? [];
+  if (!Array.isArray(events) || !events.every(isRecord)) throw new Error("malformed buddy86 trace: traceEvents is not an array of event objects");
   const model: TraceModel = { otherData, events, truncated, snapshots: [], view: null, owners: null, summary: null, marks: [], timeline: null };
-  for (const e of events) {
-    const args = e.args ?? {};
-    if (e.name === "snapshot" && e.ph === "i") model.snapshots.push(snapshotFromArgs(args));
-    else if (e.name === "view" && e.ph === "i") {
-      model.view = { snapshot: snapshotFromArgs(args), at: String(args.at), title: String(args.title), rows: args.rows as number[][] };
-    } else if (e.name === "owners" && e.ph === "i") model.owners = args as TraceModel["owners"];
-    else if (e.name === "summary" && e.ph === "i") model.summary = args;
-    else if (e.ph === "X" && e.tid === 1) model.marks.push({ seq: e.ts ?? 0, label: e.name });
-  }
+  events.forEach((e, i) => {
+    const args = isRecord(e.args) ? e.args : {};
+    try {
+      if (e.name === "snapshot" && e.ph === "i") model.snapshots.push(snapshotFromArgs(args));
+      else if (e.name === "view" && e.ph === "i") {
+        if (!Array.isArray(args.rows) || !args.rows.every((r) => Array.isArray(r))) throw new Error("its rows are not an array of rows");
+        model.view = { snapshot: snapshotFromArgs(args), at: String(args.at), title: String(args.title), rows: args.rows as number[][] };
+      } else if (e.name === "owners" && e.ph === "i") {
+        if (!isRecord(args.stacks)) throw new Error("it has no stack table");
+        model.owners = args as TraceModel["owners"];
+      } else if (e.name === "summary" && e.ph === "i") model.summary = args;
+      else if (e.ph === "X" && e.tid === 1) model.marks.push({ seq: e.ts ?? 0, label: String(e.name) });
+    } catch (error) {
+      throw new Error(`malformed buddy86 trace: event #${i} (${String(e.name)}): ${(error as Error).message}`);
+    }
+  });
   model.timeline = timelineFromCounters(events);
   return model;
+}
+
+function isRecord(x: unknown): x is Record<string, unknown> {
+  return x !== null && typeof x === "object" && !Array.isArray(x);
+}
+
+/** An array of numbers, or an error naming the field. */
+function numbers(a: Record<string, unknown>, field: string): number[] {
+  const v = a[field];
+  if (!Array.isArray(v) || !v.every((n) => typeof n === "number")) throw new Error(`its ${field} is not an array of numbers`);
+  return v as number[];
 }
 
 /** Keeps the complete event lines of a cut file and closes the array and the object. */
@@ -83,16 +104,18 @@ function repair(text: string): string {
 
 function snapshotFromArgs(a: Record<string, unknown>): AllocatorSnapshot {
   const frameCount = Number(a.frameCount);
+  // At most every frame below 4 GiB.
+  if (!Number.isInteger(frameCount) || frameCount < 0 || frameCount > 2 ** 20) throw new Error(`its frameCount ${String(a.frameCount)} is not a frame count`);
   return {
     seq: Number(a.seq),
     maxOrder: Number(a.maxOrder),
     basePfn: Number(a.basePfn),
     meta: decodeMeta(String(a.meta), frameCount),
-    zoneLo: a.zoneLo as number[],
-    zoneHi: a.zoneHi as number[],
-    zoneManaged: a.zoneManaged as number[],
+    zoneLo: numbers(a, "zoneLo"),
+    zoneHi: numbers(a, "zoneHi"),
+    zoneManaged: numbers(a, "zoneManaged"),
     ramPfns: Number(a.ramPfns),
-    reserved: a.reserved as ReservedSpan[],
+    reserved: Array.isArray(a.reserved) ? (a.reserved as ReservedSpan[]) : [],
   };
 }
 

@@ -41,7 +41,7 @@ export function readSettings(kernel: Uint8Array, kernelName: string): RunSetting
   return {
     kernel,
     kernelName,
-    cmdline: composeCmdline(value("workload"), integer("seed", "seed", 0, 0xffffffff), integer("ops", "ops", 1, 0xffffffff)),
+    cmdline: composeCmdline(value("workload"), integer("seed", "seed", 0, 0xffffffff), integer("ops", "ops", 0, 0xffffffff)),
     memoryBytes,
     maxOrder: integer("max-order", "max order", 0, MAX_MAX_ORDER),
     pcp: byId<HTMLInputElement>("pcp").checked,
@@ -74,7 +74,8 @@ export function setButtons(state: "idle" | "booting" | "running" | "paused" | "e
   byId<HTMLButtonElement>("step").disabled = !(state === "paused" || state === "running");
   byId<HTMLButtonElement>("stop").disabled = !active;
   byId<HTMLButtonElement>("speed-check").disabled = active || state === "busy";
-  for (const id of ["kernel", "kernel-file", "workload", "seed", "ops", "memory", "max-order", "pcp", "poison", "trace-file"]) {
+  // Read when a run starts: changing them during one would change nothing (the MARK to pause at too).
+  for (const id of ["kernel", "kernel-file", "workload", "seed", "ops", "memory", "max-order", "pcp", "poison", "pause-at-mark", "trace-file"]) {
     byId<HTMLInputElement>(id).disabled = active || state === "busy";
   }
 }
