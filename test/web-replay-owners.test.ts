@@ -44,5 +44,10 @@ describe("a trace replay's owner table", () => {
     expect(wrong).toEqual([]);
     replay.seek(view.snapshot.seq - 1);
     expect(replay.ownerIds().ids).not.toBe(ids);
+    // Its log names the function of a split's or merge's EIP, as a live log does (the trace's
+    // `where`), not the bare address.
+    const splits = Array.from({ length: replay.events.size }, (_, i) => replay.events.get(i)).filter((e) => e.kind === "split" || e.kind === "merge");
+    expect(splits.length).toBeGreaterThan(0);
+    for (const e of splits) expect(e.where).toMatch(/^[a-z_][\w.]*\+0x[0-9a-f]+$/);
   }, 60_000);
 });

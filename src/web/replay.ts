@@ -44,7 +44,10 @@ export class TraceReplay {
     if (this.model.snapshots.length === 0) throw new Error("the trace holds no allocator snapshot (was the run cut before MEMMAP?)");
     this.model.snapshots.sort((a, b) => a.seq - b.seq);
     const stacks = this.model.owners?.stacks ?? {};
-    this.events = new EventLog(null, (_kind, stack, eip) => (stack >= 0 ? (stacks[String(stack)]?.owner ?? "") : eip !== 0 ? `0x${eip.toString(16)}` : ""));
+    // The function of each EIP the trace named (its events without a backtrace carry `where`).
+    const whereOf = new Map<number, string>();
+    for (const e of this.model.events) if (typeof e.args?.where === "string" && typeof e.args.eip === "string") whereOf.set(parseInt(e.args.eip, 16), e.args.where);
+    this.events = new EventLog(null, (_kind, stack, eip) => (stack >= 0 ? (stacks[String(stack)]?.owner ?? "") : eip !== 0 ? (whereOf.get(eip) ?? `0x${eip.toString(16)}`) : ""));
     const steps: TraceBlockEvent[] = [];
     for (const e of this.model.events) {
       if (e.ph === "i" && BLOCK_KINDS.has(e.name)) {
