@@ -146,6 +146,8 @@ describe.skipIf(!existsSync(IMAGE))("the --trace file", () => {
       [snap('{"frameCount":0,"meta":"","zoneLo":"o"}'), /event #0 \(snapshot\): its zoneLo is not an array of numbers/],
       [`${head}[{"name":"view","ph":"i","ts":1,"args":{"rows":5}}]}`, /event #0 \(view\): its rows are not an array of rows/],
       [`${head}[{"name":"owners","ph":"i","ts":1,"args":{}}]}`, /event #0 \(owners\): it has no stack table/],
+      [`${head}[{"name":5,"ph":"C","ts":1,"args":{"n":1}}]}`, /event #0 has no string name or no numeric ts/],
+      [`${head}[{"name":"m","ph":"M"},{"name":"phase","ph":"X","tid":1,"ts":"9"}]}`, /event #1 has no string name or no numeric ts/],
     ];
     for (const [text, message] of cases) {
       let error: unknown = null;

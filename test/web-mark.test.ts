@@ -192,6 +192,8 @@ describe("paused at a MARK, the map shows the CLI's view", () => {
     await startRun(web.page, { workload: "churn", ops: 100, memory: 128 * MiB });
     expect((await waitForEnd(web.page)).exitCode).toBe(0);
     expect(await web.page.textContent("#buddyinfo")).toContain("Node 0, zone");
+    await hover(web.page, await readMap(web.page), 0x2000);
+    await web.page.waitForFunction(() => document.getElementById("inspector")!.dataset.pfn === String(0x2000));
     await web.page.click("#zoom-buttons button:nth-child(2)");
     expect(await web.page.textContent("#zoom-label")).not.toBe("");
     const a = new Asm();
@@ -204,6 +206,10 @@ describe("paused at a MARK, the map shows the CLI's view", () => {
     expect(await web.page.evaluate(() => document.getElementById("map")!.dataset.seq)).toBeUndefined();
     expect(await web.page.textContent("#buddyinfo")).toBe("");
     expect(await web.page.textContent("#zoom-label")).toBe("");
+    // Nor the last run's frame in the inspector, nor its zone buttons.
+    expect(await web.page.evaluate(() => document.getElementById("inspector")!.dataset.pfn)).toBeUndefined();
+    expect(await web.page.textContent("#inspector")).toBe("Hover over the map.");
+    expect(await web.page.locator("#zoom-buttons button").count()).toBe(0);
     expect(web.problems).toEqual([]);
   }, 120_000);
 });

@@ -379,8 +379,10 @@ export function pauseGuest(emulator: V86): Promise<void> {
   // v86 stops at its next main-loop tick, and a halted CPU schedules that tick after the time to its
   // next timer event: about 100 ms, which made every pause (a throttled run pauses once per display
   // frame) that long. Once the tick in progress has scheduled its successor (this is a microtask of
-  // the port handler's task), a tick now replaces it (v86 runs only the newest one scheduled), and
-  // that tick sees the stop.
+  // the port handler's task), a tick now replaces it (v86 runs only the newest one scheduled: true of
+  // its yields under Node, with scheduler.postTask and with its timer worker, the three a buddy86
+  // host gets; not of its bare-setTimeout fallback for hosts with none of them), and that tick sees
+  // the stop.
   const core = (emulator as unknown as V86WithInternals).v86;
   queueMicrotask(() => {
     if (core.running) core.next_tick(0);

@@ -51,6 +51,9 @@ export function readTrace(text: string): TraceModel {
   if (version !== TRACE_FORMAT_VERSION) throw new Error(`not a buddy86 trace of format ${TRACE_FORMAT_VERSION} (otherData.buddy86TraceFormat is ${String(version)})`);
   const events = doc.traceEvents ?? [];
   if (!Array.isArray(events) || !events.every(isRecord)) throw new Error("malformed buddy86 trace: traceEvents is not an array of event objects");
+  // Every event has a name and, but for metadata, a call number (its ts).
+  const bad = events.findIndex((e) => typeof e.name !== "string" || (e.ph !== "M" && !(typeof e.ts === "number" && Number.isFinite(e.ts))));
+  if (bad >= 0) throw new Error(`malformed buddy86 trace: event #${bad} has no string name or no numeric ts`);
   const model: TraceModel = { otherData, events, truncated, snapshots: [], view: null, owners: null, summary: null, marks: [], timeline: null };
   events.forEach((e, i) => {
     const args = isRecord(e.args) ? e.args : {};

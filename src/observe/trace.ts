@@ -105,7 +105,7 @@ export class TraceRecorder implements EventSubscriber {
       tid = e.kind === "alloc" || e.kind === "free" ? TID.allocations : TID.problems;
     }
     args.eip = hex(e.eip);
-    // Events without a backtrace (split, merge, pcp-drain, marks) name the function of their EIP, so a
+    // Events without a backtrace (split, merge, pcp-drain) name the function of their EIP, so a
     // replay, which has no ELF, shows what a live log shows.
     if (args.stack === undefined && e.eip !== 0 && this.sym.functionOf(e.eip) !== null) args.where = this.sym.format(e.eip);
     args.icount = e.icount;

@@ -41,7 +41,7 @@ export function readSettings(kernel: Uint8Array, kernelName: string): RunSetting
   return {
     kernel,
     kernelName,
-    cmdline: composeCmdline(value("workload"), integer("seed", "seed", 0, 0xffffffff), integer("ops", "ops", 0, 0xffffffff)),
+    cmdline: composeCmdline(value("workload"), integer("seed", "seed", 0, 0xffffffff), integer("ops", "ops", 1, 0xffffffff)),
     memoryBytes,
     maxOrder: integer("max-order", "max order", 0, MAX_MAX_ORDER),
     pcp: byId<HTMLInputElement>("pcp").checked,

@@ -207,12 +207,12 @@ export class MemoryMapView {
     return stateColour(mode, state, order);
   }
 
-  /** A line in the grid gap above the first row of every zone after the first. */
   /**
    * Zone boundaries as white lines that hide no frame: with cells of 4 pixels and more, in the grid
-   * gap above the zone's first row; with 2-pixel cells, over the top pixel row of that row, so each
-   * frame keeps a pixel row of its own; with 1-pixel cells (1 GiB and more) a line would cover a row
-   * of frames whole, so none is drawn there, and the zone buttons above the map name the zones.
+   * gap above the zone's first row; with 2-pixel cells, over the bottom pixel row of the row above,
+   * so each frame keeps its top pixel row (where tools read a cell's colour); with 1-pixel cells
+   * (1 GiB and more) a line would cover a row of frames whole, so none is drawn there, and the zone
+   * buttons above the map name the zones.
    */
   private drawZoneLines(snap: MemorySnapshot): void {
     const { startPfn, columns, cell, rows } = this.layout;
@@ -222,7 +222,7 @@ export class MemoryMapView {
     for (const z of zoneSpans(snap)) {
       if (z.startPfn <= startPfn || z.startPfn >= startPfn + rows * columns) continue;
       const y = Math.floor((z.startPfn - startPfn) / columns) * cell;
-      ctx.fillRect(0, cell >= 4 ? y - 1 : y, MAP_WIDTH, 1);
+      ctx.fillRect(0, y - 1, MAP_WIDTH, 1);
     }
   }
 

@@ -81,6 +81,8 @@ class Page {
   private selected: BlockInfo | null = null;
   /** Owner and history of frame pfn, as the source told them when its state was after call seq. */
   private details: { pfn: number; seq: number; data: FrameDetails } | null = null;
+  /** Bumped by each new run or replay: answers asked for before are dropped. */
+  private detailsGeneration = 0;
   private detailsPending = false;
   private dirty = true;
   /** The buddyinfo last drawn (redrawn when the source has a new one). */
@@ -301,7 +303,9 @@ class Page {
     this.detailsPending = true;
     this.lastDetails = now;
     const seq = snap.seq;
+    const generation = this.detailsGeneration;
     void src.details(pfn).then((data) => {
+      if (generation !== this.detailsGeneration) return; // about the last run or replay
       this.detailsPending = false;
       this.details = { pfn, seq, data };
       this.dirty = true;
@@ -473,11 +477,7 @@ class Page {
   /** Runs `settings` in a fresh worker with every panel live; resolves with its report once ended. */
   private async runLive(settings: RunSettings): Promise<BootReport> {
     this.stopReplay();
-    this.error = null;
-    this.selected = null;
-    this.details = null;
-    this.pinnedPfn = -1;
-    this.zoneKey = "";
+    this.forgetView();
     this.consoleShown = 0;
     this.drawnSeq = -2;
     byId("console").textContent = "";
@@ -551,11 +551,7 @@ class Page {
     this.run = null;
     this.replay = replay;
     this.state = "replay";
-    this.error = null;
-    this.zoneKey = "";
-    this.selected = null;
-    this.details = null;
-    this.pinnedPfn = -1;
+    this.forgetView();
     byId("console").textContent = `replaying ${file.name}\n${JSON.stringify(replay.model.otherData, null, 1)}`;
     const slider = byId<HTMLInputElement>("replay-seq");
     slider.min = String(replay.firstSeq);
@@ -564,6 +560,28 @@ class Page {
     slider.disabled = false;
     byId<HTMLButtonElement>("replay-play").disabled = false;
     this.dirty = true;
+  }
+
+  /**
+   * A new run or replay starts from a blank inspector, legend and zoom buttons, and no answer about
+   * the last one's frames is taken any more (detailsGeneration).
+   */
+  private forgetView(): void {
+    this.error = null;
+    this.selected = null;
+    this.details = null;
+    this.detailsGeneration++;
+    this.detailsPending = false;
+    this.pinnedPfn = -1;
+    this.hoverPfn = -1;
+    this.zoneKey = "";
+    this.ownerFrames.clear();
+    byId("zoom-buttons").replaceChildren();
+    const inspector = byId("inspector");
+    inspector.replaceChildren("Hover over the map.");
+    delete inspector.dataset.pfn;
+    delete inspector.dataset.kind;
+    delete inspector.dataset.detailsSeq;
   }
 
   private advanceReplay(): void {

@@ -51,7 +51,13 @@ function guestWorker(): Worker {
       } else if (m.type === "inspect-result") {
         inspections.get(m.id)?.({ owner: m.owner, history: m.history });
         inspections.delete(m.id);
-      } else receiver?.(m);
+      } else if (receiver !== null) receiver(m);
+      else if (m.type === "error") {
+        // A bug of ours while no run is going (answering an inspect about an ended run): the worker is
+        // not trusted again, its pending answers settle empty, and the console says why.
+        console.error(`buddy86: the guest's worker failed: ${m.message}`);
+        dropWorker();
+      }
     };
     worker.onerror = (e) => {
       e.preventDefault();
