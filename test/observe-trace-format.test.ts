@@ -12,6 +12,8 @@ import { runMachine } from "../src/machine/index.js";
 import { ObserveRun, type ObserveFlags } from "../src/cli/observe-flags.js";
 import { runReport } from "../src/cli/report-command.js";
 import { depotStackText, formatLiveOwners, readTrace, TRACE_FORMAT_VERSION } from "../src/observe/index.js";
+import { Cmd } from "../src/protocol/abi.js";
+import { Asm, tinyKernel } from "./machine-fixtures.js";
 
 const IMAGE = new URL("../images/buddy86-guest.elf", import.meta.url);
 /** Every phase the Trace Event Format documents. */
@@ -160,5 +162,23 @@ describe.skipIf(!existsSync(IMAGE))("the --trace file", () => {
       expect(error, text).not.toBeInstanceOf(TypeError);
       expect((error as Error).message, text).toMatch(message);
     }
+  });
+  it("a trace of a run that never made MEMMAP says so, not that it was cut", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "buddy86-trace-nomemmap-"));
+    const a = new Asm();
+    a.hc(Cmd.HELLO, 1);
+    a.exit(0).halt();
+    const kernel = tinyKernel(a.assemble()).elf;
+    const flags: ObserveFlags = { owners: true, at: "peak", trace: join(dir, "t.json"), traceLimit: "1000", traceSnapshotEvery: "1000", progress: false };
+    const run = new ObserveRun(flags, { kernel, json: false, quiet: true, ops: null, cmdline: "", memoryBytes: 32 * 2 ** 20, print: () => {} });
+    const result = await runMachine({ kernel, platform: nodePlatform(), memoryBytes: 32 * 2 ** 20, cmdline: "", observer: run.observer, timeoutMs: 60_000 });
+    expect(result.reason).toBe("exit");
+    await run.finish(result);
+    const out: string[] = [];
+    expect(await runReport(flags.trace!, { owners: true }, (t) => out.push(t))).toBe(0);
+    const text = out.join("\n");
+    expect(text).toContain("run ended: exit, exit code 0, 2 calls; no allocation");
+    expect(text).toContain("no view in this trace (the run never completed MEMMAP, so it had no allocator): no page owners");
+    expect(text).not.toMatch(/cut/);
   });
 });

@@ -43,6 +43,12 @@ function countersOf(raw: unknown): OrderCountersData {
   return c.protocolErrorEvents === undefined && c.protocolErrors !== undefined ? { ...c, protocolErrorEvents: c.protocolErrors } : c;
 }
 
+/** Why a trace has no view: the file was cut before its end, or the run never had an allocator. */
+function whyNoView(model: TraceModel): string {
+  if (model.truncated || model.summary === null) return "cut before its end";
+  return model.snapshots.length === 0 ? "the run never completed MEMMAP, so it had no allocator" : "no snapshot was taken at its --at moment";
+}
+
 /** Adds `report FILE.json` to the program. */
 export function addReportCommand(program: Command): void {
   program
@@ -118,7 +124,8 @@ export async function runReport(file: string, flags: ReportFlags, print: (text: 
   if (summary !== null) {
     if (summary.counters !== null && summary.counters !== undefined) print(formatOrderCounters(countersOf(summary.counters)).replace(/\n+$/, ""));
     const dropped = Object.entries((summary.dropped as Record<string, number>) ?? {}).map(([k, n]) => `${k} ${n}`);
-    print(`run ended: ${String(summary.reason)}, exit code ${String(summary.exitCode)}, ${String(summary.calls)} calls; peak ${String(summary.peakFrames)} frames live after call ${String(summary.peakSeq)}` + (dropped.length > 0 ? `; events beyond --trace-limit ${String(summary.limit)}: ${dropped.join(", ")}` : ""));
+    const peak = Number(summary.peakSeq) >= 0 ? `peak ${String(summary.peakFrames)} frames live after call ${String(summary.peakSeq)}` : "no allocation";
+    print(`run ended: ${String(summary.reason)}, exit code ${String(summary.exitCode)}, ${String(summary.calls)} calls; ${peak}` + (dropped.length > 0 ? `; events beyond --trace-limit ${String(summary.limit)}: ${dropped.join(", ")}` : ""));
   }
   const stacks = model.owners?.stacks ?? {};
   const stackText = (h: number): string[] => stacks[String(h)]?.frames ?? [`stack ${h} (not in this trace)`];
@@ -126,7 +133,7 @@ export async function runReport(file: string, flags: ReportFlags, print: (text: 
   const view: ReportView | null = atView !== null ? atView.view : model.view;
   if (atView !== null) print(atView.line);
   if (flags.owners === true) {
-    if (view === null) print("no view in this trace (cut before its end): no page owners");
+    if (view === null) print(`no view in this trace (${whyNoView(model)}): no page owners`);
     else if (view.rows === null) print(`no page owners ${view.title}: the trace's events were cut before it`);
     else print(formatLiveOwners(tableOf(view.rows), view.rows.map((_, i) => i), stackText, view.title).replace(/\n+$/, ""));
   }
