@@ -234,7 +234,6 @@ export class ObserveRun {
   }
 }
 
-
 /** Writes an SVG, or renders it to PNG when the name ends in .png. */
 export async function writePicture(path: string, svg: string): Promise<void> {
   if (/\.png$/i.test(path)) writeFileSync(path, await svgToPng(svg));

@@ -37,6 +37,8 @@ export interface MachineControl {
   stop(): void;
   /** True from the call the guest paused after until resume() or step(). */
   readonly paused: boolean;
+  /** True while the guest runs with no pause ahead: neither paused, nor stepping, nor about to pause. */
+  readonly runningFree: boolean;
   /** Hypercalls answered so far (the bridge's seq). */
   readonly calls: number;
   /** Told each time v86 has stopped for a pause (outside v86's loop), with the calls answered. */
@@ -74,6 +76,10 @@ export class RunGate implements MachineControl {
 
   get paused(): boolean {
     return this.isPaused;
+  }
+
+  get runningFree(): boolean {
+    return !this.isPaused && this.pauseAt === Infinity;
   }
 
   get calls(): number {

@@ -71,8 +71,6 @@ export class LiveRun {
   private control: MachineControl | null = null;
   private snap: MemorySnapshot | null = null;
   private userPaused = false;
-  /** The guest runs without a pause ahead (full speed), as opposed to paused or stepping. */
-  private freeRunning = false;
   /** stop() was called, maybe before the machine handed over its control. */
   private stopAsked = false;
   private readonly listeners: (() => void)[] = [];
@@ -159,7 +157,6 @@ export class LiveRun {
 
   pause(): void {
     this.userPaused = true;
-    this.freeRunning = false;
     const c = this.control;
     if (c === null) return;
     // A throttled guest may be stopped between two frames' steps already: no pause will come, so the
@@ -176,7 +173,6 @@ export class LiveRun {
     if (this.control === null || !this.control.paused) return;
     if (this.callsPerFrame > 0) this.control.step(this.callsPerFrame);
     else this.control.resume();
-    this.freeRunning = this.callsPerFrame === 0;
     this.state = "running";
     this.changed();
   }
@@ -185,7 +181,6 @@ export class LiveRun {
   step(n: number): void {
     this.userPaused = true;
     if (this.control === null) return;
-    this.freeRunning = false;
     this.control.step(n);
     this.state = "running";
     this.changed();
@@ -204,9 +199,8 @@ export class LiveRun {
     const c = this.control;
     if (c === null || this.state === "ended" || this.userPaused) return;
     if (this.callsPerFrame > 0 && c.paused) c.step(this.callsPerFrame);
-    else if (this.callsPerFrame > 0 && this.freeRunning) c.pause();
+    else if (this.callsPerFrame > 0 && c.runningFree) c.pause();
     else if (this.callsPerFrame === 0 && c.paused) c.resume();
-    this.freeRunning = this.callsPerFrame === 0;
   }
 
   /** What the page owner knows of the latest allocation covering pfn. */
@@ -272,7 +266,6 @@ export class LiveRun {
       }
     };
     if (this.callsPerFrame > 0 || this.userPaused) control.pause();
-    else this.freeRunning = true;
   }
 
   /** Between two calls, inside the port handler: pause at the chosen MARK. */
@@ -293,4 +286,3 @@ export class LiveRun {
     for (const listener of this.listeners) listener();
   }
 }
-
