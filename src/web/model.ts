@@ -132,3 +132,33 @@ export function hexAddr(pfn: number): string {
 export function hexPfn(pfn: number): string {
   return "0x" + pfn.toString(16);
 }
+
+/** Owner colouring's table: per frame of the map (index from basePfn), its owner's index in names, or -1. */
+export interface OwnerTable {
+  names: string[];
+  ids: Int32Array;
+}
+
+/** Builds an OwnerTable block by block (a live run's worker from its page owner, a replay from its trace). */
+export class OwnerTableBuilder {
+  readonly table: OwnerTable;
+  private readonly index = new Map<string, number>();
+
+  constructor(frameCount: number) {
+    this.table = { names: [], ids: new Int32Array(frameCount).fill(-1) };
+  }
+
+  /** Frames [idx, idx + npages) belong to a block of `owner` (clipped to the table). */
+  add(idx: number, npages: number, owner: string): void {
+    const { names, ids } = this.table;
+    let k = this.index.get(owner);
+    if (k === undefined) {
+      k = names.length;
+      names.push(owner);
+      this.index.set(owner, k);
+    }
+    const start = Math.max(0, idx);
+    const end = Math.min(ids.length, idx + npages);
+    if (start < end) ids.fill(k, start, end);
+  }
+}

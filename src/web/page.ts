@@ -13,7 +13,7 @@ import { EventLogView, formatEvent, recentLines } from "./event-log.js";
 import { renderInspector, type FrameDetails } from "./inspector.js";
 import type { RunSettings } from "./live-run.js";
 import { MemoryMapView, type OwnerColourOf } from "./map-view.js";
-import { hexAddr, zoneSpans, type BlockInfo, type MemorySnapshot } from "./model.js";
+import { hexAddr, zoneSpans, type BlockInfo, type MemorySnapshot, type OwnerTable } from "./model.js";
 import { ownerColour, type ColourMode } from "./palette.js";
 import { RemoteRun, remoteCliRun, warmReferences, warmUp } from "./remote-run.js";
 import { TraceReplay } from "./replay.js";
@@ -221,7 +221,7 @@ class Page {
   }
 
   /** Owner colouring from a per-frame owner table (a live run's worker's, or a replay's). */
-  private ownerColours(table: { names: string[]; ids: Int32Array }, basePfn: number): (pfn: number) => number {
+  private ownerColours(table: OwnerTable, basePfn: number): (pfn: number) => number {
     return (pfn) => {
       const k = table.ids[pfn - basePfn] ?? -1;
       return k < 0 ? -1 : this.countOwner(table.names[k]!);

@@ -10,7 +10,7 @@ import { V86_WORKER_QUERY } from "../host/browser-platform.js";
 import { applyTimelineDelta, type TimelineData } from "../observe/timeline.js";
 import type { OwnerRecord } from "./inspector.js";
 import type { RunSettings, RunState } from "./live-run.js";
-import type { MemorySnapshot } from "./model.js";
+import type { MemorySnapshot, OwnerTable } from "./model.js";
 import type { EventLine, FramePacket, FromWorker, Geometry, PacketStats, ToWorker } from "./worker-protocol.js";
 
 const MAX_CONSOLE_LINES = 4000;
@@ -134,7 +134,7 @@ export class RemoteRun {
   readonly console: string[] = [];
   /** Lines ever received (console keeps the last MAX_CONSOLE_LINES). */
   consoleVersion = 0;
-  ownerIds: { names: string[]; ids: Int32Array } | null = null;
+  ownerIds: OwnerTable | null = null;
   report: BootReport | null = null;
   reportsText = "";
   /** What the worker spent on this run's packets (set when it ended). */

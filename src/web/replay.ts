@@ -10,7 +10,7 @@ import { FRAME_ALLOC, FRAME_CONTIG_HEAD, FRAME_CONTIG_TAIL, FRAME_FREE, FRAME_TA
 import { readTrace, type TraceEvent, type TraceModel } from "../observe/trace-read.js";
 import { blankEvent, type AllocatorEvent, type EventKind } from "../observe/events.js";
 import { EventLog } from "./event-log.js";
-import { STATE_SHIFT, type MemorySnapshot } from "./model.js";
+import { OwnerTableBuilder, STATE_SHIFT, type MemorySnapshot, type OwnerTable } from "./model.js";
 import type { OwnerRecord } from "./inspector.js";
 
 const BLOCK_KINDS = new Set(["alloc", "free", "split", "merge", "pcp-drain", "fail", "protocol-error"]);
@@ -36,7 +36,7 @@ export class TraceReplay {
   private position = -1;
   private snap: MemorySnapshot | null = null;
   /** ownerIds() of the position it was built at. */
-  private owners: { seq: number; table: { names: string[]; ids: Int32Array } } | null = null;
+  private owners: { seq: number; table: OwnerTable } | null = null;
 
   /** Parses a trace's text; throws Error when it is not a buddy86 trace this page can read. */
   constructor(text: string) {
@@ -143,7 +143,7 @@ export class TraceReplay {
    * per block, a scan of every event for each of a large trace's tens of thousands of live blocks took
    * seconds per repaint.
    */
-  ownerIds(): { names: string[]; ids: Int32Array } {
+  ownerIds(): OwnerTable {
     if (this.owners !== null && this.owners.seq === this.position) return this.owners.table;
     const stacks = this.model.owners?.stacks ?? {};
     const live = new Map<number, TraceBlockEvent>();
@@ -153,23 +153,13 @@ export class TraceReplay {
       else if (step.kind === "free") live.delete(step.pfn);
     }
     const snap = this.snapshot;
-    const ids = new Int32Array(snap.meta.length).fill(-1);
-    const names: string[] = [];
-    const index = new Map<string, number>();
+    const table = new OwnerTableBuilder(snap.meta.length);
     for (const alloc of live.values()) {
       const name = String(alloc.event.args?.owner ?? stacks[String(alloc.stack)]?.owner ?? "?");
-      let k = index.get(name);
-      if (k === undefined) {
-        k = names.length;
-        names.push(name);
-        index.set(name, k);
-      }
-      const start = Math.max(0, alloc.pfn - snap.basePfn);
-      const end = Math.min(ids.length, alloc.pfn - snap.basePfn + (alloc.order >= 0 ? 2 ** alloc.order : alloc.npages));
-      if (start < end) ids.fill(k, start, end);
+      table.add(alloc.pfn - snap.basePfn, alloc.order >= 0 ? 2 ** alloc.order : alloc.npages, name);
     }
-    this.owners = { seq: this.position, table: { names, ids } };
-    return this.owners.table;
+    this.owners = { seq: this.position, table: table.table };
+    return table.table;
   }
 }
 

@@ -8,7 +8,7 @@ import type { BootReport } from "../cli/report.js";
 import type { TimelineDelta } from "../observe/timeline.js";
 import type { OwnerRecord } from "./inspector.js";
 import type { RunSettings, RunState } from "./live-run.js";
-import type { ReservedSpan } from "./model.js";
+import type { OwnerTable, ReservedSpan } from "./model.js";
 
 /** The allocator's fixed geometry, sent once after MEMMAP. */
 export interface Geometry {
@@ -78,7 +78,7 @@ export interface FramePacket {
   /** Console lines that arrived since the last packet. */
   console?: string[];
   /** Owner colouring: names, and per frame (index from basePfn) the name's index or -1. */
-  ownerIds?: { names: string[]; ids: Int32Array };
+  ownerIds?: OwnerTable;
 }
 
 /** The worker's time spent building packets during one run (time taken from the guest). */

@@ -11,7 +11,7 @@ import { browserPlatform } from "../host/browser-platform.js";
 import { formatEvent, recentLines } from "./event-log.js";
 import { FRAME_ALLOC, FRAME_CONTIG_HEAD } from "../mem/index.js";
 import { LiveRun, type RunSettings } from "./live-run.js";
-import { STATE_SHIFT } from "./model.js";
+import { OwnerTableBuilder, STATE_SHIFT, type OwnerTable } from "./model.js";
 import { TimelineFeed } from "../observe/timeline.js";
 import type { FramePacket, FromWorker, PacketStats, ToWorker } from "./worker-protocol.js";
 
@@ -280,9 +280,8 @@ function packet(ownerIds: boolean): { packet: FramePacket; transfer: Transferabl
     p.samples = timelineFeed!.next();
     transfer.push(p.samples.raw.buffer);
     if (ownerIds) {
-      const { names, ids } = ownerTable(r, snap.basePfn, snap.meta);
-      p.ownerIds = { names, ids };
-      transfer.push(ids.buffer);
+      p.ownerIds = ownerTable(r, snap.basePfn, snap.meta);
+      transfer.push(p.ownerIds.ids.buffer);
     }
   }
   const lines = r.state === "running" ? EVENT_LINES_RUNNING : EVENT_LINES_STOPPED;
@@ -312,28 +311,19 @@ function copyMeta(meta: Uint8Array): Uint8Array {
 }
 
 /** For owner colouring: every frame of a live allocation -> the index of its owner's name. */
-function ownerTable(r: LiveRun, basePfn: number, meta: Uint8Array): { names: string[]; ids: Int32Array } {
-  const ids = new Int32Array(meta.length).fill(-1);
-  const names: string[] = [];
-  const index = new Map<string, number>();
+function ownerTable(r: LiveRun, basePfn: number, meta: Uint8Array): OwnerTable {
+  const table = new OwnerTableBuilder(meta.length);
   const owner = r.owner;
-  if (owner === null) return { names, ids };
+  if (owner === null) return table.table;
   // One pass over the heads of allocated blocks (and contig ranges); the page owner names each.
   for (let idx = 0; idx < meta.length; idx++) {
     const state = meta[idx]! >>> STATE_SHIFT;
     if (state !== FRAME_ALLOC && state !== FRAME_CONTIG_HEAD) continue;
     const row = owner.rowOfFrame(idx + basePfn);
     if (row < 0 || !owner.isLive(row)) continue;
-    const name = r.sym.ownerOf(r.hub.depot, owner.allocStackOf(row));
-    let k = index.get(name);
-    if (k === undefined) {
-      k = names.length;
-      names.push(name);
-      index.set(name, k);
-    }
-    ids.fill(k, idx, Math.min(meta.length, idx + owner.npagesOf(row)));
+    table.add(idx, owner.npagesOf(row), r.sym.ownerOf(r.hub.depot, owner.allocStackOf(row)));
   }
-  return { names, ids };
+  return table.table;
 }
 
 /** One run the way `buddy86 boot --json` runs it, or `buddy86 boot --owners --json` (observed). */
