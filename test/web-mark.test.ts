@@ -187,6 +187,33 @@ describe("paused at a MARK, the map shows the CLI's view", () => {
     expect(await web.page.textContent("#inspector")).toContain("history (newest first):");
     expect(web.problems).toEqual([]);
   }, 180_000);
+  test("owner colouring names the guest functions holding memory, while paused and after the run ends", async () => {
+    const legendHas = (names: string[]) => web.page.waitForFunction((want) => want.every((n) => document.getElementById("legend")!.textContent!.includes(n)), names, { timeout: 10_000 });
+    const pausedInRandom = async (): Promise<void> => {
+      await startRun(web.page, { workload: "random", seed: 7, ops: 1000, memory: 128 * MiB, pauseAtMark: "phase:random" });
+      await waitForPause(web.page);
+      await web.page.fill("#step-n", "400");
+      expect(await clickReadingState(web.page, "step")).toBe("running");
+      await waitForPause(web.page);
+    };
+    // Paused: the live set (one ALLOC_CONTIG range, live_init's) and random_run's blocks.
+    await web.page.selectOption("#colour-mode", "owner");
+    await pausedInRandom();
+    await legendHas(["live_init", "random_run"]);
+    await web.page.click("#stop");
+    expect((await waitForEnd(web.page)).reason).toBe("stopped");
+    // A run watched in another mode and stopped with its blocks held: owner colouring chosen after
+    // its end has the final packet's owner table (no earlier packet carried one).
+    await web.page.selectOption("#colour-mode", "state");
+    await pausedInRandom();
+    await web.page.click("#stop");
+    expect((await waitForEnd(web.page)).reason).toBe("stopped");
+    await web.page.selectOption("#colour-mode", "owner");
+    await legendHas(["live_init", "random_run"]);
+    await web.page.selectOption("#colour-mode", "state");
+    expect(web.problems).toEqual([]);
+  }, 120_000);
+
   test("a run whose kernel makes no MEMMAP shows no memory, not the last run's; another RAM size resets the zoom", async () => {
     // A run of the bundled guest draws its map and buddyinfo; zoom into its first zone.
     await startRun(web.page, { workload: "churn", ops: 100, memory: 128 * MiB });
