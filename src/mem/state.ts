@@ -83,11 +83,11 @@ export function restoreState(core: BuddyCore, saved: BuddyState): void {
   // The same span can hold another memory map: the managed frames must be the same ones, or frames
   // this allocator reserved would come back as free blocks.
   const savedMeta = saved.arrays.meta;
-  const meta = core.meta;
-  for (let idx = 0; idx < meta.length; idx++) {
-    if (meta[idx]! >>> STATE_SHIFT === FRAME_NONE === (savedMeta[idx]! >>> STATE_SHIFT === FRAME_NONE)) continue;
-    const pfn = idx + core.basePfn;
-    throw new Error(`setState: pfn 0x${pfn.toString(16)} is ${meta[idx]! >>> STATE_SHIFT === FRAME_NONE ? "not managed here but managed" : "managed here but not"} in the snapshot (another memory map)`);
+  for (let idx = 0; idx < core.frameCount; idx++) {
+    const managedHere = core.stateAt(idx) !== FRAME_NONE;
+    if (managedHere === (savedMeta[idx]! >>> STATE_SHIFT !== FRAME_NONE)) continue;
+    const where = managedHere ? "managed here but not" : "not managed here but managed";
+    throw new Error(`setState: pfn 0x${(idx + core.basePfn).toString(16)} is ${where} in the snapshot (another memory map)`);
   }
   for (const name of ARRAY_NAMES) {
     if (PER_ORDER.has(name)) unpackLists(core, saved.arrays[name], core[name]);

@@ -22,8 +22,12 @@ export class Symbolizer {
 
   /** "function+0xoff", or "0x%08x" when no symbol covers addr. */
   format(addr: number): string {
-    const name = this.elf !== null ? symbolize(this.elf, addr) : undefined;
-    return name ?? hex8(addr);
+    return this.symbol(addr) ?? hex8(addr);
+  }
+
+  /** "function+0xoff", or null when no symbol covers addr (or the kernel has none). */
+  symbol(addr: number): string | null {
+    return (this.elf !== null ? symbolize(this.elf, addr) : undefined) ?? null;
   }
 
   /** The bare name of the function or object covering addr, or null. */

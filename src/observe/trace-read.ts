@@ -66,9 +66,9 @@ export function readTrace(text: string): TraceModel {
         if (!isRecord(args.stacks)) throw new Error("it has no stack table");
         model.owners = args as TraceModel["owners"];
       } else if (e.name === "summary" && e.ph === "i") model.summary = args;
-      else if (e.ph === "X" && e.tid === 1) model.marks.push({ seq: e.ts ?? 0, label: String(e.name) });
+      else if (e.ph === "X" && e.tid === 1) model.marks.push({ seq: e.ts ?? 0, label: e.name });
     } catch (error) {
-      throw new Error(`malformed buddy86 trace: event #${i} (${String(e.name)}): ${(error as Error).message}`);
+      throw new Error(`malformed buddy86 trace: event #${i} (${e.name}): ${(error as Error).message}`);
     }
   });
   model.timeline = timelineFromCounters(events);

@@ -107,7 +107,10 @@ export class TraceRecorder implements EventSubscriber {
     args.eip = hex(e.eip);
     // Events without a backtrace (split, merge, pcp-drain) name the function of their EIP, so a
     // replay, which has no ELF, shows what a live log shows.
-    if (args.stack === undefined && e.eip !== 0 && this.sym.functionOf(e.eip) !== null) args.where = this.sym.format(e.eip);
+    if (args.stack === undefined && e.eip !== 0) {
+      const where = this.sym.symbol(e.eip);
+      if (where !== null) args.where = where;
+    }
     args.icount = e.icount;
     const scope = tid === TID.problems ? "p" : "t";
     this.lines.push(JSON.stringify({ name: e.kind, cat: "buddy86", ph: "i", s: scope, ts: e.seq, pid: PID, tid, args }));

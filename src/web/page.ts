@@ -67,6 +67,14 @@ const DETAILS_MS = 250;
 const BUNDLED_KERNEL = "images/buddy86-guest.elf";
 const WARM_OPS = 200;
 
+/** The inspector with no frame: the page's first text, none of a frame's data-* attributes. */
+function clearInspector(target: HTMLElement): void {
+  target.replaceChildren("Hover over the map.");
+  delete target.dataset.pfn;
+  delete target.dataset.kind;
+  delete target.dataset.detailsSeq;
+}
+
 class Page {
   private run: RemoteRun | null = null;
   private replay: TraceReplay | null = null;
@@ -286,12 +294,7 @@ class Page {
     const pfn = this.pinnedPfn >= 0 ? this.pinnedPfn : this.hoverPfn;
     const target = byId("inspector");
     if (pfn < 0) {
-      if (target.dataset.pfn !== undefined) {
-        target.replaceChildren("Hover over the map.");
-        delete target.dataset.pfn;
-        delete target.dataset.kind;
-        delete target.dataset.detailsSeq;
-      }
+      if (target.dataset.pfn !== undefined) clearInspector(target);
       this.selected = null;
       return;
     }
@@ -577,11 +580,7 @@ class Page {
     this.zoneKey = "";
     this.ownerFrames.clear();
     byId("zoom-buttons").replaceChildren();
-    const inspector = byId("inspector");
-    inspector.replaceChildren("Hover over the map.");
-    delete inspector.dataset.pfn;
-    delete inspector.dataset.kind;
-    delete inspector.dataset.detailsSeq;
+    clearInspector(byId("inspector"));
   }
 
   private advanceReplay(): void {
