@@ -5,21 +5,19 @@
 // kernel file printed a stack, and a refused run left the progress bar's timer keeping the process
 // alive at a terminal.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bundleCli } from "./helpers/cli.js";
+import { describe, expect, it } from "vitest";
+import { cliFixture } from "./helpers/cli.js";
 
 const ROOT = join(import.meta.dirname, "..");
 const IMAGE = join(ROOT, "images/buddy86-guest.elf");
-let cli = "";
-let dir = "";
+const fx = cliFixture("cli-usage");
 
 /** The CLI built into the test cache finds no bundled image beside it: boot gets the image's path. */
 function buddy86(args: string[], timeout = 60_000): { code: number | null; stdout: string; stderr: string } {
   const full = args[0] === "boot" && !args.includes("--kernel") ? ["boot", "--kernel", IMAGE, ...args.slice(1)] : args;
-  const r = spawnSync(process.execPath, [cli, ...full], { encoding: "utf8", timeout });
+  const r = spawnSync(process.execPath, [fx.cli, ...full], { encoding: "utf8", timeout });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -32,35 +30,26 @@ function expectRefused(args: string[], what: RegExp): void {
   expect(r.stdout).not.toMatch(/guest\||== buddy86 run/);
 }
 
-beforeAll(async () => {
-  cli = await bundleCli(join(ROOT, "node_modules/.cache/buddy86-tests", `cli-usage-${process.pid}.mjs`));
-  dir = mkdtempSync(join(tmpdir(), "buddy86-cli-"));
-}, 60_000);
-
-afterAll(() => {
-  if (dir) rmSync(dir, { recursive: true, force: true });
-  if (cli) rmSync(cli, { force: true });
-});
 
 describe("command lines that cannot work are refused before the run", () => {
   it("output files in a folder that does not exist, or that are folders", () => {
-    const missing = join(dir, "no/such/folder");
+    const missing = join(fx.dir, "no/such/folder");
     expectRefused(["boot", "--workload", "churn", "--ops", "10", "--trace", join(missing, "t.json")], /--trace .*cannot write there/);
     expectRefused(["boot", "--workload", "churn", "--ops", "10", "--map", join(missing, "m.svg")], /--map .*cannot write there/);
-    expectRefused(["boot", "--workload", "churn", "--ops", "10", "--frag", dir + "/"], /--frag .*must end in \.svg or \.png/);
-    expectRefused(["boot", "--workload", "churn", "--ops", "10", "--trace", dir], /--trace .*it is a folder/);
+    expectRefused(["boot", "--workload", "churn", "--ops", "10", "--frag", fx.dir + "/"], /--frag .*must end in \.svg or \.png/);
+    expectRefused(["boot", "--workload", "churn", "--ops", "10", "--trace", fx.dir], /--trace .*it is a folder/);
     // A good map beside a bad trace: neither is written, as nothing runs.
-    const map = join(dir, "m.svg");
+    const map = join(fx.dir, "m.svg");
     expectRefused(["boot", "--workload", "churn", "--ops", "10", "--map", map, "--trace", join(missing, "t.json")], /--trace/);
     expect(existsSync(map)).toBe(false);
   });
 
   it("the report command's pictures too", () => {
-    const trace = join(dir, "t.json");
+    const trace = join(fx.dir, "t.json");
     const r = buddy86(["boot", "--workload", "churn", "--ops", "50", "--trace", trace, "--quiet"]);
     expect(r.code, r.stderr).toBe(0);
-    expectRefused(["report", trace, "--map", join(dir, "no/such/m.svg")], /--map .*cannot write there/);
-    expectRefused(["report", trace, "--frag", join(dir, "no/such/f.png")], /--frag .*cannot write there/);
+    expectRefused(["report", trace, "--map", join(fx.dir, "no/such/m.svg")], /--map .*cannot write there/);
+    expectRefused(["report", trace, "--frag", join(fx.dir, "no/such/f.png")], /--frag .*cannot write there/);
     // A moment that is not in the trace: refused before any of the report is printed. The run made
     // calls 0 to 120, so call 121 is past its end, as `boot --at` says of such a call.
     for (const at of ["nosuch", "mark:nosuch", "call:121"]) {
@@ -74,7 +63,7 @@ describe("command lines that cannot work are refused before the run", () => {
   });
 
   it("report --at names the trace's own moment even where no snapshot is (a short run's peak)", () => {
-    const trace = join(dir, "short.json");
+    const trace = join(fx.dir, "short.json");
     const r = buddy86(["boot", "--workload", "random", "--ops", "3000", "--seed", "1", "--trace", trace, "--owners", "--quiet"]);
     expect(r.code, r.stderr).toBe(0);
     const plain = buddy86(["report", trace, "--owners"]);
@@ -87,7 +76,7 @@ describe("command lines that cannot work are refused before the run", () => {
 
   it("a timeout past setTimeout's range (about 24.8 days), and a kernel file that does not exist", () => {
     expectRefused(["boot", "--workload", "churn", "--ops", "10", "--timeout", "40000m"], /bad duration "40000m": at most 2147483647 ms/);
-    expectRefused(["boot", "--kernel", join(dir, "nosuch.elf")], /--kernel: cannot read .*nosuch\.elf/);
+    expectRefused(["boot", "--kernel", join(fx.dir, "nosuch.elf")], /--kernel: cannot read .*nosuch\.elf/);
     // The largest timeout still runs.
     const r = buddy86(["boot", "--workload", "churn", "--ops", "10", "--timeout", "2147483647ms", "--quiet"]);
     expect(r.code, r.stderr).toBe(0);
@@ -102,7 +91,7 @@ describe("command lines that cannot work are refused before the run", () => {
     expectRefused([...run, "--no-pcp", "--pcp-batch", "5"], /--pcp-batch cannot be given with --no-pcp/);
     expectRefused([...run, "--report-every", "0"], /--report-every 0/);
     // With what they need, they run.
-    const ok = buddy86([...run, "--poison", "--poison-action", "stop", "--trace", join(dir, "ok.json"), "--trace-limit", "5", "--pcp-high", "100", "--quiet"]);
+    const ok = buddy86([...run, "--poison", "--poison-action", "stop", "--trace", join(fx.dir, "ok.json"), "--trace-limit", "5", "--pcp-high", "100", "--quiet"]);
     expect(ok.code, ok.stderr).toBe(0);
   });
 
@@ -115,7 +104,7 @@ describe("command lines that cannot work are refused before the run", () => {
     dv.setUint32(0x20, 0, true); // e_shoff
     dv.setUint16(0x30, 0, true); // e_shnum
     dv.setUint16(0x32, 0, true); // e_shstrndx
-    const kernel = join(dir, "stripped.elf");
+    const kernel = join(fx.dir, "stripped.elf");
     writeFileSync(kernel, stripped);
     expectRefused(["boot", "--kernel", kernel, "--workload", "random", "--ops", "10", "--fail-site", "live_init"], /--fail-site live_init: the kernel has no symbol table/);
     // A function it has is taken: the run goes, and the injected failure of live_init ends the guest with 1.
@@ -126,7 +115,7 @@ describe("command lines that cannot work are refused before the run", () => {
     // `script` gives the CLI a terminal (the bar only draws on one); without the fix this never exits.
     const hasScript = spawnSync("script", ["--version"], { encoding: "utf8" }).status === 0;
     expect(hasScript, "util-linux's script is needed for this test").toBe(true);
-    const command = `${JSON.stringify(process.execPath)} ${JSON.stringify(cli)} boot --kernel ${JSON.stringify(IMAGE)} --pcp-high 0 --quiet`;
+    const command = `${JSON.stringify(process.execPath)} ${JSON.stringify(fx.cli)} boot --kernel ${JSON.stringify(IMAGE)} --pcp-high 0 --quiet`;
     const r = spawnSync("script", ["-qec", command, "/dev/null"], { encoding: "utf8", timeout: 30_000 });
     expect(r.error, "the refused run did not end within 30 s").toBeUndefined();
     expect(r.status).toBe(2);

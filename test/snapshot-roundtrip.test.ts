@@ -4,20 +4,18 @@
 // findings and event tail as the uninterrupted run. Truncated, corrupted and mismatched files are
 // refused with a message naming the failed check, and nothing runs.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bundleCli } from "./helpers/cli.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import { cliFixture } from "./helpers/cli.js";
 
 const ROOT = join(import.meta.dirname, "..");
 const IMAGE = join(ROOT, "images/buddy86-guest.elf");
 const OTHER_KERNEL = join(ROOT, "images/minimal-kernel.elf");
-let cli = "";
-let dir = "";
+const fx = cliFixture("cli-snapshot");
 
 function boot(args: string[]): { code: number; stdout: string; stderr: string; json: Record<string, any> | null } {
-  const r = spawnSync(process.execPath, [cli, "boot", "--kernel", IMAGE, ...args], { encoding: "utf8", timeout: 120_000, maxBuffer: 64 << 20 });
+  const r = spawnSync(process.execPath, [fx.cli, "boot", "--kernel", IMAGE, ...args], { encoding: "utf8", timeout: 120_000, maxBuffer: 64 << 20 });
   let json = null;
   try {
     json = JSON.parse(r.stdout);
@@ -27,22 +25,12 @@ function boot(args: string[]): { code: number; stdout: string; stderr: string; j
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, json };
 }
 
-beforeAll(async () => {
-  // The CLI as a fresh process needs a bundle; it lives under node_modules so its packages resolve.
-  cli = await bundleCli(join(ROOT, "node_modules/.cache/buddy86-tests", `cli-${process.pid}.mjs`));
-  dir = mkdtempSync(join(tmpdir(), "buddy86-snapshot-"));
-}, 60_000);
-
-afterAll(() => {
-  if (dir) rmSync(dir, { recursive: true, force: true });
-  if (cli) rmSync(cli, { force: true });
-});
 
 describe("snapshots across processes", () => {
   const run = ["--workload", "random", "--ops", "6000", "--seed", "5", "--memory", "32M", "--poison", "--fail-probability", "0.03", "--event-tail", "24", "--json"];
 
   it("a run restored from call 3000 ends exactly as the uninterrupted run", () => {
-    const file = join(dir, "random.b86");
+    const file = join(fx.dir, "random.b86");
     const a = boot([...run, "--save-state", file, "--save-at-call", "3000"]);
     expect(a.code, a.stderr).toBe(0);
     const b = boot(["--restore-state", file, "--json"]);
@@ -74,14 +62,14 @@ describe("snapshots across processes", () => {
   describe("refused files: nothing runs", () => {
     let good: Uint8Array;
     beforeAll(() => {
-      const file = join(dir, "small.b86");
+      const file = join(fx.dir, "small.b86");
       const r = boot(["--workload", "churn", "--ops", "300", "--memory", "16M", "--save-state", file, "--save-at-call", "100", "--quiet"]);
       expect(r.code, r.stderr).toBe(0);
       good = new Uint8Array(readFileSync(file));
     }, 120_000);
 
     function refused(bytes: Uint8Array | null, extra: string[], check: RegExp): void {
-      const file = join(dir, `bad-${Math.random().toString(36).slice(2)}.b86`);
+      const file = join(fx.dir, `bad-${Math.random().toString(36).slice(2)}.b86`);
       if (bytes !== null) writeFileSync(file, bytes);
       const r = boot(["--restore-state", file, ...extra]);
       expect(r.code, r.stdout + r.stderr).toBe(2);
@@ -99,7 +87,7 @@ describe("snapshots across processes", () => {
     it("not a snapshot", () => refused(new TextEncoder().encode("hello, world, this is not a snapshot file at all!!"), [], /magic check failed/));
     it("another memory size", () => refused(good, ["--memory", "32M"], /memory size check failed/));
     it("another kernel", () => {
-      const r = spawnSync(process.execPath, [cli, "boot", "--kernel", OTHER_KERNEL, "--restore-state", join(dir, "small.b86")], { encoding: "utf8" });
+      const r = spawnSync(process.execPath, [fx.cli, "boot", "--kernel", OTHER_KERNEL, "--restore-state", join(fx.dir, "small.b86")], { encoding: "utf8" });
       expect(r.status).toBe(2);
       expect(r.stderr).toMatch(/kernel check failed/);
     });
