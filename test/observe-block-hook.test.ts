@@ -34,10 +34,13 @@ async function twinRun(kernel: Uint8Array, cmdline: string) {
   const present = [new PresentOwner(hub), new PresentOwner(hub)] as const;
   for (const s of [logs[0], owners[0], counters[0], present[0]]) hub.subscribe(s);
   for (const s of [logs[1], owners[1], counters[1], present[1]]) hub.subscribe(eventsOnly(s));
+  // Each allocation's and free's instruction count as its stamped event carries it.
+  const icounts = new Map<string, number>();
+  hub.subscribe({ onEvent: (e) => void ((e.kind === "alloc" || e.kind === "free") && icounts.set(`${e.kind} ${e.seq} ${e.pfn}`, e.icount)) });
   const result = await runMachine({ kernel, platform: nodePlatform(), memoryBytes: 32 * 2 ** 20, cmdline, observer: hub, timeoutMs: 120_000 });
   expect(result.reason, result.guestLog).toBe("exit");
   const buddy = hub.allocator!;
-  return { logs, owners, counters, present, frames: [buddy.basePfn, buddy.basePfn + buddy.frameCount] as const };
+  return { logs, owners, counters, present, icounts, frames: [buddy.basePfn, buddy.basePfn + buddy.frameCount] as const };
 }
 
 describe.skipIf(!existsSync(IMAGE))("the hub's onBlock path", () => {
@@ -45,7 +48,7 @@ describe.skipIf(!existsSync(IMAGE))("the hub's onBlock path", () => {
 
   for (const cmdline of ["workload=demo ops=150 seed=7", "workload=contig ops=60 seed=3", "workload=batch ops=80 seed=5", "workload=hostile seed=2"]) {
     it(`gives the event log and the page owner what stamped events give them (${cmdline})`, async () => {
-      const { logs, owners, counters, present, frames } = await twinRun(kernel, cmdline);
+      const { logs, owners, counters, present, icounts, frames } = await twinRun(kernel, cmdline);
       // The web page's present-only owner: the same record for every frame either way.
       for (let pfn = frames[0]; pfn < frames[1]; pfn++) {
         const r = present[0].rowOfFrame(pfn);
@@ -85,6 +88,16 @@ describe.skipIf(!existsSync(IMAGE))("the hub's onBlock path", () => {
       expect(viaBlock.count).toBeGreaterThan(0);
       expect(viaBlock.count).toBe(viaEvent.count);
       for (let r = 0; r < viaBlock.count; r++) expect(viaBlock.row(r), `row ${r}`).toEqual(viaEvent.row(r));
+      // The instruction counts the owners keep are the events' own (the owners read them from the hub).
+      let frees = 0;
+      for (let r = 0; r < viaBlock.count; r++) {
+        const row = viaBlock.row(r);
+        expect(row.allocIcount, `row ${r}`).toBe(icounts.get(`alloc ${row.allocSeq} ${row.pfn}`));
+        if (row.freeSeq < 0) continue;
+        frees++;
+        expect(row.freeIcount, `row ${r}`).toBe(icounts.get(`free ${row.freeSeq} ${row.pfn}`));
+      }
+      expect(frees).toBeGreaterThan(0);
       expect([viaBlock.liveFrames, viaBlock.liveBlocks, viaBlock.peakFrames, viaBlock.peakSeq]).toEqual([viaEvent.liveFrames, viaEvent.liveBlocks, viaEvent.peakFrames, viaEvent.peakSeq]);
       expect(viaBlock.invalidFrees).toEqual(viaEvent.invalidFrees);
     }, 60_000);
