@@ -1,11 +1,13 @@
 // v86 grows its wasm memory mid-run once enough guest code is JIT-compiled, detaching every view
 // over the old buffer. This guest runs a GFP_ZERO alloc/dirty/free loop from many distinct code
 // pages until that happens, and checks from both sides that zeroing still reaches guest RAM after
-// the growth: the guest tests the bytes it got, the host tests them in its fresh view.
+// the growth: the guest tests the bytes it got, the host tests them in its fresh view. An observer's
+// registers (EIP, CR0, the instruction counter) read the fresh state too.
 
 import { describe, expect, it } from "vitest";
 import { Cmd, Status } from "../src/protocol/abi.js";
 import { runMachine, type HypercallBridge } from "../src/machine/index.js";
+import type { GuestRegisters } from "../src/machine/bridge.js";
 import { nodePlatform } from "../src/host/node-platform.js";
 import { Asm, EAX, EBP, EBX, ECX, EDI, ESI, LOAD_ADDR, tinyKernel } from "./machine-fixtures.js";
 
@@ -44,6 +46,9 @@ describe("wasm memory growth", () => {
     let viewChanges = 0;
     let checkedAfterGrowth = 0;
     let dirtyAfterAlloc = 0;
+    let guest: GuestRegisters | null = null;
+    let lastIcount = 0;
+    const badRegisters: string[] = [];
     const r = await runMachine({
       kernel: growthKernel(1400, 80),
       platform: nodePlatform(),
@@ -51,7 +56,13 @@ describe("wasm memory growth", () => {
       timeoutMs: 120_000,
       observer: {
         attach: (b) => (bridge = b),
-        onCall(_seq, cmd, _a0, _a1, _a2, result, status) {
+        attachGuest: (g) => (guest = g),
+        onCall(seq, cmd, _a0, _a1, _a2, result, status) {
+          // The `in` of every call lies in the kernel's code, in protected mode, and the counter never goes back.
+          const { eip, cr0, instructionCount } = guest!;
+          if (eip < LOAD_ADDR || eip >= LOAD_ADDR + 1402 * PAGE || (cr0 & 1) !== 1 || instructionCount < lastIcount)
+            badRegisters.push(`call ${seq}: eip 0x${eip.toString(16)} cr0 0x${cr0.toString(16)} icount ${instructionCount}`);
+          lastIcount = instructionCount;
           if (cmd !== Cmd.ALLOC_PAGES || status !== Status.OK) return;
           const ram = bridge!.guestRam;
           if (ram !== view) {
@@ -73,6 +84,7 @@ describe("wasm memory growth", () => {
     expect(r.memoryGrowths, "v86 did not grow its memory: make the guest bigger").toBeGreaterThanOrEqual(1);
     expect(viewChanges).toBe(r.memoryGrowths);
     expect(dirtyAfterAlloc).toBe(0);
+    expect(badRegisters.slice(0, 3)).toEqual([]);
     expect(checkedAfterGrowth).toBeGreaterThan(1000);
     expect(r.counters.calls.ALLOC_PAGES).toBe(1400 * 80);
     r.allocator!.checkInvariants();

@@ -277,7 +277,7 @@ class MachineRun implements GateHost {
     });
     this.bridge = bridge;
     const observer = this.options.observer;
-    if (observer !== undefined && observer !== null && observer.attachGuest !== undefined) observer.attachGuest(cpu);
+    if (observer !== undefined && observer !== null && observer.attachGuest !== undefined) observer.attachGuest(cpu.portRegisters);
     cpu.onViews((ram, reg32) => bridge.setViews(ram, reg32));
     if (this.options.restoreFrom !== undefined && !this.restore(this.options.restoreFrom, emulator, cpu, bridge)) return;
     const onControl = this.options.onControl;
