@@ -88,7 +88,10 @@ describe.skipIf(!existsSync(IMAGE))("the hub's onBlock path", () => {
       expect(viaBlock.count).toBeGreaterThan(0);
       expect(viaBlock.count).toBe(viaEvent.count);
       for (let r = 0; r < viaBlock.count; r++) expect(viaBlock.row(r), `row ${r}`).toEqual(viaEvent.row(r));
-      // The instruction counts the owners keep are the events' own (the owners read them from the hub).
+      // The instruction counts the owners keep are the events' own, and those move on with the calls.
+      const bySeq = [...icounts].map(([key, icount]) => [Number(key.split(" ")[1]), icount] as const).sort((a, b) => a[0] - b[0]);
+      expect(bySeq[0]![1]).toBeGreaterThan(0);
+      for (let k = 1; k < bySeq.length; k++) expect(bySeq[k]![1], `call ${bySeq[k]![0]}`).toBeGreaterThanOrEqual(bySeq[k - 1]![1]);
       let frees = 0;
       for (let r = 0; r < viaBlock.count; r++) {
         const row = viaBlock.row(r);

@@ -118,6 +118,14 @@ export interface PortHandlers {
 /** Called with fresh views after v86 replaced its wasm memory buffer (and once at attach time). */
 export type ViewsListener = (ram: Uint8Array, reg32: Int32Array) => void;
 
+/** GuestCpu's views of v86's CPU state, rebuilt together when v86 replaces its wasm buffer. */
+class StateViews {
+  cr = new Int32Array(0);
+  previousIp = new Int32Array(0);
+  instructionPointer = new Int32Array(0);
+  instructionCounter = new Uint32Array(0);
+}
+
 /**
  * Our window into one running v86 CPU. Build it after "emulator-loaded". The views `ram` (guest
  * physical memory, `memorySize` bytes) and `reg32` (EAX..EDI) are valid until the wasm memory grows;
@@ -135,11 +143,8 @@ export class GuestCpu {
    * GuestRegisters): PortRegisters below, which reads the views without the getters' check.
    */
   readonly portRegisters: PortRegisters;
-  // CPU-state views; PortRegisters reads them directly (valid inside a port handler).
-  cr!: Int32Array;
-  previousIp!: Int32Array;
-  instructionPointer!: Int32Array;
-  instructionCounter!: Uint32Array;
+  /** The CPU-state views, shared with portRegisters (which reads them directly). */
+  private readonly state = new StateViews();
   private readonly cpu: V86CpuInternals;
   private readonly listeners: ViewsListener[] = [];
   private growCount = 0;
@@ -152,7 +157,7 @@ export class GuestCpu {
     this.cpu = internals.cpu;
     this.memorySize = this.cpu.memory_size[0]! >>> 0;
     this.buildMemoryViews();
-    this.portRegisters = new PortRegisters(this);
+    this.portRegisters = new PortRegisters(this, this.state);
   }
 
   /**
@@ -305,21 +310,21 @@ export class GuestCpu {
    * after a memory growth no port entry has seen yet). Separate from ram/reg32, whose listeners must
    * hear of a change.
    */
-  private stateViews(): this {
-    if (this.cr.length === 0) this.buildStateViews();
-    return this;
+  private stateViews(): StateViews {
+    if (this.state.cr.length === 0) this.buildStateViews();
+    return this.state;
   }
 
   private buildStateViews(): void {
     const cpu = this.cpu;
     const buffer = cpu.wasm_memory.buffer;
-    this.cr = new Int32Array(buffer, cpu.cr.byteOffset, 8);
-    this.previousIp = new Int32Array(buffer, cpu.previous_ip.byteOffset, 1);
-    this.instructionPointer = new Int32Array(buffer, cpu.instruction_pointer.byteOffset, 1);
-    this.instructionCounter = new Uint32Array(buffer, cpu.instruction_counter.byteOffset, 1);
+    const state = this.state;
+    state.cr = new Int32Array(buffer, cpu.cr.byteOffset, 8);
+    state.previousIp = new Int32Array(buffer, cpu.previous_ip.byteOffset, 1);
+    state.instructionPointer = new Int32Array(buffer, cpu.instruction_pointer.byteOffset, 1);
+    state.instructionCounter = new Uint32Array(buffer, cpu.instruction_counter.byteOffset, 1);
   }
 }
-
 
 /**
  * GuestCpu's registers as code inside a port handler reads them (machine/bridge-types.ts
@@ -330,30 +335,33 @@ export class GuestCpu {
  * length test in line (sampleCall: 187 host instructions per call under the real emulator, callgrind).
  */
 export class PortRegisters {
-  constructor(private readonly cpu: GuestCpu) {}
+  constructor(
+    private readonly cpu: GuestCpu,
+    private readonly state: StateViews,
+  ) {}
 
   get reg32(): Int32Array {
     return this.cpu.reg32;
   }
 
   get eip(): number {
-    return this.cpu.previousIp[0]! >>> 0;
+    return this.state.previousIp[0]! >>> 0;
   }
 
   get instructionCount(): number {
-    return this.cpu.instructionCounter[0]! >>> 0;
+    return this.state.instructionCounter[0]! >>> 0;
   }
 
   get cr0(): number {
-    return this.cpu.cr[0]! >>> 0;
+    return this.state.cr[0]! >>> 0;
   }
 
   get cr3(): number {
-    return this.cpu.cr[3]! >>> 0;
+    return this.state.cr[3]! >>> 0;
   }
 
   get cr4(): number {
-    return this.cpu.cr[4]! >>> 0;
+    return this.state.cr[4]! >>> 0;
   }
 }
 

@@ -25,8 +25,9 @@ export interface BridgeObserver {
 }
 
 /**
- * Guest CPU state an observer may read while a call is being served (src/host/v86-cpu.ts GuestCpu
- * provides it; tests pass fakes). Valid only inside a port handler: reg32 is refreshed on port entry.
+ * Guest CPU state an observer may read while a call is being served (src/host/v86-cpu.ts
+ * PortRegisters provides it; tests pass fakes). Valid only inside a port handler: every view is
+ * refreshed on port entry, and none is checked again when read.
  */
 export interface GuestRegisters {
   /** EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI as in v86's reg32. */

@@ -228,7 +228,10 @@ export class EventHub implements BridgeObserver, BuddyListener {
 
   /**
    * The depot handle of the guest's backtrace at the call in progress (EIP first), walked once per
-   * call. Without a guest CPU: the handle of a one-frame stack at address 0.
+   * call. Without a guest CPU: the handle of a one-frame stack at address 0. Like seq and icount,
+   * only inside the hub's callbacks (a subscriber's hook while a call is served): the first query of
+   * a call samples the guest's registers, which are valid only inside a port handler
+   * (bridge-types.ts GuestRegisters).
    */
   currentStack(): number {
     this.sync();
@@ -253,13 +256,13 @@ export class EventHub implements BridgeObserver, BuddyListener {
     return this.ctxStack;
   }
 
-  /** The hypercall sequence number of the call in progress (or the last one). */
+  /** The hypercall sequence number of the call in progress; only inside the hub's callbacks (see currentStack). */
   get seq(): number {
     this.sync();
     return this.ctxSeq;
   }
 
-  /** The unwrapped instruction counter sampled at the call in progress. */
+  /** The unwrapped instruction counter sampled at the call in progress; only inside the hub's callbacks. */
   get icount(): number {
     this.sync();
     return this.ctxIcount;
