@@ -1,6 +1,7 @@
-// Page owner: every block keeps its allocation site (EIP and backtrace), call number and icount; frees
-// keep theirs; invalid frees are reported with both sites (three for a double free); leaks at EXIT;
-// live blocks at the peak, a MARK or a call, grouped by stack with the most frames first.
+// Page owner: every block keeps its allocation site (EIP and backtrace), call number and icount (past
+// 2^31 and across the guest counter's wrap, exactly); frees keep theirs; invalid frees are reported
+// with both sites (three for a double free); leaks at EXIT; live blocks at the peak, a MARK or a
+// call, grouped by stack with the most frames first.
 
 import { describe, expect, it } from "vitest";
 import { Cmd, Status } from "../src/protocol/abi.js";
@@ -19,6 +20,31 @@ const F1 = 0x103000;
 const F2 = 0x104000;
 
 describe("page owner", () => {
+  it("keeps instruction counts past 2^31 and across the 32-bit counter's wrap exactly, in both owners", () => {
+    const o = observedGuest({ owners: true });
+    const present = new PresentOwner(o.session.hub);
+    o.session.hub.subscribe(present);
+    // The guest's counter is a u32, here past 2^31, then near 2^32, then wrapped (callAt adds 1000).
+    const at = (raw: number, cmd: number, arg0: number): number => {
+      o.cpu.instructionCount = raw - 1000;
+      const r = o.callAt(A, A_RET, cmd, arg0, 0);
+      expect(r.status).toBe(Status.OK);
+      return r.result;
+    };
+    const a = at(0x80000100, Cmd.ALLOC_PAGES, 0);
+    at(0xffffff00, Cmd.FREE_PAGES, a);
+    const b = at(0x600, Cmd.ALLOC_PAGES, 0);
+    at(0x700, Cmd.FREE_PAGES, b);
+    const owner = o.session.owner!;
+    const rowOf = (r: number) => [owner.row(r).pfn * PAGE, owner.row(r).allocIcount, owner.row(r).freeIcount];
+    expect(rowOf(owner.count - 2)).toEqual([a, 0x80000100, 0xffffff00]);
+    expect(rowOf(owner.count - 1)).toEqual([b, 2 ** 32 + 0x600, 2 ** 32 + 0x700]);
+    // The present-only owner keeps the latest record of each head frame (b's, when b reused a's frame).
+    const latest = present.row(present.rowOfFrame(b / PAGE));
+    expect([latest.allocIcount, latest.freeIcount]).toEqual([2 ** 32 + 0x600, 2 ** 32 + 0x700]);
+    if (a !== b) expect(present.row(present.rowOfFrame(a / PAGE)).allocIcount).toBe(0x80000100);
+  });
+
   it("reports a double free with the offending call, the allocation and the first free", () => {
     const o = observedGuest();
     const addr = o.callAt(A, A_RET, Cmd.ALLOC_PAGES, 0, 0).result;
