@@ -13,6 +13,7 @@ const nodeEntries = {
   "bench/bench": "src/bench/bench.ts",
   "bench/bench-bridge": "src/bench/bench-bridge.ts",
   "bench/bench-observe": "src/bench/bench-observe.ts",
+  "bench/bench-live": "src/bench/bench-live.ts",
 };
 const present = Object.fromEntries(Object.entries(nodeEntries).filter(([, file]) => existsSync(file)));
 

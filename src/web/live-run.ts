@@ -7,7 +7,7 @@
 import { GFP, PAGE_SIZE } from "../mem/index.js";
 import { Cmd, Status } from "../protocol/abi.js";
 import { kernelElfOrNull, type Elf32Image } from "../machine/elf.js";
-import { runMachine, type MachineControl, type MachineResult } from "../machine/index.js";
+import { runMachine, type MachineControl, type MachineResult, type Platform } from "../machine/index.js";
 import { browserPlatform } from "../host/browser-platform.js";
 import { EventHub } from "../observe/event-hub.js";
 import { PresentOwner } from "../observe/present-owner.js";
@@ -75,10 +75,14 @@ export class LiveRun {
   private stopAsked = false;
   private readonly listeners: (() => void)[] = [];
 
-  /** `wasmModule`: v86.wasm compiled once by the worker for all its runs (else v86 compiles it). */
+  /**
+   * `wasmModule`: v86.wasm compiled once by the worker for all its runs (else v86 compiles it).
+   * `platform`: the browser's unless given (npm run bench:live runs the page's observers under Node).
+   */
   constructor(
     readonly settings: RunSettings,
     private readonly wasmModule: WebAssembly.Module | null = null,
+    private readonly platform: Platform | null = null,
   ) {
     this.elf = kernelElfOrNull(settings.kernel);
     const hub = new EventHub({ code: codeRanges(this.elf) });
@@ -111,7 +115,7 @@ export class LiveRun {
     try {
       const result = await runMachine({
         kernel: s.kernel,
-        platform: browserPlatform(s.wasmUrl),
+        platform: this.platform ?? browserPlatform(s.wasmUrl),
         memoryBytes: s.memoryBytes,
         cmdline: s.cmdline,
         maxOrder: s.maxOrder,
