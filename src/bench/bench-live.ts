@@ -11,7 +11,7 @@
 import { readFileSync } from "node:fs";
 import { GUEST_IMAGE, bundledImage } from "../cli/images.js";
 import { nodePlatform } from "../host/node-platform.js";
-import { runMachine } from "../machine/index.js";
+import { runMachine, type MachineResult } from "../machine/index.js";
 import { LiveRun } from "../web/live-run.js";
 import { medianMinMax } from "./workloads.js";
 
@@ -26,15 +26,13 @@ const wasmModule = await WebAssembly.compile(readFileSync(platform.wasmPath));
 /** One run of `workload` with `ops` ops; its ns per bridge call. Throws unless the guest EXITs. */
 async function once(mode: string, workload: string, ops: number): Promise<number> {
   const cmdline = `workload=${workload} seed=1 ops=${ops}`;
-  if (mode === "cli") {
-    const r = await runMachine({ kernel, platform, memoryBytes: MEMORY_BYTES, cmdline, maxOrder: 10, timeoutMs: 600_000, wasmModule });
-    if (r.reason !== "exit" || r.bridgeNsPerCall === null) throw new Error(`bench-live: the CLI run ended with ${r.reason}: ${r.message}`);
-    return r.bridgeNsPerCall;
-  }
-  if (mode !== "page") throw new Error(`bench-live: mode ${mode} is not cli or page`);
-  const run = new LiveRun({ kernel, kernelName: GUEST_IMAGE, cmdline, memoryBytes: MEMORY_BYTES, maxOrder: 10, pcp: true, poison: false, pauseAtMark: "", callsPerFrame: 0, wasmUrl: "" }, wasmModule, platform);
-  const r = await run.start();
-  if (r.reason !== "exit" || r.bridgeNsPerCall === null) throw new Error(`bench-live: the page's run ended with ${r.reason}: ${r.message}`);
+  let r: MachineResult;
+  if (mode === "cli") r = await runMachine({ kernel, platform, memoryBytes: MEMORY_BYTES, cmdline, maxOrder: 10, timeoutMs: 600_000, wasmModule });
+  else if (mode === "page") {
+    const settings = { kernel, kernelName: GUEST_IMAGE, cmdline, memoryBytes: MEMORY_BYTES, maxOrder: 10, pcp: true, poison: false, pauseAtMark: "", callsPerFrame: 0, wasmUrl: "" };
+    r = await new LiveRun(settings, wasmModule, platform).start();
+  } else throw new Error(`bench-live: mode ${mode} is not cli or page`);
+  if (r.reason !== "exit" || r.bridgeNsPerCall === null) throw new Error(`bench-live: the ${mode} run ended with ${r.reason}: ${r.message}`);
   return r.bridgeNsPerCall;
 }
 

@@ -291,7 +291,7 @@ class Page {
    * pinned it says so, rather than keep the last frame's text.
    */
   private updateInspector(src: ViewSource, snap: MemorySnapshot, now: number): void {
-    const pfn = this.pinnedPfn >= 0 ? this.pinnedPfn : this.hoverPfn;
+    const pfn = this.inspectedPfn;
     const target = byId("inspector");
     if (pfn < 0) {
       if (target.dataset.pfn !== undefined) clearInspector(target);
@@ -315,6 +315,11 @@ class Page {
     });
   }
 
+  /** The frame the inspector is about: the pinned one, else the hovered one (-1: none). */
+  private get inspectedPfn(): number {
+    return this.pinnedPfn >= 0 ? this.pinnedPfn : this.hoverPfn;
+  }
+
   /**
    * True when the inspector shows owner and history from an older state than the map's and may ask
    * again: a redraw then fetches them, even when nothing else would redraw (a guest paused after a
@@ -322,8 +327,7 @@ class Page {
    */
   private detailsStale(snap: MemorySnapshot | null, now: number): boolean {
     const d = this.details;
-    const pfn = this.pinnedPfn >= 0 ? this.pinnedPfn : this.hoverPfn;
-    return snap !== null && d !== null && d.pfn === pfn && d.seq !== snap.seq && !this.detailsPending && now - this.lastDetails >= DETAILS_MS;
+    return snap !== null && d !== null && d.pfn === this.inspectedPfn && d.seq !== snap.seq && !this.detailsPending && now - this.lastDetails >= DETAILS_MS;
   }
 
   private renderChart(src: ViewSource): void {
