@@ -208,6 +208,14 @@ export class StackMemo {
    */
   private readonly table: Int32Array;
   private readonly slotLength: number;
+  /**
+   * The last two walks the memo answered, in front of the table (the next one found replaces the
+   * older): a busy guest's calls come from one or two stacks in turn. Their trails are object fields,
+   * where the table's cost V8 a bounds check, an address and a spill per word (RecentWalk).
+   */
+  private recentA = new RecentWalk();
+  private recentB = new RecentWalk();
+  private replaceA = true;
 
   /** `frames` is the hub's walk buffer: its length is the walk's depth for every call. */
   constructor(
@@ -215,7 +223,8 @@ export class StackMemo {
     private readonly code: Uint32Array | null,
     private readonly depot: StackDepot,
   ) {
-    this.slotLength = 3 + 1 + 2 * frames.length;
+    // Room for RECENT_FRAMES pairs at least, which RecentWalk.take copies whatever the depth.
+    this.slotLength = 3 + 1 + 2 * Math.max(frames.length, RECENT_FRAMES);
     this.table = new Int32Array(MEMO_SLOTS * this.slotLength);
     this.clear();
   }
@@ -231,23 +240,112 @@ export class StackMemo {
     }
     const e = eip | 0;
     const b = ebp | 0;
+    if (this.recentA.holds(words, e, b)) return this.recentA.handle;
+    if (this.recentB.holds(words, e, b)) return this.recentB.handle;
     const slot = Math.imul(e ^ Math.imul(b, 0x9e3779b1), 0x85ebca6b) >>> (32 - MEMO_SLOT_BITS);
     const table = this.table;
     const at = slot * this.slotLength;
     const seen = table[at]!;
-    if (seen !== MEMO_EMPTY && table[at + 1] === e && table[at + 2] === b && trailHolds(words, table, at + 3, b >> 2)) return seen;
-    const frames = this.frames;
-    frames[0] = eip >>> 0;
-    const depth = walkFlat(words, ebp, frames, this.code, table, at + 3);
-    const handle = this.depot.intern(frames, depth);
-    table[at] = handle;
-    table[at + 1] = e;
-    table[at + 2] = b;
+    let handle = seen;
+    if (!(seen !== MEMO_EMPTY && table[at + 1] === e && table[at + 2] === b && trailHolds(words, table, at + 3, b >> 2))) {
+      const frames = this.frames;
+      frames[0] = eip >>> 0;
+      const depth = walkFlat(words, ebp, frames, this.code, table, at + 3);
+      handle = this.depot.intern(frames, depth);
+      table[at] = handle;
+      table[at + 1] = e;
+      table[at + 2] = b;
+    }
+    (this.replaceA ? this.recentA : this.recentB).take(table, at, handle);
+    this.replaceA = !this.replaceA;
     return handle;
   }
 
   private clear(): void {
     for (let slot = 0; slot < MEMO_SLOTS; slot++) this.table[slot * this.slotLength] = MEMO_EMPTY;
+    this.recentA.forget();
+    this.recentB.forget();
+  }
+}
+
+/** Frames a RecentWalk's fields hold: the deeper trails are answered by the memo's table alone. */
+const RECENT_FRAMES = 6;
+
+/**
+ * One walk the memo answered lately: its EIP, EBP and handle, and its trail (as the table's, see
+ * StackMemo) in fields s0/r0 .. s5/r5 (saved EBP and return address per frame). `frames` is the
+ * trail's frame count, or -1 when the record holds no walk (none yet, or a trail deeper than
+ * RECENT_FRAMES). A field is one load after one map check; a trail word in the table cost V8 about
+ * seven instructions (bounds check, address, spill), so checking a four-frame trail here reads the
+ * eight RAM words and compares them with fields.
+ */
+class RecentWalk {
+  eip = 0;
+  ebp = 0;
+  handle = MEMO_EMPTY;
+  frames = -1;
+  s0 = 0;
+  r0 = 0;
+  s1 = 0;
+  r1 = 0;
+  s2 = 0;
+  r2 = 0;
+  s3 = 0;
+  r3 = 0;
+  s4 = 0;
+  r4 = 0;
+  s5 = 0;
+  r5 = 0;
+
+  /** True when this is the walk from (e, b) and every word its trail read still holds (trailHolds). */
+  holds(words: Int32Array, e: number, b: number): boolean {
+    const n = this.frames;
+    if (this.eip !== e || this.ebp !== b || n < 0) return false;
+    if (n === 0) return true;
+    let w = b >> 2;
+    if (words[w] !== this.s0 || words[(w + 1) | 0] !== this.r0) return false;
+    if (n === 1) return true;
+    w = this.s0 >> 2;
+    if (words[w] !== this.s1 || words[(w + 1) | 0] !== this.r1) return false;
+    if (n === 2) return true;
+    w = this.s1 >> 2;
+    if (words[w] !== this.s2 || words[(w + 1) | 0] !== this.r2) return false;
+    if (n === 3) return true;
+    w = this.s2 >> 2;
+    if (words[w] !== this.s3 || words[(w + 1) | 0] !== this.r3) return false;
+    if (n === 4) return true;
+    w = this.s3 >> 2;
+    if (words[w] !== this.s4 || words[(w + 1) | 0] !== this.r4) return false;
+    if (n === 5) return true;
+    w = this.s4 >> 2;
+    return words[w] === this.s5 && words[(w + 1) | 0] === this.r5;
+  }
+
+  /** Takes the walk of the memo table's slot at `at` (EIP, EBP, trail), whose handle is `handle`. */
+  take(table: Int32Array, at: number, handle: number): void {
+    const n = table[at + 3]!;
+    this.eip = table[at + 1]!;
+    this.ebp = table[at + 2]!;
+    this.handle = handle;
+    this.frames = n <= RECENT_FRAMES ? n : -1;
+    const t = at + 4;
+    // Words past the trail's end are never compared (holds stops at `frames`).
+    this.s0 = table[t]!;
+    this.r0 = table[t + 1]!;
+    this.s1 = table[t + 2]!;
+    this.r1 = table[t + 3]!;
+    this.s2 = table[t + 4]!;
+    this.r2 = table[t + 5]!;
+    this.s3 = table[t + 6]!;
+    this.r3 = table[t + 7]!;
+    this.s4 = table[t + 8]!;
+    this.r4 = table[t + 9]!;
+    this.s5 = table[t + 10]!;
+    this.r5 = table[t + 11]!;
+  }
+
+  forget(): void {
+    this.frames = -1;
   }
 }
 
