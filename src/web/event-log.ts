@@ -90,14 +90,16 @@ export class EventLog implements EventSubscriber {
     if (this.labelled.length > 0 && this.labelled[0]! <= n - EVENT_RING_SIZE) this.labels.delete(this.labelled.shift()! & (EVENT_RING_SIZE - 1));
     const r = this.ring;
     const p = (n & (EVENT_RING_SIZE - 1)) * E_STRIDE;
-    r[p + E_KIND] = packed;
-    r[p + E_SEQ] = seq;
-    r[p + E_RECORD] = record;
-    r[p + E_PFN] = pfn;
-    r[p + E_NPAGES] = npages;
-    r[p + E_GFP] = gfp;
-    r[p + E_STACK] = stack;
-    r[p + E_EIP] = eip;
+    // `| 0` is what the store does anyway (ToInt32), written out: V8 then truncates a small integer
+    // directly, where a store of a value it knows only as a number went through a double.
+    r[p + E_KIND] = packed | 0;
+    r[p + E_SEQ] = seq | 0;
+    r[p + E_RECORD] = record | 0;
+    r[p + E_PFN] = pfn | 0;
+    r[p + E_NPAGES] = npages | 0;
+    r[p + E_GFP] = gfp | 0;
+    r[p + E_STACK] = stack | 0;
+    r[p + E_EIP] = eip | 0;
     return n;
   }
 
