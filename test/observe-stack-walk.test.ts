@@ -202,4 +202,35 @@ describe("stack memo (paging off)", () => {
       { numRuns: 300 },
     );
   });
+
+  it("sees a change to any word a walk read, at every depth, answered from its recent walks or its table", () => {
+    // Ten linked frames: trails of 0 to 9 frames, past the six a RecentWalk holds. Each word of the
+    // chain in turn is changed and put back; every answer must be a fresh walk's.
+    const original = chain(0x90000, Array.from({ length: 10 }, (_, k) => 0x101000 + 0x111 * (k + 1)));
+    const words = ramWith(original);
+    for (const depth of [1, 2, 5, 6, 7, 8, 11, 16]) {
+      const depot = new StackDepot();
+      const memo = new StackMemo(new Uint32Array(depth), CODE, depot);
+      const check = (): void => {
+        const [got, want] = both(memo, depot, words, 0x100abc, 0x90000, depth);
+        expect(got).toEqual(want);
+      };
+      original.forEach(([addr, old], i) => {
+        check();
+        check(); // the same stack again: a recent walk's answer when the trail is shallow
+        // A saved EBP of 0 ends the walk there; a return address moves within the code.
+        words[addr >> 2] = i % 2 === 0 ? 0 : 0x10fff0;
+        check();
+        words[addr >> 2] = old;
+        check();
+      });
+    }
+  });
+
+  it("forgets its recent walks with a new RAM view: a frame past the old RAM's end is walked in the larger one", () => {
+    const depot = new StackDepot();
+    const memo = new StackMemo(new Uint32Array(16), CODE, depot);
+    expect(depot.frames(memo.handle(ramWords(new Uint8Array(0x100000)), 0x100abc, 0x180000))).toEqual([0x100abc]);
+    expect(depot.frames(memo.handle(ramWith(chain(0x180000, [0x101111])), 0x100abc, 0x180000))).toEqual([0x100abc, 0x101111]);
+  });
 });

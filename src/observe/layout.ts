@@ -25,6 +25,8 @@ export const MEMO_SLOT_BITS = 7;
 export const MEMO_SLOTS = 128;
 /** A slot that holds no walk. */
 export const MEMO_EMPTY = -1;
+/** Frames a RecentWalk keeps in fields: deeper trails are checked in the memo's table only. */
+export const RECENT_FRAMES = 6;
 
 // ---- PageOwner rows (page-owner.ts) ----
 /** "No row" and "no stack" in the page owner's tables. */

@@ -7,7 +7,7 @@
 // then keeps only the EIP). Segmentation is assumed flat.
 
 import type { Elf32Image } from "../machine/elf.js";
-import { CR0_PG, CR4_PAE, CR4_PSE, MEMO_EMPTY, MEMO_SLOTS, MEMO_SLOT_BITS, PDE_PAGE_SIZE, PTE_PRESENT } from "./layout.js";
+import { CR0_PG, CR4_PAE, CR4_PSE, MEMO_EMPTY, MEMO_SLOTS, MEMO_SLOT_BITS, PDE_PAGE_SIZE, PTE_PRESENT, RECENT_FRAMES } from "./layout.js";
 import type { StackDepot } from "./stack-depot.js";
 
 const PF_X = 0x1;
@@ -195,7 +195,9 @@ function walkPaged(words: Int32Array, fp: number, cr0: number, cr3: number, cr4:
 // the memo's handle is the walk's handle, exactly, and costs a compare per word read instead of a
 // walk and an intern (npm run bench:observe, 6 frames: the page's stacks went from 984 to 611 host
 // instructions per call, callgrind). Any changed word, a new RAM view (v86 grew its memory) or
-// another (eip, ebp) in the slot means a real walk.
+// another (eip, ebp) in the slot means a real walk. The last two shallow walks looked up are also
+// kept in object fields (RecentWalk) and checked first: a guest alternating two stacks is answered
+// there without the table's typed-array reads.
 // Paging off only: with paging on the walk also reads the guest's page tables, and the hub walks.
 
 export class StackMemo {
@@ -209,12 +211,13 @@ export class StackMemo {
   private readonly table: Int32Array;
   private readonly slotLength: number;
   /**
-   * The last two walks the memo answered, in front of the table (the next one found replaces the
-   * older): a busy guest's calls come from one or two stacks in turn. Their trails are object fields,
-   * where the table's cost V8 a bounds check, an address and a spill per word (RecentWalk).
+   * The last two walks of at most RECENT_FRAMES frames that the memo looked up in its table, checked
+   * before it: a busy guest's calls come from one or two stacks in turn. A walk of an (eip, ebp) one
+   * of them holds replaces it, another walk the older one. Their trails are object fields, where the
+   * table's cost V8 a bounds check, an address and a spill per word (RecentWalk).
    */
-  private recentA = new RecentWalk();
-  private recentB = new RecentWalk();
+  private readonly recentA = new RecentWalk();
+  private readonly recentB = new RecentWalk();
   private replaceA = true;
 
   /** `frames` is the hub's walk buffer: its length is the walk's depth for every call. */
@@ -256,28 +259,36 @@ export class StackMemo {
       table[at + 1] = e;
       table[at + 2] = b;
     }
-    (this.replaceA ? this.recentA : this.recentB).take(table, at, handle);
-    this.replaceA = !this.replaceA;
+    // A deeper walk would only empty a record that a shallow stack's next call may find.
+    if (table[at + 3]! <= RECENT_FRAMES) this.remember(table, at, e, b, handle);
     return handle;
+  }
+
+  /** Puts the table's walk at `at` of (e, b) in the record of (e, b), else in the older record. */
+  private remember(table: Int32Array, at: number, e: number, b: number, handle: number): void {
+    const a = this.recentA;
+    if (a.eip === e && a.ebp === b) return a.take(table, at, handle);
+    const other = this.recentB;
+    if (other.eip === e && other.ebp === b) return other.take(table, at, handle);
+    (this.replaceA ? a : other).take(table, at, handle);
+    this.replaceA = !this.replaceA;
   }
 
   private clear(): void {
     for (let slot = 0; slot < MEMO_SLOTS; slot++) this.table[slot * this.slotLength] = MEMO_EMPTY;
     this.recentA.forget();
     this.recentB.forget();
+    this.replaceA = true;
   }
 }
 
-/** Frames a RecentWalk's fields hold: the deeper trails are answered by the memo's table alone. */
-const RECENT_FRAMES = 6;
-
 /**
- * One walk the memo answered lately: its EIP, EBP and handle, and its trail (as the table's, see
- * StackMemo) in fields s0/r0 .. s5/r5 (saved EBP and return address per frame). `frames` is the
- * trail's frame count, or -1 when the record holds no walk (none yet, or a trail deeper than
- * RECENT_FRAMES). A field is one load after one map check; a trail word in the table cost V8 about
- * seven instructions (bounds check, address, spill), so checking a four-frame trail here reads the
- * eight RAM words and compares them with fields.
+ * One walk of at most RECENT_FRAMES frames that the memo looked up lately: its EIP, EBP and handle,
+ * and its trail (as the table's, see StackMemo) in fields s0/r0 .. s5/r5 (saved EBP and return
+ * address per frame). `frames` is the trail's frame count, or -1 when the record holds no walk (none
+ * yet, or forgotten with a RAM view). A field is one load after one map check; a trail word in the
+ * table cost V8 about seven instructions (bounds check, address, spill), so checking a four-frame
+ * trail here reads the eight RAM words and compares them with fields.
  */
 class RecentWalk {
   eip = 0;
@@ -327,7 +338,7 @@ class RecentWalk {
     this.eip = table[at + 1]!;
     this.ebp = table[at + 2]!;
     this.handle = handle;
-    this.frames = n <= RECENT_FRAMES ? n : -1;
+    this.frames = n;
     const t = at + 4;
     // Words past the trail's end are never compared (holds stops at `frames`).
     this.s0 = table[t]!;
@@ -345,6 +356,8 @@ class RecentWalk {
   }
 
   forget(): void {
+    this.eip = 0;
+    this.ebp = 0;
     this.frames = -1;
   }
 }
