@@ -93,8 +93,8 @@ class Page {
   private detailsGeneration = 0;
   private detailsPending = false;
   private dirty = true;
-  /** The buddyinfo last drawn (redrawn when the source has a new one). */
-  private buddyinfoShown: unknown = null;
+  /** The buddyinfo text last drawn (the panel and its bars are redrawn when it changes). */
+  private buddyinfoShown: string | null = null;
   /** The RAM size of the last live run (its zoom is kept for a run of the same size). */
   private lastMemoryBytes = -1;
   private lastDetails = 0;
@@ -269,8 +269,8 @@ class Page {
       this.map.render(snap, this.mode, this.mode === "owner" ? src.ownerColourOf : null, this.selected);
       this.updateZoomButtons(snap);
     }
-    if (src.buddyinfo !== null && (this.dirty || src.buddyinfo !== this.buddyinfoShown)) {
-      this.buddyinfoShown = src.buddyinfo;
+    if (src.buddyinfo !== null && (this.dirty || src.buddyinfo.text !== this.buddyinfoShown)) {
+      this.buddyinfoShown = src.buddyinfo.text;
       byId("buddyinfo").textContent = src.buddyinfo.text;
       drawBuddyinfoBars(byId<HTMLCanvasElement>("buddyinfo-bars"), src.buddyinfo.zones);
     }

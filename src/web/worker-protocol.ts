@@ -67,6 +67,7 @@ export interface FramePacket {
   geometry?: Geometry;
   /** A copy of the state bytes, when they may have changed since the last packet. */
   meta?: Uint8Array;
+  /** When its text changed since the last packet that had one (the page keeps the last). */
   buddyinfo?: { text: string; zones: { name: string; freeBlocks: number[] }[] };
   /**
    * The timeline's samples the page lacks (TimelineFeed): how often to thin its copy, then the samples

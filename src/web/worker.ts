@@ -33,6 +33,8 @@ const scope = globalThis as unknown as WorkerScope;
 let run: LiveRun | null = null;
 let sentGeometry = false;
 let sentMetaSeq = -2;
+/** The buddyinfo text the page has (sent only when it changes). */
+let sentBuddyinfo = "";
 /** Buffers of state-byte copies the page gave back, to be filled again. */
 let metaPool: ArrayBuffer[] = [];
 let sentConsole = 0;
@@ -217,6 +219,7 @@ function begin(settings: LiveRun["settings"], module: WebAssembly.Module): void 
   heldControls = [];
   sentGeometry = false;
   sentMetaSeq = -2;
+  sentBuddyinfo = "";
   metaPool = [];
   sentConsole = 0;
   sentEvents = -1;
@@ -269,13 +272,19 @@ function packet(ownerIds: boolean): { packet: FramePacket; transfer: Transferabl
         reserved: snap.reserved,
       };
     }
-    // The state bytes and buddyinfo only when a call changed them (the page redraws what it gets).
+    // The state bytes only when a call changed them, buddyinfo only when its text did (the page
+    // redraws what it gets): a churning guest's calls mostly leave the buddy lists as they were, and
+    // each buddyinfo sent cost the page a text panel's layout and a canvas of bars per frame.
     if (snap.seq !== sentMetaSeq || p.geometry !== undefined) {
       sentMetaSeq = snap.seq;
       p.meta = copyMeta(snap.meta);
       transfer.push(p.meta.buffer);
       const buddy = r.hub.allocator!;
-      p.buddyinfo = { text: r.report?.buddyinfo ?? buddy.buddyinfo(), zones: buddy.zones().map((z) => ({ name: z.name, freeBlocks: z.freeBlocks })) };
+      const text = r.report?.buddyinfo ?? buddy.buddyinfo();
+      if (text !== sentBuddyinfo) {
+        sentBuddyinfo = text;
+        p.buddyinfo = { text, zones: buddy.zones().map((z) => ({ name: z.name, freeBlocks: z.freeBlocks })) };
+      }
     }
     p.samples = timelineFeed!.next();
     transfer.push(p.samples.raw.buffer);
