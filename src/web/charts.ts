@@ -123,9 +123,11 @@ export function drawUnusableIndex(canvas: HTMLCanvasElement, samples: FreeBlockS
     ctx.strokeStyle = cssColour(FREE_BY_ORDER[order]!);
     ctx.lineWidth = 1.5;
     ctx.beginPath();
-    for (let k = 0; k < points; k++) {
+    const keep = polylineKeep(indices, order * points, points);
+    for (let j = 0; j < keep.length; j++) {
+      const k = keep[j]!;
       const y = bottom - (indices[order * points + k]! / 1000) * (bottom - top);
-      if (k === 0) ctx.moveTo(xs[k]!, y);
+      if (j === 0) ctx.moveTo(xs[k]!, y);
       else ctx.lineTo(xs[k]!, y);
     }
     ctx.stroke();
@@ -134,4 +136,21 @@ export function drawUnusableIndex(canvas: HTMLCanvasElement, samples: FreeBlockS
     ctx.fillStyle = "#ffffff";
     ctx.fillRect(Math.round(xOf(cursorSeq)), top, 1, bottom - top);
   }
+}
+
+/**
+ * The points of a polyline (heights ys[from .. from + count)) that drawing it needs: the first and
+ * the last, and around each change of height the points on either side. Every point left out lies
+ * on a level segment between two kept neighbours of its height, so the line through the kept points
+ * is the same line, drawn with a canvas call per change instead of per point. An index often holds
+ * still for most of a run (a churning guest leaves the buddy lists as they were), and the page
+ * redraws the chart every display frame. Returns indices into the polyline (0 .. count - 1).
+ */
+export function polylineKeep(ys: ArrayLike<number>, from: number, count: number): number[] {
+  const keep: number[] = [];
+  for (let k = 0; k < count; k++) {
+    const y = ys[from + k]!;
+    if (k === 0 || k === count - 1 || y !== ys[from + k - 1] || y !== ys[from + k + 1]) keep.push(k);
+  }
+  return keep;
 }
