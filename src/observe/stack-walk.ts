@@ -248,9 +248,9 @@ export class StackMemo {
     const slot = Math.imul(e ^ Math.imul(b, 0x9e3779b1), 0x85ebca6b) >>> (32 - MEMO_SLOT_BITS);
     const table = this.table;
     const at = slot * this.slotLength;
-    const seen = table[at]!;
-    let handle = seen;
-    if (!(seen !== MEMO_EMPTY && table[at + 1] === e && table[at + 2] === b && trailHolds(words, table, at + 3, b >> 2))) {
+    let handle = table[at]!;
+    const hit = handle !== MEMO_EMPTY && table[at + 1] === e && table[at + 2] === b && trailHolds(words, table, at + 3, b >> 2);
+    if (!hit) {
       const frames = this.frames;
       frames[0] = eip >>> 0;
       const depth = walkFlat(words, ebp, frames, this.code, table, at + 3);
@@ -267,11 +267,13 @@ export class StackMemo {
   /** Puts the table's walk at `at` of (e, b) in the record of (e, b), else in the older record. */
   private remember(table: Int32Array, at: number, e: number, b: number, handle: number): void {
     const a = this.recentA;
-    if (a.eip === e && a.ebp === b) return a.take(table, at, handle);
     const other = this.recentB;
-    if (other.eip === e && other.ebp === b) return other.take(table, at, handle);
-    (this.replaceA ? a : other).take(table, at, handle);
-    this.replaceA = !this.replaceA;
+    if (a.eip === e && a.ebp === b) a.take(table, at, handle);
+    else if (other.eip === e && other.ebp === b) other.take(table, at, handle);
+    else {
+      (this.replaceA ? a : other).take(table, at, handle);
+      this.replaceA = !this.replaceA;
+    }
   }
 
   private clear(): void {
@@ -356,8 +358,6 @@ class RecentWalk {
   }
 
   forget(): void {
-    this.eip = 0;
-    this.ebp = 0;
     this.frames = -1;
   }
 }
