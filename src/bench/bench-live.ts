@@ -9,6 +9,7 @@
 //   npm run bench:live [-- --ops 1000000 --workload churn --reps 3]
 
 import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
 import { GUEST_IMAGE, bundledImage } from "../cli/images.js";
 import { nodePlatform } from "../host/node-platform.js";
 import { runMachine, type MachineResult } from "../machine/index.js";
@@ -36,18 +37,17 @@ async function once(mode: string, workload: string, ops: number): Promise<number
   return r.bridgeNsPerCall;
 }
 
-function option(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback;
-}
-
-const argv = process.argv.slice(2);
-if (argv[0] === "--one") {
-  console.log((await once(argv[1] ?? "page", option("workload", "churn"), Number(argv[2] ?? 1_000_000))).toFixed(1));
+// Node's own parser, strict: a misspelt option is refused rather than left at its default.
+const { values, positionals } = parseArgs({
+  options: { one: { type: "string" }, ops: { type: "string", default: "1000000" }, workload: { type: "string", default: "churn" }, reps: { type: "string", default: "3" } },
+  allowPositionals: true,
+});
+const workload = values.workload;
+if (values.one !== undefined) {
+  console.log((await once(values.one, workload, Number(positionals[0] ?? 1_000_000))).toFixed(1));
 } else {
-  const workload = option("workload", "churn");
-  const ops = Number(option("ops", "1000000"));
-  const reps = Number(option("reps", "3"));
+  const ops = Number(values.ops);
+  const reps = Number(values.reps);
   if (!Number.isInteger(ops) || ops < 1 || !Number.isInteger(reps) || reps < 1) throw new Error("bench-live: --ops and --reps take positive integers");
   const cli: number[] = [];
   const page: number[] = [];
