@@ -103,17 +103,33 @@ describe("the page's controls", () => {
     // What each panel shows, read once per display frame.
     const frames = await web.page.evaluate(async () => {
       const text = (id: string): string => document.getElementById(id)!.textContent ?? "";
-      const out: { seq: string; events: string; buddyinfo: string; chart: string; lines: number }[] = [];
+      const pixels = (id: string): string => (document.getElementById(id) as HTMLCanvasElement).toDataURL();
+      const out: { seq: string; events: string; buddyinfo: string; chart: string; listShown: boolean; liveShown: boolean; counters: string; at: number }[] = [];
       // Until the map has moved 30 times (a loaded machine draws fewer moving frames), at most 600 frames.
       let moves = 0;
       for (let i = 0; i < 600 && moves < 30; i++) {
-        await new Promise((resolve) => requestAnimationFrame(resolve));
-        const chart = (document.getElementById("frag") as HTMLCanvasElement).toDataURL();
-        const lines = document.getElementById("events")!.childElementCount;
-        out.push({ seq: document.getElementById("map")!.dataset.seq ?? "", events: text("event-count"), buddyinfo: text("buddyinfo"), chart, lines });
+        const at = await new Promise<number>((resolve) => requestAnimationFrame(resolve));
+        out.push({
+          seq: document.getElementById("map")!.dataset.seq ?? "",
+          events: pixels("events-live"),
+          buddyinfo: text("buddyinfo"),
+          chart: pixels("frag"),
+          listShown: !document.getElementById("events")!.hidden,
+          liveShown: !document.getElementById("events-live")!.hidden,
+          counters: text("status") + text("event-count"),
+          at,
+        });
         if (out.length > 1 && out[out.length - 1]!.seq !== out[out.length - 2]!.seq) moves++;
       }
       return out;
+    });
+    // The live log's colours: a kind's lines on the canvas are drawn in its DOM line's CSS colour.
+    const liveColours = await web.page.evaluate(() => {
+      const canvas = document.getElementById("events-live") as HTMLCanvasElement;
+      const data = canvas.getContext("2d")!.getImageData(0, 0, canvas.width, canvas.height).data;
+      const seen = new Set<string>();
+      for (let i = 0; i < data.length; i += 4) if (data[i + 3] === 255) seen.add(`${data[i]},${data[i + 1]},${data[i + 2]}`);
+      return [...seen];
     });
     await web.page.click("#stop");
     await waitForEnd(web.page);
@@ -124,20 +140,29 @@ describe("the page's controls", () => {
     const stats = (await web.page.evaluate(() => window.buddy86!.packetStats))!;
     expect(stats.stateCopies, JSON.stringify(stats)).toBeGreaterThan(10);
     expect(stats.recycled, JSON.stringify(stats)).toBeGreaterThanOrEqual(stats.stateCopies - 3);
-    const moved = frames.slice(1).filter((f, i) => f.seq !== frames[i]!.seq);
-    const with_ = (key: "events" | "buddyinfo" | "chart"): number => frames.slice(1).filter((f, i) => f.seq !== frames[i]!.seq && f[key] !== frames[i]![key]).length;
+    // From the first frame of this run on (the first frames may still show the last run, stopped).
+    const thisRun = frames.slice(frames.findIndex((f) => f.seq !== frames[0]!.seq));
+    const moved = thisRun.slice(1).filter((f, i) => f.seq !== thisRun[i]!.seq);
+    const with_ = (key: "events" | "buddyinfo" | "chart"): number => thisRun.slice(1).filter((f, i) => f.seq !== thisRun[i]!.seq && f[key] !== thisRun[i]![key]).length;
     // The map moves on most frames; the event log, buddyinfo and the chart move with it, not a few
     // times a second (which would leave them unchanged on most of the map's frames).
     expect(moved.length).toBeGreaterThan(10);
     expect(with_("events")).toBeGreaterThanOrEqual(0.9 * moved.length);
     expect(with_("buddyinfo")).toBeGreaterThanOrEqual(0.8 * moved.length);
     expect(with_("chart")).toBeGreaterThanOrEqual(0.6 * moved.length);
-    // A running guest's log shows the lines the panel holds at once (each line costs a frame layout
-    // and paint). The first frames may still show the last run (stopped, so 80 lines): from the first
-    // frame of this run on.
-    const thisRun = frames.slice(frames.findIndex((f) => f.seq !== frames[0]!.seq));
-    expect(Math.max(...thisRun.map((f) => f.lines)), JSON.stringify(thisRun.map((f) => f.lines))).toBeLessThanOrEqual(20);
-    expect(thisRun[thisRun.length - 1]!.lines).toBe(20);
+    // A running guest's log is drawn on the canvas that stands in for the list (its lines change every
+    // frame; as DOM text each change costs a layout and a paint), in the list's colours: alloc's
+    // orange (#ef8a3c) and free's green (#3fa36b) in fully covered pixels of glyphs.
+    expect(thisRun.every((f) => f.liveShown && !f.listShown), JSON.stringify(thisRun.map((f) => [f.liveShown, f.listShown]))).toBe(true);
+    expect(liveColours).toEqual(expect.arrayContaining(["239,138,60", "63,163,107"]));
+    // The text counters (status line, event count) move on a few times a second, not every frame:
+    // over the frames read, their changes are at least 200 ms apart.
+    const changes = thisRun.filter((f, i) => i > 0 && f.counters !== thisRun[i - 1]!.counters).map((f) => f.at);
+    expect(changes.length, "the counters never moved").toBeGreaterThan(0);
+    for (let i = 1; i < changes.length; i++) expect(changes[i]! - changes[i - 1]!).toBeGreaterThanOrEqual(200);
+    // Stopped, the list is back: the last 80 events, to scroll through.
+    await web.page.waitForFunction(() => document.getElementById("events")!.childElementCount === 80 && !document.getElementById("events")!.hidden, null, { timeout: 10_000 });
+    expect(await web.page.evaluate(() => document.getElementById("events-live")!.hidden)).toBe(true);
   }, 120_000);
 
   test("the speed check measures the CLI's code path and the live page in this browser, each in its own worker", async () => {

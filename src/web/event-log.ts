@@ -7,6 +7,8 @@ import { ZONE_NAMES, gfpToString } from "../mem/index.js";
 import { STATUSES } from "../protocol/abi.js";
 import { EVENT_KINDS, eventKindCode, type AllocatorEvent, type EventKind, type EventSubscriber } from "../observe/events.js";
 import { EVENT_RING_SIZE, E_EIP, E_GFP, E_KIND, E_NPAGES, E_PFN, E_RECORD, E_SEQ, E_STACK, E_STRIDE, KIND_MARK, KIND_MERGE, KIND_SPLIT } from "../observe/layout.js";
+import type { LiveLogCanvas } from "./live-log.js";
+import type { EventLine } from "./worker-protocol.js";
 import { hexAddr } from "./model.js";
 
 export { EVENT_RING_SIZE };
@@ -178,8 +180,8 @@ export function formatEvent(e: LoggedEvent): string {
 }
 
 /** The newest `limit` events of a log as display lines, oldest first. */
-export function recentLines(log: EventLog, limit = SHOWN_LINES): { kind: string; text: string; pfn: number }[] {
-  const out: { kind: string; text: string; pfn: number }[] = [];
+export function recentLines(log: EventLog, limit = SHOWN_LINES): EventLine[] {
+  const out: EventLine[] = [];
   for (let back = Math.min(log.size, limit) - 1; back >= 0; back--) {
     const e = log.get(back);
     out.push({ kind: e.kind, text: formatEvent(e), pfn: e.pfn });
@@ -192,19 +194,36 @@ export class EventLogView {
   private shownLines = -1;
   /** The line elements, newest first, with what each shows. */
   private readonly rows: { line: HTMLElement; kind: string; text: string; pfn: number }[] = [];
+  /** Whether the live canvas stands in for the list (a moving run). */
+  private live = false;
 
   /**
-   * The element lays its children out with flex-direction: column-reverse (style.css), newest
-   * first in the DOM: it stays scrolled to the newest line by itself, with no scroll position to
-   * read or set (either would force a layout at every redraw).
+   * `element` lays its children out with flex-direction: column-reverse (style.css), newest first in
+   * the DOM: it stays scrolled to the newest line by itself, with no scroll position to read or set
+   * (either would force a layout at every redraw). While a run moves, `canvas` takes its place
+   * (live-log.ts): its lines change every frame, and on a canvas that costs no layout.
    */
-  constructor(private readonly element: HTMLElement) {}
+  constructor(
+    private readonly element: HTMLElement,
+    private readonly canvas: LiveLogCanvas,
+  ) {}
 
   /**
-   * Redraws if the log changed since the last call: `lines` are the newest events, oldest first. The
-   * line elements are kept and rewritten in place (it runs every display frame while a guest runs).
+   * Redraws if the log changed since the last call: `lines` are the newest events, oldest first.
+   * `moving` (the guest runs) draws them on the canvas; otherwise the list shows them, its line
+   * elements kept and rewritten in place.
    */
-  render(total: number, lines: readonly { kind: string; text: string; pfn: number }[]): void {
+  render(total: number, lines: readonly EventLine[], moving: boolean): void {
+    if (moving !== this.live) {
+      this.live = moving;
+      this.canvas.canvas.hidden = !moving;
+      this.element.hidden = moving;
+      if (moving) this.canvas.fit();
+    }
+    if (moving) {
+      this.canvas.render(total, lines);
+      return;
+    }
     // The same events may come back as more lines (a run that paused: see worker.ts).
     if (total === this.shownTotal && lines.length === this.shownLines) return;
     this.shownTotal = total;

@@ -10,6 +10,7 @@ import { ZONE_NAMES } from "../mem/index.js";
 import { byId, composeCmdline, loadKernel, readSettings, setButtons } from "./controls.js";
 import { drawBuddyinfoBars, drawUnusableIndex, type FreeBlockSamples, type ZoneBlocks } from "./charts.js";
 import { EventLogView, formatEvent, recentLines } from "./event-log.js";
+import { LiveLogCanvas } from "./live-log.js";
 import { renderInspector, type FrameDetails } from "./inspector.js";
 import type { RunSettings } from "./live-run.js";
 import { MemoryMapView, type OwnerColourOf } from "./map-view.js";
@@ -17,16 +18,16 @@ import { hexAddr, zoneSpans, type BlockInfo, type MemorySnapshot, type OwnerTabl
 import { ownerColour, type ColourMode } from "./palette.js";
 import { RemoteRun, remoteCliRun, warmReferences, warmUp } from "./remote-run.js";
 import { TraceReplay } from "./replay.js";
-import { renderLegend, renderStatus } from "./panels.js";
+import { StatusLine, renderLegend, setText } from "./panels.js";
 import { speedCheck, type SpeedResult } from "./speed-check.js";
-import type { PacketStats } from "./worker-protocol.js";
+import type { EventLine, PacketStats } from "./worker-protocol.js";
 
 /** What the panels draw from: a live run or a replay. */
 interface ViewSource {
   snapshot: MemorySnapshot | null;
   samples: FreeBlockSamples | null;
   buddyinfo: { text: string; zones: ZoneBlocks[] } | null;
-  events: { total: number; lines: { kind: string; text: string; pfn: number }[] } | null;
+  events: { total: number; lines: EventLine[] } | null;
   details: (pfn: number) => Promise<FrameDetails>;
   ownerColourOf: OwnerColourOf | null;
   /** True while the state changes on its own (a running guest, a playing replay). */
@@ -61,6 +62,11 @@ declare global {
   }
 }
 
+/**
+ * How often the text counters (the status line's calls and free frames, the event count) move on while
+ * the guest runs: four times a second, as a person reads a counter; the panels move every frame.
+ */
+const COUNTER_MS = 250;
 /** How often a hovered or pinned frame's owner and history are asked for again while the guest runs. */
 const DETAILS_MS = 250;
 /** The warm-up's guest and length: the bundled guest's demo at 200 ops, about 66,000 calls (2 s here). */
@@ -82,7 +88,10 @@ class Page {
   private error: string | null = null;
   private speed: SpeedResult | null = null;
   private readonly map = new MemoryMapView(byId<HTMLCanvasElement>("map"));
-  private readonly eventView = new EventLogView(byId("events"));
+  private readonly statusLine = new StatusLine(byId("status"));
+  /** When draw last wrote the counters a moving run changes every frame (status line, event count). */
+  private countersAt = 0;
+  private readonly eventView = new EventLogView(byId("events"), new LiveLogCanvas(byId<HTMLCanvasElement>("events-live"), byId("events")));
   private mode: ColourMode = "order";
   private hoverPfn = -1;
   private pinnedPfn = -1;
@@ -275,12 +284,16 @@ class Page {
       drawBuddyinfoBars(byId<HTMLCanvasElement>("buddyinfo-bars"), src.buddyinfo.zones);
     }
     this.renderConsole();
-    this.renderStatus();
+    // Counters a moving run changes every frame are text: written at most every COUNTER_MS then (a
+    // DOM change costs the page a layout and a paint, the log's canvas does not: live-log.ts).
+    const counters = !src.moving || now - this.countersAt >= COUNTER_MS;
+    if (counters) this.countersAt = now;
+    this.renderStatus(counters);
     renderLegend(byId("legend"), this.mode, snap?.maxOrder ?? 10, this.ownerFrames);
     this.renderChart(src);
     if (src.events !== null) {
-      this.eventView.render(src.events.total, src.events.lines);
-      byId("event-count").textContent = `${src.events.total} events`;
+      this.eventView.render(src.events.total, src.events.lines, src.moving);
+      if (counters) setText(byId("event-count"), `${src.events.total} events`);
     }
     this.dirty = false;
   }
@@ -359,8 +372,9 @@ class Page {
     if (this.consoleFollow) el.scrollTop = el.scrollHeight;
   }
 
-  private renderStatus(): void {
-    renderStatus(byId("status"), this.error, this.run, this.replay);
+  /** The status line; `counters`: a running guest's call count may move on (see draw). */
+  private renderStatus(counters = true): void {
+    this.statusLine.render(this.error, this.run, this.replay, counters);
   }
 
   private updateZoomButtons(snap: MemorySnapshot): void {

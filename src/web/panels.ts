@@ -2,7 +2,8 @@
 // order, one swatch per state, or the owners seen in the last drawing, most frames first), and the
 // status line above the map (what runs, its state, calls, free frames, the last MARK; once ended, how
 // it ended and its ns per bridge call; a replay's position). The status line's data-* attributes
-// (state, calls, exit code, ns per call) are there for scripts and tests.
+// (state, calls, exit code, ns per call) are there for scripts and tests. Text is written only when
+// it changes: any change costs the page a layout and a paint.
 
 import { ALLOC_BY_ORDER, COLOURS, FREE_BY_ORDER, cssColour, ownerColour, type ColourMode } from "./palette.js";
 import type { RemoteRun } from "./remote-run.js";
@@ -61,32 +62,58 @@ export function renderLegend(target: HTMLElement, mode: ColourMode, maxOrder: nu
   target.replaceChildren(...items);
 }
 
-/** Writes the status line. */
-export function renderStatus(el: HTMLElement, error: string | null, run: RemoteRun | null, replay: TraceReplay | null): void {
-  if (error !== null) {
-    el.dataset.state = "error";
-    el.textContent = error;
-    return;
-  }
-  if (run !== null) {
-    el.dataset.state = run.state;
-    el.dataset.calls = String(run.calls);
-    const what = `${run.settings.kernelName} "${run.settings.cmdline}"`;
-    const r = run.report;
-    if (r !== null) {
-      el.dataset.exitCode = String(r.exitCode);
-      el.dataset.nsPerCall = String(r.bridgeNsPerCall ?? "");
-      const ns = r.bridgeNsPerCall === null ? "n/a" : `${r.bridgeNsPerCall.toFixed(0)} ns`;
-      el.textContent = `${r.reason}: ${r.message} · ${run.calls} calls · ${ns} per bridge call (guest ${r.guestMs.toFixed(0)} ms) · ${what}`;
-    } else {
-      const mark = run.lastMark === null ? "" : ` · last MARK "${run.lastMark.label}" at call ${run.lastMark.seq}`;
-      el.textContent = `${run.state} · call ${run.calls}${run.freeFrames >= 0 ? ` · ${run.freeFrames} free frames` : ""}${mark} · ${what}`;
+/** Sets an element's text, unless it shows that text already (a write costs a layout, a compare does not). */
+export function setText(el: HTMLElement, text: string): void {
+  if (el.textContent !== text) el.textContent = text;
+}
+
+/** Sets a data-* attribute, unless it holds that value already. */
+function setData(el: HTMLElement, key: string, value: string): void {
+  if (el.dataset[key] !== value) el.dataset[key] = value;
+}
+
+/**
+ * The status line. A running guest's counters (its calls and free frames) move on only when the
+ * caller says so (page.ts writes them a few times a second: each write of text costs the page a
+ * layout and a paint); everything else shows at once, and so do the counters of a paused or ended run.
+ */
+export class StatusLine {
+  private calls = 0;
+  private freeFrames = -1;
+
+  constructor(private readonly el: HTMLElement) {}
+
+  render(error: string | null, run: RemoteRun | null, replay: TraceReplay | null, counters: boolean): void {
+    const el = this.el;
+    if (error !== null) {
+      setData(el, "state", "error");
+      setText(el, error);
+      return;
     }
-    return;
-  }
-  if (replay !== null) {
-    el.dataset.state = "replay";
-    const cut = replay.eventsCut ? " · events were cut by --trace-limit: later moments show snapshots only" : "";
-    el.textContent = `replay · call ${replay.seq} of ${replay.firstSeq}..${replay.lastSeq} · ${replay.model.snapshots.length} snapshots${cut}`;
+    if (run !== null) {
+      if (counters || run.state !== "running") {
+        this.calls = run.calls;
+        this.freeFrames = run.freeFrames;
+      }
+      setData(el, "state", run.state);
+      setData(el, "calls", String(this.calls));
+      const what = `${run.settings.kernelName} "${run.settings.cmdline}"`;
+      const r = run.report;
+      if (r !== null) {
+        setData(el, "exitCode", String(r.exitCode));
+        setData(el, "nsPerCall", String(r.bridgeNsPerCall ?? ""));
+        const ns = r.bridgeNsPerCall === null ? "n/a" : `${r.bridgeNsPerCall.toFixed(0)} ns`;
+        setText(el, `${r.reason}: ${r.message} · ${run.calls} calls · ${ns} per bridge call (guest ${r.guestMs.toFixed(0)} ms) · ${what}`);
+      } else {
+        const mark = run.lastMark === null ? "" : ` · last MARK "${run.lastMark.label}" at call ${run.lastMark.seq}`;
+        setText(el, `${run.state} · call ${this.calls}${this.freeFrames >= 0 ? ` · ${this.freeFrames} free frames` : ""}${mark} · ${what}`);
+      }
+      return;
+    }
+    if (replay !== null) {
+      setData(el, "state", "replay");
+      const cut = replay.eventsCut ? " · events were cut by --trace-limit: later moments show snapshots only" : "";
+      setText(el, `replay · call ${replay.seq} of ${replay.firstSeq}..${replay.lastSeq} · ${replay.model.snapshots.length} snapshots${cut}`);
+    }
   }
 }

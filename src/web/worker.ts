@@ -16,10 +16,9 @@ import { TimelineFeed } from "../observe/timeline.js";
 import type { FramePacket, FromWorker, PacketStats, ToWorker } from "./worker-protocol.js";
 
 /**
- * Event lines a packet carries. While the guest runs they all change every frame, and each one costs
- * the page layout, text shaping and paint (the log was the dearest panel to draw: about a quarter of
- * the page's per-frame time on churn), so a running guest sends what the panel shows at once; a
- * paused or ended one sends the last EVENT_LINES_STOPPED, to scroll back through.
+ * Event lines a packet carries. While the guest runs they all change every frame and the page draws
+ * them on a canvas (live-log.ts), so a running guest sends what the panel shows at once (about 17
+ * lines); a paused or ended one sends the last EVENT_LINES_STOPPED, to scroll back through.
  */
 const EVENT_LINES_RUNNING = 20;
 const EVENT_LINES_STOPPED = 80;
