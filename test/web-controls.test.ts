@@ -131,6 +131,25 @@ describe("the page's controls", () => {
       for (let i = 0; i < data.length; i += 4) if (data[i + 3] === 255) seen.add(`${data[i]},${data[i + 1]},${data[i + 2]}`);
       return [...seen];
     });
+    // A window resized while the guest runs: the canvas's pixels follow its box (one column below
+    // 1100 pixels, where the log is as wide as the page), and it is drawn again.
+    const viewport = web.page.viewportSize()!;
+    await web.page.setViewportSize({ width: 1000, height: viewport.height });
+    const fitted = () => web.page.evaluate(() => {
+      const canvas = document.getElementById("events-live") as HTMLCanvasElement;
+      return { box: Math.round(canvas.clientWidth * devicePixelRatio), pixels: canvas.width };
+    });
+    await web.page.waitForFunction(() => {
+      const canvas = document.getElementById("events-live") as HTMLCanvasElement;
+      return canvas.clientWidth > 600 && canvas.width === Math.round(canvas.clientWidth * devicePixelRatio);
+    }, null, { timeout: 10_000 });
+    const wide = await fitted();
+    await web.page.setViewportSize(viewport);
+    await web.page.waitForFunction(() => {
+      const canvas = document.getElementById("events-live") as HTMLCanvasElement;
+      return canvas.clientWidth < 600 && canvas.width === Math.round(canvas.clientWidth * devicePixelRatio);
+    }, null, { timeout: 10_000 });
+    expect(wide.pixels).toBe(wide.box);
     await web.page.click("#stop");
     await waitForEnd(web.page);
     await web.page.selectOption("#speed", "0");

@@ -35,7 +35,12 @@ export class LiveLogCanvas {
   constructor(
     readonly canvas: HTMLCanvasElement,
     private readonly list: HTMLElement,
-  ) {}
+  ) {
+    // A window resized while it shows: its pixels follow its box again (the next render redraws).
+    new ResizeObserver(() => {
+      if (!canvas.hidden && this.context !== null) this.fit();
+    }).observe(canvas);
+  }
 
   /**
    * Sizes the canvas's pixels to its box at the device's pixel ratio. Reads layout: call it when
