@@ -1,9 +1,11 @@
 // The page's event log ring (src/web/event-log.ts, no DOM): events come back as pushed, newest first;
-// labels (MARKs, port misuse) stay with their event and leave when the ring overwrites it.
+// labels (MARKs, port misuse) stay with their event and leave when the ring overwrites it. And the
+// live log's cut of a line too long for its panel (src/web/live-log.ts fitLine).
 
 import { describe, expect, it } from "vitest";
 import { blankEvent, EVENT_KINDS, type AllocatorEvent } from "../src/observe/events.js";
-import { EVENT_RING_SIZE, EventLog } from "../src/web/event-log.js";
+import { EVENT_RING_SIZE, EventLog, formatEvent } from "../src/web/event-log.js";
+import { fitLine } from "../src/web/live-log.js";
 
 function event(fields: Partial<AllocatorEvent>): AllocatorEvent {
   return { ...blankEvent(), ...fields };
@@ -43,5 +45,30 @@ describe("event log ring", () => {
     expect(oldest.label).toBe("");
     expect(log.get(0).label).toBe("");
     expect(log.get(0).kind).toBe("free");
+  });
+});
+
+describe("a live log line cut to its panel", () => {
+  const long = { kind: "alloc" as const, seq: 12345678, record: 3, pfn: 0x12345, order: 3, npages: 8, zone: 1, gfp: 0x100, status: 0, label: "", where: "pagetable_map_range" };
+  const line = { text: formatEvent(long), where: long.where };
+
+  it("is itself when it fits", () => {
+    expect(fitLine(line, line.text.length)).toBe(line.text);
+  });
+
+  it("keeps its owner whole and its start, and loses the middle", () => {
+    expect(line.text.length).toBeGreaterThan(69);
+    for (let chars = 50; chars < line.text.length; chars++) {
+      const cut = fitLine(line, chars);
+      expect(cut.length).toBeLessThanOrEqual(chars);
+      expect(cut.endsWith(`… ${long.where}`)).toBe(true);
+      expect(line.text.startsWith(cut.slice(0, cut.indexOf("…")))).toBe(true);
+    }
+  });
+
+  it("cuts the end when the owner would leave too little of the rest", () => {
+    const cut = fitLine(line, 30);
+    expect(cut).toBe(`${line.text.slice(0, 29)}…`);
+    expect(fitLine({ text: line.text, where: "" }, 40)).toBe(`${line.text.slice(0, 39)}…`);
   });
 });

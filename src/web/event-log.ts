@@ -184,7 +184,7 @@ export function recentLines(log: EventLog, limit = SHOWN_LINES): EventLine[] {
   const out: EventLine[] = [];
   for (let back = Math.min(log.size, limit) - 1; back >= 0; back--) {
     const e = log.get(back);
-    out.push({ kind: e.kind, text: formatEvent(e), pfn: e.pfn });
+    out.push({ kind: e.kind, text: formatEvent(e), pfn: e.pfn, where: e.where });
   }
   return out;
 }
@@ -219,6 +219,8 @@ export class EventLogView {
       this.canvas.canvas.hidden = !moving;
       this.element.hidden = moving;
       if (moving) this.canvas.fit();
+      // The list shows what it last drew, perhaps another run's: it is written afresh when it returns.
+      this.shownTotal = -1;
     }
     if (moving) {
       this.canvas.render(total, lines);

@@ -13,6 +13,8 @@ import type { EventLine } from "./worker-protocol.js";
 interface KindStyle {
   font: string;
   colour: string;
+  /** One character's width in this (monospace) font, in CSS pixels. */
+  charWidth: number;
 }
 
 /** Pixels between the canvas's left edge and the text (the DOM lines start at the panel's edge). */
@@ -24,6 +26,7 @@ export class LiveLogCanvas {
   private lineHeight = 15;
   private width = 0;
   private height = 0;
+  private ratio = 0;
   /** The total and line count drawn last (-1: nothing drawn since it was sized). */
   private drawnTotal = -1;
   private drawnLines = -1;
@@ -36,27 +39,35 @@ export class LiveLogCanvas {
     readonly canvas: HTMLCanvasElement,
     private readonly list: HTMLElement,
   ) {
-    // A window resized while it shows: its pixels follow its box again (the next render redraws).
+    // A window resized, zoomed or moved to another screen while it shows: its pixels follow its box
+    // again (the next render redraws). Its device-pixel box changes with the pixel ratio too.
     new ResizeObserver(() => {
       if (!canvas.hidden && this.context !== null) this.fit();
-    }).observe(canvas);
+    }).observe(canvas, { box: "device-pixel-content-box" });
   }
 
   /**
-   * Sizes the canvas's pixels to its box at the device's pixel ratio. Reads layout: call it when
-   * the canvas is shown, not every frame.
+   * Sizes the canvas's pixels to its box at the device's pixel ratio; nothing when they fit already
+   * (a resize of the pixels clears them). Reads layout: call it when the canvas is shown, not every
+   * frame.
    */
   fit(): void {
     const ratio = window.devicePixelRatio || 1;
-    this.width = this.canvas.clientWidth;
-    this.height = this.canvas.clientHeight;
-    this.canvas.width = Math.max(1, Math.round(this.width * ratio));
-    this.canvas.height = Math.max(1, Math.round(this.height * ratio));
+    const rect = this.canvas.getBoundingClientRect();
+    const pixelWidth = Math.max(1, Math.round(rect.width * ratio));
+    const pixelHeight = Math.max(1, Math.round(rect.height * ratio));
+    if (this.context !== null && this.canvas.width === pixelWidth && this.canvas.height === pixelHeight && this.ratio === ratio) return;
+    this.width = rect.width;
+    this.height = rect.height;
+    this.ratio = ratio;
+    this.canvas.width = pixelWidth;
+    this.canvas.height = pixelHeight;
     const context = this.canvas.getContext("2d");
     if (context === null) throw new Error("live event log: no 2D context for its canvas");
     context.setTransform(ratio, 0, 0, ratio, 0, 0);
     context.textBaseline = "middle";
     this.context = context;
+    this.styles.clear();
     this.lineHeight = this.styleOf("alloc").lineHeight;
     this.drawnTotal = -1;
   }
@@ -78,7 +89,7 @@ export class LiveLogCanvas {
       // The context's font and colour setters parse their strings: set them only when they change.
       if (style.font !== font) ctx.font = font = style.font;
       if (style.colour !== colour) ctx.fillStyle = colour = style.colour;
-      ctx.fillText(line.text, LEFT, y);
+      ctx.fillText(fitLine(line, Math.floor((this.width - LEFT) / style.charWidth)), LEFT, y);
     }
   }
 
@@ -90,9 +101,27 @@ export class LiveLogCanvas {
     const cs = getComputedStyle(probe);
     const fontSize = parseFloat(cs.fontSize);
     const lineHeight = cs.lineHeight === "normal" ? 1.2 * fontSize : parseFloat(cs.lineHeight);
-    const style = { font: `${cs.fontStyle} ${cs.fontWeight} ${cs.fontSize} ${cs.fontFamily}`, colour: cs.color, lineHeight };
+    const font = `${cs.fontStyle} ${cs.fontWeight} ${cs.fontSize} ${cs.fontFamily}`;
+    const colour = cs.color;
+    // (A computed style is live: read before the probe leaves the document, it empties after.)
     probe.remove();
+    const ctx = this.context!;
+    ctx.font = font;
+    const style = { font, colour, lineHeight, charWidth: ctx.measureText("0").width };
     this.styles.set(kind, style);
     return style;
   }
+}
+
+/**
+ * A line cut to `chars` characters: the middle goes (marked "…") and its owner, which ends it, stays
+ * whole, so a narrow panel still names who asked; a line that fits is itself.
+ */
+export function fitLine(line: Pick<EventLine, "text" | "where">, chars: number): string {
+  const text = line.text;
+  if (text.length <= chars) return text;
+  const where = line.where;
+  // The owner and at least the event number, its kind and order before it; else the line's start.
+  if (where !== "" && text.endsWith(where) && chars - where.length - 2 >= 24) return `${text.slice(0, chars - where.length - 2).trimEnd()}… ${where}`;
+  return `${text.slice(0, Math.max(0, chars - 1))}…`;
 }

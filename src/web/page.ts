@@ -63,8 +63,9 @@ declare global {
 }
 
 /**
- * How often the text counters (the status line's calls and free frames, the event count) move on while
- * the guest runs: four times a second, as a person reads a counter; the panels move every frame.
+ * How often the text counters (the status line's calls and free frames, the event count, a replay's
+ * call) move on while they move: four times a second, as a person reads a counter; the panels move
+ * every frame.
  */
 const COUNTER_MS = 250;
 /** How often a hovered or pinned frame's owner and history are asked for again while the guest runs. */

@@ -73,13 +73,15 @@ function setData(el: HTMLElement, key: string, value: string): void {
 }
 
 /**
- * The status line. A running guest's counters (its calls and free frames) move on only when the
- * caller says so (page.ts writes them a few times a second: each write of text costs the page a
- * layout and a paint); everything else shows at once, and so do the counters of a paused or ended run.
+ * The status line. A running guest's counters (its calls and free frames) and a replay's call move on
+ * only when the caller says so (page.ts: a few times a second while they move, at once otherwise; each
+ * write of text costs the page a layout and a paint); everything else shows at once, and so do the
+ * counters of a paused or ended run.
  */
 export class StatusLine {
   private calls = 0;
   private freeFrames = -1;
+  private replaySeq = 0;
 
   constructor(private readonly el: HTMLElement) {}
 
@@ -111,9 +113,11 @@ export class StatusLine {
       return;
     }
     if (replay !== null) {
+      // A playing replay's call moves on every frame, as a running guest's count does.
+      if (counters) this.replaySeq = replay.seq;
       setData(el, "state", "replay");
       const cut = replay.eventsCut ? " · events were cut by --trace-limit: later moments show snapshots only" : "";
-      setText(el, `replay · call ${replay.seq} of ${replay.firstSeq}..${replay.lastSeq} · ${replay.model.snapshots.length} snapshots${cut}`);
+      setText(el, `replay · call ${this.replaySeq} of ${replay.firstSeq}..${replay.lastSeq} · ${replay.model.snapshots.length} snapshots${cut}`);
     }
   }
 }

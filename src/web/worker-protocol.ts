@@ -27,6 +27,8 @@ export interface EventLine {
   kind: string;
   text: string;
   pfn: number;
+  /** The owner or EIP symbol that ends `text` ("" when none): kept whole when a line is cut. */
+  where: string;
 }
 
 export type ToWorker =
