@@ -216,9 +216,8 @@ export class EventLogView {
   render(total: number, lines: readonly EventLine[], moving: boolean): void {
     if (moving !== this.live) {
       this.live = moving;
-      this.canvas.canvas.hidden = !moving;
       this.element.hidden = moving;
-      if (moving) this.canvas.fit();
+      this.canvas.show(moving);
       // The list shows what it last drew, perhaps another run's: it is written afresh when it returns.
       this.shownTotal = -1;
     }

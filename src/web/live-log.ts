@@ -36,14 +36,27 @@ export class LiveLogCanvas {
    * styles the lines copy.
    */
   constructor(
-    readonly canvas: HTMLCanvasElement,
+    private readonly canvas: HTMLCanvasElement,
     private readonly list: HTMLElement,
   ) {
     // A window resized, zoomed or moved to another screen while it shows: its pixels follow its box
-    // again (the next render redraws). Its device-pixel box changes with the pixel ratio too.
-    new ResizeObserver(() => {
+    // again (the next render redraws). Its device-pixel box changes with the pixel ratio too; a
+    // browser without that box (WebKit) refuses the option, and then hears of resizes only.
+    const observer = new ResizeObserver(() => {
       if (!canvas.hidden && this.context !== null) this.fit();
-    }).observe(canvas, { box: "device-pixel-content-box" });
+    });
+    try {
+      observer.observe(canvas, { box: "device-pixel-content-box" });
+    } catch (error) {
+      if (!(error instanceof TypeError)) throw error;
+      observer.observe(canvas);
+    }
+  }
+
+  /** Shows the canvas in the list's place (sized to its box), or hides it. */
+  show(shown: boolean): void {
+    this.canvas.hidden = !shown;
+    if (shown) this.fit();
   }
 
   /**
