@@ -140,6 +140,14 @@ describe("the page's controls", () => {
       });
       return { seen: [...seen], css };
     });
+    // A click on the live log's newest line pins the frame it names (every event of this run's
+    // random workload names one).
+    const liveBox = (await web.page.locator("#events-live").boundingBox())!;
+    await web.page.mouse.click(liveBox.x + 40, liveBox.y + liveBox.height - 4);
+    await web.page.waitForFunction(() => {
+      const inspector = document.getElementById("inspector")!;
+      return Number(inspector.dataset.pfn) >= 0 && inspector.textContent!.startsWith("[pinned]");
+    }, null, { timeout: 10_000 });
     // A window resized while the guest runs: the canvas's pixels follow its box (one column below
     // 1100 pixels, where the log is as wide as the page), and its lines are drawn again (a resize of
     // a canvas's pixels clears them).

@@ -185,6 +185,14 @@ describe("paused at a MARK, the map shows the CLI's view", () => {
     const owner2 = trace.owners!.stacks[String(stack2)]!;
     await web.page.waitForFunction((want) => document.getElementById("inspector")!.textContent!.includes(want), `owner: ${owner2.owner}`, { timeout: 10_000 });
     expect(await web.page.textContent("#inspector")).toContain("history (newest first):");
+    // A click on an event line pins the frame it names.
+    const line = web.page.locator("#events [data-pfn]").nth(3);
+    const linePfn = Number(await line.getAttribute("data-pfn"));
+    await line.click();
+    await web.page.waitForFunction((pfn) => {
+      const inspector = document.getElementById("inspector")!;
+      return inspector.dataset.pfn === String(pfn) && inspector.textContent!.startsWith("[pinned]");
+    }, linePfn, { timeout: 10_000 });
     expect(web.problems).toEqual([]);
   }, 180_000);
   test("owner colouring names the guest functions holding memory, while paused and after the run ends", async () => {

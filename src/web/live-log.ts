@@ -5,8 +5,9 @@
 // in a frame costs that whole pipeline (docs/web.md, Speed): on a two-core machine the renderer
 // then takes CPU from the guest's worker. Drawn with fillText, a frame's new lines cost the canvas
 // alone. The lines look as the DOM list draws them: font, line height and colour per kind are read
-// from the list's own CSS (style.css .ev-KIND), once per kind. When the run pauses or ends, the
-// page shows the DOM list again (EventLogView), to scroll back through and select.
+// from the list's own CSS (style.css .ev-KIND), once per kind. A click on a line pins its frame, as
+// on the list (pfnAt). When the run pauses or ends, the page shows the DOM list again
+// (EventLogView), to scroll back through and select.
 
 import type { EventLine } from "./worker-protocol.js";
 
@@ -30,6 +31,9 @@ export class LiveLogCanvas {
   /** The total and line count drawn last (-1: nothing drawn since it was sized). */
   private drawnTotal = -1;
   private drawnLines = -1;
+  /** The frame each drawn line names, bottom line first (-1: none, a MARK say); `shown` of them. */
+  private readonly drawnPfns: number[] = [];
+  private shown = 0;
 
   /**
    * `canvas` takes the list's place while a run moves; `list` is the DOM list (#events), whose
@@ -96,14 +100,22 @@ export class LiveLogCanvas {
     let font = "";
     let colour = "";
     let y = this.height - this.lineHeight / 2;
+    this.shown = 0;
     for (let i = lines.length - 1; i >= 0 && y > -this.lineHeight / 2; i--, y -= this.lineHeight) {
       const line = lines[i]!;
+      this.drawnPfns[this.shown++] = line.pfn;
       const style = this.styles.get(line.kind) ?? this.styleOf(line.kind);
       // The context's font and colour setters parse their strings: set them only when they change.
       if (style.font !== font) ctx.font = font = style.font;
       if (style.colour !== colour) ctx.fillStyle = colour = style.colour;
       ctx.fillText(fitLine(line, Math.floor((this.width - LEFT) / style.charWidth)), LEFT, y);
     }
+  }
+
+  /** The frame named by the line drawn at `y` CSS pixels from the canvas's top, or -1 (none there). */
+  pfnAt(y: number): number {
+    const fromBottom = Math.floor((this.height - y) / this.lineHeight);
+    return fromBottom >= 0 && fromBottom < this.shown ? this.drawnPfns[fromBottom]! : -1;
   }
 
   /** The style of a kind's DOM line (computed once per kind, from a probe line in the list). */

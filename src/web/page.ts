@@ -92,7 +92,8 @@ class Page {
   private readonly statusLine = new StatusLine(byId("status"));
   /** When draw last wrote the counters a moving run changes every frame (status line, event count). */
   private countersAt = 0;
-  private readonly eventView = new EventLogView(byId("events"), new LiveLogCanvas(byId<HTMLCanvasElement>("events-live"), byId("events")));
+  private readonly liveLog = new LiveLogCanvas(byId<HTMLCanvasElement>("events-live"), byId("events"));
+  private readonly eventView = new EventLogView(byId("events"), this.liveLog);
   private mode: ColourMode = "order";
   private hoverPfn = -1;
   private pinnedPfn = -1;
@@ -128,6 +129,7 @@ class Page {
   constructor() {
     this.wireControls();
     this.wireMap();
+    this.wireLog();
     setButtons("idle");
     requestAnimationFrame((t) => this.frame(t));
     if (new URLSearchParams(location.search).get("warm") !== "0") this.warmDone = this.warm();
@@ -448,6 +450,20 @@ class Page {
       this.state = "running";
       setButtons("running");
     }
+  }
+
+  /** A click on an event line (the list's, or the live canvas's) pins the frame it names. */
+  private wireLog(): void {
+    const pin = (pfn: number): void => {
+      if (!(pfn >= 0)) return;
+      this.pinnedPfn = pfn;
+      this.dirty = true;
+    };
+    byId("events").addEventListener("click", (e) => {
+      const line = (e.target as Element).closest<HTMLElement>("[data-pfn]");
+      if (line !== null) pin(Number(line.dataset.pfn));
+    });
+    byId("events-live").addEventListener("click", (e) => pin(this.liveLog.pfnAt(e.offsetY)));
   }
 
   private wireMap(): void {
