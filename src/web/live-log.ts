@@ -11,15 +11,14 @@
 
 import type { EventLine } from "./worker-protocol.js";
 
+/** How a kind's DOM line is drawn: its CSS font and colour, and its metrics in CSS pixels. */
 interface KindStyle {
   font: string;
   colour: string;
-  /** One character's width in this (monospace) font, in CSS pixels. */
+  lineHeight: number;
+  /** One character's width in this (monospace) font. */
   charWidth: number;
 }
-
-/** Pixels between the canvas's left edge and the text (the DOM lines start at the panel's edge). */
-const LEFT = 0;
 
 export class LiveLogCanvas {
   private readonly styles = new Map<string, KindStyle>();
@@ -108,7 +107,8 @@ export class LiveLogCanvas {
       // The context's font and colour setters parse their strings: set them only when they change.
       if (style.font !== font) ctx.font = font = style.font;
       if (style.colour !== colour) ctx.fillStyle = colour = style.colour;
-      ctx.fillText(fitLine(line, Math.floor((this.width - LEFT) / style.charWidth)), LEFT, y);
+      // At the left edge, as the list's lines start.
+      ctx.fillText(fitLine(line, Math.floor(this.width / style.charWidth)), 0, y);
     }
   }
 
@@ -119,7 +119,7 @@ export class LiveLogCanvas {
   }
 
   /** The style of a kind's DOM line (computed once per kind, from a probe line in the list). */
-  private styleOf(kind: string): KindStyle & { lineHeight: number } {
+  private styleOf(kind: string): KindStyle {
     const probe = document.createElement("div");
     probe.className = `ev ev-${kind}`;
     this.list.appendChild(probe);

@@ -73,10 +73,10 @@ function setData(el: HTMLElement, key: string, value: string): void {
 }
 
 /**
- * The status line. A running guest's counters (its calls and free frames) and a replay's call move on
- * only when the caller says so (page.ts: a few times a second while they move, at once otherwise; each
- * write of text costs the page a layout and a paint); everything else shows at once, and so do the
- * counters of a paused or ended run.
+ * The status line. A run's counters (its calls and free frames) and a replay's call move on only when
+ * the caller says so (page.ts: a few times a second while they move, at once when they stand still;
+ * each write of text costs the page a layout and a paint); everything else shows at once, and an
+ * ended run's line gives its exact call count from the report.
  */
 export class StatusLine {
   private calls = 0;
@@ -93,7 +93,7 @@ export class StatusLine {
       return;
     }
     if (run !== null) {
-      if (counters || run.state !== "running") {
+      if (counters) {
         this.calls = run.calls;
         this.freeFrames = run.freeFrames;
       }
