@@ -1,6 +1,7 @@
 // EventSubscriber.onBlock, the hub's numbers-only path for alloc, free, split and merge, against the
-// stamped-event path it stands in for: the web page's event log and page owner (PresentOwner), the
-// CLI's page owner and the per-order counters fed through onBlock end a real guest's run exactly as
+// stamped-event path it stands in for: the web page's event ring (read by its event log and its page
+// owner, PresentOwner), the CLI's page owner and the per-order counters fed through onBlock end a
+// real guest's run exactly as
 // their twins fed only through onEvent (same ring entries in the same order, stacks included; same
 // owner records, peak and invalid frees; same counts). The web page's present-only owner also keeps,
 // for every frame it names, the CLI's page owner's record. Workloads with contiguous ranges, BATCH
@@ -15,12 +16,13 @@ import { OrderCounters } from "../src/observe/order-counters.js";
 import { PageOwner } from "../src/observe/page-owner.js";
 import { PresentOwner } from "../src/observe/present-owner.js";
 import { codeRanges } from "../src/observe/stack-walk.js";
+import { EventRing } from "../src/observe/event-ring.js";
 import { EventLog } from "../src/web/event-log.js";
 
 const IMAGE = new URL("../images/buddy86-guest.elf", import.meta.url);
 
 /** The same subscriber's onEvent alone: the hub then hands it stamped events of every kind. */
-function eventsOnly(target: EventLog | PageOwner | PresentOwner | OrderCounters): { onEvent: EventLog["onEvent"]; onCallEnd?: (seq: number) => void } {
+function eventsOnly(target: EventRing | PageOwner | OrderCounters): { onEvent: EventRing["onEvent"]; onCallEnd?: (seq: number) => void } {
   return { onEvent: (e) => target.onEvent(e), ...(target instanceof PageOwner ? { onCallEnd: (seq: number) => target.onCallEnd(seq) } : {}) };
 }
 
@@ -28,12 +30,14 @@ async function twinRun(kernel: Uint8Array, cmdline: string) {
   const elf = readElf32(kernel);
   const hub = new EventHub({ code: codeRanges(elf) });
   const where = (kind: string, stack: number, eip: number): string => `${kind}:${stack}:${eip.toString(16)}`;
-  const logs = [new EventLog(hub, where), new EventLog(hub, where)] as const;
+  // The web page's ring, read by its event log and its present-only page owner.
+  const rings = [new EventRing(hub), new EventRing(hub)] as const;
+  const logs = [new EventLog(rings[0], where), new EventLog(rings[1], where)] as const;
   const owners = [new PageOwner(hub), new PageOwner(hub)] as const;
   const counters = [new OrderCounters(), new OrderCounters()] as const;
-  const present = [new PresentOwner(hub), new PresentOwner(hub)] as const;
-  for (const s of [logs[0], owners[0], counters[0], present[0]]) hub.subscribe(s);
-  for (const s of [logs[1], owners[1], counters[1], present[1]]) hub.subscribe(eventsOnly(s));
+  const present = [new PresentOwner(hub, rings[0]), new PresentOwner(hub, rings[1])] as const;
+  for (const s of [rings[0], owners[0], counters[0]]) hub.subscribe(s);
+  for (const s of [rings[1], owners[1], counters[1]]) hub.subscribe(eventsOnly(s));
   // Each allocation's and free's instruction count as its stamped event carries it.
   const icounts = new Map<string, number>();
   hub.subscribe({ onEvent: (e) => void ((e.kind === "alloc" || e.kind === "free") && icounts.set(`${e.kind} ${e.seq} ${e.pfn}`, e.icount)) });
@@ -116,7 +120,7 @@ describe.skipIf(!existsSync(IMAGE))("the hub's onBlock path", () => {
     expect(hub.depot.size).toBe(0);
     // A subscriber that asks gets them.
     const withLog = new EventHub({ code: codeRanges(readElf32(kernel)) });
-    withLog.subscribe(new EventLog(withLog, () => ""));
+    withLog.subscribe(new EventRing(withLog));
     await runMachine({ kernel, platform: nodePlatform(), memoryBytes: 32 * 2 ** 20, cmdline: "workload=churn ops=200", observer: withLog, timeoutMs: 120_000 });
     expect(withLog.depot.size).toBeGreaterThan(0);
   }, 60_000);

@@ -6,7 +6,8 @@
 import { describe, expect, it } from "vitest";
 import { Cmd, Status } from "../src/protocol/abi.js";
 import { hex8, observedGuest } from "./observe-fixtures.js";
-import { ObserveSession, PageOwner, PresentOwner } from "../src/observe/index.js";
+import { EventRing, ObserveSession, PageOwner, PresentOwner, type EventHub } from "../src/observe/index.js";
+import { EVENT_RING_SIZE } from "../src/observe/layout.js";
 import { groupByStack } from "../src/observe/owner-report.js";
 import type { BridgeObserver } from "../src/machine/index.js";
 import { fakeGuest } from "./bridge-fixtures.js";
@@ -19,11 +20,17 @@ const B_RET = 0x106000;
 const F1 = 0x103000;
 const F2 = 0x104000;
 
+/** The web page's owner: it reads an event ring the hub feeds. */
+function presentOwner(hub: EventHub): PresentOwner {
+  const ring = new EventRing(hub);
+  hub.subscribe(ring);
+  return new PresentOwner(hub, ring);
+}
+
 describe("page owner", () => {
   it("keeps instruction counts past 2^31 and across the 32-bit counter's wrap exactly, in both owners", () => {
     const o = observedGuest({ owners: true });
-    const present = new PresentOwner(o.session.hub);
-    o.session.hub.subscribe(present);
+    const present = presentOwner(o.session.hub);
     // The guest's counter is a u32, here past 2^31, then near 2^32, then wrapped (callAt adds 1000).
     const at = (raw: number, cmd: number, arg0: number): number => {
       o.cpu.instructionCount = raw - 1000;
@@ -187,8 +194,7 @@ describe("page owner", () => {
 /** A guest observed by the full page owner and a PresentOwner side by side, after four order-0 allocations. */
 function presentBesideFull(): { o: ReturnType<typeof observedGuest>; owner: PresentOwner; history: PageOwner; addrs: number[] } {
   const o = observedGuest();
-  const owner = new PresentOwner(o.session.hub);
-  o.session.hub.subscribe(owner);
+  const owner = presentOwner(o.session.hub);
   const addrs = [0, 1, 2, 3].map(() => o.callAt(A, A_RET, Cmd.ALLOC_PAGES, 0, 0).result);
   return { o, owner, history: o.session.owner!, addrs };
 }
@@ -251,8 +257,7 @@ describe("present-only page owner (PresentOwner, the web page's)", () => {
 
   it("reports an invalid free as the full page owner does", () => {
     const o = observedGuest();
-    const owner = new PresentOwner(o.session.hub);
-    o.session.hub.subscribe(owner);
+    const owner = presentOwner(o.session.hub);
     const addr = o.callAt(A, A_RET, Cmd.ALLOC_PAGES, 1, 0).result;
     expect(o.callAt(F1, 0x107000, Cmd.FREE_PAGES, addr, 1).status).toBe(Status.OK);
     expect(o.callAt(F2, 0x107100, Cmd.FREE_PAGES, addr, 1).status).toBe(Status.EDOUBLEFREE);
@@ -260,5 +265,24 @@ describe("present-only page owner (PresentOwner, the web page's)", () => {
     expect(owner.invalidFreeCount).toBe(2);
     expect(owner.invalidFrees).toEqual(o.session.owner!.invalidFrees);
     expect(owner.invalidFrees[0]!.allocation!.freeSeq).toBeGreaterThanOrEqual(0);
+  });
+
+  it("keeps up with more events than its ring holds when nothing asks it in between", () => {
+    const o = observedGuest({ owners: true });
+    const owner = presentOwner(o.session.hub);
+    // One long-lived block early on, then well over a ring's worth of churn at other sites.
+    const kept = o.callAt(B, B_RET, Cmd.ALLOC_PAGES, 2, 0).result;
+    const held: number[] = [];
+    for (let i = 0; i < EVENT_RING_SIZE; i++) {
+      held.push(o.callAt(A, A_RET, Cmd.ALLOC_PAGES, i % 3, 0).result);
+      if (held.length > 5) expect(o.callAt(F1, 0, Cmd.FREE_PAGES, held.shift()!, (i - 5) % 3).status).toBe(Status.OK);
+    }
+    const full = o.session.owner!;
+    expect(full.count).toBeGreaterThan(EVENT_RING_SIZE);
+    const r = owner.rowOfFrame(kept / PAGE);
+    expect(owner.row(r)).toEqual(full.row(full.rowOfFrame(kept / PAGE)));
+    expect(owner.count).toBe(full.count);
+    expect([owner.liveFrames, owner.liveBlocks]).toEqual([full.liveFrames, full.liveBlocks]);
+    for (const a of held) expect(owner.row(owner.rowOfFrame(a / PAGE))).toEqual(full.row(full.rowOfFrame(a / PAGE)));
   });
 });

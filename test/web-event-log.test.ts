@@ -1,6 +1,6 @@
-// The page's event log ring (src/web/event-log.ts, no DOM): events come back as pushed, newest first;
-// labels (MARKs, port misuse) stay with their event and leave when the ring overwrites it. And the
-// live log's cut of a line too long for its panel (src/web/live-log.ts fitLine).
+// The page's event log (src/web/event-log.ts over src/observe/event-ring.ts, no DOM): events come
+// back as pushed, newest first; labels (MARKs, port misuse) stay with their event and leave when the
+// ring overwrites it. And the live log's cut of a line too long for its panel (live-log.ts fitLine).
 
 import { describe, expect, it } from "vitest";
 import { blankEvent, EVENT_KINDS, type AllocatorEvent } from "../src/observe/events.js";
@@ -13,8 +13,8 @@ function event(fields: Partial<AllocatorEvent>): AllocatorEvent {
 
 describe("event log ring", () => {
   it("gives back every kind with its fields, newest first", () => {
-    const log = new EventLog(null, (kind, stack, eip) => `${kind}@${eip.toString(16)}`);
-    EVENT_KINDS.forEach((kind, i) => log.onEvent(event({ kind, seq: i, pfn: 0x100 + i, order: i % 3, zone: 1, status: kind === "fail" ? 3 : 0, eip: 0x1000 + i })));
+    const log = EventLog.forReplay((kind, stack, eip) => `${kind}@${eip.toString(16)}`);
+    EVENT_KINDS.forEach((kind, i) => log.push(event({ kind, seq: i, pfn: 0x100 + i, order: i % 3, zone: 1, status: kind === "fail" ? 3 : 0, eip: 0x1000 + i }), -1));
     expect(log.size).toBe(EVENT_KINDS.length);
     EVENT_KINDS.forEach((kind, i) => {
       const e = log.get(EVENT_KINDS.length - 1 - i);
@@ -23,23 +23,23 @@ describe("event log ring", () => {
   });
 
   it("keeps a failed contig request's npages as the u32 it was, up to 2^32 - 1", () => {
-    const log = new EventLog(null, () => "");
-    for (const npages of [5, 0x80000001, 0xffffffff]) log.onEvent(event({ kind: "fail", seq: 1, npages, status: 1 }));
+    const log = EventLog.forReplay(() => "");
+    for (const npages of [5, 0x80000001, 0xffffffff]) log.push(event({ kind: "fail", seq: 1, npages, status: 1 }), -1);
     expect([log.get(2).npages, log.get(1).npages, log.get(0).npages]).toEqual([5, 0x80000001, 0xffffffff]);
   });
 
   it("keeps labels with their events and drops them when the ring overwrites the slot", () => {
-    const log = new EventLog(null, () => "");
-    log.onEvent(event({ kind: "mark", seq: 1, label: "phase:one" }));
-    log.onEvent(event({ kind: "protocol-error", seq: 2, status: -1, label: "port write" }));
-    log.onEvent(event({ kind: "alloc", seq: 3, pfn: 7, order: 0 }));
+    const log = EventLog.forReplay(() => "");
+    log.push(event({ kind: "mark", seq: 1, label: "phase:one" }), -1);
+    log.push(event({ kind: "protocol-error", seq: 2, status: -1, label: "port write" }), -1);
+    log.push(event({ kind: "alloc", seq: 3, pfn: 7, order: 0 }), -1);
     expect([log.get(0).label, log.get(1).label, log.get(2).label]).toEqual(["", "port write", "phase:one"]);
     // Fill the ring once around: the MARK's slot now holds an alloc, which must not inherit its label.
-    for (let i = 0; i < EVENT_RING_SIZE - 2; i++) log.onEvent(event({ kind: "alloc", seq: 4 + i, pfn: i, order: 0 }));
+    for (let i = 0; i < EVENT_RING_SIZE - 2; i++) log.push(event({ kind: "alloc", seq: 4 + i, pfn: i, order: 0 }), -1);
     expect(log.size).toBe(EVENT_RING_SIZE);
     expect(log.get(EVENT_RING_SIZE - 1).kind).toBe("protocol-error");
     expect(log.get(EVENT_RING_SIZE - 1).label).toBe("port write");
-    log.onEvent(event({ kind: "free", seq: EVENT_RING_SIZE + 5, pfn: 9, order: 0 }));
+    log.push(event({ kind: "free", seq: EVENT_RING_SIZE + 5, pfn: 9, order: 0 }), -1);
     const oldest = log.get(EVENT_RING_SIZE - 1);
     expect(oldest.kind).toBe("alloc");
     expect(oldest.label).toBe("");

@@ -104,7 +104,7 @@ export interface OwnerIndex extends OwnerTable {
 }
 
 /** The invalid frees a page owner saw: the first `max` kept in full, all counted. */
-class InvalidFrees {
+export class InvalidFrees {
   count = 0;
   readonly kept: InvalidFree[] = [];
 
@@ -113,29 +113,44 @@ class InvalidFrees {
     private readonly max = DEFAULT_MAX_INVALID_FREES,
   ) {}
 
-  /** Records a protocol error when it is an invalid free, with what the owner knows of its frame. */
+  /** Records a protocol error from the hub when it is an invalid free; the hub walks its stack. */
   take(e: Readonly<AllocatorEvent>, hub: EventHub): void {
-    if (!isInvalidFreeStatus(e.status) || (e.cmd !== Cmd.FREE_PAGES && e.cmd !== Cmd.FREE_CONTIG)) return;
+    if (!isInvalidFree(e.status, e.cmd)) return;
+    this.add(e.status, e.cmd, e.seq, e.record, e.pfn, e.cmd === Cmd.FREE_PAGES ? e.order : e.npages, this.kept.length < this.max ? hub.currentStack() : -1, e.icount);
+  }
+
+  /**
+   * Records an invalid free (isInvalidFree) with what the owner knows of its frame now: `size` is
+   * the order (FREE_PAGES) or npages (FREE_CONTIG) the guest passed, `stack` the call's backtrace.
+   */
+  add(status: number, cmd: number, seq: number, record: number, pfn: number, size: number, stack: number, icount: number): void {
     this.count++;
     if (this.kept.length >= this.max) return;
-    const row = this.owner.rowOfFrame(e.pfn);
-    this.kept.push({
-      status: e.status,
-      cmd: e.cmd,
-      seq: e.seq,
-      record: e.record,
-      pfn: e.pfn,
-      size: e.cmd === Cmd.FREE_PAGES ? e.order : e.npages,
-      stack: hub.currentStack(),
-      icount: e.icount,
-      allocation: row < 0 ? null : this.owner.row(row),
-    });
+    const row = this.owner.rowOfFrame(pfn);
+    this.kept.push({ status, cmd, seq, record, pfn, size, stack, icount, allocation: row < 0 ? null : this.owner.row(row) });
   }
 }
 
+/** The allocator whose frames an owner's records cover; an allocation before MEMMAP is a bug of ours. */
+export function ownerAllocator(hub: EventHub): BuddyAllocator {
+  const buddy = hub.allocator;
+  if (buddy === null) throw new Error("invariant: page owner saw an allocation before MEMMAP built the allocator");
+  return buddy;
+}
+
 /**
- * What PageOwner and PresentOwner share: how the hub's events reach their records, the live counts
- * and the invalid frees. Each keeps its records its own way (allocated, freed) and answers the queries.
+ * A free that matches no live record (`known`: a live block at pfn, of another size). A block from
+ * before a restored checkpoint is one whose owner is unknown (returns: the caller counts it);
+ * anything else is a bug of ours (throws).
+ */
+export function unmatchedFree(hub: EventHub, pfn: number, npages: number, known: boolean): void {
+  if (known || hub.allocatorFresh) throw new Error(`invariant: page owner: free of pfn 0x${pfn.toString(16)} (${npages} frames) matches no live block`);
+}
+
+/**
+ * How the hub's events reach a page owner's records, the live counts and the invalid frees; the
+ * owner keeps its records its own way (allocated, freed) and answers the queries. PresentOwner,
+ * which reads an event ring instead, shares the pieces above.
  */
 export abstract class OwnerRecorder implements EventSubscriber {
   /** Frames and blocks live now. */
@@ -179,20 +194,10 @@ export abstract class OwnerRecorder implements EventSubscriber {
   protected abstract allocated(pfn: number, npages: number, order: number, gfp: number, seq: number, icount: number, stack: number): void;
   protected abstract freed(pfn: number, npages: number, seq: number, icount: number, stack: number): void;
 
-  /** The allocator whose frames the records cover; an allocation before MEMMAP is a bug of ours. */
-  protected allocator(): BuddyAllocator {
-    const buddy = this.hub.allocator;
-    if (buddy === null) throw new Error("invariant: page owner saw an allocation before MEMMAP built the allocator");
-    return buddy;
-  }
-
-  /**
-   * A free that matches no live record (`known`: a live block at pfn, of another size): a block from
-   * before a restored checkpoint is counted, since its owner is unknown; anything else is a bug of ours.
-   */
+  /** A free that matches no live record: counted when from before a checkpoint, else a bug (throws). */
   protected unmatchedFree(pfn: number, npages: number, known: boolean): void {
-    if (!known && !this.hub.allocatorFresh) this.untrackedFrees++;
-    else throw new Error(`invariant: page owner: free of pfn 0x${pfn.toString(16)} (${npages} frames) matches no live block`);
+    unmatchedFree(this.hub, pfn, npages, known);
+    this.untrackedFrees++;
   }
 }
 
@@ -277,7 +282,7 @@ export class PageOwner extends OwnerRecorder implements OwnerIndex {
 
   private ensureFrames(): void {
     if (this.frameRow !== null) return;
-    const buddy = this.allocator();
+    const buddy = ownerAllocator(this.hub);
     this.basePfn = buddy.basePfn;
     this.frameRow = new Int32Array(buddy.frameCount).fill(NONE);
     this.headRow = new Int32Array(buddy.frameCount).fill(NONE);
@@ -365,4 +370,9 @@ export function writeAllocation(ints: Int32Array, i: number, nums: Float64Array,
 /** The statuses of an invalid free: the frame's state contradicts the request. */
 export function isInvalidFreeStatus(status: number): boolean {
   return status === Status.EDOUBLEFREE || status === Status.EBADORDER || status === Status.ENOTHEAD;
+}
+
+/** A protocol error that is an invalid free: such a status from FREE_PAGES or FREE_CONTIG. */
+export function isInvalidFree(status: number, cmd: number): boolean {
+  return isInvalidFreeStatus(status) && (cmd === Cmd.FREE_PAGES || cmd === Cmd.FREE_CONTIG);
 }

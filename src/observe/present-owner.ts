@@ -2,20 +2,53 @@
 // allocating call's backtrace, call number, icount, order, npages and gfp, and once freed the free's,
 // for the present only. Records live per head frame, not per allocation: a block's record stays
 // until another allocation takes the same head frame, and each frame names the latest block that
-// covered it. Memory is fixed by the RAM's size, whatever the run's length, and an allocation is a
-// few stores at its head and one per frame of the block. PageOwner keeps every allocation instead,
-// for looking back at any past call (the CLI's --at).
+// covered it. Memory is fixed by the RAM's size, whatever the run's length. PageOwner keeps every
+// allocation instead, for looking back at any past call (the CLI's --at).
+//
+// It is not a subscriber of the hub: it reads the run's event ring (event-ring.ts), whose entries
+// carry everything a record holds, and applies them in bulk, before it answers anything and every
+// EVENT_RING_HALF events (the ring calls catchUp). A hypercall then pays for one ring entry, not for
+// the owner's code as well (see event-ring.ts for what that did to the instruction cache).
 //
 // A row number here is the head frame's index (pfn - basePfn); liveAt(Infinity) lists live blocks in
 // frame order, not allocation order.
 
-import { F_FREE_ICOUNT, F_FREE_SEQ, F_STRIDE, I_FREE_STACK, I_NPAGES, I_STRIDE, I_ALLOC_STACK, OWNER_NONE as NONE } from "./layout.js";
-import { OwnerRecorder, readRow, writeAllocation, type OwnerIndex, type OwnerRow } from "./page-owner.js";
+import { Cmd } from "../protocol/abi.js";
+import type { EventHub } from "./event-hub.js";
+import { cmdOf, orderOf, statusOf, type EventRing, type RingReader } from "./event-ring.js";
+import {
+  EK_KIND_MASK,
+  EVENT_RING_SIZE,
+  E_GFP,
+  E_KIND,
+  E_NPAGES,
+  E_PFN,
+  E_RECORD,
+  E_SEQ,
+  E_STACK,
+  E_STRIDE,
+  F_FREE_ICOUNT,
+  F_FREE_SEQ,
+  F_STRIDE,
+  I_ALLOC_STACK,
+  I_FREE_STACK,
+  I_NPAGES,
+  I_STRIDE,
+  KIND_ALLOC,
+  KIND_FREE,
+  KIND_PROTOCOL_ERROR,
+  OWNER_NONE as NONE,
+} from "./layout.js";
+import { InvalidFrees, isInvalidFree, ownerAllocator, readRow, unmatchedFree, writeAllocation, type InvalidFree, type OwnerIndex, type OwnerRow } from "./page-owner.js";
 
-export class PresentOwner extends OwnerRecorder implements OwnerIndex {
-  /** Allocations recorded so far. */
-  count = 0;
+export class PresentOwner implements OwnerIndex, RingReader {
   readonly keepsHistory = false;
+  /** Ring events applied so far. */
+  private applied = 0;
+  private allocations = 0;
+  private frames = 0;
+  private blocks = 0;
+  private untracked = 0;
   /** Per head frame: I_STRIDE ints (I_NPAGES 0: never a head) and F_STRIDE float64 fields. */
   private ints = new Int32Array(0);
   private nums = new Float64Array(0);
@@ -23,9 +56,57 @@ export class PresentOwner extends OwnerRecorder implements OwnerIndex {
   private frameRow = new Int32Array(0);
   private basePfn = 0;
   private ready = false;
+  /** Inside catchUp: what an invalid free looks up is the records as they stand at its event. */
+  private applying = false;
+  private readonly invalid: InvalidFrees;
+
+  /** Reads `ring` (which the hub must feed, the hub's subscriber) from its current total on. */
+  constructor(
+    readonly hub: EventHub,
+    private readonly ring: EventRing,
+    maxInvalidFrees?: number,
+  ) {
+    this.invalid = new InvalidFrees(this, maxInvalidFrees);
+    this.applied = ring.total;
+    ring.addReader(this);
+  }
+
+  /** Allocations recorded so far. */
+  get count(): number {
+    this.catchUp();
+    return this.allocations;
+  }
+
+  /** Frames and blocks live now. */
+  get liveFrames(): number {
+    this.catchUp();
+    return this.frames;
+  }
+
+  get liveBlocks(): number {
+    this.catchUp();
+    return this.blocks;
+  }
+
+  /** Frees of blocks allocated before the hub saw the allocator (a restored checkpoint). */
+  get untrackedFrees(): number {
+    this.catchUp();
+    return this.untracked;
+  }
+
+  get invalidFrees(): readonly InvalidFree[] {
+    this.catchUp();
+    return this.invalid.kept;
+  }
+
+  get invalidFreeCount(): number {
+    this.catchUp();
+    return this.invalid.count;
+  }
 
   /** The head index of the latest allocation that covered pfn, or -1 (never allocated, or the record was replaced). */
   rowOfFrame(pfn: number): number {
+    this.catchUp();
     const idx = pfn - this.basePfn;
     const rows = this.frameRow;
     if (idx < 0 || idx >= rows.length) return NONE;
@@ -57,62 +138,100 @@ export class PresentOwner extends OwnerRecorder implements OwnerIndex {
   /** Live blocks now, in frame order; only the present (Infinity) is known. */
   liveAt(seq: number): number[] {
     if (seq !== Infinity) throw new Error("invariant: liveAt(seq) of a present-only page owner: only the present is kept");
+    this.catchUp();
     const out: number[] = [];
     for (let r = 0; r < this.frameRow.length; r++) if (this.liveHead(r)) out.push(r);
     return out;
   }
 
+  /**
+   * Applies the ring's events since the last catch-up, in order: allocations and frees to the
+   * records, invalid frees to their list (with the records as they stood at that event). A gap (the
+   * ring lapped this reader) or a record that contradicts the allocator's events is a bug of ours.
+   * One loop over the ring with the tables in locals and the records written out (writeAllocation
+   * aside): it runs for every allocation and free of the run, tens of thousands at a time.
+   */
+  catchUp(): void {
+    const ring = this.ring;
+    const end = ring.total;
+    if (this.applied === end || this.applying) return;
+    if (end - this.applied > EVENT_RING_SIZE) throw new Error(`invariant: present-only page owner is ${end - this.applied} events behind its ring of ${EVENT_RING_SIZE}`);
+    // Allocations and frees come after MEMMAP built the allocator; before it, only protocol errors.
+    if (!this.ready && this.hub.allocator !== null) this.ensureFrames();
+    this.applying = true;
+    try {
+      const r = ring.ints;
+      const icounts = ring.icounts;
+      const ints = this.ints;
+      const nums = this.nums;
+      const frameRow = this.frameRow;
+      const frames = frameRow.length;
+      const base = this.basePfn;
+      for (let n = this.applied; n < end; n++) {
+        const slot = n & (EVENT_RING_SIZE - 1);
+        const p = slot * E_STRIDE;
+        const packed = r[p + E_KIND]!;
+        const kind = packed & EK_KIND_MASK;
+        if (kind > KIND_FREE) {
+          if (kind === KIND_PROTOCOL_ERROR) this.invalidFree(packed, p, slot);
+          continue;
+        }
+        const pfn = r[p + E_PFN]!;
+        const npages = r[p + E_NPAGES]!;
+        const h = pfn - base;
+        const i = h * I_STRIDE;
+        const f = h * F_STRIDE;
+        const live = h >= 0 && h < frames && ints[i + I_NPAGES]! > 0 && nums[f + F_FREE_SEQ]! < 0;
+        if (kind === KIND_ALLOC) {
+          if (!this.ready || live) throw new Error(`invariant: page owner: pfn 0x${pfn.toString(16)} allocated ${this.ready ? "while already live" : "before MEMMAP built the allocator"}`);
+          writeAllocation(ints, i, nums, f, pfn, npages, orderOf(packed), r[p + E_GFP]!, r[p + E_STACK]!, r[p + E_SEQ]!, icounts[slot]!);
+          for (let q = h, stop = h + npages; q < stop; q++) frameRow[q] = h;
+          this.allocations++;
+          this.frames += npages;
+          this.blocks++;
+        } else if (!live || ints[i + I_NPAGES] !== npages) {
+          unmatchedFree(this.hub, pfn, npages, live);
+          this.untracked++;
+        } else {
+          ints[i + I_FREE_STACK] = r[p + E_STACK]!;
+          nums[f + F_FREE_SEQ] = r[p + E_SEQ]!;
+          nums[f + F_FREE_ICOUNT] = icounts[slot]!;
+          this.frames -= npages;
+          this.blocks--;
+        }
+      }
+      this.applied = end;
+    } finally {
+      this.applying = false;
+    }
+  }
+
+  private invalidFree(packed: number, p: number, slot: number): void {
+    const status = statusOf(packed);
+    const cmd = cmdOf(packed);
+    if (!isInvalidFree(status, cmd)) return;
+    const r = this.ring.ints;
+    const size = cmd === Cmd.FREE_PAGES ? orderOf(packed) : r[p + E_NPAGES]! >>> 0;
+    this.invalid.add(status, cmd, r[p + E_SEQ]!, r[p + E_RECORD]!, r[p + E_PFN]!, size, r[p + E_STACK]!, this.ring.icounts[slot]!);
+  }
+
   private checkRow(r: number): void {
+    this.catchUp();
     if (!(r >= 0 && r < this.frameRow.length && this.ints[r * I_STRIDE + I_NPAGES]! > 0)) throw new Error(`invariant: present-only page owner has no record at head index ${r}`);
   }
 
-  /**
-   * True when head index r holds the record of a live block. allocated and freed write this test out:
-   * the hub's dispatch inlines them, and V8 would then leave a call to it out of line on every call.
-   */
+  /** True when head index r holds the record of a live block. */
   private liveHead(r: number): boolean {
     return r >= 0 && r < this.frameRow.length && this.ints[r * I_STRIDE + I_NPAGES]! > 0 && this.nums[r * F_STRIDE + F_FREE_SEQ]! < 0;
   }
 
   private ensureFrames(): void {
     if (this.ready) return;
-    const buddy = this.allocator();
+    const buddy = ownerAllocator(this.hub);
     this.basePfn = buddy.basePfn;
     this.ints = new Int32Array(buddy.frameCount * I_STRIDE);
     this.nums = new Float64Array(buddy.frameCount * F_STRIDE);
     this.frameRow = new Int32Array(buddy.frameCount).fill(NONE);
     this.ready = true;
-  }
-
-  protected allocated(pfn: number, npages: number, order: number, gfp: number, seq: number, icount: number, stack: number): void {
-    this.ensureFrames();
-    const r = pfn - this.basePfn;
-    const i = r * I_STRIDE;
-    const f = r * F_STRIDE;
-    const ints = this.ints;
-    const nums = this.nums;
-    if (ints[i + I_NPAGES]! > 0 && nums[f + F_FREE_SEQ]! < 0) throw new Error(`invariant: page owner: pfn 0x${pfn.toString(16)} allocated while already live`);
-    writeAllocation(ints, i, nums, f, pfn, npages, order, gfp, stack, seq, icount);
-    const frameRow = this.frameRow;
-    for (let p = r, end = r + npages; p < end; p++) frameRow[p] = r;
-    this.count++;
-    this.liveFrames += npages;
-    this.liveBlocks++;
-  }
-
-  protected freed(pfn: number, npages: number, seq: number, icount: number, stack: number): void {
-    this.ensureFrames();
-    const r = pfn - this.basePfn;
-    const i = r * I_STRIDE;
-    const f = r * F_STRIDE;
-    const ints = this.ints;
-    const nums = this.nums;
-    if (!(r >= 0 && r < this.frameRow.length && ints[i + I_NPAGES]! > 0 && nums[f + F_FREE_SEQ]! < 0)) return this.unmatchedFree(pfn, npages, false);
-    if (ints[i + I_NPAGES] !== npages) return this.unmatchedFree(pfn, npages, true);
-    ints[i + I_FREE_STACK] = stack;
-    nums[f + F_FREE_SEQ] = seq;
-    nums[f + F_FREE_ICOUNT] = icount;
-    this.liveFrames -= npages;
-    this.liveBlocks--;
   }
 }

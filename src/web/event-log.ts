@@ -1,12 +1,13 @@
-// The page's event log: every event of the run's EventHub (src/observe) kept in a ring (the newest
-// EVENT_RING_SIZE, interleaved in one Int32Array), drawn as a scrolling list with the owner of each
-// allocation and free, and searched backwards for a frame's history. Storing an event is eight int
-// writes to one cache line: it runs inside the port handler. A replayed trace fills the same ring.
+// The page's event log: the run's event ring (src/observe/event-ring.ts), drawn as a scrolling list
+// with the owner of each allocation and free, and searched backwards for a frame's history. The ring
+// is filled inside the port handler; everything here reads it, at display time. A replayed trace
+// fills a ring of its own (EventLog.forReplay).
 
 import { ZONE_NAMES, gfpToString } from "../mem/index.js";
 import { STATUSES } from "../protocol/abi.js";
-import { EVENT_KINDS, eventKindCode, type AllocatorEvent, type EventKind, type EventSubscriber } from "../observe/events.js";
-import { EVENT_RING_SIZE, E_EIP, E_GFP, E_KIND, E_NPAGES, E_PFN, E_RECORD, E_SEQ, E_STACK, E_STRIDE, KIND_MARK, KIND_MERGE, KIND_SPLIT } from "../observe/layout.js";
+import type { AllocatorEvent, EventKind } from "../observe/events.js";
+import { EVENT_RING_SIZE, EventRing, kindOf, orderOf, statusOf, zoneOf } from "../observe/event-ring.js";
+import { E_EIP, E_GFP, E_KIND, E_NPAGES, E_PFN, E_RECORD, E_SEQ, E_STACK, E_STRIDE, KIND_MERGE, KIND_SPLIT } from "../observe/layout.js";
 import type { LiveLogCanvas } from "./live-log.js";
 import type { EventLine } from "./worker-protocol.js";
 import { hexAddr } from "./model.js";
@@ -15,128 +16,67 @@ export { EVENT_RING_SIZE };
 /** Most lines the log panel shows (a paused run's; a running one's worker sends fewer: worker.ts). */
 const SHOWN_LINES = 80;
 
-/** Kinds at or above this code may carry a label (mark, protocol-error); the others never do. */
-const FIRST_LABELLED_KIND = KIND_MARK;
-
 /** One event read back from the ring (allocates: for display only). */
 export interface LoggedEvent extends Pick<AllocatorEvent, "kind" | "seq" | "record" | "pfn" | "order" | "npages" | "zone" | "gfp" | "status" | "label"> {
   /** The owner ("random_run") or EIP symbol of the call, "" when unknown. */
   where: string;
 }
 
-/** The call in progress (the EventHub): its stack handle (-1 is logged without a guest CPU) and EIP. */
-export interface StackSource {
-  readonly hasGuest: boolean;
-  /** The EIP of the call in progress, read inside onBlock. */
-  readonly callEip: number;
-  currentStack(): number;
-}
-
 /** Names where an event came from: owner of an allocation or free, else the call's EIP (or ""). */
 export type WhereOf = (kind: EventKind, stack: number, eip: number) => string;
 
-export class EventLog implements EventSubscriber {
-  /** Events ever logged (the ring holds the last EVENT_RING_SIZE). */
-  total = 0;
-  private readonly ring = new Int32Array(EVENT_RING_SIZE * E_STRIDE);
-  /** Labels (MARKs, port misuse) by ring slot (rare, so a map). */
-  private readonly labels = new Map<number, string>();
-  /** The event numbers (`total` at their push) of the labelled events still in the ring, oldest first. */
-  private labelled: number[] = [];
-
-  /**
-   * `stacks` gives the stack handle of the call in progress for allocations and frees (the hub's
-   * currentStack, walked once per call and shared with the page owner), or null to keep none. The
-   * hub itself rather than a closure over it: a method call on one class is a direct call for V8.
-   */
+export class EventLog {
   constructor(
-    private readonly stacks: StackSource | null,
+    readonly ring: EventRing,
     private readonly whereOf: WhereOf,
   ) {}
 
-  onEvent(e: Readonly<AllocatorEvent>): void {
-    const stacks = this.stacks;
-    this.push(e, (e.kind === "alloc" || e.kind === "free") && stacks !== null && stacks.hasGuest ? stacks.currentStack() : -1);
+  /** A log of its own ring, filled by push() (a replay: no hub, no backtraces). */
+  static forReplay(whereOf: WhereOf): EventLog {
+    return new EventLog(new EventRing(null), whereOf);
   }
 
-  /**
-   * An alloc, free, split or merge from the hub, as numbers: the same ring entry as push() of its
-   * event, without the event (EventSubscriber.onBlock). A log made without a stack source (a
-   * replay's) logs no stack and no EIP for them.
-   */
-  onBlock(code: number, seq: number, record: number, pfn: number, order: number, npages: number, zone: number, gfp: number, stack: number): void {
-    const stacks = this.stacks;
-    const known = stacks !== null && stacks.hasGuest;
-    this.store(code | ((order + 1) << 8) | ((zone + 1) << 16), seq, record, pfn, npages, gfp, known ? stack : -1, stacks !== null ? stacks.callEip : 0);
-  }
-
-  /** With a hub to ask, the log names the owner of each alloc and free from its backtrace. */
-  get blockStacks(): boolean {
-    return this.stacks !== null;
-  }
-
-  /** Stores one event; `stack` is its stack handle or -1. Seq numbers must fit in 31 bits. */
-  push(e: Readonly<AllocatorEvent>, stack: number): void {
-    const code = eventKindCode(e.kind);
-    const n = this.store(code | ((e.order + 1) << 8) | ((e.zone + 1) << 16) | (e.status << 24), e.seq, e.record, e.pfn, e.npages, e.gfp, stack, e.eip);
-    if (code >= FIRST_LABELLED_KIND && e.label !== "") {
-      this.labels.set(n & (EVENT_RING_SIZE - 1), e.label);
-      this.labelled.push(n);
-    }
-  }
-
-  /** Writes the next ring entry (`packed`: E_KIND's kind, order, zone and status); returns its number. */
-  private store(packed: number, seq: number, record: number, pfn: number, npages: number, gfp: number, stack: number, eip: number): number {
-    const n = this.total++;
-    // The entry this one overwrites may have had a label: forget it (a compare per store, no lookup).
-    if (this.labelled.length > 0 && this.labelled[0]! <= n - EVENT_RING_SIZE) this.labels.delete(this.labelled.shift()! & (EVENT_RING_SIZE - 1));
-    const r = this.ring;
-    const p = (n & (EVENT_RING_SIZE - 1)) * E_STRIDE;
-    // `| 0` is what the store does anyway (ToInt32), written out: V8 then truncates a small integer
-    // directly, where a store of a value it knows only as a number went through a double.
-    r[p + E_KIND] = packed | 0;
-    r[p + E_SEQ] = seq | 0;
-    r[p + E_RECORD] = record | 0;
-    r[p + E_PFN] = pfn | 0;
-    r[p + E_NPAGES] = npages | 0;
-    r[p + E_GFP] = gfp | 0;
-    r[p + E_STACK] = stack | 0;
-    r[p + E_EIP] = eip | 0;
-    return n;
-  }
-
-  /** Forgets everything (a new run or a new replay position). */
-  clear(): void {
-    this.total = 0;
-    this.labels.clear();
-    this.labelled = [];
+  /** Events ever logged (the ring holds the last EVENT_RING_SIZE). */
+  get total(): number {
+    return this.ring.total;
   }
 
   /** Events still in the ring. */
   get size(): number {
-    return Math.min(this.total, EVENT_RING_SIZE);
+    return this.ring.size;
+  }
+
+  /** Stores one event; `stack` is its stack handle or -1. */
+  push(e: Readonly<AllocatorEvent>, stack: number): void {
+    this.ring.push(e, stack);
+  }
+
+  /** Forgets everything (a replay's new position). */
+  clear(): void {
+    this.ring.clear();
   }
 
   /** The n-th newest event (0 = newest). */
   get(back: number): LoggedEvent {
-    const slot = (this.total - 1 - back) & (EVENT_RING_SIZE - 1);
-    const r = this.ring;
+    const ring = this.ring;
+    const slot = ring.slotOf(ring.total - 1 - back);
+    const r = ring.ints;
     const p = slot * E_STRIDE;
     const packed = r[p + E_KIND]!;
-    const kind = EVENT_KINDS[packed & 0xff]!;
+    const kind = ring.kindAt(slot);
     return {
       kind,
       seq: r[p + E_SEQ]!,
       record: r[p + E_RECORD]!,
       pfn: r[p + E_PFN]!,
-      order: ((packed >> 8) & 0xff) - 1,
+      order: orderOf(packed),
       // A u32: an ALLOC_CONTIG that failed may have asked for up to 2^32 - 1 pages (stored as int32 bits).
       npages: r[p + E_NPAGES]! >>> 0,
-      zone: ((packed >> 16) & 0xff) - 1,
+      zone: zoneOf(packed),
       gfp: r[p + E_GFP]!,
-      status: (packed >>> 24) & 0xff,
+      status: statusOf(packed),
       where: this.whereOf(kind, r[p + E_STACK]!, r[p + E_EIP]! >>> 0),
-      label: this.labels.get(slot) ?? "",
+      label: ring.labelAt(slot),
     };
   }
 
@@ -146,11 +86,12 @@ export class EventLog implements EventSubscriber {
    */
   historyOf(pfn: number, limit = 12): LoggedEvent[] {
     const out: LoggedEvent[] = [];
-    const n = this.size;
-    const r = this.ring;
+    const ring = this.ring;
+    const n = ring.size;
+    const r = ring.ints;
     for (let back = 0; back < n && out.length < limit; back++) {
-      const p = ((this.total - 1 - back) & (EVENT_RING_SIZE - 1)) * E_STRIDE;
-      const k = r[p + E_KIND]! & 0xff;
+      const p = ring.slotOf(ring.total - 1 - back) * E_STRIDE;
+      const k = kindOf(r[p + E_KIND]!);
       if (k > KIND_MERGE) continue; // alloc, free, split, merge are codes 0..3
       const start = r[p + E_PFN]!;
       // A split event names the block split (order + 1 at pfn); the others their own block.

@@ -1,8 +1,9 @@
 // One live run (in the guest's worker, worker.ts): the guest booted by the same runMachine as
 // `buddy86 boot` (with the browser platform), observed by the same modules as `buddy86 boot --owners`
-// (src/observe: the event hub, the page owner with guest backtraces, symbols, the timeline), plus the
-// page's event log and the run control behind run / pause / step N / speed / pause at a MARK. Only
-// what the panels show is observed (no request log or counters: those cost the guest time).
+// (src/observe: the event hub, the page owner with guest backtraces, symbols, the timeline; the page
+// owner and the page's event log both read one event ring), and the run control behind run / pause /
+// step N / speed / pause at a MARK. Only what the panels show is observed (no request log or
+// counters: those cost the guest time).
 
 import { GFP, PAGE_SIZE } from "../mem/index.js";
 import { Cmd, Status } from "../protocol/abi.js";
@@ -10,6 +11,7 @@ import { kernelElfOrNull, type Elf32Image } from "../machine/elf.js";
 import { runMachine, type MachineControl, type MachineResult, type Platform } from "../machine/index.js";
 import { browserPlatform } from "../host/browser-platform.js";
 import { EventHub } from "../observe/event-hub.js";
+import { EventRing } from "../observe/event-ring.js";
 import { PresentOwner } from "../observe/present-owner.js";
 import { Symbolizer } from "../observe/symbols.js";
 import { Timeline } from "../observe/timeline.js";
@@ -89,16 +91,14 @@ export class LiveRun {
     const sym = new Symbolizer(this.elf);
     this.hub = hub;
     this.sym = sym;
-    // The page looks at the present only: records per head frame, no table of every allocation.
-    this.owner = new PresentOwner(hub);
+    // Every event goes to one ring, the hub's only block subscriber: the log draws it, and the page
+    // owner (the present only: records per head frame, no table of every allocation) reads it.
+    const ring = new EventRing(hub);
+    hub.subscribe(ring);
+    this.owner = new PresentOwner(hub, ring);
     this.timeline = new Timeline(hub);
-    hub.subscribe(this.owner);
     hub.subscribe(this.timeline);
-    this.events = new EventLog(
-      hub,
-      (_kind, stack, eip) => (stack >= 0 ? sym.ownerOf(hub.depot, stack) : eip !== 0 ? sym.format(eip) : ""),
-    );
-    hub.subscribe(this.events);
+    this.events = new EventLog(ring, (_kind, stack, eip) => (stack >= 0 ? sym.ownerOf(hub.depot, stack) : eip !== 0 ? sym.format(eip) : ""));
     if (settings.poison) {
       this.debug = new DebugSession({ poison: true, poisonAction: "report" });
       this.debug.owners = { hub, owner: this.owner, sym };

@@ -47,7 +47,7 @@ export class TraceReplay {
     // The function of each EIP the trace named (its events without a backtrace carry `where`).
     const whereOf = new Map<number, string>();
     for (const e of this.model.events) if (typeof e.args?.where === "string" && typeof e.args.eip === "string") whereOf.set(parseInt(e.args.eip, 16), e.args.where);
-    this.events = new EventLog(null, (_kind, stack, eip) => (stack >= 0 ? (stacks[String(stack)]?.owner ?? "") : eip !== 0 ? (whereOf.get(eip) ?? `0x${eip.toString(16)}`) : ""));
+    this.events = EventLog.forReplay((_kind, stack, eip) => (stack >= 0 ? (stacks[String(stack)]?.owner ?? "") : eip !== 0 ? (whereOf.get(eip) ?? `0x${eip.toString(16)}`) : ""));
     const steps: TraceBlockEvent[] = [];
     for (const e of this.model.events) {
       if (e.ph === "i" && BLOCK_KINDS.has(e.name)) {

@@ -1,0 +1,187 @@
+// The event ring: every event of a run's EventHub, the newest EVENT_RING_SIZE, as numbers in one
+// Int32Array (E_STRIDE ints per event, interleaved so that one event is one half cache line) and the
+// instruction counts in a Float64Array beside it. The web page records its run here and nowhere else:
+// the event log (src/web/event-log.ts) draws the ring and searches it for a frame's history, and the
+// present-only page owner (present-owner.ts) is a reader that applies the ring's allocations and
+// frees to its tables in bulk, when asked something or every EVENT_RING_HALF events, never inside the
+// call that made them. That leaves one small subscriber in every hypercall where the page had three,
+// whose code together no longer fitted an instruction cache beside v86's: in callgrind's cache model
+// a churn call went from 18.4 instruction-cache misses to none, and from 2,274 to 2,137 host
+// instructions (in Chromium the change was within the noise: docs/web.md, Speed). A replayed trace
+// fills a ring of its own through push().
+
+import { EVENT_KINDS, eventKindCode, type AllocatorEvent, type EventKind, type EventSubscriber } from "./events.js";
+import type { EventHub } from "./event-hub.js";
+import {
+  EK_CMD_SHIFT,
+  EK_KIND_MASK,
+  EK_ORDER_SHIFT,
+  EK_STATUS_MASK,
+  EK_STATUS_SHIFT,
+  EK_ZONE_SHIFT,
+  EVENT_RING_HALF,
+  EVENT_RING_SIZE,
+  E_EIP,
+  E_GFP,
+  E_KIND,
+  E_NPAGES,
+  E_PFN,
+  E_RECORD,
+  E_SEQ,
+  E_STACK,
+  E_STRIDE,
+  KIND_FREE,
+  KIND_MARK,
+  KIND_PROTOCOL_ERROR,
+} from "./layout.js";
+
+export { EVENT_RING_SIZE };
+
+/** Kinds at or above this code may carry a label (mark, protocol-error); the others never do. */
+const FIRST_LABELLED_KIND = KIND_MARK;
+/** The packed status of an event that answers no request (a port misuse, status -1). */
+const NO_STATUS = EK_STATUS_MASK;
+
+/** Something that reads the ring in order and must do so before it laps them (PresentOwner). */
+export interface RingReader {
+  /** Reads every event up to the ring's total. Called at least every EVENT_RING_HALF events. */
+  catchUp(): void;
+}
+
+/** The E_KIND word of an event. `cmd` is kept only for protocol errors (0 otherwise). */
+export function packKind(code: number, status: number, order: number, zone: number, cmd: number): number {
+  const c = cmd >= 0 && cmd < 255 ? cmd + 1 : cmd < 0 ? 0 : 255;
+  return code | ((status < 0 ? NO_STATUS : status & EK_STATUS_MASK) << EK_STATUS_SHIFT) | ((order + 1) << EK_ORDER_SHIFT) | ((zone + 1) << EK_ZONE_SHIFT) | (c << EK_CMD_SHIFT);
+}
+
+/** The kind code (layout.ts KIND_*) of a packed E_KIND word. */
+export function kindOf(packed: number): number {
+  return packed & EK_KIND_MASK;
+}
+
+export function statusOf(packed: number): number {
+  const s = (packed >> EK_STATUS_SHIFT) & EK_STATUS_MASK;
+  return s === NO_STATUS ? -1 : s;
+}
+
+export function orderOf(packed: number): number {
+  return ((packed >> EK_ORDER_SHIFT) & 0xff) - 1;
+}
+
+export function zoneOf(packed: number): number {
+  return ((packed >> EK_ZONE_SHIFT) & 0xff) - 1;
+}
+
+/** The command of a protocol error (255 for one of 254 and above), -1 for any other event. */
+export function cmdOf(packed: number): number {
+  return (packed >>> EK_CMD_SHIFT) - 1;
+}
+
+export class EventRing implements EventSubscriber {
+  /** Events ever stored (the ring holds the last EVENT_RING_SIZE). */
+  total = 0;
+  /** E_STRIDE ints per event (layout.ts E_*), slot n & (EVENT_RING_SIZE - 1) for event n. */
+  readonly ints = new Int32Array(EVENT_RING_SIZE * E_STRIDE);
+  /** The instruction count of each event's call, by slot. */
+  readonly icounts = new Float64Array(EVENT_RING_SIZE);
+  /** Labels (MARKs, port misuse) by ring slot (rare, so a map). */
+  private readonly labels = new Map<number, string>();
+  /** The event numbers of the labelled events still in the ring, oldest first. */
+  private labelled: number[] = [];
+  private readonly readers: RingReader[] = [];
+
+  /**
+   * `hub`: the run's hub, whose call in progress gives each alloc and free (and protocol error) its
+   * backtrace, EIP and instruction count; null for a ring filled by push() alone (a replay).
+   */
+  constructor(private readonly hub: EventHub | null) {}
+
+  /** Allocations and frees are logged with their backtraces when there is a hub to walk them. */
+  get blockStacks(): boolean {
+    return this.hub !== null;
+  }
+
+  /** An alloc, free, split or merge from the hub, as numbers (EventSubscriber.onBlock). */
+  onBlock(code: number, seq: number, record: number, pfn: number, order: number, npages: number, zone: number, gfp: number, stack: number): void {
+    const hub = this.hub!;
+    this.store(code | ((order + 1) << EK_ORDER_SHIFT) | ((zone + 1) << EK_ZONE_SHIFT), seq, record, pfn, npages, gfp, hub.hasGuest ? stack : -1, hub.callEip, hub.callIcount);
+  }
+
+  /** Every other event from the hub; any event from a test or a replay feeding the ring directly. */
+  onEvent(e: Readonly<AllocatorEvent>): void {
+    const hub = this.hub;
+    const code = eventKindCode(e.kind);
+    const walked = code <= KIND_FREE || code === KIND_PROTOCOL_ERROR;
+    this.push(e, walked && hub !== null && hub.hasGuest ? hub.currentStack() : -1);
+  }
+
+  /** Stores one event; `stack` is its stack handle or -1. Seq numbers must fit in 31 bits. */
+  push(e: Readonly<AllocatorEvent>, stack: number): void {
+    const code = eventKindCode(e.kind);
+    const n = this.store(packKind(code, e.status, e.order, e.zone, code === KIND_PROTOCOL_ERROR ? e.cmd : -1), e.seq, e.record, e.pfn, e.npages, e.gfp, stack, e.eip, e.icount);
+    if (code >= FIRST_LABELLED_KIND && e.label !== "") {
+      this.labels.set(n & (EVENT_RING_SIZE - 1), e.label);
+      this.labelled.push(n);
+    }
+  }
+
+  /** Writes the next entry; returns its number. Every EVENT_RING_HALF events the readers catch up. */
+  private store(packed: number, seq: number, record: number, pfn: number, npages: number, gfp: number, stack: number, eip: number, icount: number): number {
+    const n = this.total++;
+    // The entry this one overwrites may have had a label: forget it (a compare per store, no lookup).
+    if (this.labelled.length > 0 && this.labelled[0]! <= n - EVENT_RING_SIZE) this.labels.delete(this.labelled.shift()! & (EVENT_RING_SIZE - 1));
+    const slot = n & (EVENT_RING_SIZE - 1);
+    const r = this.ints;
+    const p = slot * E_STRIDE;
+    // `| 0` is what the store does anyway (ToInt32), written out: V8 then truncates a small integer
+    // directly, where a store of a value it knows only as a number went through a double.
+    r[p + E_KIND] = packed | 0;
+    r[p + E_SEQ] = seq | 0;
+    r[p + E_RECORD] = record | 0;
+    r[p + E_PFN] = pfn | 0;
+    r[p + E_NPAGES] = npages | 0;
+    r[p + E_GFP] = gfp | 0;
+    r[p + E_STACK] = stack | 0;
+    r[p + E_EIP] = eip | 0;
+    this.icounts[slot] = icount;
+    if (((n + 1) & (EVENT_RING_HALF - 1)) === 0 && this.readers.length > 0) this.catchUpReaders();
+    return n;
+  }
+
+  private catchUpReaders(): void {
+    for (const reader of this.readers) reader.catchUp();
+  }
+
+  /** Adds a reader; it must read from the ring's current total on (a new ring: from event 0). */
+  addReader(reader: RingReader): void {
+    this.readers.push(reader);
+  }
+
+  /** Forgets every event (a replay's new position). A ring with readers is never cleared. */
+  clear(): void {
+    if (this.readers.length > 0) throw new Error("invariant: an event ring with readers was cleared");
+    this.total = 0;
+    this.labels.clear();
+    this.labelled = [];
+  }
+
+  /** Events still in the ring. */
+  get size(): number {
+    return Math.min(this.total, EVENT_RING_SIZE);
+  }
+
+  /** The ring slot of event number n (the caller checks that n is still in the ring). */
+  slotOf(n: number): number {
+    return n & (EVENT_RING_SIZE - 1);
+  }
+
+  /** The label of the event at a slot ("" for none). */
+  labelAt(slot: number): string {
+    return this.labels.get(slot) ?? "";
+  }
+
+  /** The kind of the event at a slot. */
+  kindAt(slot: number): EventKind {
+    return EVENT_KINDS[kindOf(this.ints[slot * E_STRIDE + E_KIND]!)]!;
+  }
+}
