@@ -126,7 +126,9 @@ describe.skipIf(!existsSync(IMAGE))("the hub's onBlock path", () => {
   }, 60_000);
 
   it("the hostile workload's invalid frees reach the page owner (the onEvent kinds beside onBlock)", async () => {
-    const { owners } = await twinRun(kernel, "workload=hostile seed=2");
+    const { owners, present } = await twinRun(kernel, "workload=hostile seed=2");
     expect(owners[0].invalidFreeCount).toBeGreaterThan(0);
+    // And the web page's owner, which finds them in its ring's protocol errors.
+    expect(present[0].invalidFreeCount).toBe(owners[0].invalidFreeCount);
   }, 60_000);
 });

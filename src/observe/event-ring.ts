@@ -1,14 +1,8 @@
-// The event ring: every event of a run's EventHub, the newest EVENT_RING_SIZE, as numbers in one
-// Int32Array (E_STRIDE ints per event, interleaved so that one event is one half cache line) and the
-// instruction counts in a Float64Array beside it. The web page records its run here and nowhere else:
-// the event log (src/web/event-log.ts) draws the ring and searches it for a frame's history, and the
-// present-only page owner (present-owner.ts) is a reader that applies the ring's allocations and
-// frees to its tables in bulk, when asked something or every EVENT_RING_HALF events, never inside the
-// call that made them. That leaves one small subscriber in every hypercall where the page had three,
-// whose code together no longer fitted an instruction cache beside v86's: in callgrind's cache model
-// a churn call went from 18.4 instruction-cache misses to none, and from 2,274 to 2,137 host
-// instructions (in Chromium the change was within the noise: docs/web.md, Speed). A replayed trace
-// fills a ring of its own through push().
+// The event ring: every event of a run's EventHub, the newest EVENT_RING_SIZE, as numbers (E_STRIDE
+// ints per event, its instruction count beside them). The web page records its run here only: its
+// event log draws the ring, and its page owner (present-owner.ts) is a reader that applies the ring
+// in bulk, when asked and every EVENT_RING_HALF events, so that a hypercall pays for one entry rather
+// than for every subscriber's code (docs/web.md, Speed). A replay fills a ring of its own by push().
 
 import { EVENT_KINDS, eventKindCode, type AllocatorEvent, type EventKind, type EventSubscriber } from "./events.js";
 import type { EventHub } from "./event-hub.js";
@@ -48,10 +42,18 @@ export interface RingReader {
   catchUp(): void;
 }
 
-/** The E_KIND word of an event. `cmd` is kept only for protocol errors (0 otherwise). */
+/** A packed order or command outside what its 8 bits hold (a guest's bad argument). */
+const OUT_OF_RANGE = 0xff;
+
+/**
+ * The E_KIND word of an event. `cmd` is kept only for protocol errors (-1 otherwise). A guest's
+ * order or command out of the field's range is kept as out of range (orderOf -1, cmdOf 254), never
+ * spilling into the next field. Kind codes fit 4 bits and statuses 0..14 (15 is "no request").
+ */
 export function packKind(code: number, status: number, order: number, zone: number, cmd: number): number {
-  const c = cmd >= 0 && cmd < 255 ? cmd + 1 : cmd < 0 ? 0 : 255;
-  return code | ((status < 0 ? NO_STATUS : status & EK_STATUS_MASK) << EK_STATUS_SHIFT) | ((order + 1) << EK_ORDER_SHIFT) | ((zone + 1) << EK_ZONE_SHIFT) | (c << EK_CMD_SHIFT);
+  const o = order >= -1 && order < OUT_OF_RANGE - 1 ? order + 1 : OUT_OF_RANGE;
+  const c = cmd >= -1 && cmd < OUT_OF_RANGE - 1 ? cmd + 1 : OUT_OF_RANGE;
+  return code | ((status < 0 ? NO_STATUS : status & EK_STATUS_MASK) << EK_STATUS_SHIFT) | (o << EK_ORDER_SHIFT) | ((zone + 1) << EK_ZONE_SHIFT) | (c << EK_CMD_SHIFT);
 }
 
 /** The kind code (layout.ts KIND_*) of a packed E_KIND word. */
@@ -59,20 +61,24 @@ export function kindOf(packed: number): number {
   return packed & EK_KIND_MASK;
 }
 
+/** The status of a packed word: an ABI status, or -1 for an event that answers no request. */
 export function statusOf(packed: number): number {
   const s = (packed >> EK_STATUS_SHIFT) & EK_STATUS_MASK;
   return s === NO_STATUS ? -1 : s;
 }
 
+/** The order of a packed word, -1 for none (a contig range, a kind without one, or out of range). */
 export function orderOf(packed: number): number {
-  return ((packed >> EK_ORDER_SHIFT) & 0xff) - 1;
+  const o = (packed >> EK_ORDER_SHIFT) & 0xff;
+  return o === OUT_OF_RANGE ? -1 : o - 1;
 }
 
+/** The zone of a packed word, -1 for none. */
 export function zoneOf(packed: number): number {
   return ((packed >> EK_ZONE_SHIFT) & 0xff) - 1;
 }
 
-/** The command of a protocol error (255 for one of 254 and above), -1 for any other event. */
+/** The command of a protocol error (254 standing for any of 254 and above), -1 for any other event. */
 export function cmdOf(packed: number): number {
   return (packed >>> EK_CMD_SHIFT) - 1;
 }
@@ -115,7 +121,11 @@ export class EventRing implements EventSubscriber {
     this.push(e, walked && hub !== null && hub.hasGuest ? hub.currentStack() : -1);
   }
 
-  /** Stores one event; `stack` is its stack handle or -1. Seq numbers must fit in 31 bits. */
+  /**
+   * Stores one event; `stack` is its stack handle or -1. A call number is kept as its low 32 bits:
+   * a reader that reads every entry in order unwraps it exactly (PresentOwner); the log shows it
+   * exactly for the first 2^32 calls.
+   */
   push(e: Readonly<AllocatorEvent>, stack: number): void {
     const code = eventKindCode(e.kind);
     const n = this.store(packKind(code, e.status, e.order, e.zone, code === KIND_PROTOCOL_ERROR ? e.cmd : -1), e.seq, e.record, e.pfn, e.npages, e.gfp, stack, e.eip, e.icount);

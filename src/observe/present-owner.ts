@@ -6,9 +6,9 @@
 // allocation instead, for looking back at any past call (the CLI's --at).
 //
 // It is not a subscriber of the hub: it reads the run's event ring (event-ring.ts), whose entries
-// carry everything a record holds, and applies them in bulk, before it answers anything and every
-// EVENT_RING_HALF events (the ring calls catchUp). A hypercall then pays for one ring entry, not for
-// the owner's code as well (see event-ring.ts for what that did to the instruction cache).
+// carry everything a record holds, and applies them in bulk: before it answers anything (a query
+// from inside a call, such as poison's, sees every event up to that call's own) and whenever the
+// ring has taken EVENT_RING_HALF more events (inside the call that stored the last of them).
 //
 // A row number here is the head frame's index (pfn - basePfn); liveAt(Infinity) lists live blocks in
 // frame order, not allocation order.
@@ -38,6 +38,7 @@ import {
   KIND_FREE,
   KIND_PROTOCOL_ERROR,
   OWNER_NONE as NONE,
+  TWO_32,
 } from "./layout.js";
 import { InvalidFrees, isInvalidFree, ownerAllocator, readRow, unmatchedFree, writeAllocation, type InvalidFree, type OwnerIndex, type OwnerRow } from "./page-owner.js";
 
@@ -58,6 +59,14 @@ export class PresentOwner implements OwnerIndex, RingReader {
   private ready = false;
   /** Inside catchUp: what an invalid free looks up is the records as they stand at its event. */
   private applying = false;
+  /**
+   * The last entry's call number, as the ring's 32 bits and the 2^32 multiples its wraps added:
+   * call numbers never go back, so a smaller low word is a wrap.
+   */
+  private seqLow = 0;
+  private seqHigh = 0;
+  /** The invariant a catch-up broke: every later query throws it again, not a misleading other. */
+  private broken: Error | null = null;
   private readonly invalid: InvalidFrees;
 
   /** Reads `ring` (which the hub must feed, the hub's subscriber) from its current total on. */
@@ -152,6 +161,7 @@ export class PresentOwner implements OwnerIndex, RingReader {
    * aside): it runs for every allocation and free of the run, tens of thousands at a time.
    */
   catchUp(): void {
+    if (this.broken !== null) throw this.broken;
     const ring = this.ring;
     const end = ring.total;
     if (this.applied === end || this.applying) return;
@@ -160,59 +170,76 @@ export class PresentOwner implements OwnerIndex, RingReader {
     if (!this.ready && this.hub.allocator !== null) this.ensureFrames();
     this.applying = true;
     try {
-      const r = ring.ints;
-      const icounts = ring.icounts;
-      const ints = this.ints;
-      const nums = this.nums;
-      const frameRow = this.frameRow;
-      const frames = frameRow.length;
-      const base = this.basePfn;
-      for (let n = this.applied; n < end; n++) {
-        const slot = n & (EVENT_RING_SIZE - 1);
-        const p = slot * E_STRIDE;
-        const packed = r[p + E_KIND]!;
-        const kind = packed & EK_KIND_MASK;
-        if (kind > KIND_FREE) {
-          if (kind === KIND_PROTOCOL_ERROR) this.invalidFree(packed, p, slot);
-          continue;
-        }
-        const pfn = r[p + E_PFN]!;
-        const npages = r[p + E_NPAGES]!;
-        const h = pfn - base;
-        const i = h * I_STRIDE;
-        const f = h * F_STRIDE;
-        const live = h >= 0 && h < frames && ints[i + I_NPAGES]! > 0 && nums[f + F_FREE_SEQ]! < 0;
-        if (kind === KIND_ALLOC) {
-          if (!this.ready || live) throw new Error(`invariant: page owner: pfn 0x${pfn.toString(16)} allocated ${this.ready ? "while already live" : "before MEMMAP built the allocator"}`);
-          writeAllocation(ints, i, nums, f, pfn, npages, orderOf(packed), r[p + E_GFP]!, r[p + E_STACK]!, r[p + E_SEQ]!, icounts[slot]!);
-          for (let q = h, stop = h + npages; q < stop; q++) frameRow[q] = h;
-          this.allocations++;
-          this.frames += npages;
-          this.blocks++;
-        } else if (!live || ints[i + I_NPAGES] !== npages) {
-          unmatchedFree(this.hub, pfn, npages, live);
-          this.untracked++;
-        } else {
-          ints[i + I_FREE_STACK] = r[p + E_STACK]!;
-          nums[f + F_FREE_SEQ] = r[p + E_SEQ]!;
-          nums[f + F_FREE_ICOUNT] = icounts[slot]!;
-          this.frames -= npages;
-          this.blocks--;
-        }
-      }
+      this.apply(this.applied, end);
       this.applied = end;
+    } catch (error) {
+      this.broken = error instanceof Error ? error : new Error(String(error));
+      throw error;
     } finally {
       this.applying = false;
     }
   }
 
-  private invalidFree(packed: number, p: number, slot: number): void {
+  /** Applies ring entries [from, end), which the ring still holds. */
+  private apply(from: number, end: number): void {
+    const ring = this.ring;
+    const r = ring.ints;
+    const icounts = ring.icounts;
+    const ints = this.ints;
+    const nums = this.nums;
+    const frameRow = this.frameRow;
+    const frames = frameRow.length;
+    const base = this.basePfn;
+    let seqLow = this.seqLow;
+    let seqHigh = this.seqHigh;
+    for (let n = from; n < end; n++) {
+      const slot = n & (EVENT_RING_SIZE - 1);
+      const p = slot * E_STRIDE;
+      const low = r[p + E_SEQ]! >>> 0;
+      if (low < seqLow) seqHigh += TWO_32;
+      seqLow = low;
+      const seq = seqHigh + low;
+      const packed = r[p + E_KIND]!;
+      const kind = packed & EK_KIND_MASK;
+      if (kind > KIND_FREE) {
+        if (kind === KIND_PROTOCOL_ERROR) this.invalidFree(packed, p, slot, seq);
+        continue;
+      }
+      const pfn = r[p + E_PFN]!;
+      const npages = r[p + E_NPAGES]!;
+      const h = pfn - base;
+      const i = h * I_STRIDE;
+      const f = h * F_STRIDE;
+      const live = h >= 0 && h < frames && ints[i + I_NPAGES]! > 0 && nums[f + F_FREE_SEQ]! < 0;
+      if (kind === KIND_ALLOC) {
+        if (!this.ready || live) throw new Error(`invariant: page owner: pfn 0x${pfn.toString(16)} allocated ${this.ready ? "while already live" : "before MEMMAP built the allocator"}`);
+        writeAllocation(ints, i, nums, f, pfn, npages, orderOf(packed), r[p + E_GFP]!, r[p + E_STACK]!, seq, icounts[slot]!);
+        for (let q = h, stop = h + npages; q < stop; q++) frameRow[q] = h;
+        this.allocations++;
+        this.frames += npages;
+        this.blocks++;
+      } else if (!live || ints[i + I_NPAGES] !== npages) {
+        unmatchedFree(this.hub, pfn, npages, live);
+        this.untracked++;
+      } else {
+        ints[i + I_FREE_STACK] = r[p + E_STACK]!;
+        nums[f + F_FREE_SEQ] = seq;
+        nums[f + F_FREE_ICOUNT] = icounts[slot]!;
+        this.frames -= npages;
+        this.blocks--;
+      }
+    }
+    this.seqLow = seqLow;
+    this.seqHigh = seqHigh;
+  }
+
+  private invalidFree(packed: number, p: number, slot: number, seq: number): void {
     const status = statusOf(packed);
     const cmd = cmdOf(packed);
     if (!isInvalidFree(status, cmd)) return;
     const r = this.ring.ints;
     const size = cmd === Cmd.FREE_PAGES ? orderOf(packed) : r[p + E_NPAGES]! >>> 0;
-    this.invalid.add(status, cmd, r[p + E_SEQ]!, r[p + E_RECORD]!, r[p + E_PFN]!, size, r[p + E_STACK]!, this.ring.icounts[slot]!);
+    this.invalid.add(status, cmd, seq, r[p + E_RECORD]!, r[p + E_PFN]!, size, r[p + E_STACK]!, this.ring.icounts[slot]!);
   }
 
   private checkRow(r: number): void {

@@ -22,7 +22,10 @@ export interface LoggedEvent extends Pick<AllocatorEvent, "kind" | "seq" | "reco
   where: string;
 }
 
-/** Names where an event came from: owner of an allocation or free, else the call's EIP (or ""). */
+/**
+ * Names where an event came from: the owner of its backtrace (allocations, frees and protocol errors
+ * carry one when the run has a guest CPU), else the call's EIP, or "".
+ */
 export type WhereOf = (kind: EventKind, stack: number, eip: number) => string;
 
 export class EventLog {
@@ -66,7 +69,8 @@ export class EventLog {
     const kind = ring.kindAt(slot);
     return {
       kind,
-      seq: r[p + E_SEQ]!,
+      // The ring keeps a call number's low 32 bits: exact for the first 2^32 calls.
+      seq: r[p + E_SEQ]! >>> 0,
       record: r[p + E_RECORD]!,
       pfn: r[p + E_PFN]!,
       order: orderOf(packed),
