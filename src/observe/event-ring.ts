@@ -4,7 +4,7 @@
 // in bulk, when asked and every EVENT_RING_HALF events, so that a hypercall pays for one entry rather
 // than for every subscriber's code (docs/web.md, Speed). A replay fills a ring of its own by push().
 
-import { EVENT_KINDS, eventKindCode, type AllocatorEvent, type EventKind, type EventSubscriber } from "./events.js";
+import { eventKindCode, type AllocatorEvent, type EventSubscriber } from "./events.js";
 import type { EventHub } from "./event-hub.js";
 import {
   EK_CMD_SHIFT,
@@ -188,10 +188,5 @@ export class EventRing implements EventSubscriber {
   /** The label of the event at a slot ("" for none). */
   labelAt(slot: number): string {
     return this.labels.get(slot) ?? "";
-  }
-
-  /** The kind of the event at a slot. */
-  kindAt(slot: number): EventKind {
-    return EVENT_KINDS[kindOf(this.ints[slot * E_STRIDE + E_KIND]!)]!;
   }
 }

@@ -147,26 +147,35 @@ export function unmatchedFree(hub: EventHub, pfn: number, npages: number, known:
   if (known || hub.allocatorFresh) throw new Error(`invariant: page owner: free of pfn 0x${pfn.toString(16)} (${npages} frames) matches no live block`);
 }
 
-/**
- * How the hub's events reach a page owner's records, the live counts and the invalid frees; the
- * owner keeps its records its own way (allocated, freed) and answers the queries. PresentOwner,
- * which reads an event ring instead, shares the pieces above.
- */
-export abstract class OwnerRecorder implements EventSubscriber {
+export class PageOwner implements EventSubscriber, OwnerIndex {
+  /** Rows of the allocation table. */
+  count = 0;
   /** Frames and blocks live now. */
   liveFrames = 0;
   liveBlocks = 0;
   /** Frees of blocks allocated before the hub saw the allocator (a restored checkpoint). */
   untrackedFrees = 0;
+  /** The largest count of live frames after any call, and the call it came at. */
+  peakFrames = 0;
+  peakSeq = -1;
+  readonly keepsHistory = true;
   /** Page owners record the backtrace of every allocation and free (EventSubscriber.blockStacks). */
   readonly blockStacks = true;
+
+  private readonly ints: Int32Array[] = [];
+  private readonly nums: Float64Array[] = [];
+  /** Per frame (pfn - basePfn): the row of the latest allocation covering it, or -1. */
+  private frameRow: Int32Array | null = null;
+  private basePfn = 0;
+  /** Per frame: the row of the live block whose head it is, or -1 (to close a free in O(1)). */
+  private headRow: Int32Array | null = null;
   private readonly invalid: InvalidFrees;
 
   constructor(
     readonly hub: EventHub,
-    maxInvalidFrees?: number,
+    options: PageOwnerOptions = {},
   ) {
-    this.invalid = new InvalidFrees(this, maxInvalidFrees);
+    this.invalid = new InvalidFrees(this, options.maxInvalidFrees);
   }
 
   get invalidFrees(): readonly InvalidFree[] {
@@ -187,38 +196,6 @@ export abstract class OwnerRecorder implements EventSubscriber {
   onBlock(code: number, seq: number, _record: number, pfn: number, order: number, npages: number, _zone: number, gfp: number, stack: number): void {
     if (code === KIND_ALLOC) this.allocated(pfn, npages, order, gfp, seq, this.hub.callIcount, stack);
     else if (code === KIND_FREE) this.freed(pfn, npages, seq, this.hub.callIcount, stack);
-  }
-
-  abstract rowOfFrame(pfn: number): number;
-  abstract row(r: number): OwnerRow;
-  protected abstract allocated(pfn: number, npages: number, order: number, gfp: number, seq: number, icount: number, stack: number): void;
-  protected abstract freed(pfn: number, npages: number, seq: number, icount: number, stack: number): void;
-
-  /** A free that matches no live record: counted when from before a checkpoint, else a bug (throws). */
-  protected unmatchedFree(pfn: number, npages: number, known: boolean): void {
-    unmatchedFree(this.hub, pfn, npages, known);
-    this.untrackedFrees++;
-  }
-}
-
-export class PageOwner extends OwnerRecorder implements OwnerIndex {
-  /** Rows of the allocation table. */
-  count = 0;
-  /** The largest count of live frames after any call, and the call it came at. */
-  peakFrames = 0;
-  peakSeq = -1;
-  readonly keepsHistory = true;
-
-  private readonly ints: Int32Array[] = [];
-  private readonly nums: Float64Array[] = [];
-  /** Per frame (pfn - basePfn): the row of the latest allocation covering it, or -1. */
-  private frameRow: Int32Array | null = null;
-  private basePfn = 0;
-  /** Per frame: the row of the live block whose head it is, or -1 (to close a free in O(1)). */
-  private headRow: Int32Array | null = null;
-
-  constructor(hub: EventHub, options: PageOwnerOptions = {}) {
-    super(hub, options.maxInvalidFrees);
   }
 
   /** The peak (the CLI's `--at peak`) is looked at after every call. */
@@ -280,6 +257,12 @@ export class PageOwner extends OwnerRecorder implements OwnerIndex {
     if (!(r >= 0 && r < this.count)) throw new Error(`invariant: page owner has no row ${r} (${this.count} rows)`);
   }
 
+  /** A free of no live block: counted when from before a checkpoint, else a bug (unmatchedFree throws). */
+  private untrackedFree(pfn: number, npages: number): void {
+    unmatchedFree(this.hub, pfn, npages, false);
+    this.untrackedFrees++;
+  }
+
   private ensureFrames(): void {
     if (this.frameRow !== null) return;
     const buddy = ownerAllocator(this.hub);
@@ -288,7 +271,7 @@ export class PageOwner extends OwnerRecorder implements OwnerIndex {
     this.headRow = new Int32Array(buddy.frameCount).fill(NONE);
   }
 
-  protected allocated(pfn: number, npages: number, order: number, gfp: number, seq: number, icount: number, stack: number): void {
+  private allocated(pfn: number, npages: number, order: number, gfp: number, seq: number, icount: number, stack: number): void {
     this.ensureFrames();
     const idx = pfn - this.basePfn;
     const headRow = this.headRow!;
@@ -307,15 +290,15 @@ export class PageOwner extends OwnerRecorder implements OwnerIndex {
     this.liveBlocks++;
   }
 
-  protected freed(pfn: number, npages: number, seq: number, icount: number, stack: number): void {
+  private freed(pfn: number, npages: number, seq: number, icount: number, stack: number): void {
     this.ensureFrames();
     const idx = pfn - this.basePfn;
     const headRow = this.headRow!;
     const r = idx >= 0 && idx < headRow.length ? headRow[idx]! : NONE;
-    if (r === NONE) return this.unmatchedFree(pfn, npages, false);
+    if (r === NONE) return this.untrackedFree(pfn, npages);
     const ints = this.ints[r >>> CHUNK_SHIFT]!;
     const i = (r & CHUNK_MASK) * I_STRIDE;
-    if (ints[i + I_NPAGES] !== npages) return this.unmatchedFree(pfn, npages, true);
+    if (ints[i + I_NPAGES] !== npages) return unmatchedFree(this.hub, pfn, npages, true);
     headRow[idx] = NONE;
     const nums = this.nums[r >>> CHUNK_SHIFT]!;
     const f = (r & CHUNK_MASK) * F_STRIDE;

@@ -158,7 +158,7 @@ export class PresentOwner implements OwnerIndex, RingReader {
    * records, invalid frees to their list (with the records as they stood at that event). A gap (the
    * ring lapped this reader) or a record that contradicts the allocator's events is a bug of ours.
    * One loop over the ring with the tables in locals and the records written out (writeAllocation
-   * aside): it runs for every allocation and free of the run, tens of thousands at a time.
+   * aside, liveHead too): it runs for every allocation and free of the run, tens of thousands at a time.
    */
   catchUp(): void {
     if (this.broken !== null) throw this.broken;

@@ -5,7 +5,7 @@
 
 import { ZONE_NAMES, gfpToString } from "../mem/index.js";
 import { STATUSES } from "../protocol/abi.js";
-import type { AllocatorEvent, EventKind } from "../observe/events.js";
+import { EVENT_KINDS, type AllocatorEvent, type EventKind } from "../observe/events.js";
 import { EVENT_RING_SIZE, EventRing, kindOf, orderOf, statusOf, zoneOf } from "../observe/event-ring.js";
 import { E_EIP, E_GFP, E_KIND, E_NPAGES, E_PFN, E_RECORD, E_SEQ, E_STACK, E_STRIDE, KIND_MERGE, KIND_SPLIT } from "../observe/layout.js";
 import type { LiveLogCanvas } from "./live-log.js";
@@ -66,7 +66,7 @@ export class EventLog {
     const r = ring.ints;
     const p = slot * E_STRIDE;
     const packed = r[p + E_KIND]!;
-    const kind = ring.kindAt(slot);
+    const kind = EVENT_KINDS[kindOf(packed)]!;
     return {
       kind,
       // The ring keeps a call number's low 32 bits: exact for the first 2^32 calls.
