@@ -2,7 +2,7 @@
 // page owner, the timeline and the event log, as the page's worker runs them) on the real emulator
 // under Node, beside the CLI's plain run of the same guest (runMachine with no observer, as `buddy86
 // boot` makes it), in ns per bridge call. It measures what the page's observers cost per hypercall
-// without a browser, whose rendering shares the machine's cores with the guest (docs/web.md, Speed):
+// without a browser, whose rendering shares the machine's cores with the guest (docs/web-speed.md):
 // runs alternate, CLI first, REPS each after one warm-up of each; the best of each is compared.
 // `--one MODE [OPS]` (MODE cli or page) makes one run and prints its ns per call, for callgrind: the
 // host instructions per call are the difference of two OPS divided by the calls between.

@@ -6,7 +6,7 @@
 //   none     no observer (the CLI's plain path)
 //   hub      the EventHub alone (EIP and instruction counter sampled per call)
 //   stacks   the hub and a backtrace per allocation and free, nothing kept: the least that any
-//            observer naming each block's owner pays inside the port handler (docs/web.md, Speed)
+//            observer naming each block's owner pays inside the port handler (docs/web-speed.md)
 //   owners   the CLI's `--owners` path: src/observe's ObserveSession with page owners
 //   page     the web page's live run (src/web/live-run.ts): page owner, timeline, event log
 // The bridge, the allocator and the guest's loop are the same in every mode, so `mode - none` is the

@@ -10,7 +10,7 @@ import type { Platform } from "./platform.js";
  * worker, the worker script's - contains "use-scheduling-api" and `scheduler.postTask` exists
  * (Chromium), v86 posts the next slice as a task on its own thread instead (libv86's yield). In
  * Chromium on the 2-core VM this made churn's page and CLI-path runs in workers about a tenth faster
- * alike (docs/web.md, Speed). Browsers without postTask keep the timer worker.
+ * alike (docs/web-speed.md). Browsers without postTask keep the timer worker.
  */
 export const V86_WORKER_QUERY = "use-scheduling-api";
 

@@ -2,7 +2,7 @@
 // ints per event, its instruction count beside them). The web page records its run here only: its
 // event log draws the ring, and its page owner (present-owner.ts) is a reader that applies the ring
 // in bulk, when asked and every EVENT_RING_HALF events, so that a hypercall pays for one entry rather
-// than for every subscriber's code (docs/web.md, Speed). A replay fills a ring of its own by push().
+// than for every subscriber's code (docs/web-speed.md). A replay fills a ring of its own by push().
 
 import { eventKindCode, type AllocatorEvent, type EventSubscriber } from "./events.js";
 import type { EventHub } from "./event-hub.js";

@@ -2,7 +2,7 @@
 //
 // A running guest changes every line of the log every frame. As DOM text, each change costs
 // Chromium a style recalc, a layout, a paint and a commit of the page, and any DOM change at all
-// in a frame costs that whole pipeline (docs/web.md, Speed): on a two-core machine the renderer
+// in a frame costs that whole pipeline (docs/web-speed.md): on a two-core machine the renderer
 // then takes CPU from the guest's worker. Drawn with fillText, a frame's new lines cost the canvas
 // alone. The lines look as the DOM list draws them: font, line height and colour per kind are read
 // from the list's own CSS (style.css .ev-KIND), once per kind. A click on a line pins its frame, as

@@ -116,7 +116,7 @@ function dropWorker(): void {
  * `--owners` path's observers left V8's inline caches at the hub's dispatch megamorphic (npm run
  * bench:observe, page churn after an --owners run in the same process: 1,965 -> 2,227 host
  * instructions per call), and the plain path and the page, whose allocator has a listener, kept
- * handing each other code V8 had optimised for the other (docs/web.md, Speed).
+ * handing each other code V8 had optimised for the other (docs/web-speed.md).
  */
 const referenceWorkers: [Worker | null, Worker | null] = [null, null];
 /** The reference workers warmReferences has warmed (a worker replaced after a failure is not). */
