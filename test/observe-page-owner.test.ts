@@ -267,22 +267,39 @@ describe("present-only page owner (PresentOwner, the web page's)", () => {
     expect(owner.invalidFrees[0]!.allocation!.freeSeq).toBeGreaterThanOrEqual(0);
   });
 
-  it("keeps up with more events than its ring holds when nothing asks it in between", () => {
+  it("keeps every record when the ring has overwritten its entries", () => {
     const o = observedGuest({ owners: true });
     const owner = presentOwner(o.session.hub);
-    // One long-lived block early on, then well over a ring's worth of churn at other sites.
+    // Early on, one long-lived block and one freed at once, then well over a ring's worth of churn at
+    // other sites and orders: the freed order-0 block waits on its per-CPU list, its record untouched.
     const kept = o.callAt(B, B_RET, Cmd.ALLOC_PAGES, 2, 0).result;
+    const freed = o.callAt(B, B_RET, Cmd.ALLOC_PAGES, 0, 0).result;
+    expect(o.callAt(F2, 0, Cmd.FREE_PAGES, freed, 0).status).toBe(Status.OK);
     const held: number[] = [];
     for (let i = 0; i < EVENT_RING_SIZE; i++) {
-      held.push(o.callAt(A, A_RET, Cmd.ALLOC_PAGES, i % 3, 0).result);
-      if (held.length > 5) expect(o.callAt(F1, 0, Cmd.FREE_PAGES, held.shift()!, (i - 5) % 3).status).toBe(Status.OK);
+      held.push(o.callAt(A, A_RET, Cmd.ALLOC_PAGES, 1 + (i % 2), 0).result);
+      if (held.length > 5) expect(o.callAt(F1, 0, Cmd.FREE_PAGES, held.shift()!, 1 + ((i - 5) % 2)).status).toBe(Status.OK);
     }
     const full = o.session.owner!;
     expect(full.count).toBeGreaterThan(EVENT_RING_SIZE);
     const r = owner.rowOfFrame(kept / PAGE);
     expect(owner.row(r)).toEqual(full.row(full.rowOfFrame(kept / PAGE)));
+    const f = owner.rowOfFrame(freed / PAGE);
+    expect(owner.row(f)).toEqual(full.row(full.rowOfFrame(freed / PAGE)));
+    expect([owner.isLive(f), owner.row(f).freeSeq > 0]).toEqual([false, true]);
     expect(owner.count).toBe(full.count);
     expect([owner.liveFrames, owner.liveBlocks]).toEqual([full.liveFrames, full.liveBlocks]);
     for (const a of held) expect(owner.row(owner.rowOfFrame(a / PAGE))).toEqual(full.row(full.rowOfFrame(a / PAGE)));
+    // Every record, live or freed, whose ring entries were overwritten long ago included.
+    const buddy = o.g.bridge.allocator!;
+    let named = 0;
+    for (let pfn = buddy.basePfn; pfn < buddy.basePfn + buddy.frameCount; pfn++) {
+      const row = owner.rowOfFrame(pfn);
+      if (row < 0) continue;
+      named++;
+      expect(owner.row(row), `pfn 0x${pfn.toString(16)}`).toEqual(full.row(full.rowOfFrame(pfn)));
+      expect(owner.allocStackOf(row)).toBe(full.allocStackOf(full.rowOfFrame(pfn)));
+    }
+    expect(named).toBeGreaterThan(held.length);
   });
 });

@@ -51,19 +51,22 @@ export const F_FREE_ICOUNT = 3;
 export const F_STRIDE = 4;
 
 // ---- The event ring (event-ring.ts): the web page's event log and page owner read it ----
-/** Events kept: the newest 2^17 = 131072 (4 MiB of ring, and 1 MiB of instruction counts). */
+/** Events kept: the newest 2^17 = 131072 (4 MiB of ring, and 2 MiB of call numbers and icounts). */
 export const EVENT_RING_SIZE = 131072;
-/** Int32 fields per event, interleaved so that storing one event touches one cache line. */
+/** Int32 fields per event (seven used), interleaved so that storing one event touches one cache line. */
 export const E_STRIDE = 8;
 /** The packed E_KIND word: kind code (bits 0-3), status (4-7), order + 1 (8-15), zone + 1 (16-23), cmd + 1 (24-31). */
 export const E_KIND = 0;
-export const E_SEQ = 1;
-export const E_RECORD = 2;
-export const E_PFN = 3;
-export const E_NPAGES = 4;
-export const E_GFP = 5;
-export const E_STACK = 6;
-export const E_EIP = 7;
+export const E_RECORD = 1;
+export const E_PFN = 2;
+export const E_NPAGES = 3;
+export const E_GFP = 4;
+export const E_STACK = 5;
+export const E_EIP = 6;
+/** Float64 fields per event: the call number and the instruction count, exact past 2^32. */
+export const EF_STRIDE = 2;
+export const EF_SEQ = 0;
+export const EF_ICOUNT = 1;
 /** Fields of the packed E_KIND word (0 in order, zone and cmd: none; status 15: not a request). */
 export const EK_KIND_MASK = 0xf;
 export const EK_STATUS_SHIFT = 4;
@@ -71,8 +74,12 @@ export const EK_STATUS_MASK = 0xf;
 export const EK_ORDER_SHIFT = 8;
 export const EK_ZONE_SHIFT = 16;
 export const EK_CMD_SHIFT = 24;
-/** Events between two catch-ups of the ring's readers: half the ring, so none falls a ring behind. */
-export const EVENT_RING_HALF = 65536;
+/**
+ * PresentOwner's pointers into the ring, per head frame: the event number of the record's alloc or
+ * free entry, or one of these. A record's entry about to be overwritten is copied out (spilled).
+ */
+export const ENTRY_NONE = -1;
+export const ENTRY_SPILLED = -2;
 
 // ---- Event kinds (events.ts EVENT_KINDS, whose index is the code) ----
 export const KIND_ALLOC = 0;

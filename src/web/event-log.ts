@@ -7,7 +7,7 @@ import { ZONE_NAMES, gfpToString } from "../mem/index.js";
 import { STATUSES } from "../protocol/abi.js";
 import { EVENT_KINDS, type AllocatorEvent, type EventKind } from "../observe/events.js";
 import { EVENT_RING_SIZE, EventRing, kindOf, orderOf, statusOf, zoneOf } from "../observe/event-ring.js";
-import { E_EIP, E_GFP, E_KIND, E_NPAGES, E_PFN, E_RECORD, E_SEQ, E_STACK, E_STRIDE, KIND_MERGE, KIND_SPLIT } from "../observe/layout.js";
+import { EF_SEQ, EF_STRIDE, E_EIP, E_GFP, E_KIND, E_NPAGES, E_PFN, E_RECORD, E_STACK, E_STRIDE, KIND_MERGE, KIND_SPLIT } from "../observe/layout.js";
 import type { LiveLogCanvas } from "./live-log.js";
 import type { EventLine } from "./worker-protocol.js";
 import { hexAddr } from "./model.js";
@@ -69,8 +69,7 @@ export class EventLog {
     const kind = EVENT_KINDS[kindOf(packed)]!;
     return {
       kind,
-      // The ring keeps a call number's low 32 bits: exact for the first 2^32 calls.
-      seq: r[p + E_SEQ]! >>> 0,
+      seq: ring.floats[slot * EF_STRIDE + EF_SEQ]!,
       record: r[p + E_RECORD]!,
       pfn: r[p + E_PFN]!,
       order: orderOf(packed),
