@@ -1,9 +1,8 @@
 // The event ring: every event of a run's EventHub, the newest EVENT_RING_SIZE, as numbers (E_STRIDE
 // ints per event, its call number and instruction count beside them). The web page records its run
-// here only: its event log draws the ring, and its page owner (present-owner.ts) is the ring's index:
-// told of each alloc and free entry as it is stored and before it is overwritten, it keeps per head
-// frame only the numbers of its record's entries, so that a hypercall pays for one entry and a few
-// stores rather than for every subscriber's code (docs/web-speed.md). A replay fills a ring of its
+// here only: its event log draws the ring, and its page owner (present-owner.ts) is a reader that
+// applies the ring in bulk, when asked and every EVENT_RING_HALF events, so that a hypercall pays for
+// one entry rather than for every subscriber's code (docs/web-speed.md). A replay fills a ring of its
 // own by push().
 
 import { eventKindCode, type AllocatorEvent, type EventSubscriber } from "./events.js";
@@ -18,6 +17,7 @@ import {
   EF_ICOUNT,
   EF_SEQ,
   EF_STRIDE,
+  EVENT_RING_HALF,
   EVENT_RING_SIZE,
   E_EIP,
   E_GFP,
@@ -39,17 +39,10 @@ const FIRST_LABELLED_KIND = KIND_MARK;
 /** The packed status of an event that answers no request (a port misuse, status -1). */
 const NO_STATUS = EK_STATUS_MASK;
 
-/**
- * Told of the ring's alloc and free entries as they come and go (PresentOwner): one per ring, called
- * from inside the store, so it must be cheap and must not store into the ring itself.
- */
-export interface RingIndex {
-  /** Entry n, an alloc or free (its kind code) of npages frames at pfn, was just stored. */
-  stored(kind: number, n: number, pfn: number, npages: number): void;
-  /** Entry n, an alloc or free of the block with head pfn, is about to be overwritten. */
-  evicting(n: number, pfn: number): void;
-  /** Entry n, a protocol error, was just stored (rare: a guest's bad request). */
-  storedError(n: number): void;
+/** Something that reads the ring in order and must do so before it laps them (PresentOwner). */
+export interface RingReader {
+  /** Reads every event up to the ring's total. Called at least every EVENT_RING_HALF events. */
+  catchUp(): void;
 }
 
 /** A packed order or command outside what its 8 bits hold (a guest's bad argument). */
@@ -104,7 +97,7 @@ export class EventRing implements EventSubscriber {
   private readonly labels = new Map<number, string>();
   /** The event numbers of the labelled events still in the ring, oldest first. */
   private labelled: number[] = [];
-  private index: RingIndex | null = null;
+  private readonly readers: RingReader[] = [];
 
   /**
    * `hub`: the run's hub, whose call in progress gives each alloc and free (and protocol error) its
@@ -139,10 +132,9 @@ export class EventRing implements EventSubscriber {
       this.labels.set(n & (EVENT_RING_SIZE - 1), e.label);
       this.labelled.push(n);
     }
-    if (code === KIND_PROTOCOL_ERROR && this.index !== null) this.index.storedError(n);
   }
 
-  /** Writes the next entry and tells the index; returns its number. */
+  /** Writes the next entry; returns its number. Every EVENT_RING_HALF events the readers catch up. */
   private store(packed: number, seq: number, record: number, pfn: number, npages: number, gfp: number, stack: number, eip: number, icount: number): number {
     const n = this.total++;
     // The entry this one overwrites may have had a label: forget it (a compare per store, no lookup).
@@ -150,9 +142,6 @@ export class EventRing implements EventSubscriber {
     const slot = n & (EVENT_RING_SIZE - 1);
     const r = this.ints;
     const p = slot * E_STRIDE;
-    const index = this.index;
-    // Before an alloc or free entry goes, its index copies out what a record still needs of it.
-    if (index !== null && n >= EVENT_RING_SIZE && (r[p + E_KIND]! & EK_KIND_MASK) <= KIND_FREE) index.evicting(n - EVENT_RING_SIZE, r[p + E_PFN]!);
     // `| 0` is what the store does anyway (ToInt32), written out: V8 then truncates a small integer
     // directly, where a store of a value it knows only as a number went through a double.
     r[p + E_KIND] = packed | 0;
@@ -165,23 +154,22 @@ export class EventRing implements EventSubscriber {
     const f = slot * EF_STRIDE;
     this.floats[f + EF_SEQ] = seq;
     this.floats[f + EF_ICOUNT] = icount;
-    const kind = packed & EK_KIND_MASK;
-    if (index !== null && kind <= KIND_FREE) index.stored(kind, n, pfn, npages);
+    if (((n + 1) & (EVENT_RING_HALF - 1)) === 0 && this.readers.length > 0) this.catchUpReaders();
     return n;
   }
 
-  /**
-   * Makes `index` the ring's index (one per ring). It is told of the entries stored from now on, and
-   * of every alloc or free entry about to be overwritten from now on.
-   */
-  setIndex(index: RingIndex): void {
-    if (this.index !== null) throw new Error("invariant: an event ring got a second index");
-    this.index = index;
+  private catchUpReaders(): void {
+    for (const reader of this.readers) reader.catchUp();
   }
 
-  /** Forgets every event (a replay's new position). A ring with an index is never cleared. */
+  /** Adds a reader; it must read from the ring's current total on (a new ring: from event 0). */
+  addReader(reader: RingReader): void {
+    this.readers.push(reader);
+  }
+
+  /** Forgets every event (a replay's new position). A ring with readers is never cleared. */
   clear(): void {
-    if (this.index !== null) throw new Error("invariant: an event ring with an index was cleared");
+    if (this.readers.length > 0) throw new Error("invariant: an event ring with readers was cleared");
     this.total = 0;
     this.labels.clear();
     this.labelled = [];

@@ -8,7 +8,7 @@ export { CR0_PG, CR4_PSE, CR4_PAE } from "./layout.js";
 export { Symbolizer, DEFAULT_WRAPPER_PATTERN, hex8 } from "./symbols.js";
 export { PageOwner, isInvalidFreeStatus, type InvalidFree, type OwnerIndex, type OwnerRow, type OwnerTable } from "./page-owner.js";
 export { PresentOwner } from "./present-owner.js";
-export { EventRing, type RingIndex } from "./event-ring.js";
+export { EventRing, type RingReader } from "./event-ring.js";
 export * from "./owner-report.js";
 export { RequestLog, allocatorOptions } from "./replay.js";
 export * from "./snapshot.js";

@@ -74,12 +74,8 @@ export const EK_STATUS_MASK = 0xf;
 export const EK_ORDER_SHIFT = 8;
 export const EK_ZONE_SHIFT = 16;
 export const EK_CMD_SHIFT = 24;
-/**
- * PresentOwner's pointers into the ring, per head frame: the event number of the record's alloc or
- * free entry, or one of these. A record's entry about to be overwritten is copied out (spilled).
- */
-export const ENTRY_NONE = -1;
-export const ENTRY_SPILLED = -2;
+/** Events between two catch-ups of the ring's readers: half the ring, so none falls a ring behind. */
+export const EVENT_RING_HALF = 65536;
 
 // ---- Event kinds (events.ts EVENT_KINDS, whose index is the code) ----
 export const KIND_ALLOC = 0;
