@@ -61,7 +61,7 @@ describe("the present-only page owner as the ring's reader", () => {
     const full = o.session.owner!;
     const bridge = o.g.bridge as unknown as { calls: number };
     const seen: number[] = [];
-    // Calls go one at a time; these jumps stand in for runs of fewer than 2^32 calls each.
+    // Calls go one at a time; these jumps stand in for the calls of a long run.
     for (const start of [2 ** 31 - 2, 2 ** 32 - 2, 2 ** 32 + 2 ** 31 + 5]) {
       bridge.calls = start;
       const a = o.callAt(A, A_RET, Cmd.ALLOC_PAGES, 0, 0).result;

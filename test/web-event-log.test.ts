@@ -1,5 +1,5 @@
 // The page's event log (src/web/event-log.ts over src/observe/event-ring.ts, no DOM): events come
-// back as pushed, newest first; labels (MARKs, port misuse) stay with their event and leave when the
+// back as pushed, newest first, call numbers exact past 2^32; labels (MARKs, port misuse) stay with their event and leave when the
 // ring overwrites it. And the live log's cut of a line too long for its panel (live-log.ts fitLine).
 
 import { describe, expect, it } from "vitest";
@@ -26,6 +26,14 @@ describe("event log ring", () => {
     const log = EventLog.forReplay(() => "");
     for (const npages of [5, 0x80000001, 0xffffffff]) log.push(event({ kind: "fail", seq: 1, npages, status: 1 }), -1);
     expect([log.get(2).npages, log.get(1).npages, log.get(0).npages]).toEqual([5, 0x80000001, 0xffffffff]);
+  });
+
+  it("keeps call numbers exact past 2^31 and 2^32, and prints them so", () => {
+    const log = EventLog.forReplay(() => "");
+    const seqs = [2 ** 31 + 3, 2 ** 32 + 5, 2 ** 40 + 7];
+    for (const seq of seqs) log.push(event({ kind: "alloc", seq, pfn: 0x100, order: 0, npages: 1, zone: 1 }), -1);
+    expect([log.get(2).seq, log.get(1).seq, log.get(0).seq]).toEqual(seqs);
+    expect(formatEvent(log.get(1))).toContain(`#${2 ** 32 + 5} `);
   });
 
   it("keeps labels with their events and drops them when the ring overwrites the slot", () => {

@@ -53,7 +53,7 @@ export const F_STRIDE = 4;
 // ---- The event ring (event-ring.ts): the web page's event log and page owner read it ----
 /** Events kept: the newest 2^17 = 131072 (4 MiB of ring, and 2 MiB of call numbers and icounts). */
 export const EVENT_RING_SIZE = 131072;
-/** Int32 fields per event (seven used), interleaved so that storing one event touches one cache line. */
+/** Int32 fields per event: seven, and one of padding that keeps each 32-byte entry inside one 64-byte cache line. */
 export const E_STRIDE = 8;
 /** The packed E_KIND word: kind code (bits 0-3), status (4-7), order + 1 (8-15), zone + 1 (16-23), cmd + 1 (24-31). */
 export const E_KIND = 0;
