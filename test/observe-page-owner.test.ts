@@ -191,6 +191,34 @@ describe("page owner", () => {
   });
 });
 
+/**
+ * Every frame the present owner names has the full owner's record of the latest block that covered
+ * it; a frame it does not name was never allocated, or a later block took its block's head without
+ * covering it (a present owner's row is its head frame's index). Returns the frames named.
+ */
+function expectFullOwnersRecords(owner: PresentOwner, full: PageOwner, buddy: { basePfn: number; frameCount: number }): number {
+  let named = 0;
+  for (let pfn = buddy.basePfn; pfn < buddy.basePfn + buddy.frameCount; pfn++) {
+    const r = owner.rowOfFrame(pfn);
+    const h = full.rowOfFrame(pfn);
+    const at = `pfn 0x${pfn.toString(16)}`;
+    if (r < 0) {
+      if (h < 0) continue;
+      const head = full.row(h).pfn;
+      const later = owner.row(head - buddy.basePfn);
+      expect(later.allocSeq, at).toBeGreaterThan(full.row(h).allocSeq);
+      expect(pfn - head, at).toBeGreaterThanOrEqual(later.npages);
+      continue;
+    }
+    named++;
+    expect(owner.row(r), at).toEqual(full.row(h));
+    expect(owner.isLive(r), at).toBe(full.isLive(h));
+    expect(owner.allocStackOf(r), at).toBe(full.allocStackOf(h));
+    expect(owner.npagesOf(r), at).toBe(full.npagesOf(h));
+  }
+  return named;
+}
+
 /** A guest observed by the full page owner and a PresentOwner side by side, after four order-0 allocations. */
 function presentBesideFull(): { o: ReturnType<typeof observedGuest>; owner: PresentOwner; history: PageOwner; addrs: number[] } {
   const o = observedGuest();
@@ -213,28 +241,7 @@ describe("present-only page owner (PresentOwner, the web page's)", () => {
     for (let i = 0; i < 500; i++) expect(o.callAt(F1, 0, Cmd.FREE_PAGES, o.callAt(A, A_RET, Cmd.ALLOC_PAGES, i % 3, 0).result, i % 3).status).toBe(Status.OK);
     expect(owner.count).toBe(history.count);
     // Every frame: no record, or the record of the latest block that covered it, as the full owner has it.
-    const buddy = o.g.bridge.allocator!;
-    let named = 0;
-    for (let pfn = buddy.basePfn; pfn < buddy.basePfn + buddy.frameCount; pfn++) {
-      const r = owner.rowOfFrame(pfn);
-      const h = history.rowOfFrame(pfn);
-      if (r < 0) {
-        // No record: never allocated, or a later block took the head of its latest block without covering it.
-        if (h >= 0) {
-          const head = history.row(h).pfn;
-          let later = history.count - 1;
-          while (history.row(later).pfn !== head) later--;
-          expect(later, `pfn 0x${pfn.toString(16)}`).toBeGreaterThan(h);
-          expect(pfn - head).toBeGreaterThanOrEqual(history.row(later).npages);
-        }
-        continue;
-      }
-      named++;
-      expect(owner.row(r), `pfn 0x${pfn.toString(16)}`).toEqual(history.row(h));
-      expect(owner.isLive(r)).toBe(history.isLive(h));
-      expect(owner.allocStackOf(r)).toBe(history.allocStackOf(h));
-      expect(owner.npagesOf(r)).toBe(history.npagesOf(h));
-    }
+    const named = expectFullOwnersRecords(owner, history, o.g.bridge.allocator!);
     expect(named).toBeGreaterThan(4);
     const live = (p: PageOwner | PresentOwner): number[] => p.liveAt(Infinity).map((r) => p.row(r).pfn).sort((x, y) => x - y);
     expect(live(owner)).toEqual(live(history));
@@ -291,25 +298,7 @@ describe("present-only page owner (PresentOwner, the web page's)", () => {
     expect([owner.liveFrames, owner.liveBlocks]).toEqual([full.liveFrames, full.liveBlocks]);
     for (const a of held) expect(owner.row(owner.rowOfFrame(a / PAGE))).toEqual(full.row(full.rowOfFrame(a / PAGE)));
     // Every record, live or freed, whose ring entries were overwritten long ago included.
-    const buddy = o.g.bridge.allocator!;
-    let named = 0;
-    for (let pfn = buddy.basePfn; pfn < buddy.basePfn + buddy.frameCount; pfn++) {
-      const row = owner.rowOfFrame(pfn);
-      const h = full.rowOfFrame(pfn);
-      if (row < 0) {
-        // Nothing named: the frame was never allocated, or a later block took its block's head
-        // without covering it (a row here is the head frame's index).
-        if (h < 0) continue;
-        const head = full.row(h).pfn;
-        const later = owner.row(head - buddy.basePfn);
-        expect(later.allocSeq, `pfn 0x${pfn.toString(16)}`).toBeGreaterThan(full.row(h).allocSeq);
-        expect(pfn - head).toBeGreaterThanOrEqual(later.npages);
-        continue;
-      }
-      named++;
-      expect(owner.row(row), `pfn 0x${pfn.toString(16)}`).toEqual(full.row(h));
-      expect(owner.allocStackOf(row)).toBe(full.allocStackOf(h));
-    }
+    const named = expectFullOwnersRecords(owner, full, o.g.bridge.allocator!);
     expect(named).toBeGreaterThan(held.length);
   });
 });
