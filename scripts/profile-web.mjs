@@ -9,6 +9,7 @@
 // the browser's; this measures the browser's own code on the real page (docs/web-speed.md).
 //   node --experimental-websocket scripts/profile-web.mjs [--workload churn] [--ops 2500000]
 //        [--rounds 2] [--seed 1] [--top 30] [--interval 250] [--out test-results/profile-web]
+//        [--js-flags=--no-turbo-inlining]
 
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -29,6 +30,8 @@ const { values: opts } = parseArgs({
     top: { type: "string", default: "30" },
     interval: { type: "string", default: "250" },
     out: { type: "string", default: "test-results/profile-web" },
+    // V8 flags for every worker, e.g. "--no-turbo-inlining" to see each function on its own (slower).
+    "js-flags": { type: "string", default: "" },
   },
 });
 if (typeof WebSocket === "undefined") throw new Error("profile-web: run it with node --experimental-websocket (Node 20 has WebSocket behind that flag)");
@@ -111,7 +114,8 @@ try {
   await buildWeb({ outdir: join(tmp, "site"), sourcemap: false });
   const server = await serveStatic(join(tmp, "site"), 0);
   const profileDir = join(tmp, "profile");
-  const context = await chromium.launchPersistentContext(profileDir, { executablePath: "/usr/bin/chromium", headless: true, args: FLAGS, viewport: { width: 1560, height: 1200 } });
+  const args = opts["js-flags"] === "" ? FLAGS : [...FLAGS, `--js-flags=${opts["js-flags"]}`];
+  const context = await chromium.launchPersistentContext(profileDir, { executablePath: "/usr/bin/chromium", headless: true, args, viewport: { width: 1560, height: 1200 } });
   try {
     const cdp = await Cdp.connect(await browserEndpoint(profileDir));
     const interval = Number(opts.interval);
