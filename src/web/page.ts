@@ -132,17 +132,19 @@ class Page {
     this.wireLog();
     setButtons("idle");
     requestAnimationFrame((t) => this.frame(t));
-    if (new URLSearchParams(location.search).get("warm") !== "0") this.warmDone = this.warm();
+    // ?warm=0 leaves the warm-up out; ?warm=N makes it N ops (a test needs one still going when it presses Run).
+    const warmOps = Number(new URLSearchParams(location.search).get("warm") ?? WARM_OPS);
+    if (warmOps !== 0) this.warmDone = this.warm(Number.isInteger(warmOps) && warmOps > 0 ? warmOps : WARM_OPS);
   }
 
   /**
-   * The warm-up: as the page opens, its guest worker runs the bundled guest's demo for WARM_OPS ops,
+   * The warm-up: as the page opens, its guest worker runs the bundled guest's demo for `ops` ops,
    * unseen. A cold worker's first run is the slowest by far: v86.wasm not yet optimised, the guest's
    * hot code not yet compiled, the observers' JavaScript not yet optimised, all of it on the cores the
    * guest and the page's drawing need (docs/web.md, "The first run"). Pressing Run stops the warm-up
-   * at its next call. `?warm=0` in the URL leaves it out.
+   * at its next call. `?warm=0` in the URL leaves it out, `?warm=N` runs N ops (WARM_OPS by default).
    */
-  private async warm(): Promise<void> {
+  private async warm(ops: number): Promise<void> {
     this.warming = true;
     const status = byId("status");
     const idleText = status.textContent;
@@ -159,7 +161,7 @@ class Page {
         this.warmResult = { reason: "skipped", calls: 0, ms: 0 };
         return;
       }
-      const settings = { ...base, cmdline: composeCmdline("demo", 1, WARM_OPS), pcp: true, poison: false, pauseAtMark: "", callsPerFrame: 0 };
+      const settings = { ...base, cmdline: composeCmdline("demo", 1, ops), pcp: true, poison: false, pauseAtMark: "", callsPerFrame: 0 };
       this.warmSettings = settings;
       const { reason, calls, ms } = await warmUp(settings);
       this.warmResult = { reason, calls, ms };
