@@ -5,7 +5,7 @@
 // docs/observability.md were found (a sampling profiler of wall time is too coarse and too noisy on
 // a shared 2-core VM for parts of a few hundred instructions).
 //
-//   node scripts/jit-profile.mjs [--top N] -- node [node flags] SCRIPT ARGS...   one run, whole totals
+//   node scripts/jit-profile.mjs [--top N] [--event E] -- node [node flags] SCRIPT ARGS...   one run, whole totals
 //   node scripts/jit-profile.mjs [--top N] [--calls-per-unit K] --diff A B -- node ... SCRIPT ARGS-WITH-{N}
 //     runs the command twice, {N} replaced by A then B, and prints instructions per call of the
 //     difference: per unit of {N}, divided by K when each unit is K calls (a bench rep, say: `npm run
@@ -29,6 +29,9 @@ const command = argv.slice(sep + 1);
 const top = opts.includes("--top") ? Number(opts[opts.indexOf("--top") + 1]) : 30;
 const diff = opts.includes("--diff") ? [Number(opts[opts.indexOf("--diff") + 1]), Number(opts[opts.indexOf("--diff") + 2])] : null;
 const callsPerUnit = opts.includes("--calls-per-unit") ? Number(opts[opts.indexOf("--calls-per-unit") + 1]) : 1;
+// --event E counts one of callgrind's simulated events instead of instructions: I1mr (L1 instruction
+// misses), D1mr / D1mw (L1 data read / write misses), Bcm (mispredicted conditional branches), ...
+const event = opts.includes("--event") ? opts[opts.indexOf("--event") + 1] : "Ir";
 if (!(callsPerUnit > 0)) throw new Error("jit-profile: --calls-per-unit needs a positive number");
 
 /** Instructions per function name for one run of the command. */
@@ -37,7 +40,8 @@ function profile(args) {
   try {
     const out = join(dir, "callgrind.out");
     const [node, ...rest] = args;
-    const log = execFileSync("valgrind", ["--tool=callgrind", "--dump-instr=yes", "--compress-pos=no", "--compress-strings=no", `--callgrind-out-file=${out}`, node, "--perf-basic-prof", ...rest], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], maxBuffer: 1 << 28 });
+    const sim = event === "Ir" ? [] : ["--cache-sim=yes", "--branch-sim=yes"];
+    const log = execFileSync("valgrind", ["--tool=callgrind", ...sim, "--dump-instr=yes", "--compress-pos=no", "--compress-strings=no", `--callgrind-out-file=${out}`, node, "--perf-basic-prof", ...rest], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], maxBuffer: 1 << 28 });
     void log;
     const pid = /^pid: (\d+)$/m.exec(readFileSync(out, "utf8").slice(0, 4096))[1];
     const mapFile = `/tmp/perf-${pid}.map`;
@@ -58,6 +62,8 @@ function profile(args) {
     const cost = new Map();
     const names = new Map();
     let obj = "?", fn = "?", inCall = false;
+    // A cost line is "address line" then one number per event of the "events:" header, in its order.
+    let column = -1;
     const named = (kind, s) => {
       const m = /^\((\d+)\)(?: (.*))?$/.exec(s);
       if (m === null) return s;
@@ -65,16 +71,19 @@ function profile(args) {
       return names.get(kind + m[1]) ?? "?";
     };
     for (const line of readFileSync(out, "utf8").split("\n")) {
-      if (line.startsWith("ob=")) obj = named("ob", line.slice(3));
+      if (line.startsWith("events:")) {
+        column = line.slice(7).trim().split(/\s+/).indexOf(event);
+        if (column < 0) throw new Error(`jit-profile: callgrind counted no event ${event} (events: ${line.slice(7).trim()})`);
+      } else if (line.startsWith("ob=")) obj = named("ob", line.slice(3));
       else if (line.startsWith("fn=")) fn = named("fn", line.slice(3));
       else if (line.startsWith("cob=") || line.startsWith("cfn=")) named(line.slice(0, 3), line.slice(4));
       else if (line.startsWith("calls=")) inCall = true;
       else if (line.startsWith("0x")) {
         if (inCall) { inCall = false; continue; } // the inclusive cost of a call, not this function's own
-        const [addrText, , ir] = line.split(" ");
-        const addr = parseInt(addrText, 16);
+        const fields = line.split(" ");
+        const addr = parseInt(fields[0], 16);
         const name = obj === "???" || fn.startsWith("0x") ? (jitName(addr) ?? "JIT (unnamed)") : `${obj.split("/").pop()}:${fn}`;
-        cost.set(name, (cost.get(name) ?? 0) + Number(ir ?? 0));
+        cost.set(name, (cost.get(name) ?? 0) + Number(fields[2 + column] ?? 0));
       }
     }
     return cost;
