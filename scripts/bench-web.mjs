@@ -12,13 +12,11 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
-import { chromium } from "playwright-core";
 import { buildWeb } from "./build-web.mjs";
-import { serveStatic } from "./serve-web.mjs";
+import { launchChromium, serveStatic } from "./serve-web.mjs";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const ENDED = ["exited", "stopped", "timeout", "fault", "host-error", "error"];
-const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 
 const opts = { workload: "demo", ops: "1000", seed: "1", rounds: "3", warm: "1" };
 const argv = process.argv.slice(2);
@@ -40,7 +38,7 @@ try {
     return JSON.parse(out.toString()).bridgeNsPerCall;
   });
   const server = await serveStatic(join(tmp, "site"), 0);
-  const context = await chromium.launchPersistentContext(join(tmp, "profile"), { executablePath: "/usr/bin/chromium", headless: true, args: FLAGS, viewport: { width: 1560, height: 1200 } });
+  const context = await launchChromium(join(tmp, "profile"));
   try {
     const page = context.pages()[0] ?? (await context.newPage());
     await page.goto(`${server.url}?rounds=${Number(opts.rounds)}${opts.warm === "0" ? "&warm=0" : ""}`);

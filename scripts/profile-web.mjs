@@ -15,11 +15,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { chromium } from "playwright-core";
 import { buildWeb } from "./build-web.mjs";
-import { serveStatic } from "./serve-web.mjs";
+import { launchChromium, serveStatic } from "./serve-web.mjs";
 
-const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--remote-debugging-port=0"];
 
 const { values: opts } = parseArgs({
   options: {
@@ -114,8 +112,8 @@ try {
   await buildWeb({ outdir: join(tmp, "site"), sourcemap: false });
   const server = await serveStatic(join(tmp, "site"), 0);
   const profileDir = join(tmp, "profile");
-  const args = opts["js-flags"] === "" ? FLAGS : [...FLAGS, `--js-flags=${opts["js-flags"]}`];
-  const context = await chromium.launchPersistentContext(profileDir, { executablePath: "/usr/bin/chromium", headless: true, args, viewport: { width: 1560, height: 1200 } });
+  const jsFlags = opts["js-flags"] === "" ? [] : [`--js-flags=${opts["js-flags"]}`];
+  const context = await launchChromium(profileDir, { args: ["--remote-debugging-port=0", ...jsFlags] });
   try {
     const cdp = await Cdp.connect(await browserEndpoint(profileDir));
     const interval = Number(opts.interval);

@@ -1,12 +1,14 @@
 // `npm run web`: builds the page (scripts/build-web.mjs) and serves it on 127.0.0.1, offline.
 //   node scripts/serve-web.mjs [--port N] [--dir DIR] [--no-build]
 // Port 8086 by default, the next free one when it is taken; --port 0 lets the OS choose. The URL is
-// printed on stdout. serveStatic() is also what the web tests use to serve a built page.
+// printed on stdout. serveStatic() is also what the web tests and the bench, profile and screenshot
+// scripts use to serve a built page, and launchChromium() how they all open it.
 
 import { createServer } from "node:http";
 import { createReadStream, existsSync, statSync } from "node:fs";
 import { dirname, extname, join, normalize, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
 import { buildWeb } from "./build-web.mjs";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -23,6 +25,19 @@ const TYPES = {
   ".svg": "image/svg+xml",
   ".elf": "application/octet-stream",
 };
+
+/** Debian's Chromium (apt-get install chromium; .ci/run does), which playwright-core drives. */
+export const CHROMIUM = "/usr/bin/chromium";
+/**
+ * How every test and script starts it: headless, no sandbox (CI runs as root), no GPU, and none of
+ * Chromium's background traffic, which this machine's closed network refuses many connections at a time.
+ */
+export const CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+
+/** Chromium on a fresh profile folder, with CHROMIUM_FLAGS and `args`, its window 1560 pixels wide. */
+export function launchChromium(profileDir, { height = 1200, args = [] } = {}) {
+  return chromium.launchPersistentContext(profileDir, { executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_FLAGS, ...args], viewport: { width: 1560, height } });
+}
 
 /**
  * Serves the files under `dir` on 127.0.0.1:`port` (0: any free port). GET and HEAD only; paths

@@ -7,19 +7,17 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
 import { buildWeb } from "./build-web.mjs";
-import { serveStatic } from "./serve-web.mjs";
+import { launchChromium, serveStatic } from "./serve-web.mjs";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const out = resolve(process.argv[2] ?? join(ROOT, "docs/web-screenshot.png"));
-const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 
 const tmp = mkdtempSync(join(tmpdir(), "buddy86-shot-"));
 try {
   await buildWeb({ outdir: join(tmp, "site"), sourcemap: false });
   const server = await serveStatic(join(tmp, "site"), 0);
-  const context = await chromium.launchPersistentContext(join(tmp, "profile"), { executablePath: "/usr/bin/chromium", headless: true, args: FLAGS, viewport: { width: 1560, height: 1180 } });
+  const context = await launchChromium(join(tmp, "profile"), { height: 1180 });
   try {
     const page = context.pages()[0] ?? (await context.newPage());
     await page.goto(server.url);

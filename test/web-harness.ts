@@ -9,28 +9,16 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { chromium, type BrowserContext, type Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll } from "vitest";
 import { buildWeb } from "../scripts/build-web.mjs";
-import { serveStatic } from "../scripts/serve-web.mjs";
+import { CHROMIUM, launchChromium, serveStatic } from "../scripts/serve-web.mjs";
 import type { BootReport } from "../src/cli/report.js";
 import { bundleCli } from "./helpers/cli.js";
 
-export const CHROMIUM = "/usr/bin/chromium";
 const ROOT = new URL("..", import.meta.url).pathname;
 /** Where tests leave what a human may want to look at (gitignored). */
 export const RESULTS = join(ROOT, "test-results");
-
-export const CHROMIUM_FLAGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 
 /** A built and served page, a browser on it, and the problems seen so far. */
 export interface WebSession {
@@ -70,12 +58,7 @@ export async function openPage(): Promise<WebSession> {
   const profile = mkdtempSync(join(tmpdir(), "buddy86-chromium-"));
   await buildWeb({ outdir: dir, sourcemap: false });
   const server = (await serveStatic(dir, 0)) as { url: string; close(): Promise<void> };
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_FLAGS,
-    viewport: { width: 1560, height: 1200 },
-  });
+  const context = (await launchChromium(profile)) as BrowserContext;
   const page = context.pages()[0] ?? (await context.newPage());
   const problems: string[] = [];
   page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
