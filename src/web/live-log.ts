@@ -39,7 +39,7 @@ export class LiveLogCanvas {
    * styles the lines copy.
    */
   constructor(
-    private readonly canvas: HTMLCanvasElement,
+    readonly canvas: HTMLCanvasElement,
     private readonly list: HTMLElement,
   ) {
     // A window resized, zoomed or moved to another screen while it shows: its pixels follow its box

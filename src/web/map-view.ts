@@ -46,7 +46,7 @@ export class MemoryMapView {
   private readonly ctx: CanvasRenderingContext2D;
   private range: [number, number] | null = null;
 
-  constructor(private readonly canvas: HTMLCanvasElement) {
+  constructor(readonly canvas: HTMLCanvasElement) {
     const ctx = canvas.getContext("2d", { alpha: false });
     if (ctx === null) throw new Error("MemoryMapView: no 2D canvas context");
     this.ctx = ctx;

@@ -3,37 +3,23 @@
 // panels from whichever is active, every display frame while the guest runs (each panel redraws only
 // when what it shows changed). window.buddy86 exposes the page's state for automation.
 
-import { zoneStats } from "../observe/snapshot.js";
-import { buddyinfoOf } from "../observe/proc-reports.js";
 import type { BootReport } from "../cli/report.js";
 import { ZONE_NAMES } from "../mem/index.js";
 import { byId, composeCmdline, loadKernel, readSettings, setButtons } from "./controls.js";
-import { drawBuddyinfoBars, drawUnusableIndex, type FreeBlockSamples, type ZoneBlocks } from "./charts.js";
-import { EventLogView, formatEvent, recentLines } from "./event-log.js";
+import { drawBuddyinfoBars, drawUnusableIndex, type FreeBlockSamples } from "./charts.js";
+import { EventLogView } from "./event-log.js";
 import { LiveLogCanvas } from "./live-log.js";
-import { renderInspector, type FrameDetails } from "./inspector.js";
+import { FrameInspector } from "./inspector.js";
 import type { RunSettings } from "./live-run.js";
-import { MemoryMapView, type OwnerColourOf } from "./map-view.js";
-import { hexAddr, zoneSpans, type BlockInfo, type MemorySnapshot, type OwnerTable } from "./model.js";
-import { ownerColour, type ColourMode } from "./palette.js";
+import { MemoryMapView } from "./map-view.js";
+import { hexAddr, zoneSpans, type MemorySnapshot } from "./model.js";
+import type { ColourMode } from "./palette.js";
 import { RemoteRun, remoteCliRun, warmReferences, warmUp } from "./remote-run.js";
 import { TraceReplay } from "./replay.js";
 import { StatusLine, renderLegend, setText } from "./panels.js";
 import { speedCheck, type SpeedResult } from "./speed-check.js";
-import type { EventLine, PacketStats } from "./worker-protocol.js";
-
-/** What the panels draw from: a live run or a replay. */
-interface ViewSource {
-  snapshot: MemorySnapshot | null;
-  samples: FreeBlockSamples | null;
-  buddyinfo: { text: string; zones: ZoneBlocks[] } | null;
-  events: { total: number; lines: EventLine[] } | null;
-  details: (pfn: number) => Promise<FrameDetails>;
-  ownerColourOf: OwnerColourOf | null;
-  /** True while the state changes on its own (a running guest, a playing replay). */
-  moving: boolean;
-  cursorSeq: number;
-}
+import { OwnerColouring, liveSource, replaySource, type ViewSource } from "./view-source.js";
+import type { PacketStats } from "./worker-protocol.js";
 
 /** The page's state for automation (tests, scripts). */
 export interface PageApi {
@@ -68,19 +54,9 @@ declare global {
  * every frame.
  */
 const COUNTER_MS = 250;
-/** How often a hovered or pinned frame's owner and history are asked for again while the guest runs. */
-const DETAILS_MS = 250;
 /** The warm-up's guest and length: the bundled guest's demo at 200 ops, about 66,000 calls (2 s here). */
 const BUNDLED_KERNEL = "images/buddy86-guest.elf";
 const WARM_OPS = 200;
-
-/** The inspector with no frame: the page's first text, none of a frame's data-* attributes. */
-function clearInspector(target: HTMLElement): void {
-  target.replaceChildren("Hover over the map.");
-  delete target.dataset.pfn;
-  delete target.dataset.kind;
-  delete target.dataset.detailsSeq;
-}
 
 class Page {
   private run: RemoteRun | null = null;
@@ -95,27 +71,18 @@ class Page {
   private readonly liveLog = new LiveLogCanvas(byId<HTMLCanvasElement>("events-live"), byId("events"));
   private readonly eventView = new EventLogView(byId("events"), this.liveLog);
   private mode: ColourMode = "order";
-  private hoverPfn = -1;
-  private pinnedPfn = -1;
-  private selected: BlockInfo | null = null;
-  /** Owner and history of frame pfn, as the source told them when its state was after call seq. */
-  private details: { pfn: number; seq: number; data: FrameDetails } | null = null;
-  /** Bumped by each new run or replay: answers asked for before are dropped. */
-  private detailsGeneration = 0;
-  private detailsPending = false;
+  private readonly inspector = new FrameInspector(byId("inspector"), () => (this.dirty = true));
   private dirty = true;
   /** The buddyinfo text last drawn (the panel and its bars are redrawn when it changes). */
   private buddyinfoShown: string | null = null;
   /** The RAM size of the last live run (its zoom is kept for a run of the same size). */
   private lastMemoryBytes = -1;
-  private lastDetails = 0;
   private drawnSeq = -2;
   private consoleShown = 0;
   private consoleFollow = true;
-  private dragStartPfn = -1;
   private zoneKey = "";
   private playing = false;
-  private readonly ownerFrames = new Map<string, number>();
+  private readonly owners = new OwnerColouring();
   /** What the chart shows now (it is redrawn only when this changes). */
   private chartShown: { samples: FreeBlockSamples | null; key: string } = { samples: null, key: "" };
   readonly drawStats = { frames: 0, ms: 0 };
@@ -128,8 +95,8 @@ class Page {
 
   constructor() {
     this.wireControls();
-    this.wireMap();
-    this.wireLog();
+    this.inspector.wireMap(this.map, byId("zoom-label"), (range) => this.zoom(range));
+    this.inspector.wireLog(byId("events"), this.liveLog);
     setButtons("idle");
     requestAnimationFrame((t) => this.frame(t));
     // ?warm=0 leaves the warm-up out; ?warm=N makes it N ops (a test needs one still going when it presses Run).
@@ -211,48 +178,10 @@ class Page {
   }
 
   private source(): ViewSource | null {
-    const run = this.run;
-    if (run !== null) {
-      const ids = run.ownerIds;
-      return {
-        snapshot: run.snapshot,
-        samples: run.samples,
-        buddyinfo: run.report?.buddyinfo != null ? { text: run.report.buddyinfo, zones: run.buddyinfo?.zones ?? [] } : (run.buddyinfo ?? null),
-        events: run.events,
-        details: (pfn) => run.inspect(pfn),
-        ownerColourOf: ids === null || run.snapshot === null || this.mode !== "owner" ? null : this.ownerColours(ids, run.snapshot.basePfn),
-        moving: run.state === "running" || run.state === "booting",
-        cursorSeq: -1,
-      };
-    }
-    const replay = this.replay;
-    if (replay !== null) {
-      const zones = zoneStats(replay.snapshot);
-      return {
-        snapshot: replay.snapshot,
-        samples: replay.model.timeline,
-        buddyinfo: { text: buddyinfoOf(zones), zones },
-        events: { total: replay.events.total, lines: recentLines(replay.events) },
-        details: (pfn) => Promise.resolve({ owner: replay.ownerOf(pfn), history: replay.events.historyOf(pfn).map(formatEvent) }),
-        ownerColourOf: this.mode !== "owner" ? null : this.ownerColours(replay.ownerIds(), replay.snapshot.basePfn),
-        moving: this.playing,
-        cursorSeq: replay.seq,
-      };
-    }
+    const owners = this.mode === "owner" ? this.owners : null;
+    if (this.run !== null) return liveSource(this.run, owners);
+    if (this.replay !== null) return replaySource(this.replay, owners, this.playing);
     return null;
-  }
-
-  /** Owner colouring from a per-frame owner table (a live run's worker's, or a replay's). */
-  private ownerColours(table: OwnerTable, basePfn: number): (pfn: number) => number {
-    return (pfn) => {
-      const k = table.ids[pfn - basePfn] ?? -1;
-      return k < 0 ? -1 : this.countOwner(table.names[k]!);
-    };
-  }
-
-  private countOwner(name: string): number {
-    this.ownerFrames.set(name, (this.ownerFrames.get(name) ?? 0) + 1);
-    return ownerColour(name);
   }
 
   // ---- drawing ----
@@ -275,12 +204,12 @@ class Page {
     const src = this.source();
     if (src === null) return;
     const snap = src.snapshot;
-    if (this.detailsStale(snap, now)) this.dirty = true;
+    if (this.inspector.stale(snap, now)) this.dirty = true;
     if (snap !== null && (this.dirty || snap.seq !== this.drawnSeq || src.moving)) {
       this.drawnSeq = snap.seq;
-      this.updateInspector(src, snap, now);
-      this.ownerFrames.clear();
-      this.map.render(snap, this.mode, this.mode === "owner" ? src.ownerColourOf : null, this.selected);
+      this.inspector.update(src.details, snap, now);
+      this.owners.clear();
+      this.map.render(snap, this.mode, src.ownerColourOf, this.inspector.selected);
       this.updateZoomButtons(snap);
     }
     if (src.buddyinfo !== null && (this.dirty || src.buddyinfo.text !== this.buddyinfoShown)) {
@@ -294,58 +223,13 @@ class Page {
     const counters = !src.moving || now - this.countersAt >= COUNTER_MS;
     if (counters) this.countersAt = now;
     this.renderStatus(counters);
-    renderLegend(byId("legend"), this.mode, snap?.maxOrder ?? 10, this.ownerFrames);
+    renderLegend(byId("legend"), this.mode, snap?.maxOrder ?? 10, this.owners.frames);
     this.renderChart(src);
     if (src.events !== null) {
       this.eventView.render(src.events.total, src.events.lines, src.moving);
       if (counters) setText(byId("event-count"), `${src.events.total} events`);
     }
     this.dirty = false;
-  }
-
-  /**
-   * The inspector shows the block at once; owner and history follow from the run's worker (or the
-   * replay), asked again at most every DETAILS_MS while the state moves on. With no frame hovered or
-   * pinned it says so, rather than keep the last frame's text.
-   */
-  private updateInspector(src: ViewSource, snap: MemorySnapshot, now: number): void {
-    const pfn = this.inspectedPfn;
-    const target = byId("inspector");
-    if (pfn < 0) {
-      if (target.dataset.pfn !== undefined) clearInspector(target);
-      this.selected = null;
-      return;
-    }
-    const known = this.details !== null && this.details.pfn === pfn ? this.details : null;
-    this.selected = renderInspector(target, snap, pfn, this.pinnedPfn >= 0, known?.data ?? null);
-    // After which call the owner and history shown were told (for scripts: see docs/web.md).
-    target.dataset.detailsSeq = known !== null ? String(known.seq) : "";
-    if (this.detailsPending || (known !== null && (known.seq === snap.seq || now - this.lastDetails < DETAILS_MS))) return;
-    this.detailsPending = true;
-    this.lastDetails = now;
-    const seq = snap.seq;
-    const generation = this.detailsGeneration;
-    void src.details(pfn).then((data) => {
-      if (generation !== this.detailsGeneration) return; // about the last run or replay
-      this.detailsPending = false;
-      this.details = { pfn, seq, data };
-      this.dirty = true;
-    });
-  }
-
-  /** The frame the inspector is about: the pinned one, else the hovered one (-1: none). */
-  private get inspectedPfn(): number {
-    return this.pinnedPfn >= 0 ? this.pinnedPfn : this.hoverPfn;
-  }
-
-  /**
-   * True when the inspector shows owner and history from an older state than the map's and may ask
-   * again: a redraw then fetches them, even when nothing else would redraw (a guest paused after a
-   * step, within DETAILS_MS of the last answer).
-   */
-  private detailsStale(snap: MemorySnapshot | null, now: number): boolean {
-    const d = this.details;
-    return snap !== null && d !== null && d.pfn === this.inspectedPfn && d.seq !== snap.seq && !this.detailsPending && now - this.lastDetails >= DETAILS_MS;
   }
 
   private renderChart(src: ViewSource): void {
@@ -454,53 +338,6 @@ class Page {
     }
   }
 
-  /** A click on an event line (the list's, or the live canvas's) pins the frame it names. */
-  private wireLog(): void {
-    const pin = (pfn: number): void => {
-      if (!(pfn >= 0)) return;
-      this.pinnedPfn = pfn;
-      this.dirty = true;
-    };
-    byId("events").addEventListener("click", (e) => {
-      const line = (e.target as Element).closest<HTMLElement>("[data-pfn]");
-      if (line !== null) pin(Number(line.dataset.pfn));
-    });
-    byId("events-live").addEventListener("click", (e) => pin(this.liveLog.pfnAt(e.offsetY)));
-  }
-
-  private wireMap(): void {
-    const canvas = byId<HTMLCanvasElement>("map");
-    canvas.addEventListener("mousemove", (e) => {
-      const pfn = this.map.pfnAt(e.clientX, e.clientY);
-      if (pfn === this.hoverPfn) return;
-      this.hoverPfn = pfn;
-      if (this.dragStartPfn >= 0 && pfn >= 0) {
-        byId("zoom-label").textContent = `zoom to ${hexAddr(Math.min(pfn, this.dragStartPfn))}..${hexAddr(Math.max(pfn, this.dragStartPfn) + 1)}`;
-      }
-      if (this.pinnedPfn < 0) this.dirty = true;
-    });
-    canvas.addEventListener("mouseleave", () => {
-      this.hoverPfn = -1;
-      this.dragStartPfn = -1;
-      if (this.pinnedPfn < 0) this.dirty = true;
-    });
-    canvas.addEventListener("mousedown", (e) => {
-      this.dragStartPfn = this.map.pfnAt(e.clientX, e.clientY);
-    });
-    canvas.addEventListener("mouseup", (e) => {
-      const pfn = this.map.pfnAt(e.clientX, e.clientY);
-      const start = this.dragStartPfn;
-      this.dragStartPfn = -1;
-      if (pfn < 0 || start < 0) return;
-      if (Math.abs(pfn - start) >= this.map.layout.columns) this.zoom([Math.min(pfn, start), Math.max(pfn, start) + 1]);
-      else {
-        this.pinnedPfn = this.pinnedPfn === pfn ? -1 : pfn;
-        if (this.pinnedPfn < 0) this.selected = null;
-      }
-      this.dirty = true;
-    });
-  }
-
   /** Starts a live run from the controls and waits for its end. */
   private async startRun(): Promise<BootReport> {
     // The state changes before the first await: whoever pressed Run must never see the last run's
@@ -603,21 +440,15 @@ class Page {
   }
 
   /**
-   * A new run or replay starts from a blank inspector, legend and zoom buttons, and no answer about
-   * the last one's frames is taken any more (detailsGeneration).
+   * A new run or replay starts from a blank inspector (FrameInspector.forget: no answer about the
+   * last one's frames is taken any more), legend and zoom buttons.
    */
   private forgetView(): void {
     this.error = null;
-    this.selected = null;
-    this.details = null;
-    this.detailsGeneration++;
-    this.detailsPending = false;
-    this.pinnedPfn = -1;
-    this.hoverPfn = -1;
+    this.inspector.forget();
     this.zoneKey = "";
-    this.ownerFrames.clear();
+    this.owners.clear();
     byId("zoom-buttons").replaceChildren();
-    clearInspector(byId("inspector"));
   }
 
   private advanceReplay(): void {
@@ -629,7 +460,7 @@ class Page {
       this.playing = false;
       byId("replay-play").textContent = "Play";
     }
-    this.details = null;
+    this.inspector.dropDetails();
     this.dirty = true;
   }
 
