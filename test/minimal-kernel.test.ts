@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import { runMachine } from "../src/machine/index.js";
 import { nodePlatform } from "../src/host/node-platform.js";
 import { readElf32 } from "../src/machine/elf.js";
+import { Symbolizer } from "../src/observe/symbols.js";
 import { HostLedger, MiB, judge, transcript, v86Wasm } from "./workload-fixtures.js";
 
 const kernel = new Uint8Array(readFileSync(new URL("../images/minimal-kernel.elf", import.meta.url)));
@@ -35,5 +36,11 @@ describe("the minimal kernel", () => {
     }
     const labels = r.memoryMap!.reserved().map((x) => x.label);
     expect(labels).toEqual(expect.arrayContaining(["frame 0", "VGA and ROM hole", "multiboot info", "multiboot memory map", "kernel image"]));
+  });
+
+  it("names _start in backtraces: entry.S declares it a function symbol", () => {
+    // Without `.type _start, @function` the bottom frame of every --owners backtrace was a bare address.
+    const elf = readElf32(kernel);
+    expect(new Symbolizer(elf).format(elf.entry + 4)).toBe("_start+0x4");
   });
 });

@@ -99,7 +99,7 @@ describe.skipIf(!existsSync(IMAGE))("the --trace file", () => {
     expect(again).toContain(owners);
     // The per-order counters too, and alike from a trace written before their count of protocol-error
     // events was renamed from `protocolErrors` (the run report's name for port misuse alone).
-    const countersLine = /^contig: .*; protocol-error events: \d+$/m.exec(endReports)![0];
+    const countersLine = /^contig: .*; protocol-error events \(refused requests and port misuse\): \d+$/m.exec(endReports)![0];
     expect(again.join("\n")).toContain(countersLine);
     const legacy = join(dir, "legacy.json");
     expect(text.split('"protocolErrorEvents":').length).toBe(2);

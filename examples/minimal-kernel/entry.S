@@ -15,6 +15,7 @@
 
     .text
     .globl _start
+    .type _start, @function     /* a function symbol: backtraces then name it (_start+0xd) */
 _start:
     movl $stack_top, %esp
     xorl %ebp, %ebp

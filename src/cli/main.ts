@@ -136,7 +136,7 @@ export function buildProgram(): Command {
     .addOption(new Option("--pcp-batch <frames>", "per-CPU cache batch").default(String(PCP_DEFAULT_BATCH)))
     .option("--timeout <duration>", "end the run after this long (e.g. 60s, 2m)", "60s")
     .option("--json", "print one JSON report object instead of the logs and summary", false)
-    .option("--quiet", "print only the summary", false)
+    .option("--quiet", "leave out the guest console and the --reports tables", false)
     .action(async (flags: BootFlags, cmd: Command) => {
       refuseIdleFlags(flags, cmd);
       process.exitCode = await boot(flags);

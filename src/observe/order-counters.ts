@@ -111,7 +111,7 @@ export function formatOrderCounters(d: OrderCountersData): string {
   for (const row of COUNTER_ROWS) lines.push(row.padEnd(26) + d.perOrder[row].map((n) => String(n).padStart(9)).join(""));
   lines.push(
     `contig: ${d.contigAllocs} allocs (${d.contigFrames} frames), ${d.contigFrees} frees, ${d.contigFailures} failures; ` +
-      `pcp drains: ${d.pcpDrains} (${d.pcpDrainedFrames} frames); injected failures: ${d.injectedFailures}; protocol-error events: ${d.protocolErrorEvents}`,
+      `pcp drains: ${d.pcpDrains} (${d.pcpDrainedFrames} frames); injected failures: ${d.injectedFailures}; protocol-error events (refused requests and port misuse): ${d.protocolErrorEvents}`,
   );
   return lines.join("\n") + "\n";
 }
