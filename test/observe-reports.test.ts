@@ -38,6 +38,17 @@ describe("reports from snapshots", () => {
     expect(extfragIndexOf(zones)).toBe(buddy.extfragIndex());
   });
 
+  it("print a negative extfrag index as Linux does (' 0.-500'), as the allocator's own text", () => {
+    // One free order-0 frame left: for order 1, __fragmentation_index is 1000 - 1500 / 1 = -500.
+    const buddy = makeBuddy(8 * MiB, { pcp: false });
+    const taken: number[] = [];
+    for (let a = buddy.allocPages(0); a !== 0; a = buddy.allocPages(0)) taken.push(a);
+    buddy.freePages(taken.pop()!, 0);
+    const zones = zoneStats(takeSnapshot(buddy, null, 8 * MiB, 0));
+    expect(buddy.extfragIndex()).toContain(" 0.-500 ");
+    expect(extfragIndexOf(zones)).toBe(buddy.extfragIndex());
+  });
+
   it("pagetypeinfo rows add up to the free frames, and pageblocks to the zone", () => {
     const buddy = churned(777);
     const snap = takeSnapshot(buddy, null, 1024 * MiB, 0);
@@ -51,9 +62,11 @@ describe("reports from snapshots", () => {
       expect(z.blocksFree + z.blocksMixed + z.blocksFull).toBe(Math.ceil((snap.zoneHi[z.zone]! - snap.zoneLo[z.zone]!) / 1024));
     });
     const text = pagetypeinfoOf(zones, 10);
-    expect(text.split("\n").slice(0, 4)).toEqual(["Page block order: 10", "Pages per block:  1024", "", "Free pages count per migrate type at order      0      1      2      3      4      5      6      7      8      9     10 "]);
+    expect(text.split("\n").slice(0, 4)).toEqual(["Page block order: 10", "Pages per block:  1024", "", "Free pages count per migrate type at order       0      1      2      3      4      5      6      7      8      9     10 "]);
     expect(text).toContain("Node    0, zone   Normal, type        Buddy ");
     expect(text).toContain("Node    0, zone  HighMem, type       PerCpu ");
+    // Linux's "%-23s" then "%12s " per type.
+    expect(text).toContain("\nNumber of blocks type          Free        Mixed    Allocated \n");
     expect(formatProcReports(snap, "t")).toContain(`free ${buddy.freePageCount} of ${buddy.managedPageCount} managed frames`);
   });
 

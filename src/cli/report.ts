@@ -87,7 +87,8 @@ export function formatSummary(r: BootReport): string {
   if (r.protocolErrors > 0) lines.push(`protocol errors: ${r.protocolErrors}`);
   if (r.buddyinfo !== null) {
     lines.push("/proc/buddyinfo:");
-    lines.push(r.buddyinfo.trimEnd());
+    // Exactly the file but its last newline (each line of /proc/buddyinfo ends in "%6lu " then "\n").
+    lines.push(r.buddyinfo.replace(/\n$/, ""));
     lines.push(`free frames: ${r.freePages} of ${r.managedPages} managed (max order ${r.maxOrder})`);
   } else {
     lines.push("no allocator: the guest never completed MEMMAP");

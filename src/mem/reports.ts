@@ -90,7 +90,7 @@ export function fragmentationIndex(blocks: readonly number[], order: number): nu
  * " 0.-500" (__fragmentation_index is negative when a zone's one free block is smaller than the
  * request).
  */
-function thousandths(index: number, width: number): string {
+export function formatThousandths(index: number, width: number): string {
   const whole = Math.trunc(index / 1000) + 0; // + 0: -0 prints as 0, as C's int does
   return `${String(whole).padStart(width)}.${cZeroPadded(index % 1000, 3)} `;
 }
@@ -106,7 +106,7 @@ export function unusableIndexText(core: BuddyCore): string {
   return presentZones(core)
     .map((z) => {
       const blocks = zoneFreeBlocks(core, z);
-      return zonePrefix(z) + blocks.map((_, o) => thousandths(unusableFreeIndex(blocks, o), 1)).join("") + "\n";
+      return zonePrefix(z) + blocks.map((_, o) => formatThousandths(unusableFreeIndex(blocks, o), 1)).join("") + "\n";
     })
     .join("");
 }
@@ -116,7 +116,7 @@ export function extfragIndexText(core: BuddyCore): string {
   return presentZones(core)
     .map((z) => {
       const blocks = zoneFreeBlocks(core, z);
-      return zonePrefix(z) + blocks.map((_, o) => thousandths(fragmentationIndex(blocks, o), 2)).join("") + "\n";
+      return zonePrefix(z) + blocks.map((_, o) => formatThousandths(fragmentationIndex(blocks, o), 2)).join("") + "\n";
     })
     .join("");
 }

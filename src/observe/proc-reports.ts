@@ -4,7 +4,7 @@
 // its "type" rows here say where free frames sit (the buddy lists or the per-CPU lists), and its
 // block table counts max-order pageblocks by occupancy (all free, mixed, all allocated).
 
-import { fragmentationIndex, unusableFreeIndex } from "../mem/index.js";
+import { formatThousandths, fragmentationIndex, unusableFreeIndex } from "../mem/index.js";
 import { zoneStats, type AllocatorSnapshot, type ZoneStats } from "./snapshot.js";
 
 function zonePrefix(name: string): string {
@@ -16,22 +16,17 @@ export function buddyinfoOf(zones: readonly ZoneStats[]): string {
   return zones.map((z) => zonePrefix(z.name) + z.freeBlocks.map((n) => `${String(n).padStart(6)} `).join("") + "\n").join("");
 }
 
-/** C's "%d.%03d" (or "%2d.%03d") of a thousandths index, truncating like the kernel. */
-function thousandths(index: number, width: number): string {
-  return `${String(Math.trunc(index / 1000)).padStart(width)}.${String(Math.abs(index % 1000)).padStart(3, "0")} `;
-}
-
 /** extfrag/unusable_index. */
 export function unusableIndexOf(zones: readonly ZoneStats[]): string {
   return zones
-    .map((z) => zonePrefix(z.name) + z.freeBlocks.map((_, o) => thousandths(unusableFreeIndex(z.freeBlocks, o), 1)).join("") + "\n")
+    .map((z) => zonePrefix(z.name) + z.freeBlocks.map((_, o) => formatThousandths(unusableFreeIndex(z.freeBlocks, o), 1)).join("") + "\n")
     .join("");
 }
 
 /** extfrag/extfrag_index. */
 export function extfragIndexOf(zones: readonly ZoneStats[]): string {
   return zones
-    .map((z) => zonePrefix(z.name) + z.freeBlocks.map((_, o) => thousandths(fragmentationIndex(z.freeBlocks, o), 2)).join("") + "\n")
+    .map((z) => zonePrefix(z.name) + z.freeBlocks.map((_, o) => formatThousandths(fragmentationIndex(z.freeBlocks, o), 2)).join("") + "\n")
     .join("");
 }
 
@@ -39,7 +34,8 @@ export function extfragIndexOf(zones: readonly ZoneStats[]): string {
 export function pagetypeinfoOf(zones: readonly ZoneStats[], maxOrder: number): string {
   const orders = maxOrder + 1;
   const lines = [`Page block order: ${maxOrder}`, `Pages per block:  ${2 ** maxOrder}`, ""];
-  let header = "Free pages count per migrate type at order ";
+  // Linux: "%-43s " then "%6d " per order; and "\n%-23s" then "%12s " per type, below.
+  let header = "Free pages count per migrate type at order".padEnd(43) + " ";
   for (let o = 0; o < orders; o++) header += `${String(o).padStart(6)} `;
   lines.push(header);
   for (const z of zones) {
@@ -51,7 +47,7 @@ export function pagetypeinfoOf(zones: readonly ZoneStats[], maxOrder: number): s
     }
   }
   lines.push("");
-  lines.push("Number of blocks type " + ["Free", "Mixed", "Allocated"].map((t) => `${t.padStart(12)} `).join(""));
+  lines.push("Number of blocks type ".padEnd(23) + ["Free", "Mixed", "Allocated"].map((t) => `${t.padStart(12)} `).join(""));
   for (const z of zones) {
     lines.push(`Node 0, zone ${z.name.padStart(8)} ` + [z.blocksFree, z.blocksMixed, z.blocksFull].map((n) => `${String(n).padStart(12)} `).join(""));
   }
