@@ -60,7 +60,7 @@ describe.skipIf(!existsSync(IMAGE))("the --trace file", () => {
     const printed: string[] = [];
     const kernel = new Uint8Array(readFileSync(IMAGE));
     const cmdline = "workload=random ops=4000 seed=5";
-    const run = new ObserveRun(flags, { kernel, json: false, quiet: false, ops: 4000, cmdline, memoryBytes: 32 * 2 ** 20, print: (t) => printed.push(t) });
+    const run = new ObserveRun(flags, { kernel, json: false, quiet: false, requested: true, ops: 4000, cmdline, memoryBytes: 32 * 2 ** 20, print: (t) => printed.push(t) });
     const result = await runMachine({ kernel, platform: nodePlatform(), memoryBytes: 32 * 2 ** 20, cmdline, observer: run.observer, timeoutMs: 120_000 });
     expect(result.reason, result.guestLog).toBe("exit");
     const json = await run.finish(result);
@@ -170,7 +170,7 @@ describe.skipIf(!existsSync(IMAGE))("the --trace file", () => {
     a.exit(0).halt();
     const kernel = tinyKernel(a.assemble()).elf;
     const flags: ObserveFlags = { owners: true, at: "peak", trace: join(dir, "t.json"), traceLimit: "1000", traceSnapshotEvery: "1000", progress: false };
-    const run = new ObserveRun(flags, { kernel, json: false, quiet: true, ops: null, cmdline: "", memoryBytes: 32 * 2 ** 20, print: () => {} });
+    const run = new ObserveRun(flags, { kernel, json: false, quiet: true, requested: true, ops: null, cmdline: "", memoryBytes: 32 * 2 ** 20, print: () => {} });
     const result = await runMachine({ kernel, platform: nodePlatform(), memoryBytes: 32 * 2 ** 20, cmdline: "", observer: run.observer, timeoutMs: 60_000 });
     expect(result.reason).toBe("exit");
     await run.finish(result);

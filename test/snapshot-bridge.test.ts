@@ -7,6 +7,7 @@ import { HypercallBridge } from "../src/machine/index.js";
 import type { BuddyAllocator } from "../src/mem/index.js";
 import { MiB, allocatorState, bootedGuest, fakeGuest, type FakeGuest } from "./bridge-fixtures.js";
 import { Xorshift32 } from "../src/bench/workloads.js";
+import { EventHub } from "../src/observe/event-hub.js";
 
 /** The project's xorshift32 (src/bench/workloads.ts) as a function. */
 function xorshift(seed: number): () => number {
@@ -73,6 +74,23 @@ describe("bridge checkpoints", () => {
     const used = fakeGuest({ ramBytes: 16 * MiB });
     used.bridge.call(Cmd.HELLO, 1);
     expect(() => used.bridge.importState(saved)).toThrow(/already served/);
+  });
+
+  it("an event hub observing a restored bridge hears the first call's allocator events", () => {
+    const a = bootedGuest({ ramBytes: 16 * MiB });
+    const block = a.bridge.call(Cmd.ALLOC_PAGES, 2, 0).result;
+    const saved = a.bridge.exportState();
+    const b = fakeGuest({ ramBytes: 16 * MiB });
+    b.ram.set(a.ram);
+    const hub = new EventHub();
+    const kinds: string[] = [];
+    hub.subscribe({ onEvent: (e) => kinds.push(`${e.kind}@${e.seq}`) });
+    const c = new HypercallBridge({ ram: b.ram, reg32: b.reg32, observer: hub });
+    c.importState(saved);
+    // Without BridgeObserver.onRestore the hub hooked the allocator only at the end of this call.
+    expect(c.call(Cmd.FREE_PAGES, block, 2).status).toBe(Status.OK);
+    expect(kinds).toContain(`free@${saved.calls}`);
+    expect(hub.allocatorFresh).toBe(false);
   });
 
   it("does not export a bridge whose guest has exited", () => {

@@ -1,7 +1,7 @@
 // Snapshot files (src/cli/snapshot.ts): a written file reads back exactly; a truncated, corrupted or
 // mismatched one is refused with a SnapshotError naming the check that failed.
 import { describe, expect, it } from "vitest";
-import { SnapshotError, checkSnapshotFits, decodeSnapshot, encodeSnapshot, type SnapshotSettings } from "../src/cli/snapshot.js";
+import { SNAPSHOT_FORMAT, SnapshotError, checkSnapshotFits, decodeSnapshot, encodeSnapshot, type OwnerSnapshot, type SnapshotSettings } from "../src/cli/snapshot.js";
 import { packValue, unpackValue } from "../src/cli/snapshot-pack.js";
 import type { MachineCheckpoint } from "../src/debug/checkpoint.js";
 import type { DebugState } from "../src/debug/session.js";
@@ -45,8 +45,30 @@ function expectCheck(bytes: Uint8Array, check: SnapshotError["check"]): void {
   expect((error as SnapshotError).message).toContain(`${check} check failed`);
 }
 
+/** Page-owner records as a snapshot carries them: two stacks, one live block and one freed. */
+function owners(): OwnerSnapshot {
+  return {
+    depot: { frames: new Uint32Array([0x100010, 0x100200, 0x100020]), depths: new Int32Array([2, 1]) },
+    owner: {
+      count: 2,
+      ints: new Int32Array([0x40, 1, 0, 0, 0, -1, 0x80, 4, 2, 0x100, 1, 0]),
+      nums: new Float64Array([7, 700, -1, -1, 9, 900, 12, 1200]),
+      basePfn: 0,
+      frameRow: new Int32Array(256).fill(-1),
+      headRow: new Int32Array(256).fill(-1),
+      liveFrames: 1,
+      liveBlocks: 1,
+      untrackedFrees: 0,
+      peakFrames: 5,
+      peakSeq: 9,
+      invalidFreeCount: 0,
+      invalidFrees: [],
+    },
+  };
+}
+
 describe("snapshot files", () => {
-  const file = encodeSnapshot(kernel, settings, checkpoint(), debug);
+  const file = encodeSnapshot(kernel, settings, checkpoint(), debug, owners());
 
   it("read back exactly what was written, typed arrays included", () => {
     const s = decodeSnapshot(file);
@@ -56,6 +78,8 @@ describe("snapshot files", () => {
     expect(s.checkpoint.v86State).toBeInstanceOf(Uint8Array);
     expect(s.checkpoint.bridge.counters.calls).toBeInstanceOf(Float64Array);
     expect(s.debug).toEqual(debug);
+    expect(s.owners).toEqual(owners());
+    expect(s.owners.owner.nums).toBeInstanceOf(Float64Array);
     expect(() => checkSnapshotFits(s, kernel, 16 << 20)).not.toThrow();
   });
 
@@ -72,8 +96,12 @@ describe("snapshot files", () => {
     other[0] = 0x58;
     expectCheck(other, "magic");
     const newer = file.slice();
-    new DataView(newer.buffer).setUint32(8, 2, true);
+    new DataView(newer.buffer).setUint32(8, SNAPSHOT_FORMAT + 1, true);
     expectCheck(newer, "format");
+    // A file of format 1 (before the page-owner records) is refused by its version, not misread.
+    const older = file.slice();
+    new DataView(older.buffer).setUint32(8, 1, true);
+    expectCheck(older, "format");
     const longer = new Uint8Array(file.length + 3);
     longer.set(file);
     expectCheck(longer, "length");

@@ -5,16 +5,20 @@
 //
 // A restored run takes its settings (RAM size, cmdline, allocator options, debug options) from the
 // snapshot. --memory and --kernel may be given and must match (the "memory size" and "kernel"
-// checks); any other run-defining flag is refused, since the snapshot already fixed it.
+// checks); any other run-defining flag is refused, since the snapshot already fixed it. A run that
+// saves or restores is always observed with a page owner (main.ts): the file carries its records and
+// stacks, and a restored run goes on with them, so --owners after a restore names blocks allocated
+// before the checkpoint as the uninterrupted run does.
 
 import { readFileSync, writeFileSync } from "node:fs";
 import { Option, type Command } from "commander";
 import type { MachineCheckpoint } from "../debug/checkpoint.js";
 import { formatTail } from "../debug/event-tail.js";
 import { validateFaultOptions, type FaultOptions } from "../debug/fault-inject.js";
-import { DebugSession, type DebugOptions, type OwnerSource } from "../debug/session.js";
+import { DebugSession, type DebugOptions } from "../debug/session.js";
 import { kernelElfOrNull, type MachineOptions, type MachineResult } from "../machine/index.js";
 import type { PcpOptions } from "../mem/index.js";
+import type { ObserveSession } from "../observe/session.js";
 import { UsageError, givenOption, parseCount } from "./options.js";
 import { SnapshotError, checkSnapshotFits, decodeSnapshot, encodeSnapshot, type Snapshot, type SnapshotSettings } from "./snapshot.js";
 
@@ -39,8 +43,12 @@ export const EXIT_POISON = 4;
 
 /** Flags that define the run a snapshot was taken of: refused with --restore-state. */
 const RUN_FLAGS = ["cmdline", "workload", "seed", "ops", "maxOrder", "pcp", "pcpHigh", "pcpBatch", "poison", "poisonAction", "initOnFree", "initOnAlloc", "failNth", "failEvery", "failOrder", "failProbability", "failSite", "eventTail"];
-/** Observability flags: their event hub cannot attach to a restored allocator yet. */
-const OBSERVE_FLAGS = ["owners", "reports", "reportEvery", "trace", "map", "frag", "at"];
+/**
+ * Observability flags a restored run refuses: a trace, the pictures and --at rebuild the allocator
+ * by replaying every request since MEMMAP, and a restored run's started at the checkpoint.
+ * (--owners and the reports work: the page owner's records come with the snapshot.)
+ */
+const OBSERVE_FLAGS = ["trace", "map", "frag", "at"];
 
 let bootCommand: Command | null = null;
 
@@ -58,7 +66,7 @@ export function addDebugOptions(cmd: Command): Command {
     .option("--fail-probability <p>", "fault injection: fail each candidate with probability p (seeded by --seed)")
     .option("--fail-site <symbol>", "fault injection: only allocations whose guest call stack has this function")
     .option("--event-tail <n>", "print the last n allocator events at the end")
-    .option("--save-state <file>", "save the whole run (v86, allocator, counters, settings) after call --save-at-call")
+    .option("--save-state <file>", "save the whole run (v86, allocator, page owners, counters, settings) after call --save-at-call")
     .option("--save-at-call <n>", "the call after which --save-state saves")
     .option("--restore-state <file>", "continue a run saved with --save-state (its settings come from the file)");
 }
@@ -142,6 +150,8 @@ export class DebugRun {
   private readonly settings: SnapshotSettings;
   private saved: { calls: number; bytes: number } | null = null;
   private saveError: string | null = null;
+  /** The observed run's session (main.ts observes every run that saves or restores). */
+  private observe: ObserveSession | null = null;
 
   constructor(
     private readonly flags: DebugFlags,
@@ -173,9 +183,19 @@ export class DebugRun {
     );
   }
 
-  /** Lets poison reports and --fail-site use issue 5's page owner and stacks. */
-  useOwners(owners: OwnerSource): void {
-    this.session.owners = owners;
+  /**
+   * Lets poison reports and --fail-site use issue 5's page owner and stacks, and snapshots save them.
+   * A restored run's session gets the snapshot's stacks and records here, before the guest runs.
+   */
+  useOwners(observe: ObserveSession): void {
+    this.session.owners = observe;
+    this.observe = observe;
+    const r = this.restored;
+    if (r !== null) {
+      if (observe.owner === null) throw new Error("invariant: a restored run is observed without a page owner");
+      observe.hub.depot.setState(r.owners.depot);
+      observe.owner.setState(r.owners.owner);
+    }
   }
 
   /**
@@ -244,8 +264,11 @@ export class DebugRun {
   }
 
   private save(path: string, checkpoint: MachineCheckpoint): void {
+    const observe = this.observe;
+    if (observe === null || observe.owner === null) throw new Error("invariant: --save-state in a run observed without a page owner");
+    const owners = { depot: observe.hub.depot.getState(), owner: observe.owner.getState() };
     try {
-      const bytes = encodeSnapshot(this.ctx.kernel, this.settings, checkpoint, this.session.saveState());
+      const bytes = encodeSnapshot(this.ctx.kernel, this.settings, checkpoint, this.session.saveState(), owners);
       writeFileSync(path, bytes);
       this.saved = { calls: checkpoint.calls, bytes: bytes.length };
     } catch (e) {

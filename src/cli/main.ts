@@ -63,9 +63,12 @@ async function boot(flags: BootFlags): Promise<number> {
   }
   const timeoutMs = parseDuration(flags.timeout);
   const live = !flags.json && !flags.quiet;
-  const observe = observeRequested(flags)
-    ? new ObserveRun(flags, { kernel, json: flags.json, quiet: flags.quiet, ops: flags.ops !== undefined ? parseCount("ops", flags.ops) : null, cmdline, memoryBytes, print: (text) => console.log(text) })
-    : null;
+  // A run that saves or restores a snapshot is observed too: the file carries its page-owner records.
+  const requested = observeRequested(flags);
+  const observe =
+    requested || flags.saveState !== undefined || flags.restoreState !== undefined
+      ? new ObserveRun(flags, { kernel, json: flags.json, quiet: flags.quiet, requested, ops: flags.ops !== undefined ? parseCount("ops", flags.ops) : null, cmdline, memoryBytes, print: (text) => console.log(text) })
+      : null;
   const debug = DebugRun.requested(flags)
     ? new DebugRun(flags, { kernel, cmdline, memoryBytes, maxOrder, pcp, seed: flags.seed, json: flags.json, quiet: flags.quiet, print: (text) => console.log(text) })
     : null;

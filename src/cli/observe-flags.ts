@@ -65,6 +65,12 @@ export interface ObserveContext {
   kernel: Uint8Array;
   json: boolean;
   quiet: boolean;
+  /**
+   * The flags asked for observation (observeRequested). False for a run observed only to keep page
+   * owners for a snapshot (--save-state, --restore-state): it prints no reports of its own then,
+   * only what a page owner finds (leaks, invalid frees).
+   */
+  requested: boolean;
   ops: number | null;
   cmdline: string;
   memoryBytes: number;
@@ -113,7 +119,7 @@ export class ObserveRun {
       throw new UsageError(`--at: ${(e as Error).message}`);
     }
     this.elf = kernelElfOrNull(ctx.kernel);
-    const live = !ctx.json && !ctx.quiet;
+    const live = !ctx.json && !ctx.quiet && ctx.requested;
     const reportEvery = flags.reportEvery !== undefined ? parseCount("--report-every", flags.reportEvery) : 0;
     if (flags.reportEvery !== undefined && reportEvery === 0) throw new UsageError("--report-every 0: use a number of calls of 1 or more (leave it out for no periodic reports)");
     const traceLimit = parseCount("--trace-limit", flags.traceLimit);
@@ -154,15 +160,15 @@ export class ObserveRun {
     const print = (text: string): void => {
       if (!this.ctx.json && text !== "") this.ctx.print(text.replace(/\n+$/, ""));
     };
-    if (r.atNote !== null) print(`buddy86: --at ${flags.at}: ${r.atNote}`);
-    if (!this.ctx.quiet) {
+    if (r.atNote !== null && this.ctx.requested) print(`buddy86: --at ${flags.at}: ${r.atNote}`);
+    if (!this.ctx.quiet && this.ctx.requested) {
       print(r.reportsText);
       print(r.countersText);
     }
     if (flags.owners === true) print(r.ownersText);
     print(r.leaksText);
     print(r.invalidFreesText);
-    if (r.warningsSuppressed > 0) print(`warn_alloc: ${r.warningsSuppressed} reports suppressed in all`);
+    if (r.warningsSuppressed > 0 && this.ctx.requested) print(`warn_alloc: ${r.warningsSuppressed} reports suppressed in all`);
     const written: string[] = [];
     if (flags.map !== undefined && r.atSnapshot !== null) {
       const svg = renderMapSvg(buildMapModel(r.atSnapshot, this.ownedBlocks(r), `buddy86 physical memory ${r.atTitle}`));

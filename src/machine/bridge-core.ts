@@ -158,6 +158,7 @@ export class BridgeCore {
     this.buddy = allocator;
     this.map = map;
     if (allocator !== null && this.opts.onAllocator !== undefined) this.opts.onAllocator(allocator);
+    if (this.observer !== null && this.observer.onRestore !== undefined) this.observer.onRestore();
   }
 
   /** Port calls served so far: the deterministic clock of a run. */

@@ -11,6 +11,11 @@ import type { GuestReservation } from "./memmap.js";
 export interface BridgeObserver {
   /** Called once, when the bridge is built: gives access to guestRam, the allocator and counters. */
   attach?(bridge: HypercallBridge): void;
+  /**
+   * Called when importState() restored a checkpoint's allocator (before any call of the restored
+   * run): an observer that listens to the allocator hooks it here, or misses the first call's events.
+   */
+  onRestore?(): void;
   /** seq counts port calls from 0. result is what the guest gets in EAX, status in EBX. */
   onCall(seq: number, cmd: number, arg0: number, arg1: number, arg2: number, result: number, status: number): void;
   /** For each BATCH record, before the onCall of its BATCH. */

@@ -141,6 +141,11 @@ export class EventHub implements BridgeObserver, BuddyListener {
     this.guestRef = guest;
   }
 
+  /** A restored checkpoint's allocator: listened to from the restored run's first call on. */
+  onRestore(): void {
+    if (this.buddy === null && this.bridgeRef !== null && this.bridgeRef.allocator !== null) this.hookAllocator(false);
+  }
+
   onCall(seq: number, cmd: number, arg0: number, arg1: number, arg2: number, result: number, status: number): void {
     // Normally the allocator appears at MEMMAP; a run restored from a checkpoint has one already.
     if (this.buddy === null && this.bridgeRef !== null && this.bridgeRef.allocator !== null) this.hookAllocator(cmd === HC_MEMMAP);

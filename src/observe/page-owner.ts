@@ -147,6 +147,25 @@ export function unmatchedFree(hub: EventHub, pfn: number, npages: number, known:
   if (known || hub.allocatorFresh) throw new Error(`invariant: page owner: free of pfn 0x${pfn.toString(16)} (${npages} frames) matches no live block`);
 }
 
+/** Everything a PageOwner knows, for snapshots (PageOwner.getState); stack handles are its hub's depot's. */
+export interface PageOwnerState {
+  /** Rows recorded, and their fields (layout.ts I_* and F_*), row after row. */
+  count: number;
+  ints: Int32Array;
+  nums: Float64Array;
+  basePfn: number;
+  /** Per frame: the latest row covering it, and the live row it heads (-1: none); empty before the first allocation. */
+  frameRow: Int32Array;
+  headRow: Int32Array;
+  liveFrames: number;
+  liveBlocks: number;
+  untrackedFrees: number;
+  peakFrames: number;
+  peakSeq: number;
+  invalidFreeCount: number;
+  invalidFrees: InvalidFree[];
+}
+
 export class PageOwner implements EventSubscriber, OwnerIndex {
   /** Rows of the allocation table. */
   count = 0;
@@ -251,6 +270,60 @@ export class PageOwner implements EventSubscriber, OwnerIndex {
     const out: number[] = [];
     for (let r = 0; r < this.count; r++) if (this.liveAfter(r, seq)) out.push(r);
     return out;
+  }
+
+  /** A copy of every record and counter (for a snapshot taken between two calls). */
+  getState(): PageOwnerState {
+    const ints = new Int32Array(this.count * I_STRIDE);
+    const nums = new Float64Array(this.count * F_STRIDE);
+    for (let c = 0; c < this.ints.length; c++) {
+      const rows = Math.min(CHUNK_ROWS, this.count - c * CHUNK_ROWS);
+      ints.set(this.ints[c]!.subarray(0, rows * I_STRIDE), c * CHUNK_ROWS * I_STRIDE);
+      nums.set(this.nums[c]!.subarray(0, rows * F_STRIDE), c * CHUNK_ROWS * F_STRIDE);
+    }
+    return {
+      count: this.count,
+      ints,
+      nums,
+      basePfn: this.basePfn,
+      frameRow: this.frameRow?.slice() ?? new Int32Array(0),
+      headRow: this.headRow?.slice() ?? new Int32Array(0),
+      liveFrames: this.liveFrames,
+      liveBlocks: this.liveBlocks,
+      untrackedFrees: this.untrackedFrees,
+      peakFrames: this.peakFrames,
+      peakSeq: this.peakSeq,
+      invalidFreeCount: this.invalid.count,
+      invalidFrees: this.invalid.kept.map((f) => ({ ...f, allocation: f.allocation === null ? null : { ...f.allocation } })),
+    };
+  }
+
+  /**
+   * Puts a getState() into a page owner that has recorded nothing, before its run goes on (a
+   * restored checkpoint: its stacks must already be in the hub's depot). Throws on a malformed state.
+   */
+  setState(s: PageOwnerState): void {
+    if (this.count !== 0 || this.frameRow !== null) throw new Error("PageOwner.setState: the owner has already recorded allocations");
+    if (s.ints.length !== s.count * I_STRIDE || s.nums.length !== s.count * F_STRIDE || s.frameRow.length !== s.headRow.length)
+      throw new Error("PageOwner.setState: the state's arrays do not match its row count");
+    for (let r = 0; r < s.count; r++) {
+      this.appendRow();
+      const c = r >>> CHUNK_SHIFT;
+      this.ints[c]!.set(s.ints.subarray(r * I_STRIDE, (r + 1) * I_STRIDE), (r & CHUNK_MASK) * I_STRIDE);
+      this.nums[c]!.set(s.nums.subarray(r * F_STRIDE, (r + 1) * F_STRIDE), (r & CHUNK_MASK) * F_STRIDE);
+    }
+    if (s.frameRow.length > 0) {
+      this.basePfn = s.basePfn;
+      this.frameRow = s.frameRow.slice();
+      this.headRow = s.headRow.slice();
+    }
+    this.liveFrames = s.liveFrames;
+    this.liveBlocks = s.liveBlocks;
+    this.untrackedFrees = s.untrackedFrees;
+    this.peakFrames = s.peakFrames;
+    this.peakSeq = s.peakSeq;
+    this.invalid.count = s.invalidFreeCount;
+    this.invalid.kept.push(...s.invalidFrees);
   }
 
   private checkRow(r: number): void {

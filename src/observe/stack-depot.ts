@@ -7,6 +7,14 @@
 // with one comparison of the frames and no full hash.
 
 const EMPTY = -1;
+
+/** A depot's stacks, for snapshots (StackDepot.getState). */
+export interface StackDepotState {
+  /** Every stack's frames, back to back, in handle order. */
+  frames: Uint32Array;
+  /** Per handle, its stack's depth. */
+  depths: Int32Array;
+}
 const RECENT_BITS = 6;
 
 function hashFrames(frames: Uint32Array, depth: number): number {
@@ -70,6 +78,30 @@ export class StackDepot {
     const out: number[] = [];
     for (let i = 0; i < this.depths[handle]!; i++) out.push(this.frame(handle, i));
     return out;
+  }
+
+  /** Every stack, for a snapshot: the frames back to back, and each stack's depth in handle order. */
+  getState(): StackDepotState {
+    return { frames: this.pool.slice(0, this.poolUsed), depths: this.depths.slice(0, this.count) };
+  }
+
+  /**
+   * Puts a getState() into an empty depot: each stack gets back its handle (page-owner records keep
+   * handles). Throws when the depot already holds stacks or the state is malformed (a bug of ours:
+   * snapshot files are checksummed), leaving the depot unusable.
+   */
+  setState(s: StackDepotState): void {
+    if (this.count !== 0) throw new Error("StackDepot.setState: the depot already holds stacks");
+    let total = 0;
+    for (const d of s.depths) {
+      if (!(Number.isInteger(d) && d >= 1)) throw new Error(`StackDepot.setState: a stack of depth ${d}`);
+      total += d;
+    }
+    if (total !== s.frames.length) throw new Error(`StackDepot.setState: depths add up to ${total} frames, the state has ${s.frames.length}`);
+    for (let h = 0, off = 0; h < s.depths.length; off += s.depths[h]!, h++) {
+      const frames = s.frames.subarray(off, off + s.depths[h]!);
+      if (this.lookup(frames, frames.length) !== h) throw new Error(`StackDepot.setState: stack ${h} is a repeat of an earlier one`);
+    }
   }
 
   private equals(handle: number, frames: Uint32Array, depth: number): boolean {
