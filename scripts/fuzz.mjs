@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 
 function parse(argv) {
-  const o = { calls: 1_000_000, seed: Date.now() >>> 0, callsPerRun: 2000, fullCheckEvery: 50, shrink: false };
+  const o = { calls: 1_000_000, seed: Date.now() >>> 0, callsPerRun: 2000, fullCheckEvery: 1, shrink: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {
