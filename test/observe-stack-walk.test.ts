@@ -92,7 +92,31 @@ describe("stack walk, paging on", () => {
     expect(translate(ram, 0x40012345, CR0_PG, PD, CR4_PSE)).toBe(0x412345);
     // Without PSE the entry is a page-table pointer: PT at 0x400000, whose entry 0x12 is zero.
     expect(translate(ram, 0x40012345, CR0_PG, PD, 0)).toBe(-1);
+    // With PAE the same CR3 is a PDPT whose entry 1 (VA 0x40000000) is zero here.
     expect(translate(ram, 0x40012345, CR0_PG, PD, CR4_PSE | CR4_PAE)).toBe(-1);
+  });
+
+  it("translates PAE's three levels: 4 KiB pages, 2 MiB pages, and refuses entries above 4 GiB", () => {
+    const PDPT = 0x20000;
+    const PD3 = 0x21000;
+    const PT3 = 0x22000;
+    // PDPTE 3 (VA 0xC0000000..) -> PD3; PDE 0x000 -> PT3, whose PTE 0x10 maps VA 0xC0010000 -> PA 0x90000;
+    // PDE 0x001 is a 2 MiB page at PA 0x200000; PDE 0x002 points to a table above 4 GiB.
+    const ram = ramWith([
+      [PDPT + 3 * 8, PD3 | 0x1],
+      [PD3 + 0 * 8, PT3 | 0x3],
+      [PT3 + 0x10 * 8, 0x90000 | 0x3],
+      [PD3 + 1 * 8, 0x200000 | 0x83],
+      [PD3 + 2 * 8, 0x23000 | 0x3],
+      [PD3 + 2 * 8 + 4, 0x1],
+    ]);
+    expect(translate(ram, 0xc0010abc, CR0_PG, PDPT, CR4_PAE)).toBe(0x90abc);
+    expect(translate(ram, 0xc0011abc, CR0_PG, PDPT, CR4_PAE)).toBe(-1);
+    expect(translate(ram, 0xc0212345, CR0_PG, PDPT, CR4_PAE)).toBe(0x212345);
+    expect(translate(ram, 0xc0400000, CR0_PG, PDPT, CR4_PAE)).toBe(-1);
+    expect(translate(ram, 0x80000000, CR0_PG, PDPT, CR4_PAE)).toBe(-1);
+    // The same tables read as 32-bit paging mean something else entirely.
+    expect(translate(ram, 0xc0010abc, CR0_PG, PDPT, 0)).toBe(-1);
   });
 
   it("walks a stack that lives at a virtual address", () => {

@@ -3,8 +3,8 @@
 // paging is on (CR0.PG), and StackMemo, which skips a walk whose words did not change (paging off).
 // Everything the guest controls is untrusted: the walk is bounded by depth, must move up the stack,
 // stops at the first unmapped, misaligned or non-code address, and never throws. 32-bit two-level
-// paging with 4 KiB pages and, when CR4.PSE is set, 4 MiB pages; PAE tables are not walked (the walk
-// then keeps only the EIP). Segmentation is assumed flat.
+// paging with 4 KiB pages and, when CR4.PSE is set, 4 MiB pages; with CR4.PAE, PAE's three levels
+// with 4 KiB and 2 MiB pages. Segmentation is assumed flat.
 
 import type { Elf32Image } from "../machine/elf.js";
 import { CR0_PG, CR4_PAE, CR4_PSE, MEMO_EMPTY, MEMO_SLOTS, MEMO_SLOT_BITS, PDE_PAGE_SIZE, PTE_PRESENT, RECENT_FRAMES } from "./layout.js";
@@ -46,14 +46,15 @@ export function readPhys32(words: Int32Array, p: number): number {
 }
 
 /**
- * The physical address of guest linear address `va`, or -1 when it is not mapped (or the tables lie
- * outside RAM, or PAE is on). With paging off it is `va` itself when inside RAM.
+ * The physical address of guest linear address `va`, or -1 when it is not mapped (or the tables, or
+ * the page, lie outside RAM). With paging off it is `va` itself when inside RAM. Both 32-bit paging
+ * (4 KiB pages, 4 MiB ones with CR4.PSE) and PAE (4 KiB and 2 MiB pages) are walked.
  */
 export function translate(words: Int32Array, va: number, cr0: number, cr3: number, cr4: number): number {
   va >>>= 0;
   const bytes = 4 * words.length;
   if ((cr0 & CR0_PG) === 0) return va < bytes ? va : -1;
-  if ((cr4 & CR4_PAE) !== 0) return -1;
+  if ((cr4 & CR4_PAE) !== 0) return translatePae(words, va, cr3);
   const pde = readPhys32(words, ((cr3 & 0xfffff000) >>> 0) + (va >>> 22) * 4);
   if (pde < 0 || (pde & PTE_PRESENT) === 0) return -1;
   let pa: number;
@@ -65,6 +66,33 @@ export function translate(words: Int32Array, va: number, cr0: number, cr3: numbe
     pa = ((pte & 0xfffff000) >>> 0) + (va & 0xfff);
   }
   return pa < bytes ? pa : -1;
+}
+
+/**
+ * PAE: CR3 holds the 32-byte aligned table of four 64-bit PDPTEs (VA bits 31-30), then a page
+ * directory and a page table of 512 64-bit entries each (bits 29-21, 20-12); PS in a PDE maps a 2 MiB
+ * page. Entries are read as their low dword; a high dword other than 0 points above 4 GiB, outside
+ * any RAM v86 gives a guest.
+ */
+function translatePae(words: Int32Array, va: number, cr3: number): number {
+  const pdpte = readPae(words, ((cr3 & 0xffffffe0) >>> 0) + (va >>> 30) * 8);
+  if (pdpte < 0 || (pdpte & PTE_PRESENT) === 0) return -1;
+  const pde = readPae(words, ((pdpte & 0xfffff000) >>> 0) + ((va >>> 21) & 0x1ff) * 8);
+  if (pde < 0 || (pde & PTE_PRESENT) === 0) return -1;
+  let pa: number;
+  if ((pde & PDE_PAGE_SIZE) !== 0) pa = ((pde & 0xffe00000) >>> 0) + (va & 0x1fffff);
+  else {
+    const pte = readPae(words, ((pde & 0xfffff000) >>> 0) + ((va >>> 12) & 0x1ff) * 8);
+    if (pte < 0 || (pte & PTE_PRESENT) === 0) return -1;
+    pa = ((pte & 0xfffff000) >>> 0) + (va & 0xfff);
+  }
+  return pa < 4 * words.length ? pa : -1;
+}
+
+/** The low dword of the 64-bit PAE entry at p, or -1 when it is outside RAM or points above 4 GiB. */
+function readPae(words: Int32Array, p: number): number {
+  const high = readPhys32(words, p + 4);
+  return high === 0 ? readPhys32(words, p) : -1;
 }
 
 /**
