@@ -112,15 +112,16 @@ describe.skipIf(!existsSync(IMAGE))("the --trace file", () => {
     expect(readFileSync(join(dir, "m2.svg"), "utf8")).toContain("allocated by random_run");
     expect(statSync(flags.frag!).size).toBeGreaterThan(1000);
 
-    // Another moment from the trace: the nearest snapshot, owners rebuilt from the kept events, the
-    // same groups as the live page owner had after that call.
+    // Another moment from the trace: the map from the nearest snapshot, the owners rebuilt from the
+    // kept events at the call itself, the same groups as the live page owner had after that call.
     const at1500: string[] = [];
     expect(await runReport(flags.trace!, { at: "call:1500", owners: true }, (t) => at1500.push(t))).toBe(0);
-    expect(at1500).toContain("== --at call:1500: call 1500; the nearest full snapshot is after call 1000");
+    expect(at1500).toContain("== --at call:1500: call 1500; the map is the nearest full snapshot, after call 1000; the owners are those after the call itself");
     const owner = run.session.owner!;
-    const liveAt1000 = formatLiveOwners(owner, owner.liveAt(1000), depotStackText(run.session.hub.depot, run.session.sym), "x");
-    const fromTrace = at1500.find((t) => t.startsWith("== page owners after call 1000"))!;
-    expect(fromTrace.split("\n").slice(1).join("\n")).toBe(liveAt1000.replace(/\n+$/, "").split("\n").slice(1).join("\n"));
+    const liveAt1500 = formatLiveOwners(owner, owner.liveAt(1500), depotStackText(run.session.hub.depot, run.session.sym), "x");
+    expect(owner.liveAt(1500)).not.toEqual(owner.liveAt(1000));
+    const fromTrace = at1500.find((t) => t.startsWith("== page owners after call 1500 (from the trace's alloc and free events)"))!;
+    expect(fromTrace.split("\n").slice(1).join("\n")).toBe(liveAt1500.replace(/\n+$/, "").split("\n").slice(1).join("\n"));
     const late: string[] = [];
     await runReport(flags.trace!, { at: "call:3999", owners: true }, (t) => late.push(t));
     expect(late.join("\n")).toContain("owners unknown there (the trace's events were cut before it)");

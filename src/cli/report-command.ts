@@ -56,7 +56,7 @@ export function addReportCommand(program: Command): void {
     .description("re-render reports and pictures from a saved --trace file without rerunning the guest")
     .argument("<trace.json>", "a trace written by buddy86 boot --trace")
     .option("--owners", "print the page owners at the trace's --at moment")
-    .option("--at <moment>", "look at another moment (peak, mark:LABEL, call:N): the trace's nearest full snapshot at or before it")
+    .option("--at <moment>", "look at another moment (peak, mark:LABEL, call:N): owners after that call, the map of the nearest full snapshot at or before it")
     .option("--map <file.svg|file.png>", "picture of physical memory at the trace's --at moment")
     .option("--frag <file.svg|file.png>", "chart of the unusable free space index over the run")
     .action(async (file: string, flags: ReportFlags) => {
@@ -75,12 +75,17 @@ function tableOf(rows: readonly number[][]): OwnerTable {
   };
 }
 
-type ReportView = { snapshot: AllocatorSnapshot; title: string; rows: number[][] | null };
+/**
+ * A moment's map (a full snapshot, with its owners for colours) and its page owners, which the
+ * trace's alloc and free events give at the exact call even between two snapshots.
+ */
+type ReportView = { snapshot: AllocatorSnapshot; title: string; rows: number[][] | null; owners?: { title: string; rows: number[][] | null } };
 
 /**
  * The moment `--at` names in the trace, resolved before anything is printed (a bad one is a usage
  * error with no report): the trace's own view when it is that moment (a run's peak, say, whatever
- * the snapshots), else the nearest full snapshot at or before it, with the owners the events give.
+ * the snapshots), else the nearest full snapshot at or before it for the map, and the owners the
+ * events give at the call itself.
  */
 function resolveAt(model: TraceModel, spec: string): { view: ReportView; line: string } {
   let at;
@@ -99,9 +104,17 @@ function resolveAt(model: TraceModel, spec: string): { view: ReportView; line: s
   const snap = [...model.snapshots].reverse().find((s) => s.seq <= seq);
   if (snap === undefined) throw new UsageError(`--at ${spec}: no snapshot at or before call ${seq} (snapshots: ${model.snapshots.map((s) => s.seq).join(", ") || "none"})`);
   const rows = liveRowsAt(model, snap.seq);
+  const owners = liveRowsAt(model, seq);
   return {
-    view: { snapshot: snap, title: `after call ${snap.seq} (the trace's nearest snapshot at or before ${spec})`, rows },
-    line: `== --at ${spec}: call ${seq}; the nearest full snapshot is after call ${snap.seq}` + (rows === null ? "; owners unknown there (the trace's events were cut before it)" : ""),
+    view: {
+      snapshot: snap,
+      title: `after call ${snap.seq} (the trace's nearest snapshot at or before ${spec})`,
+      rows,
+      owners: { title: `after call ${seq} (from the trace's alloc and free events)`, rows: owners },
+    },
+    line:
+      `== --at ${spec}: call ${seq}; the map is the nearest full snapshot, after call ${snap.seq}` +
+      (owners === null ? "; owners unknown there (the trace's events were cut before it)" : "; the owners are those after the call itself"),
   };
 }
 
@@ -133,9 +146,10 @@ export async function runReport(file: string, flags: ReportFlags, print: (text: 
   const view: ReportView | null = atView !== null ? atView.view : model.view;
   if (atView !== null) print(atView.line);
   if (flags.owners === true) {
-    if (view === null) print(`no view in this trace (${whyNoView(model)}): no page owners`);
-    else if (view.rows === null) print(`no page owners ${view.title}: the trace's events were cut before it`);
-    else print(formatLiveOwners(tableOf(view.rows), view.rows.map((_, i) => i), stackText, view.title).replace(/\n+$/, ""));
+    const owners = view?.owners ?? view;
+    if (owners === null) print(`no view in this trace (${whyNoView(model)}): no page owners`);
+    else if (owners.rows === null) print(`no page owners ${owners.title}: the trace's events were cut before it`);
+    else print(formatLiveOwners(tableOf(owners.rows), owners.rows.map((_, i) => i), stackText, owners.title).replace(/\n+$/, ""));
   }
   if (model.owners !== null) {
     const leaks = formatLeaks(tableOf(model.owners.leaks), model.owners.leaks.map((_, i) => i), stackText);
