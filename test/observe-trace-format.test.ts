@@ -79,6 +79,11 @@ describe.skipIf(!existsSync(IMAGE))("the --trace file", () => {
     expect(Object.values(summary.dropped as Json).reduce((a: number, b) => a + (b as number), 0)).toBeGreaterThan(0);
     const alloc = allocEvents.find((e) => e.name === "alloc" && (e.args as Json).order !== undefined)!.args as Json;
     expect(alloc).toMatchObject({ owner: expect.any(String), eip: expect.stringMatching(/^0x/), icount: expect.any(Number), order: expect.any(Number), zone: expect.any(String) });
+    // The instruction counter is in every event's args but the metadata's and the counters' (whose
+    // args are their series), and it grows with the call number.
+    const timed = by((e) => e.ph !== "M" && e.ph !== "C").sort((x, y) => (x.ts as number) - (y.ts as number));
+    for (const e of timed) expect((e.args as Json).icount, `${String(e.name)} at ${String(e.ts)}`).toEqual(expect.any(Number));
+    for (let i = 1; i < timed.length; i++) expect((timed[i]!.args as Json).icount as number).toBeGreaterThanOrEqual(((timed[i - 1]!.args as Json).icount as number) - 1000);
     // Timestamps are call numbers; slices between MARKs; counters; snapshots every 1000 calls and at the end.
     expect(by((e) => e.ph === "X").map((e) => e.name)).toEqual(["phase:random"]);
     expect(by((e) => e.ph === "C" && e.name === "free frames").length).toBeGreaterThan(100);

@@ -224,13 +224,19 @@ export class ObserveRun {
     };
     const stacks: TraceEnding["stacks"] = {};
     for (let h = 0; h < s.hub.depot.size; h++) stacks[String(h)] = { frames: s.sym.formatStack(s.hub.depot, h), owner: s.sym.ownerOf(s.hub.depot, h) };
+    const trace = s.trace!;
+    // The view's call is the end, a MARK, the peak or the --at call, whose counters were kept.
+    const seq = r.atSeq;
+    const atIcount =
+      seq === r.endSeq ? trace.lastIcount : (trace.marks.find((m) => m.seq === seq)?.icount ?? (seq === owner.peakSeq ? owner.peakIcount : trace.watchedIcount));
     return {
       otherData: { cmdline: this.ctx.cmdline, memoryBytes: this.ctx.memoryBytes, maxOrder: result.allocator?.maxOrder ?? null },
       endSeq: r.endSeq,
+      endIcount: trace.lastIcount,
       timeline: r.timeline,
       finalSnapshot: r.finalSnapshot,
       atSnapshot: r.atSnapshot,
-      at: { spec: this.flags.at, seq: r.atSeq, title: r.atTitle, rows: r.atRows.map(rowData) },
+      at: { spec: this.flags.at, seq: r.atSeq, title: r.atTitle, rows: r.atRows.map(rowData), icount: atIcount },
       leaks: r.leakRows.map(rowData),
       stacks,
       invalidFreesText: r.invalidFreesText,

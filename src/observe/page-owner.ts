@@ -162,6 +162,7 @@ export interface PageOwnerState {
   untrackedFrees: number;
   peakFrames: number;
   peakSeq: number;
+  peakIcount: number;
   invalidFreeCount: number;
   invalidFrees: InvalidFree[];
 }
@@ -177,6 +178,8 @@ export class PageOwner implements EventSubscriber, OwnerIndex {
   /** The largest count of live frames after any call, and the call it came at. */
   peakFrames = 0;
   peakSeq = -1;
+  /** The instruction counter at the peak's call. */
+  peakIcount = 0;
   readonly keepsHistory = true;
   /** Page owners record the backtrace of every allocation and free (EventSubscriber.blockStacks). */
   readonly blockStacks = true;
@@ -222,6 +225,8 @@ export class PageOwner implements EventSubscriber, OwnerIndex {
     if (this.liveFrames > this.peakFrames) {
       this.peakFrames = this.liveFrames;
       this.peakSeq = seq;
+      // A new peak follows an allocation, so the hub has sampled this call.
+      this.peakIcount = this.hub.callIcount;
     }
   }
 
@@ -293,6 +298,7 @@ export class PageOwner implements EventSubscriber, OwnerIndex {
       untrackedFrees: this.untrackedFrees,
       peakFrames: this.peakFrames,
       peakSeq: this.peakSeq,
+      peakIcount: this.peakIcount,
       invalidFreeCount: this.invalid.count,
       invalidFrees: this.invalid.kept.map((f) => ({ ...f, allocation: f.allocation === null ? null : { ...f.allocation } })),
     };
@@ -322,6 +328,7 @@ export class PageOwner implements EventSubscriber, OwnerIndex {
     this.untrackedFrees = s.untrackedFrees;
     this.peakFrames = s.peakFrames;
     this.peakSeq = s.peakSeq;
+    this.peakIcount = s.peakIcount;
     this.invalid.count = s.invalidFreeCount;
     this.invalid.kept.push(...s.invalidFrees);
   }

@@ -104,7 +104,8 @@ export class ObserveSession implements EventSubscriber {
     this.log = new RequestLog();
     this.warn = new WarnAlloc(this.hub, this.sym, this.onText);
     this.timeline = options.timeline === false ? null : new Timeline(this.hub);
-    this.trace = options.trace ? new TraceRecorder(this.hub, this.sym, options.trace) : null;
+    const at = options.at;
+    this.trace = options.trace ? new TraceRecorder(this.hub, this.sym, { ...options.trace, watchCall: at?.kind === "call" ? at.seq : -1 }) : null;
     this.reportEvery = options.reportEvery ?? 0;
     this.reportAtMarks = options.reportAtMarks ?? true;
     this.onProgress = options.onProgress ?? null;

@@ -9,7 +9,10 @@
 //  - full allocator snapshots (ph i, "snapshot") every `snapshotEvery` calls and at the end, each
 //    self-contained (snapshot.ts encoding), so a reader can rebuild those moments even when events
 //    were cut; the "view" at the --at moment with its live blocks, and the page owners' stack table.
-// Format version: otherData.buddy86TraceFormat. trace-read.ts reads it back (also a truncated file).
+// Every event but the metadata and the counters carries the guest's instruction counter at its call
+// as args.icount; a counter's args are its series (Perfetto draws each one), so an icount there would
+// be drawn as free frames are. Format version: otherData.buddy86TraceFormat. trace-read.ts reads it
+// back (also a truncated file).
 
 import { ZONE_NAMES } from "../mem/index.js";
 import type { EventHub } from "./event-hub.js";
@@ -30,6 +33,8 @@ export interface TraceOptions {
   limit: number;
   /** Calls between full snapshots (0: only the final one). */
   snapshotEvery: number;
+  /** A call whose instruction counter the trace's view needs (a --at call:N moment), or -1. */
+  watchCall?: number;
 }
 
 function hex(n: number): string {
@@ -58,7 +63,10 @@ export class TraceRecorder implements EventSubscriber {
   readonly lines: string[] = [];
   readonly times: number[] = [];
   readonly dropped: Record<string, number> = {};
-  readonly marks: { seq: number; label: string }[] = [];
+  readonly marks: { seq: number; label: string; icount: number }[] = [];
+  /** The instruction counter at the last call, and at options.watchCall (-1 until it came). */
+  lastIcount = 0;
+  watchedIcount = -1;
   /** Stack handles an event referred to (the final stack table lists them). */
   readonly stacksUsed = new Set<number>();
   /** Allocation events kept so far (snapshots do not count). */
@@ -74,7 +82,7 @@ export class TraceRecorder implements EventSubscriber {
 
   onEvent(e: Readonly<AllocatorEvent>): void {
     if (e.kind === "mark") {
-      this.marks.push({ seq: e.seq, label: e.label });
+      this.marks.push({ seq: e.seq, label: e.label, icount: e.icount });
       return;
     }
     if (this.kept >= this.options.limit) {
@@ -118,11 +126,14 @@ export class TraceRecorder implements EventSubscriber {
   }
 
   onCallEnd(seq: number): void {
+    const icount = this.hub.icount;
+    this.lastIcount = icount;
+    if (seq === this.options.watchCall) this.watchedIcount = icount;
     const every = this.options.snapshotEvery;
     if (every > 0 && seq > 0 && seq % every === 0 && this.hub.allocator !== null) {
       const bridge = this.hub.bridge!;
       const snap = takeSnapshot(this.hub.allocator, bridge.memoryMap, bridge.guestRam.length, seq);
-      this.lines.push(snapshotEvent("snapshot", snap, {}));
+      this.lines.push(snapshotEvent("snapshot", snap, { icount }));
       this.times.push(seq);
     }
   }
@@ -136,11 +147,13 @@ function snapshotEvent(name: string, snap: AllocatorSnapshot, extra: Record<stri
 export interface TraceEnding {
   otherData: Record<string, unknown>;
   endSeq: number;
+  /** The instruction counter at the last call. */
+  endIcount: number;
   timeline: TimelineData | null;
   finalSnapshot: AllocatorSnapshot | null;
   atSnapshot: AllocatorSnapshot | null;
   /** The view's moment and its live blocks: [pfn, npages, order, gfp, stack, allocSeq, icount]. */
-  at: { spec: string; seq: number; title: string; rows: number[][] };
+  at: { spec: string; seq: number; title: string; rows: number[][]; icount: number };
   leaks: number[][];
   /** Stack handle -> formatted frames, and its owner function. */
   stacks: Record<string, { frames: string[]; owner: string }>;
@@ -163,7 +176,7 @@ export function writeTrace(recorder: TraceRecorder, end: TraceEnding, write: (ch
   const marks = recorder.marks;
   marks.forEach((m, i) => {
     const next = i + 1 < marks.length ? marks[i + 1]!.seq : end.endSeq + 1;
-    out.push(JSON.stringify({ name: m.label, cat: "buddy86", ph: "X", ts: m.seq, dur: Math.max(0, next - m.seq), pid: PID, tid: TID.phases, args: { label: m.label } }));
+    out.push(JSON.stringify({ name: m.label, cat: "buddy86", ph: "X", ts: m.seq, dur: Math.max(0, next - m.seq), pid: PID, tid: TID.phases, args: { label: m.label, icount: m.icount } }));
   });
   // Counters and bounded events, merged in timestamp order (both are sorted already).
   const counters = counterLines(end.timeline);
@@ -173,12 +186,12 @@ export function writeTrace(recorder: TraceRecorder, end: TraceEnding, write: (ch
     if (j >= events.length || (i < counters.length && counters[i]!.ts <= times[j]!)) out.push(counters[i++]!.line);
     else out.push(events[j++]!);
   }
-  if (end.finalSnapshot !== null) out.push(snapshotEvent("snapshot", end.finalSnapshot, { final: true }));
-  if (end.atSnapshot !== null) out.push(snapshotEvent("view", end.atSnapshot, { at: end.at.spec, title: end.at.title, rows: end.at.rows }));
+  if (end.finalSnapshot !== null) out.push(snapshotEvent("snapshot", end.finalSnapshot, { final: true, icount: end.endIcount }));
+  if (end.atSnapshot !== null) out.push(snapshotEvent("view", end.atSnapshot, { at: end.at.spec, title: end.at.title, rows: end.at.rows, icount: end.at.icount }));
   const endTs = Math.max(0, end.endSeq);
   const instant = (name: string, args: Record<string, unknown>): string => JSON.stringify({ name, cat: "buddy86", ph: "i", s: "g", ts: endTs, pid: PID, tid: TID.snapshots, args });
-  out.push(instant("owners", { stacks: end.stacks, leaks: end.leaks, invalidFrees: end.invalidFreesText }));
-  out.push(instant("summary", { ...end.summary, counters: end.counters, dropped: recorder.dropped, limit: recorder.options.limit, firstDroppedSeq: recorder.firstDroppedSeq }));
+  out.push(instant("owners", { stacks: end.stacks, leaks: end.leaks, invalidFrees: end.invalidFreesText, icount: end.endIcount }));
+  out.push(instant("summary", { icount: end.endIcount, ...end.summary, counters: end.counters, dropped: recorder.dropped, limit: recorder.options.limit, firstDroppedSeq: recorder.firstDroppedSeq }));
   for (let i = 0; i < out.length; i += 256) write(out.slice(i, i + 256).join(",\n") + (i + 256 < out.length ? ",\n" : "\n"));
   write("]}\n");
 }
