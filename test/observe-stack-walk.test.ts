@@ -109,7 +109,11 @@ describe("stack walk, paging on", () => {
       [PD3 + 1 * 8, 0x200000 | 0x83],
       [PD3 + 2 * 8, 0x23000 | 0x3],
       [PD3 + 2 * 8 + 4, 0x1],
+      // PTE 0x12: a non-executable page (bit 63, XD) at PA 0x91000.
+      [PT3 + 0x12 * 8, 0x91000 | 0x3],
+      [PT3 + 0x12 * 8 + 4, 0x80000000 | 0],
     ]);
+    expect(translate(ram, 0xc0012010, CR0_PG, PDPT, CR4_PAE)).toBe(0x91010);
     expect(translate(ram, 0xc0010abc, CR0_PG, PDPT, CR4_PAE)).toBe(0x90abc);
     expect(translate(ram, 0xc0011abc, CR0_PG, PDPT, CR4_PAE)).toBe(-1);
     expect(translate(ram, 0xc0212345, CR0_PG, PDPT, CR4_PAE)).toBe(0x212345);

@@ -1,7 +1,7 @@
 // Snapshot files (src/cli/snapshot.ts): a written file reads back exactly; a truncated, corrupted or
 // mismatched one is refused with a SnapshotError naming the check that failed.
 import { describe, expect, it } from "vitest";
-import { SNAPSHOT_FORMAT, SnapshotError, checkSnapshotFits, decodeSnapshot, encodeSnapshot, type OwnerSnapshot, type SnapshotSettings } from "../src/cli/snapshot.js";
+import { SNAPSHOT_FORMAT, SnapshotError, checkSnapshotFits, decodeSnapshot, encodeSnapshot, type ObserveSnapshot, type SnapshotSettings } from "../src/cli/snapshot.js";
 import { packValue, unpackValue } from "../src/cli/snapshot-pack.js";
 import type { MachineCheckpoint } from "../src/debug/checkpoint.js";
 import type { DebugState } from "../src/debug/session.js";
@@ -45,8 +45,8 @@ function expectCheck(bytes: Uint8Array, check: SnapshotError["check"]): void {
   expect((error as SnapshotError).message).toContain(`${check} check failed`);
 }
 
-/** Page-owner records as a snapshot carries them: two stacks, one live block and one freed. */
-function owners(): OwnerSnapshot {
+/** An observing session as a snapshot carries it: two stacks, one live block and one freed, counters, a report. */
+function observe(): ObserveSnapshot {
   return {
     depot: { frames: new Uint32Array([0x100010, 0x100200, 0x100020]), depths: new Int32Array([2, 1]) },
     owner: {
@@ -61,14 +61,18 @@ function owners(): OwnerSnapshot {
       untrackedFrees: 0,
       peakFrames: 5,
       peakSeq: 9,
+      peakIcount: 900,
       invalidFreeCount: 0,
       invalidFrees: [],
     },
+    counters: { table: new Float64Array(160).fill(3), extras: [1, 2, 3, 4, 5, 6, 7, 8] },
+    warn: { reports: ["buddy86: page allocation failure: order:3"], suppressed: 0, windowStart: 7, inWindow: 1, pendingSuppressed: 0 },
+    icount: 123456789012,
   };
 }
 
 describe("snapshot files", () => {
-  const file = encodeSnapshot(kernel, settings, checkpoint(), debug, owners());
+  const file = encodeSnapshot(kernel, settings, checkpoint(), debug, observe());
 
   it("read back exactly what was written, typed arrays included", () => {
     const s = decodeSnapshot(file);
@@ -78,8 +82,8 @@ describe("snapshot files", () => {
     expect(s.checkpoint.v86State).toBeInstanceOf(Uint8Array);
     expect(s.checkpoint.bridge.counters.calls).toBeInstanceOf(Float64Array);
     expect(s.debug).toEqual(debug);
-    expect(s.owners).toEqual(owners());
-    expect(s.owners.owner.nums).toBeInstanceOf(Float64Array);
+    expect(s.observe).toEqual(observe());
+    expect(s.observe.owner.nums).toBeInstanceOf(Float64Array);
     expect(() => checkSnapshotFits(s, kernel, 16 << 20)).not.toThrow();
   });
 

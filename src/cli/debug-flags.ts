@@ -45,8 +45,9 @@ export const EXIT_POISON = 4;
 const RUN_FLAGS = ["cmdline", "workload", "seed", "ops", "maxOrder", "pcp", "pcpHigh", "pcpBatch", "poison", "poisonAction", "initOnFree", "initOnAlloc", "failNth", "failEvery", "failOrder", "failProbability", "failSite", "eventTail"];
 /**
  * Observability flags a restored run refuses: a trace, the pictures and --at rebuild the allocator
- * by replaying every request since MEMMAP, and a restored run's started at the checkpoint.
- * (--owners and the reports work: the page owner's records come with the snapshot.)
+ * by replaying every request since MEMMAP (or chart the whole run's timeline), and a restored run
+ * started at the checkpoint. --owners and the reports work: the page owner's records, the per-order
+ * counters and warn_alloc's reports come with the snapshot.
  */
 const OBSERVE_FLAGS = ["trace", "map", "frag", "at"];
 
@@ -193,8 +194,12 @@ export class DebugRun {
     const r = this.restored;
     if (r !== null) {
       if (observe.owner === null) throw new Error("invariant: a restored run is observed without a page owner");
-      observe.hub.depot.setState(r.owners.depot);
-      observe.owner.setState(r.owners.owner);
+      const saved = r.observe;
+      observe.hub.depot.setState(saved.depot);
+      observe.owner.setState(saved.owner);
+      observe.counters.setState(saved.counters);
+      observe.warn.setState(saved.warn);
+      observe.hub.continueIcountFrom(saved.icount);
     }
   }
 
@@ -266,9 +271,15 @@ export class DebugRun {
   private save(path: string, checkpoint: MachineCheckpoint): void {
     const observe = this.observe;
     if (observe === null || observe.owner === null) throw new Error("invariant: --save-state in a run observed without a page owner");
-    const owners = { depot: observe.hub.depot.getState(), owner: observe.owner.getState() };
+    const saved = {
+      depot: observe.hub.depot.getState(),
+      owner: observe.owner.getState(),
+      counters: observe.counters.getState(),
+      warn: observe.warn.getState(),
+      icount: observe.hub.icountNow(),
+    };
     try {
-      const bytes = encodeSnapshot(this.ctx.kernel, this.settings, checkpoint, this.session.saveState(), owners);
+      const bytes = encodeSnapshot(this.ctx.kernel, this.settings, checkpoint, this.session.saveState(), saved);
       writeFileSync(path, bytes);
       this.saved = { calls: checkpoint.calls, bytes: bytes.length };
     } catch (e) {

@@ -95,7 +95,11 @@ async function boot(flags: BootFlags): Promise<number> {
     progress?.stop();
   }
   const report = buildReport(result);
-  if (observe !== null) Object.assign(report, { observe: await observe.finish(result) });
+  if (observe !== null) {
+    const observed = await observe.finish(result);
+    // A run observed only for its snapshot's page owners reports as an unobserved one.
+    if (requested) Object.assign(report, { observe: observed });
+  }
   if (debug !== null) Object.assign(report, { debug: debug.finish(result) });
   if (flags.json) console.log(JSON.stringify(report));
   else console.log(formatSummary(report));

@@ -160,14 +160,17 @@ export class ObserveRun {
     const print = (text: string): void => {
       if (!this.ctx.json && text !== "") this.ctx.print(text.replace(/\n+$/, ""));
     };
-    if (r.atNote !== null && this.ctx.requested) print(`buddy86: --at ${flags.at}: ${r.atNote}`);
+    // The note is about the map's moment (or a moment --at named that did not occur).
+    if (r.atNote !== null && (flags.map !== undefined || flags.at !== "peak")) print(`buddy86: --at ${flags.at}: ${r.atNote}`);
     if (!this.ctx.quiet && this.ctx.requested) {
       print(r.reportsText);
       print(r.countersText);
     }
     if (flags.owners === true) print(r.ownersText);
-    print(r.leaksText);
-    print(r.invalidFreesText);
+    if (this.ctx.requested) {
+      print(r.leaksText);
+      print(r.invalidFreesText);
+    }
     if (r.warningsSuppressed > 0 && this.ctx.requested) print(`warn_alloc: ${r.warningsSuppressed} reports suppressed in all`);
     const written: string[] = [];
     if (flags.map !== undefined && r.atSnapshot !== null) {

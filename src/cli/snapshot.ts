@@ -1,6 +1,7 @@
 // Snapshot files of `buddy86 boot --save-state FILE --save-at-call N` / `--restore-state FILE`: one
 // file holding a machine checkpoint (v86's state, the bridge with the allocator, the logs; see
-// src/debug/checkpoint.ts), the page-owner records with their stacks, the debug tools' state and the
+// src/debug/checkpoint.ts), the observing session's state (page-owner records with their stacks, the
+// per-order counters, warn_alloc's reports, the instruction counter), the debug tools' state and the
 // run's settings.
 //
 //   offset 0   8 bytes  magic "BUDDY86S"
@@ -20,12 +21,14 @@ import { gunzipSync, gzipSync } from "node:zlib";
 import type { MachineCheckpoint } from "../debug/checkpoint.js";
 import type { DebugOptions, DebugState } from "../debug/session.js";
 import type { PcpOptions } from "../mem/index.js";
+import type { OrderCountersState } from "../observe/order-counters.js";
 import type { PageOwnerState } from "../observe/page-owner.js";
 import type { StackDepotState } from "../observe/stack-depot.js";
+import type { WarnAllocState } from "../observe/warn-alloc.js";
 import { packValue, unpackValue } from "./snapshot-pack.js";
 
 export const SNAPSHOT_MAGIC = "BUDDY86S";
-/** 2: the page-owner records (2026-11-27). */
+/** 2: the observing session's state, page-owner records first (2026-11-27). */
 export const SNAPSHOT_FORMAT = 2;
 const PREFIX_BYTES = 16;
 const CHECKSUM_BYTES = 32;
@@ -53,17 +56,24 @@ export interface SnapshotHeader {
   payloadRawBytes: number;
 }
 
-/** The page owner's records at the checkpoint, and the stack depot their handles name. */
-export interface OwnerSnapshot {
+/**
+ * The observing session at the checkpoint: the page owner's records and the stack depot their
+ * handles name, the per-order counters, warn_alloc's reports, and the guest's instruction counter
+ * (v86 restarts its own on a restore).
+ */
+export interface ObserveSnapshot {
   depot: StackDepotState;
   owner: PageOwnerState;
+  counters: OrderCountersState;
+  warn: WarnAllocState;
+  icount: number;
 }
 
 export interface Snapshot {
   header: SnapshotHeader;
   checkpoint: MachineCheckpoint;
   debug: DebugState;
-  owners: OwnerSnapshot;
+  observe: ObserveSnapshot;
 }
 
 /** A snapshot file that cannot be used; the message names the check that failed. */
@@ -82,8 +92,8 @@ export function sha256Hex(bytes: Uint8Array): string {
 }
 
 /** The bytes of a snapshot file. */
-export function encodeSnapshot(kernel: Uint8Array, settings: SnapshotSettings, checkpoint: MachineCheckpoint, debug: DebugState, owners: OwnerSnapshot): Uint8Array {
-  const raw = packValue({ checkpoint, debug, owners });
+export function encodeSnapshot(kernel: Uint8Array, settings: SnapshotSettings, checkpoint: MachineCheckpoint, debug: DebugState, observe: ObserveSnapshot): Uint8Array {
+  const raw = packValue({ checkpoint, debug, observe });
   const payload = gzipSync(raw, { level: 1 });
   const header: SnapshotHeader = {
     format: SNAPSHOT_FORMAT,
@@ -132,7 +142,7 @@ export function decodeSnapshot(bytes: Uint8Array): Snapshot {
   if (bytes.length > total) throw new SnapshotError("length", `the file has ${bytes.length - total} bytes more than its header announces`);
   const sum = createHash("sha256").update(bytes.subarray(0, total - CHECKSUM_BYTES)).digest();
   if (Buffer.compare(sum, bytes.subarray(total - CHECKSUM_BYTES)) !== 0) throw new SnapshotError("checksum", "the SHA-256 of the contents does not match: the file is corrupted");
-  let body: { checkpoint: MachineCheckpoint; debug: DebugState; owners: OwnerSnapshot };
+  let body: { checkpoint: MachineCheckpoint; debug: DebugState; observe: ObserveSnapshot };
   try {
     const raw = gunzipSync(bytes.subarray(PREFIX_BYTES + headerLength, total - CHECKSUM_BYTES));
     if (raw.length !== header.payloadRawBytes) throw new Error(`${raw.length} bytes unpacked, ${header.payloadRawBytes} announced`);
@@ -142,8 +152,8 @@ export function decodeSnapshot(bytes: Uint8Array): Snapshot {
   }
   if (body.checkpoint.memoryBytes !== header.memoryBytes || body.checkpoint.calls !== header.atCall)
     throw new SnapshotError("payload", "the payload does not belong to its header");
-  if (typeof body.owners !== "object" || body.owners === null) throw new SnapshotError("payload", "the payload has no page-owner records");
-  return { header, checkpoint: body.checkpoint, debug: body.debug, owners: body.owners };
+  if (typeof body.observe !== "object" || body.observe === null) throw new SnapshotError("payload", "the payload has no page-owner records");
+  return { header, checkpoint: body.checkpoint, debug: body.debug, observe: body.observe };
 }
 
 /**

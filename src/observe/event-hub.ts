@@ -81,9 +81,11 @@ export class EventHub implements BridgeObserver, BuddyListener {
   private record = -1;
   /** The last fail() of the request in progress was injected (its ENOMEM changed nothing). */
   private failInjected = false;
-  /** Instruction counter unwrapping: the last raw value and the wraps seen. */
+  /** Instruction counter unwrapping: the last raw value and what to add to it (the wraps seen). */
   private lastRawIcount = 0;
   private icountHigh = 0;
+  /** A restored run's counter at its checkpoint (continueIcountFrom), applied at onRestore. */
+  private restoredIcount: number | null = null;
 
   constructor(options: EventHubOptions = {}) {
     const depth = options.stackDepth ?? DEFAULT_STACK_DEPTH;
@@ -141,9 +143,35 @@ export class EventHub implements BridgeObserver, BuddyListener {
     this.guestRef = guest;
   }
 
-  /** A restored checkpoint's allocator: listened to from the restored run's first call on. */
+  /**
+   * A restored checkpoint: its allocator is listened to from the restored run's first call on, and
+   * the instruction counter, which v86 restarts, goes on from the checkpoint's (continueIcountFrom).
+   */
   onRestore(): void {
     if (this.buddy === null && this.bridgeRef !== null && this.bridgeRef.allocator !== null) this.hookAllocator(false);
+    const g = this.guestRef;
+    if (this.restoredIcount !== null && g !== null) {
+      const raw = g.instructionCount >>> 0;
+      this.lastRawIcount = raw;
+      this.icountHigh = this.restoredIcount - raw;
+    }
+    this.restoredIcount = null;
+  }
+
+  /**
+   * The unwrapped instruction counter now, for a checkpoint taken between two calls (the guest
+   * paused); 0 without a guest CPU.
+   */
+  icountNow(): number {
+    const g = this.guestRef;
+    if (g === null) return 0;
+    const raw = g.instructionCount >>> 0;
+    return (raw + TWO_32 / 2 < this.lastRawIcount ? this.icountHigh + TWO_32 : this.icountHigh) + raw;
+  }
+
+  /** Before a restored run: its instruction counts continue from `icount`, its checkpoint's icountNow(). */
+  continueIcountFrom(icount: number): void {
+    this.restoredIcount = icount;
   }
 
   onCall(seq: number, cmd: number, arg0: number, arg1: number, arg2: number, result: number, status: number): void {
@@ -171,10 +199,11 @@ export class EventHub implements BridgeObserver, BuddyListener {
   }
 
   onPortMisuse(seq: number, width: number, write: boolean): void {
-    // Not a call: it gets the number of the next call and no EIP sampling of its own. CR0 is read
-    // now, though, as the stack walk reads EBP now: the last call's CR0 may predate the guest
-    // turning paging on, and a walk would then read a virtual EBP as physical.
-    if (this.guestRef !== null) this.ctxCr0 = this.guestRef.cr0;
+    // Not a call: it gets the number of the next call, and the EIP, instruction count, CR0 and
+    // backtrace of the misusing instruction itself, sampled afresh whether or not the last call was
+    // (with a trace recorder every call is, and the misuse took the last call's EIP). The last call
+    // has ended, so nothing else reads the context it had.
+    this.ctxSeq = -1;
     const e = this.begin(KIND_PROTOCOL_ERROR);
     e.seq = seq;
     e.record = -1;

@@ -31,6 +31,12 @@ export interface OrderCountersData {
 
 const ORDER_SLOTS = 32;
 
+/** OrderCounters' counts, for snapshots (the table, then the extras in OrderCountersData's order). */
+export interface OrderCountersState {
+  table: Float64Array;
+  extras: number[];
+}
+
 export class OrderCounters implements EventSubscriber {
   /** Row r, order o at r * 32 + o. */
   private readonly table = new Float64Array(COUNTER_ROWS.length * ORDER_SLOTS);
@@ -81,6 +87,20 @@ export class OrderCounters implements EventSubscriber {
       else this.contigFrees++;
     } else if (code === KIND_SPLIT) this.table[2 * ORDER_SLOTS + order + 1]!++;
     else this.table[3 * ORDER_SLOTS + order]!++;
+  }
+
+  getState(): OrderCountersState {
+    return {
+      table: this.table.slice(),
+      extras: [this.contigAllocs, this.contigFrames, this.contigFrees, this.contigFailures, this.pcpDrains, this.pcpDrainedFrames, this.injectedFailures, this.protocolErrorEvents],
+    };
+  }
+
+  /** Puts back a getState() (a restored run goes on counting from the checkpoint). Throws on a malformed state. */
+  setState(s: OrderCountersState): void {
+    if (s.table.length !== this.table.length || s.extras.length !== 8) throw new Error("OrderCounters.setState: the state has another shape");
+    this.table.set(s.table);
+    [this.contigAllocs, this.contigFrames, this.contigFrees, this.contigFailures, this.pcpDrains, this.pcpDrainedFrames, this.injectedFailures, this.protocolErrorEvents] = s.extras as [number, number, number, number, number, number, number, number];
   }
 
   data(maxOrder: number): OrderCountersData {

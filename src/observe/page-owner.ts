@@ -192,6 +192,8 @@ export class PageOwner implements EventSubscriber, OwnerIndex {
   /** Per frame: the row of the live block whose head it is, or -1 (to close a free in O(1)). */
   private headRow: Int32Array | null = null;
   private readonly invalid: InvalidFrees;
+  /** setState put records back: checkRestored() compares them with the allocator at their first use. */
+  private restored = false;
 
   constructor(
     readonly hub: EventHub,
@@ -310,8 +312,14 @@ export class PageOwner implements EventSubscriber, OwnerIndex {
    */
   setState(s: PageOwnerState): void {
     if (this.count !== 0 || this.frameRow !== null) throw new Error("PageOwner.setState: the owner has already recorded allocations");
-    if (s.ints.length !== s.count * I_STRIDE || s.nums.length !== s.count * F_STRIDE || s.frameRow.length !== s.headRow.length)
+    if (s.ints.length !== s.count * I_STRIDE || s.nums.length !== s.count * F_STRIDE || s.frameRow.length !== s.headRow.length || (s.count > 0 && s.frameRow.length === 0))
       throw new Error("PageOwner.setState: the state's arrays do not match its row count");
+    const stacks = this.hub.depot.size;
+    for (let r = 0; r < s.count; r++) {
+      const alloc = s.ints[r * I_STRIDE + I_ALLOC_STACK]!;
+      const free = s.ints[r * I_STRIDE + I_FREE_STACK]!;
+      if (alloc >= stacks || free >= stacks) throw new Error(`PageOwner.setState: row ${r} names a stack the depot does not hold (restore the depot first)`);
+    }
     for (let r = 0; r < s.count; r++) {
       this.appendRow();
       const c = r >>> CHUNK_SHIFT;
@@ -322,6 +330,7 @@ export class PageOwner implements EventSubscriber, OwnerIndex {
       this.basePfn = s.basePfn;
       this.frameRow = s.frameRow.slice();
       this.headRow = s.headRow.slice();
+      this.restored = true;
     }
     this.liveFrames = s.liveFrames;
     this.liveBlocks = s.liveBlocks;
@@ -344,7 +353,10 @@ export class PageOwner implements EventSubscriber, OwnerIndex {
   }
 
   private ensureFrames(): void {
-    if (this.frameRow !== null) return;
+    if (this.frameRow !== null) {
+      if (this.restored) this.checkRestored();
+      return;
+    }
     const buddy = ownerAllocator(this.hub);
     this.basePfn = buddy.basePfn;
     this.frameRow = new Int32Array(buddy.frameCount).fill(NONE);
@@ -387,6 +399,14 @@ export class PageOwner implements EventSubscriber, OwnerIndex {
     nums[f + F_FREE_ICOUNT] = icount;
     this.liveFrames -= npages;
     this.liveBlocks--;
+  }
+
+  /** Records put back by setState cover the allocator the hub now listens to (checked once). */
+  private checkRestored(): void {
+    this.restored = false;
+    const buddy = ownerAllocator(this.hub);
+    if (buddy.basePfn !== this.basePfn || buddy.frameCount !== this.frameRow!.length)
+      throw new Error(`invariant: page owner's restored records cover frames ${this.basePfn}+${this.frameRow!.length}, the allocator ${buddy.basePfn}+${buddy.frameCount}`);
   }
 
   private appendRow(): number {

@@ -71,8 +71,8 @@ export function translate(words: Int32Array, va: number, cr0: number, cr3: numbe
 /**
  * PAE: CR3 holds the 32-byte aligned table of four 64-bit PDPTEs (VA bits 31-30), then a page
  * directory and a page table of 512 64-bit entries each (bits 29-21, 20-12); PS in a PDE maps a 2 MiB
- * page. Entries are read as their low dword; a high dword other than 0 points above 4 GiB, outside
- * any RAM v86 gives a guest.
+ * page. An entry's address bits 32-51 other than 0 point above 4 GiB, outside any RAM v86 gives a
+ * guest; its bits 52-63 (bit 63: execute-disable) are not address bits.
  */
 function translatePae(words: Int32Array, va: number, cr3: number): number {
   const pdpte = readPae(words, ((cr3 & 0xffffffe0) >>> 0) + (va >>> 30) * 8);
@@ -92,7 +92,7 @@ function translatePae(words: Int32Array, va: number, cr3: number): number {
 /** The low dword of the 64-bit PAE entry at p, or -1 when it is outside RAM or points above 4 GiB. */
 function readPae(words: Int32Array, p: number): number {
   const high = readPhys32(words, p + 4);
-  return high === 0 ? readPhys32(words, p) : -1;
+  return high >= 0 && (high & 0xfffff) === 0 ? readPhys32(words, p) : -1;
 }
 
 /**

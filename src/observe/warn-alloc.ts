@@ -13,6 +13,16 @@ import type { Symbolizer } from "./symbols.js";
 export const WARN_BURST = 10;
 export const WARN_INTERVAL_CALLS = 10_000;
 
+/** WarnAlloc's reports and rate-limit window, for snapshots. */
+export interface WarnAllocState {
+  reports: string[];
+  suppressed: number;
+  /** The window's first call (-1: none yet), reports in it, suppressed since the last report. */
+  windowStart: number;
+  inWindow: number;
+  pendingSuppressed: number;
+}
+
 export class WarnAlloc implements EventSubscriber {
   /** Every report printed, in order. */
   readonly reports: string[] = [];
@@ -29,6 +39,20 @@ export class WarnAlloc implements EventSubscriber {
     private readonly burst = WARN_BURST,
     private readonly intervalCalls = WARN_INTERVAL_CALLS,
   ) {}
+
+  getState(): WarnAllocState {
+    return { reports: [...this.reports], suppressed: this.suppressed, windowStart: Number.isFinite(this.windowStart) ? this.windowStart : -1, inWindow: this.inWindow, pendingSuppressed: this.pendingSuppressed };
+  }
+
+  /** Puts back a getState() into a WarnAlloc that has reported nothing (a restored run). */
+  setState(s: WarnAllocState): void {
+    if (this.reports.length !== 0 || this.suppressed !== 0) throw new Error("WarnAlloc.setState: it has already reported");
+    this.reports.push(...s.reports);
+    this.suppressed = s.suppressed;
+    this.windowStart = s.windowStart < 0 ? -Infinity : s.windowStart;
+    this.inWindow = s.inWindow;
+    this.pendingSuppressed = s.pendingSuppressed;
+  }
 
   /** Allocs, frees, splits and merges are not its business: declaring the hook spares their events. */
   onBlock(): void {}
