@@ -49,6 +49,9 @@ describe("replaying a trace of buddy86 boot --trace", () => {
     await web.page.setInputFiles("#trace-file", tracePath);
     await web.page.waitForFunction(() => window.buddy86!.state === "replay" || window.buddy86!.error !== null, null, { timeout: 30_000 });
     expect(await web.page.evaluate(() => window.buddy86!.error)).toBeNull();
+    // The trace's first snapshot is the allocator right after MEMMAP: the replay reaches back to it.
+    expect(snapshots[0]!.seq).toBe(1);
+    expect(await web.page.$eval("#replay-seq", (el) => (el as HTMLInputElement).min)).toBe("1");
     for (const snap of snapshots) {
       await seek(web.page, snap.seq);
       const map = await readMap(web.page);

@@ -6,7 +6,9 @@
 //  - allocation events (ph i): alloc, free, split, merge, pcp-drain, fail, protocol-error, at most
 //    `limit` of them (the rest are counted in the final "summary" event);
 //  - counters (ph C) from the timeline: free frames and per-CPU frames per zone, free blocks per order;
-//  - full allocator snapshots (ph i, "snapshot") every `snapshotEvery` calls and at the end, each
+//  - full allocator snapshots (ph i, "snapshot") right after MEMMAP (the allocator as it began, so
+//    a reader can rebuild any call from there with the events), every `snapshotEvery` calls and at
+//    the end, each
 //    self-contained (snapshot.ts encoding), so a reader can rebuild those moments even when events
 //    were cut; the "view" at the --at moment with its live blocks, and the page owners' stack table.
 // Every event but the metadata and the counters carries the guest's instruction counter at its call
@@ -15,6 +17,8 @@
 // back (also a truncated file).
 
 import { ZONE_NAMES } from "../mem/index.js";
+import { OK } from "../mem/errors.js";
+import { HC_MEMMAP } from "../protocol/codes.js";
 import type { EventHub } from "./event-hub.js";
 import type { AllocatorEvent, EventSubscriber } from "./events.js";
 import { encodeMeta, takeSnapshot, type AllocatorSnapshot } from "./snapshot.js";
@@ -125,12 +129,13 @@ export class TraceRecorder implements EventSubscriber {
     this.times.push(e.seq);
   }
 
-  onCallEnd(seq: number): void {
+  onCallEnd(seq: number, cmd: number, status: number): void {
     const icount = this.hub.icount;
     this.lastIcount = icount;
     if (seq === this.options.watchCall) this.watchedIcount = icount;
     const every = this.options.snapshotEvery;
-    if (every > 0 && seq > 0 && seq % every === 0 && this.hub.allocator !== null) {
+    const memmap = cmd === HC_MEMMAP && status === OK;
+    if ((memmap || (every > 0 && seq > 0 && seq % every === 0)) && this.hub.allocator !== null) {
       const bridge = this.hub.bridge!;
       const snap = takeSnapshot(this.hub.allocator, bridge.memoryMap, bridge.guestRam.length, seq);
       this.lines.push(snapshotEvent("snapshot", snap, { icount }));

@@ -322,6 +322,11 @@ class Page {
     });
     byId("replay-play").addEventListener("click", () => {
       this.playing = !this.playing && this.replay !== null;
+      // Play at the end plays again from the start.
+      if (this.playing && this.replay!.seq >= this.replay!.lastSeq) {
+        this.replay!.seek(this.replay!.firstSeq);
+        byId<HTMLInputElement>("replay-seq").value = String(this.replay!.seq);
+      }
       byId("replay-play").textContent = this.playing ? "Pause" : "Play";
     });
   }
