@@ -214,6 +214,11 @@ describe("paused at a MARK, the map shows the CLI's view", () => {
     // its end has the final packet's owner table (no earlier packet carried one).
     await web.page.selectOption("#colour-mode", "state");
     await pausedInRandom();
+    // Chosen while paused: the owner table comes with the next packet, and the map is redrawn with
+    // it (it stayed "owner unknown" until the guest moved on).
+    await web.page.selectOption("#colour-mode", "owner");
+    await legendHas(["live_init", "random_run"]);
+    await web.page.selectOption("#colour-mode", "state");
     await web.page.click("#stop");
     expect((await waitForEnd(web.page)).reason).toBe("stopped");
     await web.page.selectOption("#colour-mode", "owner");

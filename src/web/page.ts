@@ -78,6 +78,8 @@ class Page {
   /** The RAM size of the last live run (its zoom is kept for a run of the same size). */
   private lastMemoryBytes = -1;
   private drawnSeq = -2;
+  /** The owner table the map was last drawn with (a new one, a paused run's first, redraws it). */
+  private drawnOwners: object | null = null;
   private consoleShown = 0;
   private consoleFollow = true;
   private zoneKey = "";
@@ -205,8 +207,9 @@ class Page {
     if (src === null) return;
     const snap = src.snapshot;
     if (this.inspector.stale(snap, now)) this.dirty = true;
-    if (snap !== null && (this.dirty || snap.seq !== this.drawnSeq || src.moving)) {
+    if (snap !== null && (this.dirty || snap.seq !== this.drawnSeq || src.moving || src.ownerTable !== this.drawnOwners)) {
       this.drawnSeq = snap.seq;
+      this.drawnOwners = src.ownerTable;
       this.inspector.update(src.details, snap, now);
       this.owners.clear();
       this.map.render(snap, this.mode, src.ownerColourOf, this.inspector.selected);

@@ -23,6 +23,8 @@ export interface ViewSource {
   details: (pfn: number) => Promise<FrameDetails>;
   /** The map's owner colours, null when the map is not coloured by owner (or no table came yet). */
   ownerColourOf: OwnerColourOf | null;
+  /** The owner table those colours come from: the map is redrawn when another one arrives. */
+  ownerTable: OwnerTable | null;
   /** True while the state changes on its own (a running guest, a playing replay). */
   moving: boolean;
   /** A replay's position (the chart's cursor), -1 for a live run. */
@@ -62,6 +64,7 @@ export function liveSource(run: RemoteRun, owners: OwnerColouring | null): ViewS
     events: run.events,
     details: (pfn) => run.inspect(pfn),
     ownerColourOf: ids === null || run.snapshot === null || owners === null ? null : owners.of(ids, run.snapshot.basePfn),
+    ownerTable: owners === null ? null : ids,
     moving: run.state === "running" || run.state === "booting",
     cursorSeq: -1,
   };
@@ -70,13 +73,15 @@ export function liveSource(run: RemoteRun, owners: OwnerColouring | null): ViewS
 /** A replay's panels' data at its position; `playing`: the page moves it on every frame. */
 export function replaySource(replay: TraceReplay, owners: OwnerColouring | null, playing: boolean): ViewSource {
   const zones = zoneStats(replay.snapshot);
+  const table = owners === null ? null : replay.ownerIds();
   return {
     snapshot: replay.snapshot,
     samples: replay.model.timeline,
     buddyinfo: { text: buddyinfoOf(zones), zones },
     events: { total: replay.events.total, lines: recentLines(replay.events) },
     details: (pfn) => Promise.resolve({ owner: replay.ownerOf(pfn), history: replay.events.historyOf(pfn).map(formatEvent) }),
-    ownerColourOf: owners === null ? null : owners.of(replay.ownerIds(), replay.snapshot.basePfn),
+    ownerColourOf: table === null || owners === null ? null : owners.of(table, replay.snapshot.basePfn),
+    ownerTable: table,
     moving: playing,
     cursorSeq: replay.seq,
   };

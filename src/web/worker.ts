@@ -32,6 +32,8 @@ const scope = globalThis as unknown as WorkerScope;
 let run: LiveRun | null = null;
 let sentGeometry = false;
 let sentMetaSeq = -2;
+/** The call whose owner table the page has (sent once per state: the page keeps it). */
+let sentOwnerSeq = -2;
 /** The buddyinfo text the page has (sent only when it changes). */
 let sentBuddyinfo = "";
 /** Buffers of state-byte copies the page gave back, to be filled again. */
@@ -218,6 +220,7 @@ function begin(settings: LiveRun["settings"], module: WebAssembly.Module): void 
   heldControls = [];
   sentGeometry = false;
   sentMetaSeq = -2;
+  sentOwnerSeq = -2;
   sentBuddyinfo = "";
   metaPool = [];
   sentConsole = 0;
@@ -287,7 +290,8 @@ function packet(ownerIds: boolean): { packet: FramePacket; transfer: Transferabl
     }
     p.samples = timelineFeed!.next();
     transfer.push(p.samples.raw.buffer);
-    if (ownerIds) {
+    if (ownerIds && snap.seq !== sentOwnerSeq) {
+      sentOwnerSeq = snap.seq;
       p.ownerIds = ownerTable(r, snap.basePfn, snap.meta);
       transfer.push(p.ownerIds.ids.buffer);
     }
