@@ -42,6 +42,9 @@ describe("the page's controls", () => {
     expect(reports).toContain("poison: 1 violation(s)");
     expect(reports).toContain(`0x${cliPoison.reports[0]!.pfn.toString(16)}`);
     expect(await web.page.textContent("#console")).toContain("[buddy86] poison:");
+    // The status line does not read as a clean exit.
+    expect(await web.page.textContent("#status")).toContain("poison: 1 use after free");
+    expect(await web.page.getAttribute("#status", "data-poison")).toBe("1");
     expect(web.problems).toEqual([]);
   }, 120_000);
 

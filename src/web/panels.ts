@@ -105,7 +105,10 @@ export class StatusLine {
         setData(el, "exitCode", String(r.exitCode));
         setData(el, "nsPerCall", String(r.bridgeNsPerCall ?? ""));
         const ns = r.bridgeNsPerCall === null ? "n/a" : `${r.bridgeNsPerCall.toFixed(0)} ns`;
-        setText(el, `${r.reason}: ${r.message} · ${run.calls} calls · ${ns} per bridge call (guest ${r.guestMs.toFixed(0)} ms) · ${what}`);
+        // A guest that exits 0 after writing a freed page did not pass: say so where the exit is said.
+        const poison = run.poisonViolations > 0 ? ` · poison: ${run.poisonViolations} use after free (see the reports; \`buddy86 boot --poison\` exits 4)` : "";
+        setData(el, "poison", String(run.poisonViolations));
+        setText(el, `${r.reason}: ${r.message}${poison} · ${run.calls} calls · ${ns} per bridge call (guest ${r.guestMs.toFixed(0)} ms) · ${what}`);
       } else {
         const mark = run.lastMark === null ? "" : ` · last MARK "${run.lastMark.label}" at call ${run.lastMark.seq}`;
         setText(el, `${run.state} · call ${this.calls}${this.freeFrames >= 0 ? ` · ${this.freeFrames} free frames` : ""}${mark} · ${what}`);

@@ -137,6 +137,8 @@ export class RemoteRun {
   ownerIds: OwnerTable | null = null;
   report: BootReport | null = null;
   reportsText = "";
+  /** Use-after-free writes poison found, known once the run ended. */
+  poisonViolations = 0;
   /** What the worker spent on this run's packets (set when it ended). */
   packetStats: PacketStats | null = null;
   error: string | null = null;
@@ -234,6 +236,7 @@ export class RemoteRun {
         this.report = m.report;
         this.reportsText = m.reportsText;
         this.packetStats = m.packetStats;
+        this.poisonViolations = m.poisonViolations;
         this.end();
         break;
       case "error":

@@ -104,6 +104,8 @@ export type FromWorker =
       finalPacket: FramePacket;
       /** What answering the page cost the guest's thread: packets built and milliseconds spent. */
       packetStats: PacketStats;
+      /** Writes to freed pages that poison found (0 without poison): `buddy86 boot --poison` exits 4 then. */
+      poisonViolations: number;
     }
   | { type: "cli-result"; report: BootReport }
   /**

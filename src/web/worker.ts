@@ -232,7 +232,8 @@ function begin(settings: LiveRun["settings"], module: WebAssembly.Module): void 
     () => {
       // With the owner table, so that owner colouring shows the final state too.
       const last = packet(true);
-      post({ type: "ended", report: live.report!, reportsText: live.reportsText, finalPacket: last.packet, packetStats }, last.transfer);
+      const poisonViolations = live.debug?.poison?.violationCount ?? 0;
+      post({ type: "ended", report: live.report!, reportsText: live.reportsText, finalPacket: last.packet, packetStats, poisonViolations }, last.transfer);
     },
     fail,
   );
