@@ -45,7 +45,8 @@ function context(canvas: HTMLCanvasElement, width: number, height: number): Canv
  * max-order blocks and its many order-0 blocks both show; the exact count is written above each bar.
  */
 export function drawBuddyinfoBars(canvas: HTMLCanvasElement, zones: readonly ZoneBlocks[]): void {
-  const width = 460;
+  // The panel is under the map, as wide (its CSS width scales the canvas to the column).
+  const width = 1024;
   const rowHeight = 78;
   const ctx = context(canvas, width, Math.max(1, zones.length) * rowHeight);
   const left = 58;

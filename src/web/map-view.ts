@@ -234,6 +234,7 @@ export class MemoryMapView {
     const ctx = this.ctx;
     ctx.strokeStyle = "#" + COLOURS.selection.toString(16).padStart(6, "0");
     ctx.lineWidth = cell >= 4 ? 1 : 2;
+    ctx.setLineDash([4, 3]);
     for (let pfn = first; pfn < last; ) {
       const offset = pfn - startPfn;
       const col = offset % columns;
@@ -243,6 +244,7 @@ export class MemoryMapView {
       ctx.strokeRect(x - 0.5, y - 0.5, run * cell, cell);
       pfn += run;
     }
+    ctx.setLineDash([]);
   }
 }
 

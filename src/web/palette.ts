@@ -26,9 +26,10 @@ export const COLOURS = {
   contig: 0xe2457f,
   /** owner mode: free blocks, dimmed so owners stand out. */
   ownerFree: 0x2d4a43,
-  /** Zone boundaries and the selection outline. */
+  /** Zone boundaries (solid lines). */
   zoneLine: 0xf5f7fa,
-  selection: 0xffffff,
+  /** The inspected block's outline (dashed): another colour than the zone lines it could be taken for. */
+  selection: 0x22d3ee,
 } as const;
 
 /** Orders 0..MAX_MAX_ORDER get their own shade. */

@@ -58,6 +58,7 @@ export function renderLegend(target: HTMLElement, mode: ColourMode, maxOrder: nu
     item(COLOURS.reserved, "reserved"),
     item(COLOURS.hole, "not RAM"),
     item(COLOURS.zoneLine, "zone boundary"),
+    item(COLOURS.selection, "inspected block (dashed outline)"),
   );
   target.replaceChildren(...items);
 }
