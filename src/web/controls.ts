@@ -21,7 +21,8 @@ function value(id: string): string {
 function integer(id: string, what: string, min: number, max: number): number {
   const text = value(id);
   const n = /^\d+$/.test(text) ? Number(text) : NaN;
-  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${what}: "${text}" is not a whole number in ${min}..${max}`);
+  // A number input gives "" for what is not a number ("hello"): say what to type rather than echo "".
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${what}: ${text === "" ? "empty or not a number" : `"${text}"`}; type a whole number in ${min}..${max}`);
   return n;
 }
 

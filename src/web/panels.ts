@@ -82,6 +82,8 @@ function setData(el: HTMLElement, key: string, value: string): void {
 export class StatusLine {
   private calls = 0;
   private freeFrames = -1;
+  /** The last MARK as of the counters shown (moving on with them: a newer one beside an older count read as a contradiction). */
+  private lastMark: { seq: number; label: string } | null = null;
   private replaySeq = 0;
 
   constructor(private readonly el: HTMLElement) {}
@@ -97,6 +99,7 @@ export class StatusLine {
       if (counters) {
         this.calls = run.calls;
         this.freeFrames = run.freeFrames;
+        this.lastMark = run.lastMark;
       }
       setData(el, "state", run.state);
       setData(el, "calls", String(this.calls));
@@ -111,8 +114,9 @@ export class StatusLine {
         setData(el, "poison", String(run.poisonViolations));
         setText(el, `${r.reason}: ${r.message}${poison} · ${run.calls} calls · ${ns} per bridge call (guest ${r.guestMs.toFixed(0)} ms) · ${what}`);
       } else {
-        const mark = run.lastMark === null ? "" : ` · last MARK "${run.lastMark.label}" at call ${run.lastMark.seq}`;
-        setText(el, `${run.state} · call ${this.calls}${this.freeFrames >= 0 ? ` · ${this.freeFrames} free frames` : ""}${mark} · ${what}`);
+        // A count of calls (the MARK's "call N" is its number, from 0): paused right after MARK #N is N + 1 calls.
+        const mark = this.lastMark === null ? "" : ` · last MARK "${this.lastMark.label}" at call #${this.lastMark.seq}`;
+        setText(el, `${run.state} · ${this.calls} calls${this.freeFrames >= 0 ? ` · ${this.freeFrames} free frames` : ""}${mark} · ${what}`);
       }
       return;
     }
