@@ -119,6 +119,8 @@ export class FrameInspector {
   private pending = false;
   private lastAsked = 0;
   private dragStartPfn = -1;
+  /** The zoom label before a drag wrote "zoom to ..." in it: put back when the drag zooms to nothing. */
+  private labelBeforeDrag = "";
 
   constructor(
     private readonly target: HTMLElement,
@@ -220,11 +222,13 @@ export class FrameInspector {
     });
     canvas.addEventListener("mouseleave", () => {
       this.hoverPfn = -1;
+      if (this.dragStartPfn >= 0) zoomLabel.textContent = this.labelBeforeDrag;
       this.dragStartPfn = -1;
       if (this.pinnedPfn < 0) this.onChange();
     });
     canvas.addEventListener("mousedown", (e) => {
       this.dragStartPfn = map.pfnAt(e.clientX, e.clientY);
+      this.labelBeforeDrag = zoomLabel.textContent ?? "";
     });
     canvas.addEventListener("mouseup", (e) => {
       const pfn = map.pfnAt(e.clientX, e.clientY);
@@ -233,6 +237,8 @@ export class FrameInspector {
       if (pfn < 0 || start < 0) return;
       if (Math.abs(pfn - start) >= map.layout.columns) zoom([Math.min(pfn, start), Math.max(pfn, start) + 1]);
       else {
+        // Less than a row: a click that pins, not a zoom; the label says what it said before.
+        zoomLabel.textContent = this.labelBeforeDrag;
         this.pinnedPfn = this.pinnedPfn === pfn ? -1 : pfn;
         if (this.pinnedPfn < 0) this.selected = null;
       }
