@@ -56,6 +56,20 @@ describe("event log ring", () => {
   });
 });
 
+describe("a log line", () => {
+  it("puts the owner in the same column for an alloc, a free, a split and a merge", () => {
+    const base = { seq: 1234, record: -1, pfn: 0x1400, order: 0, npages: 1, zone: 1, status: 0, label: "", where: "fill_run" };
+    const lines = [
+      formatEvent({ ...base, kind: "alloc", gfp: 0x2 }),
+      formatEvent({ ...base, kind: "free", gfp: -1 }),
+      formatEvent({ ...base, kind: "split", gfp: -1 }),
+      formatEvent({ ...base, kind: "merge", gfp: -1 }),
+    ];
+    expect(lines[0]).toContain("GFP_HIGHUSER");
+    expect(new Set(lines.map((l) => l.indexOf("fill_run"))).size).toBe(1);
+  });
+});
+
 describe("a live log line cut to its panel", () => {
   const long = { kind: "alloc" as const, seq: 12345678, record: 3, pfn: 0x12345, order: 3, npages: 8, zone: 1, gfp: 0x100, status: 0, label: "", where: "pagetable_map_range" };
   const line = { text: formatEvent(long), where: long.where };
