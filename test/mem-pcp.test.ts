@@ -13,7 +13,7 @@ describe("per-CPU cache", () => {
     const before = buddy.buddyinfo();
     buddy.allocPages(0);
     expect(buddy.freePageCount).toBe(free - 1);
-    expect(buddy.zones()[1]!.pcp).toBe(62); // 63 moved to the cache, one handed out
+    expect(buddy.pcpFrames()[1]!).toBe(62); // 63 moved to the cache, one handed out
     expect(buddy.buddyinfo()).not.toBe(before); // buddyinfo counts only the buddy lists
     buddy.checkInvariants();
   });
@@ -29,15 +29,15 @@ describe("per-CPU cache", () => {
   it("drains a batch, oldest first, when a zone reaches high", () => {
     const buddy = makeBuddy(64 * MiB, { pcp });
     const pages = Array.from({ length: 400 }, () => buddy.allocPages(0, GFP.DMA));
-    const cached = buddy.zones()[0]!.pcp;
+    const cached = buddy.pcpFrames()[0]!;
     for (let i = 0; i < 400; i++) {
       buddy.freePages(pages[i]!, 0);
-      expect(buddy.zones()[0]!.pcp).toBeLessThan(378);
+      expect(buddy.pcpFrames()[0]!).toBeLessThan(378);
     }
     expect(cached).toBeLessThan(63);
     // The oldest frees went back to the buddy lists: the first page freed is no longer cached.
     buddy.checkInvariants();
-    expect(buddy.zones()[0]!.pcp).toBeGreaterThan(378 - 63 - 1);
+    expect(buddy.pcpFrames()[0]!).toBeGreaterThan(378 - 63 - 1);
   });
 
   it("a drain takes the oldest cached pages and tells the listener the frames it moved", () => {
@@ -56,11 +56,11 @@ describe("per-CPU cache", () => {
     // 16 cached frames (>= high 8), and a drain of a batch of 3 moves one whole block: 8 frames.
     buddy.drain();
     const big = buddy.allocPages(3, GFP.DMA);
-    expect(buddy.zones()[0]!.pcp).toBe(8);
+    expect(buddy.pcpFrames()[0]!).toBe(8);
     drains.length = 0;
     buddy.freePages(big, 3);
     expect(drains).toEqual([[0, 8]]);
-    expect(buddy.zones()[0]!.pcp).toBe(8);
+    expect(buddy.pcpFrames()[0]!).toBe(8);
     buddy.checkInvariants();
   });
 
@@ -79,7 +79,7 @@ describe("per-CPU cache", () => {
     for (let a; (a = buddy.allocPages(0)) !== 0; ) pages.push(a);
     expect(pages.length).toBe(buddy.managedPageCount);
     for (const p of pages) buddy.freePages(p, 0);
-    expect(buddy.zones()[0]!.pcp).toBeGreaterThan(0);
+    expect(buddy.pcpFrames()[0]!).toBeGreaterThan(0);
     // An order-9 block exists only if the cached frames are merged back first.
     expect(buddy.allocPages(9)).toBe(2 * MiB);
     buddy.checkInvariants();
@@ -93,7 +93,7 @@ describe("per-CPU cache", () => {
     expect(buddy.buddyinfo()).not.toBe(before);
     buddy.drain();
     expect(buddy.buddyinfo()).toBe(before);
-    expect(buddy.zones().every((z) => z.pcp === 0)).toBe(true);
+    expect(buddy.pcpFrames().every((n) => n === 0)).toBe(true);
   });
 
   it("rejects nonsense settings", () => {

@@ -20,6 +20,18 @@ describe("zones", () => {
     expect(big.zoneCount).toBe(3);
   });
 
+  it("zones() gives exactly issue 2's fields; the per-CPU cache's frames are pcpFrames()", () => {
+    const buddy = makeBuddy(32 * MiB, { pcp: { high: 378, batch: 63 } });
+    const a = buddy.allocPages(0, GFP.KERNEL);
+    expect(buddy.zones()).toEqual([
+      { name: "DMA", startPfn: 1, endPfn: 0x1000, managed: 0xfff, free: 0xfff, freeBlocks: [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 3] },
+      { name: "Normal", startPfn: 0x1000, endPfn: 0x2000, managed: 0x1000, free: 0x1000 - 63, freeBlocks: [1, 0, 0, 0, 0, 0, 1, 1, 1, 1, 3] },
+    ]);
+    expect(buddy.pcpFrames()).toEqual([0, 62]);
+    buddy.freePages(a, 0);
+    expect(buddy.pcpFrames()).toEqual([0, 63]);
+  });
+
   it("GFP_KERNEL takes Normal first and falls back to DMA when Normal is exhausted", () => {
     const buddy = makeBuddy(32 * MiB);
     const first = buddy.allocPages(0, GFP.KERNEL);

@@ -51,7 +51,8 @@ export function buildReport(result: MachineResult): BootReport {
     statuses: { ...c.statuses },
     protocolErrors: c.protocolErrors,
     buddyinfo: buddy?.buddyinfo() ?? null,
-    zones: buddy?.zones() ?? [],
+    // The allocator's zones() and, per zone, the frames its per-CPU cache holds.
+    zones: buddy === null ? [] : buddy.zones().map((z, k) => ({ ...z, pcp: buddy.pcpFrames()[k]! })),
     marks: result.marks.map((m) => ({ label: m.label, seq: m.seq })),
     wallMs: round(result.wallMs, 3),
     guestMs: round(result.guestMs, 3),

@@ -55,10 +55,8 @@ export interface ZoneInfo {
   startPfn: number;
   endPfn: number;
   managed: number;
-  /** Frames on the buddy free lists (Linux NR_FREE_PAGES). */
+  /** Frames on the buddy free lists (Linux NR_FREE_PAGES); the per-CPU cache's are pcpFrames(). */
   free: number;
-  /** Frames held by the per-CPU cache. */
-  pcp: number;
   /** Free blocks per order on the buddy lists: a buddyinfo row. */
   freeBlocks: number[];
 }
@@ -380,7 +378,10 @@ export class BuddyAllocator extends PerCpuCore {
     return Number.isInteger(idx) && idx >= 0 && idx < this.frameCount && this.meta[idx] !== 0;
   }
 
-  /** The present zones with their spans and free lists. */
+  /**
+   * The present zones with their spans and free lists: exactly issue 2's fields, { name, startPfn,
+   * endPfn, managed, free, freeBlocks }. The frames the per-CPU cache holds are pcpFrames().
+   */
   zones(): ZoneInfo[] {
     const spans = this.zoneSpans();
     return presentZones(this).map((z) => ({
@@ -389,9 +390,13 @@ export class BuddyAllocator extends PerCpuCore {
       endPfn: spans[2 * z + 1]! + this.basePfn,
       managed: this.zoneManaged[z]!,
       free: this.zoneFreeFrames(z),
-      pcp: this.pcpCount[z]!,
       freeBlocks: zoneFreeBlocks(this, z),
     }));
+  }
+
+  /** Per present zone, in zones()' order, the frames held by the per-CPU cache (0 with pcp off). */
+  pcpFrames(): number[] {
+    return presentZones(this).map((z) => this.pcpCount[z]!);
   }
 
   /**

@@ -90,9 +90,10 @@ export class WarnAlloc implements EventSubscriber {
     if (buddy !== null) {
       lines.push("Mem-Info:");
       const kb = PAGE_SIZE / 1024;
-      for (const z of buddy.zones()) {
+      const pcp = buddy.pcpFrames();
+      for (const [k, z] of buddy.zones().entries()) {
         const name = z.name;
-        lines.push(`Node 0 ${name} free:${z.free * kb}kB pcp:${z.pcp * kb}kB managed:${z.managed * kb}kB`);
+        lines.push(`Node 0 ${name} free:${z.free * kb}kB pcp:${pcp[k]! * kb}kB managed:${z.managed * kb}kB`);
         const parts = z.freeBlocks.map((n, o) => `${n}*${kb << o}kB`);
         lines.push(`${name}: ${parts.join(" ")} = ${z.free * kb}kB`);
       }
