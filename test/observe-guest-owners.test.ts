@@ -49,7 +49,7 @@ describe.skipIf(!existsSync(IMAGE))("page owners of the bundled guest", () => {
     expect(text).toMatch(new RegExp(`^== page owners after call ${probeSeq}: \\d+ frames live in \\d+ blocks, \\d+ stacks\\n`));
     const groups = text.split("\n\n");
     // (The hypercall wrappers may be inlined: the stack then starts in random_run itself.)
-    expect(groups[0]).toMatch(/\d+ times, \d+ pages:\nPage allocated via order 0\.\.\d+, mask 0x2\(GFP_HIGHUSER\), first at call \d+ \(icount \d+\)\n( hc_alloc_pages\+0x[0-9a-f]+\n)? random_run\+0x[0-9a-f]+\n( \w+\+0x[0-9a-f]+\n)* workload_run\+0x[0-9a-f]+\n kmain\+0x[0-9a-f]+\n _start\+0x[0-9a-f]+$/);
+    expect(groups[0]).toMatch(/\d+ times, \d+ pages:\nPage allocated via order 0\.\.\d+, mask 0x2\(GFP_HIGHMEM\), first at call \d+ \(icount \d+\)\n( hc_alloc_pages\+0x[0-9a-f]+\n)? random_run\+0x[0-9a-f]+\n( \w+\+0x[0-9a-f]+\n)* workload_run\+0x[0-9a-f]+\n kmain\+0x[0-9a-f]+\n _start\+0x[0-9a-f]+$/);
     expect(text).toMatch(/ live_init\+0x[0-9a-f]+\n random_run\+0x/);
     const pages = [...text.matchAll(/(\d+) times, (\d+) pages:/g)].map((m) => Number(m[2]));
     expect(pages).toEqual([...pages].sort((a, b) => b - a));

@@ -65,7 +65,7 @@ describe("a log line", () => {
       formatEvent({ ...base, kind: "split", gfp: -1 }),
       formatEvent({ ...base, kind: "merge", gfp: -1 }),
     ];
-    expect(lines[0]).toContain("GFP_HIGHUSER");
+    expect(lines[0]).toContain("GFP_HIGHMEM");
     expect(new Set(lines.map((l) => l.indexOf("fill_run"))).size).toBe(1);
   });
 });

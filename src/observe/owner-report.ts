@@ -2,7 +2,7 @@
 // first, in the shape of Linux's tools/mm/page_owner_sort output:
 //
 //   12 times, 48 pages:
-//   Page allocated via order 2, mask 0x2(GFP_HIGHUSER), first at call 17 (icount 123456)
+//   Page allocated via order 2, mask 0x2(GFP_HIGHMEM), first at call 17 (icount 123456)
 //    hc_alloc_pages+0x1c
 //    random_run+0x9a
 //

@@ -105,8 +105,8 @@ export class EventLog {
   }
 }
 
-/** Width of the log's GFP column: GFP_HIGHUSER, the widest plain mask (combined ones push the owner on). */
-const GFP_COLUMN = 12;
+/** Width of the log's GFP column: GFP_HIGHMEM, the widest plain mask (combined ones push the owner on). */
+const GFP_COLUMN = 11;
 
 /** One line of the log: "#1234.5 alloc  o3  0x01a2b000 Normal GFP_KERNEL  random_run". */
 export function formatEvent(e: LoggedEvent): string {
