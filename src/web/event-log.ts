@@ -108,8 +108,8 @@ export class EventLog {
 /** Width of the log's GFP column: GFP_HIGHMEM, the widest plain mask (combined ones push the owner on). */
 const GFP_COLUMN = 11;
 
-/** One line of the log: "#1234.5 alloc  o3  0x01a2b000 Normal GFP_KERNEL  random_run". */
-export function formatEvent(e: LoggedEvent): string {
+/** One line of the log: "#1234.5 alloc  o3  0x01a2b000 Normal GFP_KERNEL  random_run"; `alignOwners` pads the GFP column (see below). */
+export function formatEvent(e: LoggedEvent, alignOwners = true): string {
   const at = `#${e.seq}${e.record >= 0 ? `.${e.record}` : ""}`.padEnd(10);
   const parts = [at, e.kind.padEnd(9)];
   if (e.kind === "mark") parts.push(JSON.stringify(e.label));
@@ -118,8 +118,10 @@ export function formatEvent(e: LoggedEvent): string {
     else if (e.npages > 0) parts.push(`${e.npages}p`.padEnd(4));
     if (e.pfn >= 0) parts.push(hexAddr(e.pfn));
     if (e.zone >= 0) parts.push((ZONE_NAMES[e.zone] ?? "?").padEnd(7));
-    // The GFP column of an allocation, left blank in the other block events' lines, so that owners line up.
-    if (e.kind === "alloc" || e.kind === "free" || e.kind === "split" || e.kind === "merge") parts.push((e.kind === "alloc" && e.gfp >= 0 ? gfpToString(e.gfp) : "").padEnd(GFP_COLUMN));
+    // The GFP column of an allocation, left blank in the other block events' lines so that owners line
+    // up in the log; `alignOwners` false (the inspector's narrow history) leaves the blank out.
+    if (e.kind === "alloc" && e.gfp >= 0) parts.push(alignOwners ? gfpToString(e.gfp).padEnd(GFP_COLUMN) : gfpToString(e.gfp));
+    else if (alignOwners && (e.kind === "free" || e.kind === "split" || e.kind === "merge")) parts.push("".padEnd(GFP_COLUMN));
     if (e.kind === "fail" || e.kind === "protocol-error") parts.push(STATUSES.find((st) => st.code === e.status)?.name ?? `status ${e.status}`);
     if (e.label !== "") parts.push(e.label);
   }

@@ -96,7 +96,7 @@ function handle(m: ToWorker): void {
         post({ type: "inspect-result", id: m.id, owner: null, history: [] });
         break;
       }
-      post({ type: "inspect-result", id: m.id, owner: run.ownerOf(m.pfn), history: run.events.historyOf(m.pfn).map(formatEvent) });
+      post({ type: "inspect-result", id: m.id, owner: run.ownerOf(m.pfn), history: run.events.historyOf(m.pfn).map((e) => formatEvent(e, false)) });
       break;
   }
 }
