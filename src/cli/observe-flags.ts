@@ -46,7 +46,7 @@ export function addObserveOptions(cmd: Command): Command {
     .option("--report-every <calls>", "also print /proc-style reports every N calls (they are printed at each MARK and at the end)")
     .option("--trace <file.json>", "write a Chrome Trace Event Format file (Perfetto, chrome://tracing)")
     .option("--trace-limit <events>", "most allocation events kept in the trace", String(DEFAULT_TRACE_LIMIT))
-    .option("--trace-snapshot-every <calls>", "calls between full allocator snapshots in the trace (0: only at the end)", String(DEFAULT_SNAPSHOT_EVERY))
+    .option("--trace-snapshot-every <calls>", "calls between full allocator snapshots in the trace (0: only the ones after MEMMAP and at the end)", String(DEFAULT_SNAPSHOT_EVERY))
     .option("--map <file.svg|file.png>", "picture of physical memory at --at, coloured by state and owner")
     .option("--frag <file.svg|file.png>", "chart of the unusable free space index per order over the run")
     .option("--no-progress", "no progress bar on stderr (it is off anyway when stderr is not a terminal or with --json)");

@@ -370,7 +370,7 @@ class MachineRun implements GateHost {
 
   /** For RunGate (GateHost): MachineControl.stop(). */
   stopRun(): void {
-    this.end("stopped", "stopped before the guest's EXIT (Stop)", null);
+    this.end("stopped", "stopped before the guest's EXIT (a stop was asked for)", null);
   }
 
   /** "EIP 0x... (symbol+0x..)" of the instruction being executed. */

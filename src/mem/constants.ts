@@ -100,10 +100,10 @@ export function gfpIsValid(gfp: number): boolean {
   return gfp >>> 0 === gfp && (gfp & ~GFP_VALID_MASK) === 0 && (gfp & GFP_ZONE_MASK) !== GFP_ZONE_MASK;
 }
 
-/** Linux's show_gfp_flags style with the ABI's zone names (PROTOCOL.md): "GFP_KERNEL|__GFP_ZERO", "GFP_HIGHMEM". */
+/** Linux's show_gfp_flags style with the ABI's names (PROTOCOL.md): "GFP_KERNEL|GFP_ZERO", "GFP_HIGHMEM". */
 export function gfpToString(gfp: number): string {
   const parts = [gfp & GFP.DMA ? "GFP_DMA" : gfp & GFP.HIGHMEM ? "GFP_HIGHMEM" : "GFP_KERNEL"];
-  if (gfp & GFP.ZERO) parts.push("__GFP_ZERO");
+  if (gfp & GFP.ZERO) parts.push("GFP_ZERO");
   const unknown = gfp & ~GFP_VALID_MASK;
   if (unknown) parts.push("0x" + (unknown >>> 0).toString(16));
   return parts.join("|");

@@ -234,7 +234,11 @@ export class FrameInspector {
       const pfn = map.pfnAt(e.clientX, e.clientY);
       const start = this.dragStartPfn;
       this.dragStartPfn = -1;
-      if (pfn < 0 || start < 0) return;
+      if (pfn < 0 || start < 0) {
+        // Released on no frame (past the last one): neither a zoom nor a pin.
+        if (start >= 0) zoomLabel.textContent = this.labelBeforeDrag;
+        return;
+      }
       if (Math.abs(pfn - start) >= map.layout.columns) zoom([Math.min(pfn, start), Math.max(pfn, start) + 1]);
       else {
         // Less than a row: a click that pins, not a zoom; the label says what it said before.

@@ -103,6 +103,7 @@ export class StatusLine {
       }
       setData(el, "state", run.state);
       setData(el, "calls", String(this.calls));
+      setData(el, "poison", String(run.poisonViolations));
       const what = `${run.settings.kernelName} "${run.settings.cmdline}"`;
       const r = run.report;
       if (r !== null) {
@@ -110,8 +111,7 @@ export class StatusLine {
         setData(el, "nsPerCall", String(r.bridgeNsPerCall ?? ""));
         const ns = r.bridgeNsPerCall === null ? "n/a" : `${r.bridgeNsPerCall.toFixed(0)} ns`;
         // A guest that exits 0 after writing a freed page did not pass: say so where the exit is said.
-        const poison = run.poisonViolations > 0 ? ` · poison: ${run.poisonViolations} use after free (see the reports; \`buddy86 boot --poison\` exits 4)` : "";
-        setData(el, "poison", String(run.poisonViolations));
+        const poison = run.poisonViolations > 0 ? ` · poison: ${run.poisonViolations} use after free (see the reports)` : "";
         setText(el, `${r.reason}: ${r.message}${poison} · ${run.calls} calls · ${ns} per bridge call (guest ${r.guestMs.toFixed(0)} ms) · ${what}`);
       } else {
         // A count of calls (the MARK's "call N" is its number, from 0): paused right after MARK #N is N + 1 calls.
