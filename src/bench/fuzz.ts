@@ -10,8 +10,8 @@
 // held, or the ENOMEM is justified); a rejected call left every allocator array byte-identical; the
 // free count equals managed minus held; the counters moved by exactly this call. Every
 // `fullCheckEvery` calls (default: every call; and at the end): checkInvariants() and frame-by-frame
-// agreement between the allocator's metadata and the model. With poison on, exactly the allocations of memory the fuzzer
-// scribbled on after its free are reported.
+// agreement between the allocator's metadata and the model. With poison on, exactly the allocations
+// of memory the fuzzer scribbled on after its free are reported.
 //
 // Files: fuzz-arbitraries.ts (what is generated), fuzz-boot.ts (the hostile boot), fuzz-guest.ts (one
 // guest and the checks), fuzz-model.ts (the oracle). Runs: test/fuzz-port.test.ts, npm run fuzz.

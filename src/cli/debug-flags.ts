@@ -195,6 +195,11 @@ export class DebugRun {
     if (r !== null) {
       if (observe.owner === null) throw new Error("invariant: a restored run is observed without a page owner");
       const saved = r.observe;
+      // The records index the frames of the allocator they were taken with: the checkpoint's.
+      const buddy = r.checkpoint.bridge.allocator;
+      const frames = saved.owner.frameRow.length;
+      if (frames > 0 && (buddy === null || buddy.basePfn !== saved.owner.basePfn || buddy.frameCount !== frames))
+        throw new Error(`invariant: the snapshot's page-owner records cover frames ${saved.owner.basePfn}+${frames}, its allocator ${buddy === null ? "none" : `${buddy.basePfn}+${buddy.frameCount}`}`);
       observe.hub.depot.setState(saved.depot);
       observe.owner.setState(saved.owner);
       observe.counters.setState(saved.counters);

@@ -2,6 +2,7 @@
 // timings) and the stable JSON object of `--json` (versioned by `schema`).
 
 import type { MachineResult } from "../machine/index.js";
+import type { BuddyAllocator } from "../mem/index.js";
 
 export const REPORT_SCHEMA = 1;
 
@@ -52,7 +53,7 @@ export function buildReport(result: MachineResult): BootReport {
     protocolErrors: c.protocolErrors,
     buddyinfo: buddy?.buddyinfo() ?? null,
     // The allocator's zones() and, per zone, the frames its per-CPU cache holds.
-    zones: buddy === null ? [] : buddy.zones().map((z, k) => ({ ...z, pcp: buddy.pcpFrames()[k]! })),
+    zones: buddy === null ? [] : zonesWithPcp(buddy),
     marks: result.marks.map((m) => ({ label: m.label, seq: m.seq })),
     wallMs: round(result.wallMs, 3),
     guestMs: round(result.guestMs, 3),
@@ -66,6 +67,12 @@ export function buildReport(result: MachineResult): BootReport {
 function round(x: number, digits: number): number {
   const f = 10 ** digits;
   return Math.round(x * f) / f;
+}
+
+/** zones() with, per zone, the frames the per-CPU cache holds (pcpFrames(), in the same order). */
+function zonesWithPcp(buddy: BuddyAllocator): BootReport["zones"] {
+  const pcp = buddy.pcpFrames();
+  return buddy.zones().map((z, k) => ({ ...z, pcp: pcp[k]! }));
 }
 
 /** Non-zero entries as "NAME n" pairs, or "none". */

@@ -164,8 +164,11 @@ export class EventHub implements BridgeObserver, BuddyListener {
    */
   icountNow(): number {
     const g = this.guestRef;
-    if (g === null) return 0;
-    const raw = g.instructionCount >>> 0;
+    return g === null ? 0 : this.unwrapIcount(g.instructionCount >>> 0);
+  }
+
+  /** The unwrapped count of a raw u32 counter read after the last sampled one; a small step back (JIT jitter) is not a wrap. */
+  private unwrapIcount(raw: number): number {
     return (raw + TWO_32 / 2 < this.lastRawIcount ? this.icountHigh + TWO_32 : this.icountHigh) + raw;
   }
 
@@ -349,10 +352,10 @@ export class EventHub implements BridgeObserver, BuddyListener {
       // (about 55 host instructions per call under the real emulator).
       this.ctxCr0 = g.cr0;
       const raw = g.instructionCount >>> 0;
-      // Unwrap the u32 counter; a small step back (JIT jitter) is not a wrap.
-      if (raw + TWO_32 / 2 < this.lastRawIcount) this.icountHigh += TWO_32;
+      const icount = this.unwrapIcount(raw);
+      this.icountHigh = icount - raw;
       this.lastRawIcount = raw;
-      this.ctxIcount = this.icountHigh + raw;
+      this.ctxIcount = icount;
     }
     this.record = this.ctxCmd === HC_BATCH ? 0 : -1;
   }

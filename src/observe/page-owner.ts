@@ -192,8 +192,6 @@ export class PageOwner implements EventSubscriber, OwnerIndex {
   /** Per frame: the row of the live block whose head it is, or -1 (to close a free in O(1)). */
   private headRow: Int32Array | null = null;
   private readonly invalid: InvalidFrees;
-  /** setState put records back: checkRestored() compares them with the allocator at their first use. */
-  private restored = false;
 
   constructor(
     readonly hub: EventHub,
@@ -308,7 +306,8 @@ export class PageOwner implements EventSubscriber, OwnerIndex {
 
   /**
    * Puts a getState() into a page owner that has recorded nothing, before its run goes on (a
-   * restored checkpoint: its stacks must already be in the hub's depot). Throws on a malformed state.
+   * restored checkpoint: its stacks must already be in the hub's depot, and the caller checks that
+   * the records cover the restored allocator's frames). Throws on a malformed state.
    */
   setState(s: PageOwnerState): void {
     if (this.count !== 0 || this.frameRow !== null) throw new Error("PageOwner.setState: the owner has already recorded allocations");
@@ -330,7 +329,6 @@ export class PageOwner implements EventSubscriber, OwnerIndex {
       this.basePfn = s.basePfn;
       this.frameRow = s.frameRow.slice();
       this.headRow = s.headRow.slice();
-      this.restored = true;
     }
     this.liveFrames = s.liveFrames;
     this.liveBlocks = s.liveBlocks;
@@ -353,10 +351,7 @@ export class PageOwner implements EventSubscriber, OwnerIndex {
   }
 
   private ensureFrames(): void {
-    if (this.frameRow !== null) {
-      if (this.restored) this.checkRestored();
-      return;
-    }
+    if (this.frameRow !== null) return;
     const buddy = ownerAllocator(this.hub);
     this.basePfn = buddy.basePfn;
     this.frameRow = new Int32Array(buddy.frameCount).fill(NONE);
@@ -399,14 +394,6 @@ export class PageOwner implements EventSubscriber, OwnerIndex {
     nums[f + F_FREE_ICOUNT] = icount;
     this.liveFrames -= npages;
     this.liveBlocks--;
-  }
-
-  /** Records put back by setState cover the allocator the hub now listens to (checked once). */
-  private checkRestored(): void {
-    this.restored = false;
-    const buddy = ownerAllocator(this.hub);
-    if (buddy.basePfn !== this.basePfn || buddy.frameCount !== this.frameRow!.length)
-      throw new Error(`invariant: page owner's restored records cover frames ${this.basePfn}+${this.frameRow!.length}, the allocator ${buddy.basePfn}+${buddy.frameCount}`);
   }
 
   private appendRow(): number {

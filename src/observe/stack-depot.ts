@@ -7,6 +7,7 @@
 // with one comparison of the frames and no full hash.
 
 const EMPTY = -1;
+const RECENT_BITS = 6;
 
 /** A depot's stacks, for snapshots (StackDepot.getState). */
 export interface StackDepotState {
@@ -15,7 +16,6 @@ export interface StackDepotState {
   /** Per handle, its stack's depth. */
   depths: Int32Array;
 }
-const RECENT_BITS = 6;
 
 function hashFrames(frames: Uint32Array, depth: number): number {
   let h = 0x811c9dc5 ^ depth;

@@ -8,9 +8,8 @@
 //  - counters (ph C) from the timeline: free frames and per-CPU frames per zone, free blocks per order;
 //  - full allocator snapshots (ph i, "snapshot") right after MEMMAP (the allocator as it began, so
 //    a reader can rebuild any call from there with the events), every `snapshotEvery` calls and at
-//    the end, each
-//    self-contained (snapshot.ts encoding), so a reader can rebuild those moments even when events
-//    were cut; the "view" at the --at moment with its live blocks, and the page owners' stack table.
+//    the end, each self-contained (snapshot.ts encoding), so a reader can rebuild those moments even
+//    when events were cut; the "view" at the --at moment with its live blocks, and the page owners' stack table.
 // Every event but the metadata and the counters carries the guest's instruction counter at its call
 // as args.icount; a counter's args are its series (Perfetto draws each one), so an icount there would
 // be drawn as free frames are. Format version: otherData.buddy86TraceFormat. trace-read.ts reads it
@@ -35,7 +34,7 @@ export const TID = { phases: 1, allocations: 2, freeLists: 3, problems: 4, snaps
 export interface TraceOptions {
   /** Most allocation events kept (alloc, free, split, merge, pcp-drain, fail, protocol-error). */
   limit: number;
-  /** Calls between full snapshots (0: only the final one). */
+  /** Calls between full snapshots (0: only the one after MEMMAP and the final one). */
   snapshotEvery: number;
   /** A call whose instruction counter the trace's view needs (a --at call:N moment), or -1. */
   watchCall?: number;
