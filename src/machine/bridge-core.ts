@@ -46,6 +46,12 @@ export class BridgeCore {
   protected exitStatus: number | null = null;
   protected fatal: HostError | null = null;
   protected calls = 0;
+  /**
+   * The page free being served (FREE_PAGES, a call or a BATCH record): its address, or -1 between
+   * frees, and its order (freeInProgress).
+   */
+  protected freeAddr = -1;
+  protected freeOrder = 0;
   protected firstCallAt = -1;
   protected exitAt = -1;
 
@@ -58,6 +64,20 @@ export class BridgeCore {
     this.buildRecordViews();
     this.now = options.now ?? null;
     this.observer = options.observer ?? null;
+  }
+
+  /**
+   * The address of the page free being served (-1 when none is), and freeOrderInProgress its order.
+   * The event hub reports page requests itself (BuddyListener.reportsPageRequests) when a call or a
+   * BATCH record ends; a free that merges or drains tells of those first, and the hub, reading this,
+   * tells of the free before them, in the allocator's own order.
+   */
+  get freeInProgress(): number {
+    return this.freeAddr;
+  }
+
+  get freeOrderInProgress(): number {
+    return this.freeOrder;
   }
 
   /** Points the bridge (and the allocator's GFP_ZERO) at new views of the same guest RAM and registers. */

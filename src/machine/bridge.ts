@@ -220,7 +220,11 @@ export class HypercallBridge extends BridgeCore {
 
   private freePages(addr: number, order: number): number {
     if (this.buddy === null) return this.fail0(ESTATE);
-    return this.freeResult(this.buddy.tryFreePages(addr, order));
+    this.freeAddr = addr;
+    this.freeOrder = order;
+    const status = this.buddy.tryFreePages(addr, order);
+    this.freeAddr = -1;
+    return this.freeResult(status);
   }
 
   /** Maps the allocator's alloc convention (> 0 address, 0 ENOMEM, < 0 -status) to result + status. */

@@ -143,7 +143,7 @@ export class BuddyAllocator extends PerCpuCore {
     const addr = (idx + this.basePfn) * PAGE_SIZE;
     // The listener runs before GFP_ZERO clears the block, so a checker (src/debug/poison.ts) sees
     // the bytes the block held while it was free.
-    if (this.listener !== null) this.listener.alloc(idx + this.basePfn, order, this.zoneOf(idx), gfp);
+    if (this.tellsPageRequests) this.listener!.alloc(idx + this.basePfn, order, this.zoneOf(idx), gfp);
     if ((gfp & GFP.ZERO) !== 0 && this.memory !== null) this.memory.fill(0, addr, addr + (PAGE_SIZE << order));
     return addr;
   }
@@ -191,7 +191,7 @@ export class BuddyAllocator extends PerCpuCore {
     if (idx < 0) return EFAULT;
     if (this.meta[idx] !== (ALLOC_TAG | order)) return this.badFree(idx, false, order);
     const zone = this.zoneOf(idx);
-    if (this.listener !== null) this.listener.free(idx + this.basePfn, order, zone);
+    if (this.tellsPageRequests) this.listener!.free(idx + this.basePfn, order, zone);
     if (order <= this.pcpMaxOrder) this.pcpPut(idx, order, zone);
     else this.freeOne(idx, order, zone);
     return OK;
@@ -264,7 +264,8 @@ export class BuddyAllocator extends PerCpuCore {
     this.meta.fill(ALLOC_TAG, idx, idx + npages);
     for (let start = idx + npages, end = idx + (1 << order); start < end; ) {
       const piece = this.largestFit(start, end);
-      if (this.listener !== null) this.listener.free(start + this.basePfn, piece, zone);
+      // Part of a page request (alloc_pages_exact): told as its allocation was (reportsPageRequests).
+      if (this.tellsPageRequests) this.listener!.free(start + this.basePfn, piece, zone);
       this.freeOne(start, piece, zone);
       start += 1 << piece;
     }

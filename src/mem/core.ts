@@ -101,12 +101,20 @@ export class BuddyCore {
   /** Guest RAM, for GFP_ZERO; null when no memory is attached. */
   memory: Uint8Array | null = null;
   /**
-   * maxOrder while no listener and no fault predicate is attached, -1 while one is. The fast paths
-   * test a request's order against this one field, which takes only valid orders of an allocator
-   * without hooks; everything optional is the slow paths', so absent hooks cost nothing beyond the
-   * order test (a separate flag cost a load, a compare with false and a branch per call).
+   * maxOrder while no fault predicate and no listener that wants the page requests told is attached,
+   * -1 while one is. The fast paths test a request's order against this one field, which takes only
+   * valid orders of an allocator without such hooks; everything optional is the slow paths', so absent
+   * hooks cost nothing beyond the order test (a separate flag cost a load, a compare with false and a
+   * branch per call). A listener whose caller reports the page requests (reportsPageRequests) keeps
+   * the fast paths: what they cause beyond the request itself (a split, a merge, a drain) is told from
+   * the out-of-line code that does it, as on the slow paths.
    */
   fastMaxOrder: number;
+  /**
+   * True when the listener hears of the page requests' allocs and frees from the allocator: there is
+   * a listener and it does not report them itself (BuddyListener.reportsPageRequests).
+   */
+  tellsPageRequests = false;
   private hookListener: BuddyListener | null = null;
   private hookFailPredicate: FailPredicate | null = null;
 
@@ -116,7 +124,8 @@ export class BuddyCore {
   }
   set listener(value: BuddyListener | null) {
     this.hookListener = value;
-    this.fastMaxOrder = value !== null || this.hookFailPredicate !== null ? -1 : this.maxOrder;
+    this.tellsPageRequests = value !== null && value.reportsPageRequests !== true;
+    this.updateFastMaxOrder();
   }
 
   /** Consulted before each allocation when set: true makes it fail with ENOMEM (fault injection). */
@@ -125,7 +134,11 @@ export class BuddyCore {
   }
   set failPredicate(value: FailPredicate | null) {
     this.hookFailPredicate = value;
-    this.fastMaxOrder = value !== null || this.hookListener !== null ? -1 : this.maxOrder;
+    this.updateFastMaxOrder();
+  }
+
+  private updateFastMaxOrder(): void {
+    this.fastMaxOrder = this.tellsPageRequests || this.hookFailPredicate !== null ? -1 : this.maxOrder;
   }
 
   /**

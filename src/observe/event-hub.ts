@@ -43,6 +43,15 @@ export interface EventHubOptions {
 }
 
 export class EventHub implements BridgeObserver, BuddyListener {
+  /**
+   * The hub tells its subscribers of each page request (an alloc or free page call, or BATCH record,
+   * that ended OK) from the bridge's onCall and onRecord, so an allocator whose only listener is the
+   * hub serves them on its fast paths (BuddyListener.reportsPageRequests). The order of events is the
+   * allocator's own: an alloc after the splits it caused, a free before its merges and drain
+   * (freeFirst). With another listener beside the hub, the allocator tells them, and the hub passes
+   * on what it is told.
+   */
+  readonly reportsPageRequests = true;
   readonly depot = new StackDepot();
   // The subscribers of each hook, called as methods: V8 then sees a few receiver classes at each
   // dispatch and calls (or inlines) their methods directly. Bound functions cost a generic call each,
@@ -81,6 +90,8 @@ export class EventHub implements BridgeObserver, BuddyListener {
   private record = -1;
   /** The last fail() of the request in progress was injected (its ENOMEM changed nothing). */
   private failInjected = false;
+  /** The page free in progress was told already, before the first merge or drain it caused. */
+  private freeTold = false;
   /** Instruction counter unwrapping: the last raw value and what to add to it (the wraps seen). */
   private lastRawIcount = 0;
   private icountHigh = 0;
@@ -182,6 +193,8 @@ export class EventHub implements BridgeObserver, BuddyListener {
     if (this.buddy === null && this.bridgeRef !== null && this.bridgeRef.allocator !== null) this.hookAllocator(cmd === HC_MEMMAP);
     // No sampling here: events and queries sample the call when they need it (sync), and most calls
     // of a busy guest are page requests whose allocator events already did.
+    if (status === OK && (cmd === HC_ALLOC_PAGES || cmd === HC_FREE_PAGES)) this.pageRequest(cmd, arg0, arg1, result);
+    this.freeTold = false;
     if (status === OK || status === ENOMEM) {
       if (this.requestSubscribers.length > 0 && cmd >= HC_ALLOC_PAGES && cmd <= HC_FREE_CONTIG) this.request(seq, cmd, arg0, arg1, arg2, result, status);
       if (cmd === HC_MARK && status === OK) this.mark();
@@ -195,6 +208,8 @@ export class EventHub implements BridgeObserver, BuddyListener {
   onRecord(seq: number, index: number, cmd: number, arg0: number, arg1: number, result: number, status: number): void {
     this.sync();
     this.record = index;
+    if (status === OK && (cmd === HC_ALLOC_PAGES || cmd === HC_FREE_PAGES)) this.pageRequest(cmd, arg0, arg1, result);
+    this.freeTold = false;
     if (this.requestSubscribers.length > 0 && (cmd === HC_ALLOC_PAGES || cmd === HC_FREE_PAGES)) this.request(seq, cmd, arg0, arg1, 0, result, status);
     if (status !== OK && status !== ENOMEM) this.protocolError(cmd, arg0, arg1, 0, status);
     this.failInjected = false;
@@ -232,6 +247,7 @@ export class EventHub implements BridgeObserver, BuddyListener {
   }
 
   merge(pfn: number, order: number, zone: number): void {
+    this.freeFirst();
     this.block(KIND_MERGE, pfn, order, 1 << order, zone, -1);
   }
 
@@ -255,6 +271,7 @@ export class EventHub implements BridgeObserver, BuddyListener {
   }
 
   pcpDrain(zone: number, frames: number): void {
+    this.freeFirst();
     const e = this.begin(KIND_PCP_DRAIN);
     e.zone = zone;
     e.npages = frames;
@@ -379,6 +396,36 @@ export class EventHub implements BridgeObserver, BuddyListener {
     // Only marks and protocol errors carry a label; not storing "" again spares the barrier.
     if (e.label !== "") e.label = "";
     return e;
+  }
+
+  /**
+   * A page request that ended OK, told here when the allocator does not tell it (reportsPageRequests):
+   * an alloc after the splits it caused, a free unless freeFirst told it before its merges or drain.
+   * The same numbers as the allocator's listener would have had.
+   */
+  private pageRequest(cmd: number, arg0: number, arg1: number, result: number): void {
+    const buddy = this.buddy;
+    if (buddy === null || buddy.tellsPageRequests) return;
+    if (cmd === HC_ALLOC_PAGES) {
+      const pfn = result >>> PAGE_SHIFT;
+      this.block(KIND_ALLOC, pfn, arg0, 1 << arg0, buddy.zoneOf(pfn - buddy.basePfn), arg1);
+    } else if (!this.freeTold) this.tellFree(buddy, arg0, arg1);
+  }
+
+  /** Before a merge or drain: the page free that causes it, when the hub tells the page requests. */
+  private freeFirst(): void {
+    const bridge = this.bridgeRef;
+    const buddy = this.buddy;
+    if (this.freeTold || bridge === null || buddy === null || buddy.tellsPageRequests) return;
+    const addr = bridge.freeInProgress;
+    if (addr < 0) return;
+    this.freeTold = true;
+    this.tellFree(buddy, addr, bridge.freeOrderInProgress);
+  }
+
+  private tellFree(buddy: BuddyAllocator, addr: number, order: number): void {
+    const pfn = addr >>> PAGE_SHIFT;
+    this.block(KIND_FREE, pfn, order, 1 << order, buddy.zoneOf(pfn - buddy.basePfn), -1);
   }
 
   /** An alloc, free, split or merge: as numbers to onBlock subscribers, as an event to the others. */
