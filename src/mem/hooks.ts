@@ -6,7 +6,8 @@
 export interface BuddyListener {
   /**
    * A block of 2^order frames at pfn was handed out. Called before GFP_ZERO clears the block, so
-   * the block's guest bytes are still those it held while free (poison checking relies on it).
+   * the block's guest bytes are still those it held while free (poison checking relies on it). A
+   * listener that reports page requests itself (below) is told only of other allocations' blocks.
    */
   alloc(pfn: number, order: number, zone: number, gfp: number): void;
   /** A block of 2^order frames at pfn was given back by its owner. */
