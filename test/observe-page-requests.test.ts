@@ -14,6 +14,8 @@ import { nodePlatform } from "../src/host/node-platform.js";
 import { readElf32, runMachine } from "../src/machine/index.js";
 import { fanOutListener, type BuddyAllocator, type BuddyListener, type PcpOptions } from "../src/mem/index.js";
 import { EventHub } from "../src/observe/event-hub.js";
+import { EventRing } from "../src/observe/event-ring.js";
+import { EF_SEQ, EF_STRIDE, E_STRIDE } from "../src/observe/layout.js";
 import { codeRanges } from "../src/observe/stack-walk.js";
 
 const IMAGE = new URL("../images/buddy86-guest.elf", import.meta.url);
@@ -31,6 +33,8 @@ const silent: BuddyListener = {
 
 interface Twin {
   events: string[];
+  /** The web page's event ring (an onBlock subscriber, as on the page): each entry's ints and call number. */
+  ring: string[];
   /** Calls whose events did not all carry the same instruction count. */
   icountMismatches: number;
   /** Whether the allocator took page requests on its fast paths during the run. */
@@ -45,6 +49,8 @@ interface Twin {
  */
 async function observedRun(kernel: Uint8Array, cmdline: string, pcp: PcpOptions | undefined, allocatorTells: boolean, failEvery: number): Promise<Twin> {
   const hub = new EventHub({ code: codeRanges(readElf32(kernel)) });
+  const ring = new EventRing(hub);
+  hub.subscribe(ring);
   const events: string[] = [];
   let fast = false;
   let hooked = false;
@@ -80,7 +86,10 @@ async function observedRun(kernel: Uint8Array, cmdline: string, pcp: PcpOptions 
   });
   const result = await runMachine({ kernel, platform: nodePlatform(), memoryBytes: 32 * 2 ** 20, cmdline, observer: hub, timeoutMs: 120_000, ...(pcp !== undefined ? { pcp } : {}) });
   expect(result.reason, result.guestLog).toBe("exit");
-  return { events, icountMismatches, fast, causedByFree };
+  expect(ring.total).toBeLessThan(ring.ints.length / E_STRIDE);
+  const entries: string[] = [];
+  for (let n = 0; n < ring.total; n++) entries.push(`${ring.ints.subarray(n * E_STRIDE, (n + 1) * E_STRIDE).join(" ")} ${ring.floats[n * EF_STRIDE + EF_SEQ]}`);
+  return { events, ring: entries, icountMismatches, fast, causedByFree };
 }
 
 describe.skipIf(!existsSync(IMAGE))("page requests told by the hub", () => {
@@ -105,6 +114,9 @@ describe.skipIf(!existsSync(IMAGE))("page requests told by the hub", () => {
       for (let i = 0; i < allocatorTells.events.length; i++) expect(hubTells.events[i], `event ${i}`).toBe(allocatorTells.events[i]);
       expect(hubTells.events.length).toBe(allocatorTells.events.length);
       expect(hubTells.icountMismatches).toBe(0);
+      // The page's ring, fed through onBlock, holds the same entries.
+      expect(hubTells.ring.length).toBe(hubTells.events.length);
+      expect(hubTells.ring).toEqual(allocatorTells.ring);
       // Frees that merged or drained were told before what they caused, in both runs.
       if (cmdline.includes("random")) expect(allocatorTells.causedByFree).toBeGreaterThan(10);
       expect(hubTells.causedByFree).toBe(allocatorTells.causedByFree);
