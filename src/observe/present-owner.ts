@@ -22,15 +22,18 @@ import {
   EF_STRIDE,
   EK_KIND_MASK,
   EVENT_RING_SIZE,
+  E_GFP,
   E_KIND,
   E_NPAGES,
   E_PFN,
   E_RECORD,
   E_STACK,
   E_STRIDE,
+  F_FREE_ICOUNT,
   F_FREE_SEQ,
   F_STRIDE,
   I_ALLOC_STACK,
+  I_FREE_STACK,
   I_NPAGES,
   I_STRIDE,
   KIND_ALLOC,
@@ -38,16 +41,22 @@ import {
   KIND_PROTOCOL_ERROR,
   OWNER_NONE as NONE,
 } from "./layout.js";
-import { applyPlainEvents, C_ALLOCATIONS, C_BLOCKS, C_FRAMES, C_LENGTH, type OwnerTables } from "./owner-apply.js";
-import { InvalidFrees, isInvalidFree, ownerAllocator, readRow, unmatchedFree, type InvalidFree, type OwnerIndex, type OwnerRow } from "./page-owner.js";
+import { InvalidFrees, isInvalidFree, ownerAllocator, readRow, unmatchedFree, writeAllocation, type InvalidFree, type OwnerIndex, type OwnerRow } from "./page-owner.js";
 
 export class PresentOwner implements OwnerIndex, RingReader {
   readonly keepsHistory = false;
   /** Ring events applied so far. */
   private applied = 0;
+  private allocations = 0;
+  private frames = 0;
+  private blocks = 0;
   private untracked = 0;
-  /** The records (owner-apply.ts), empty until MEMMAP built the allocator. */
-  private readonly t: OwnerTables = { ints: new Int32Array(0), nums: new Float64Array(0), frameRow: new Int32Array(0), counts: new Float64Array(C_LENGTH), basePfn: 0 };
+  /** Per head frame: I_STRIDE ints (I_NPAGES 0: never a head) and F_STRIDE float64 fields. */
+  private ints = new Int32Array(0);
+  private nums = new Float64Array(0);
+  /** Per frame: the head index of the latest allocation that covered it, or -1. */
+  private frameRow = new Int32Array(0);
+  private basePfn = 0;
   private ready = false;
   /** Inside catchUp: what an invalid free looks up is the records as they stand at its event. */
   private applying = false;
@@ -69,18 +78,18 @@ export class PresentOwner implements OwnerIndex, RingReader {
   /** Allocations recorded so far. */
   get count(): number {
     this.catchUp();
-    return this.t.counts[C_ALLOCATIONS]!;
+    return this.allocations;
   }
 
   /** Frames and blocks live now. */
   get liveFrames(): number {
     this.catchUp();
-    return this.t.counts[C_FRAMES]!;
+    return this.frames;
   }
 
   get liveBlocks(): number {
     this.catchUp();
-    return this.t.counts[C_BLOCKS]!;
+    return this.blocks;
   }
 
   /** Frees of blocks allocated before the hub saw the allocator (a restored checkpoint). */
@@ -102,32 +111,32 @@ export class PresentOwner implements OwnerIndex, RingReader {
   /** The head index of the latest allocation that covered pfn, or -1 (never allocated, or the record was replaced). */
   rowOfFrame(pfn: number): number {
     this.catchUp();
-    const idx = pfn - this.t.basePfn;
-    const rows = this.t.frameRow;
+    const idx = pfn - this.basePfn;
+    const rows = this.frameRow;
     if (idx < 0 || idx >= rows.length) return NONE;
     const r = rows[idx]!;
     // A later block at the same head replaced the record: it may no longer cover this frame.
-    return r !== NONE && idx < r + this.t.ints[r * I_STRIDE + I_NPAGES]! ? r : NONE;
+    return r !== NONE && idx < r + this.ints[r * I_STRIDE + I_NPAGES]! ? r : NONE;
   }
 
   row(r: number): OwnerRow {
     this.checkRow(r);
-    return readRow(this.t.ints, r * I_STRIDE, this.t.nums, r * F_STRIDE);
+    return readRow(this.ints, r * I_STRIDE, this.nums, r * F_STRIDE);
   }
 
   isLive(r: number): boolean {
     this.checkRow(r);
-    return this.t.nums[r * F_STRIDE + F_FREE_SEQ]! < 0;
+    return this.nums[r * F_STRIDE + F_FREE_SEQ]! < 0;
   }
 
   allocStackOf(r: number): number {
     this.checkRow(r);
-    return this.t.ints[r * I_STRIDE + I_ALLOC_STACK]!;
+    return this.ints[r * I_STRIDE + I_ALLOC_STACK]!;
   }
 
   npagesOf(r: number): number {
     this.checkRow(r);
-    return this.t.ints[r * I_STRIDE + I_NPAGES]!;
+    return this.ints[r * I_STRIDE + I_NPAGES]!;
   }
 
   /** Live blocks now, in frame order; only the present (Infinity) is known. */
@@ -135,7 +144,7 @@ export class PresentOwner implements OwnerIndex, RingReader {
     if (seq !== Infinity) throw new Error("invariant: liveAt(seq) of a present-only page owner: only the present is kept");
     this.catchUp();
     const out: number[] = [];
-    for (let r = 0; r < this.t.frameRow.length; r++) if (this.liveHead(r)) out.push(r);
+    for (let r = 0; r < this.frameRow.length; r++) if (this.liveHead(r)) out.push(r);
     return out;
   }
 
@@ -143,6 +152,8 @@ export class PresentOwner implements OwnerIndex, RingReader {
    * Applies the ring's events since the last catch-up, in order: allocations and frees to the
    * records, invalid frees to their list (with the records as they stood at that event). A gap (the
    * ring lapped this reader) or a record that contradicts the allocator's events is a bug of ours.
+   * One loop over the ring with the tables in locals and the records written out (writeAllocation
+   * aside, liveHead too): it runs for every allocation and free of the run, tens of thousands at a time.
    */
   catchUp(): void {
     if (this.broken !== null) throw this.broken;
@@ -164,46 +175,50 @@ export class PresentOwner implements OwnerIndex, RingReader {
     }
   }
 
-  /**
-   * Applies ring entries [from, end), which the ring still holds: the plain ones in one loop
-   * (owner-apply.ts), each other one here, where the hub is at hand.
-   */
+  /** Applies ring entries [from, end), which the ring still holds. */
   private apply(from: number, end: number): void {
     const ring = this.ring;
-    for (let n = from; n < end; n++) {
-      n = applyPlainEvents(ring.ints, ring.floats, this.t, n, end);
-      if (n < end) this.applyOne(n);
-    }
-  }
-
-  /**
-   * One entry the loop left: a protocol error (an invalid free is kept, with the records as they
-   * stand at it), a free that matches no live block (a block from before a restored checkpoint, else
-   * a bug of ours) or an allocation over a live record (a bug of ours).
-   */
-  private applyOne(n: number): void {
-    const ring = this.ring;
     const r = ring.ints;
-    const slot = n & (EVENT_RING_SIZE - 1);
-    const p = slot * E_STRIDE;
-    const packed = r[p + E_KIND]!;
-    const kind = packed & EK_KIND_MASK;
-    if (kind > KIND_FREE) {
-      if (kind === KIND_PROTOCOL_ERROR) this.invalidFree(packed, p, slot);
-      return;
+    const floats = ring.floats;
+    const ints = this.ints;
+    const nums = this.nums;
+    const frameRow = this.frameRow;
+    const frames = frameRow.length;
+    const base = this.basePfn;
+    for (let n = from; n < end; n++) {
+      const slot = n & (EVENT_RING_SIZE - 1);
+      const p = slot * E_STRIDE;
+      const packed = r[p + E_KIND]!;
+      const kind = packed & EK_KIND_MASK;
+      if (kind > KIND_FREE) {
+        if (kind === KIND_PROTOCOL_ERROR) this.invalidFree(packed, p, slot);
+        continue;
+      }
+      const pfn = r[p + E_PFN]!;
+      const npages = r[p + E_NPAGES]!;
+      const h = pfn - base;
+      const i = h * I_STRIDE;
+      const f = h * F_STRIDE;
+      const live = h >= 0 && h < frames && ints[i + I_NPAGES]! > 0 && nums[f + F_FREE_SEQ]! < 0;
+      const q = slot * EF_STRIDE;
+      if (kind === KIND_ALLOC) {
+        if (!this.ready || live) throw new Error(`invariant: page owner: pfn 0x${pfn.toString(16)} allocated ${this.ready ? "while already live" : "before MEMMAP built the allocator"}`);
+        writeAllocation(ints, i, nums, f, pfn, npages, orderOf(packed), r[p + E_GFP]!, r[p + E_STACK]!, floats[q + EF_SEQ]!, floats[q + EF_ICOUNT]!);
+        for (let k = h, stop = h + npages; k < stop; k++) frameRow[k] = h;
+        this.allocations++;
+        this.frames += npages;
+        this.blocks++;
+      } else if (!live || ints[i + I_NPAGES] !== npages) {
+        unmatchedFree(this.hub, pfn, npages, live);
+        this.untracked++;
+      } else {
+        ints[i + I_FREE_STACK] = r[p + E_STACK]!;
+        nums[f + F_FREE_SEQ] = floats[q + EF_SEQ]!;
+        nums[f + F_FREE_ICOUNT] = floats[q + EF_ICOUNT]!;
+        this.frames -= npages;
+        this.blocks--;
+      }
     }
-    const { ints, nums, frameRow } = this.t;
-    const pfn = r[p + E_PFN]!;
-    const npages = r[p + E_NPAGES]!;
-    const h = pfn - this.t.basePfn;
-    const live = h >= 0 && h < frameRow.length && ints[h * I_STRIDE + I_NPAGES]! > 0 && nums[h * F_STRIDE + F_FREE_SEQ]! < 0;
-    if (kind === KIND_ALLOC) {
-      const why = !this.ready ? "before MEMMAP built the allocator" : live ? "while already live" : "outside the managed frames";
-      throw new Error(`invariant: page owner: pfn 0x${pfn.toString(16)} (${npages} frames) allocated ${why}`);
-    }
-    if (live && ints[h * I_STRIDE + I_NPAGES] === npages) throw new Error(`invariant: page owner: the loop left the free of pfn 0x${pfn.toString(16)}, which matches its record`);
-    unmatchedFree(this.hub, pfn, npages, live);
-    this.untracked++;
   }
 
   private invalidFree(packed: number, p: number, slot: number): void {
@@ -218,23 +233,21 @@ export class PresentOwner implements OwnerIndex, RingReader {
 
   private checkRow(r: number): void {
     this.catchUp();
-    if (!(r >= 0 && r < this.t.frameRow.length && this.t.ints[r * I_STRIDE + I_NPAGES]! > 0)) throw new Error(`invariant: present-only page owner has no record at head index ${r}`);
+    if (!(r >= 0 && r < this.frameRow.length && this.ints[r * I_STRIDE + I_NPAGES]! > 0)) throw new Error(`invariant: present-only page owner has no record at head index ${r}`);
   }
 
   /** True when head index r holds the record of a live block. */
   private liveHead(r: number): boolean {
-    const t = this.t;
-    return r >= 0 && r < t.frameRow.length && t.ints[r * I_STRIDE + I_NPAGES]! > 0 && t.nums[r * F_STRIDE + F_FREE_SEQ]! < 0;
+    return r >= 0 && r < this.frameRow.length && this.ints[r * I_STRIDE + I_NPAGES]! > 0 && this.nums[r * F_STRIDE + F_FREE_SEQ]! < 0;
   }
 
   private ensureFrames(): void {
     if (this.ready) return;
     const buddy = ownerAllocator(this.hub);
-    const t = this.t;
-    t.basePfn = buddy.basePfn;
-    t.ints = new Int32Array(buddy.frameCount * I_STRIDE);
-    t.nums = new Float64Array(buddy.frameCount * F_STRIDE);
-    t.frameRow = new Int32Array(buddy.frameCount).fill(NONE);
+    this.basePfn = buddy.basePfn;
+    this.ints = new Int32Array(buddy.frameCount * I_STRIDE);
+    this.nums = new Float64Array(buddy.frameCount * F_STRIDE);
+    this.frameRow = new Int32Array(buddy.frameCount).fill(NONE);
     this.ready = true;
   }
 }
