@@ -29,9 +29,10 @@ export interface BuddyListener {
    * tryAllocPages hands out and the free of each block tryFreePages takes back (and so those of the
    * page API built on them: allocPages, getFreePage, the exact pair's block and tail) are then not told
    * to the listener, and the allocator serves those requests on its fast paths, telling only of what
-   * they cause (splits, merges, per-CPU drains, failures). Contig ranges are told as always. The event hub is such a listener: it observes the
-   * hypercall bridge, the allocator's only caller in a run, and tells its subscribers of each page
-   * request in the allocator's own order (event-hub.ts). Absent or false: every event is told.
+   * they cause (splits, merges, per-CPU drains, failures). Contig ranges are told as always. The event
+   * hub is such a listener: it observes the hypercall bridge, the allocator's only caller in a run,
+   * and tells its subscribers of each page request in the allocator's own order (event-hub.ts).
+   * Absent or false: every event is told.
    */
   readonly reportsPageRequests?: boolean;
 }
