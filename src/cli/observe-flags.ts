@@ -162,16 +162,18 @@ export class ObserveRun {
     };
     // The note is about the map's moment (or a moment --at named that did not occur).
     if (r.atNote !== null && (flags.map !== undefined || flags.at !== "peak")) print(`buddy86: --at ${flags.at}: ${r.atNote}`);
-    if (!this.ctx.quiet && this.ctx.requested) {
-      print(r.reportsText);
-      print(r.countersText);
-    }
-    if (flags.owners === true) print(r.ownersText);
+    // A run observed only for its snapshot's page owners prints nothing of its own (--owners is a
+    // requested observation: observeRequested).
     if (this.ctx.requested) {
+      if (!this.ctx.quiet) {
+        print(r.reportsText);
+        print(r.countersText);
+      }
+      if (flags.owners === true) print(r.ownersText);
       print(r.leaksText);
       print(r.invalidFreesText);
+      if (r.warningsSuppressed > 0) print(`warn_alloc: ${r.warningsSuppressed} reports suppressed in all`);
     }
-    if (r.warningsSuppressed > 0 && this.ctx.requested) print(`warn_alloc: ${r.warningsSuppressed} reports suppressed in all`);
     const written: string[] = [];
     if (flags.map !== undefined && r.atSnapshot !== null) {
       const svg = renderMapSvg(buildMapModel(r.atSnapshot, this.ownedBlocks(r), `buddy86 physical memory ${r.atTitle}`));

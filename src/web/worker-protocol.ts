@@ -50,9 +50,10 @@ export type ToWorker =
   | { type: "speed"; callsPerFrame: number }
   /**
    * Asks for the next packet; with `ownerIds`, it also carries the owner of every live allocation
-   * (owner colouring) when the state changed since the last table sent (the page keeps that one). A throttled run also gets its next calls on this message. `recycle`: the
-   * buffer of a state-byte copy the page has replaced, transferred back for the worker to fill again
-   * (a fresh buffer per packet costs a page fault per 4 KiB: 100 us at 128 MiB).
+   * (owner colouring) when the state changed since the last table sent (the page keeps that one). A
+   * throttled run also gets its next calls on this message. `recycle`: the buffer of a state-byte
+   * copy the page has replaced, transferred back for the worker to fill again (a fresh buffer per
+   * packet costs a page fault per 4 KiB: 100 us at 128 MiB).
    */
   | { type: "frame"; ownerIds: boolean; recycle?: ArrayBuffer }
   | { type: "inspect"; id: number; pfn: number };
