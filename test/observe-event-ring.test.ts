@@ -10,6 +10,7 @@ import { EventRing, cmdOf, kindOf, orderOf, packKind, statusOf, zoneOf } from ".
 import { EVENT_KINDS, type EventHub } from "../src/observe/index.js";
 import { EVENT_RING_HALF, EVENT_RING_SIZE } from "../src/observe/layout.js";
 import { PresentOwner } from "../src/observe/present-owner.js";
+import { OwnerArena } from "../src/observe/owner-wasm.js";
 import { STATUSES } from "../src/protocol/abi.js";
 import { observedGuest } from "./observe-fixtures.js";
 
@@ -19,10 +20,12 @@ const A_RET = 0x105000;
 const F1 = 0x103000;
 const F2 = 0x104000;
 
-function presentOwner(hub: EventHub): { ring: EventRing; owner: PresentOwner } {
-  const ring = new EventRing(hub);
+/** The web page's owner and its ring; with `arena`, both in a WebAssembly arena (as the page has them). */
+function presentOwner(hub: EventHub, arena: boolean): { ring: EventRing; owner: PresentOwner } {
+  const a = arena ? OwnerArena.create(2 ** 14)! : null;
+  const ring = new EventRing(hub, a);
   hub.subscribe(ring);
-  return { ring, owner: new PresentOwner(hub, ring) };
+  return { ring, owner: new PresentOwner(hub, ring, undefined, a) };
 }
 
 describe("the event ring's packed kind word", () => {
@@ -54,10 +57,13 @@ describe("the event ring's packed kind word", () => {
   });
 });
 
-describe("the present-only page owner as the ring's reader", () => {
+describe.each([
+  ["in JavaScript", false],
+  ["in its WebAssembly arena", true],
+])("the present-only page owner as the ring's reader, catching up %s", (_how, arena) => {
   it("keeps call numbers past 2^31 and 2^32 exact, as the full page owner does", () => {
     const o = observedGuest({ owners: true });
-    const { owner } = presentOwner(o.session.hub);
+    const { owner } = presentOwner(o.session.hub, arena);
     const full = o.session.owner!;
     const bridge = o.g.bridge as unknown as { calls: number };
     const seen: number[] = [];
@@ -72,12 +78,13 @@ describe("the present-only page owner as the ring's reader", () => {
       seen.push(row.allocSeq);
     }
     expect(seen).toEqual([2 ** 31, 2 ** 32, 2 ** 32 + 2 ** 31 + 7]);
+    expect(owner.inArena).toBe(arena);
     expect([owner.liveBlocks, owner.liveAt(Infinity).length]).toEqual([full.liveBlocks, 3]);
   });
 
   it("reports an invalid free against the block it named then, though the frame was taken again before anyone asked", () => {
     const o = observedGuest({ owners: true });
-    const { owner } = presentOwner(o.session.hub);
+    const { owner } = presentOwner(o.session.hub, arena);
     const addr = o.callAt(A, A_RET, Cmd.ALLOC_PAGES, 0, 0).result;
     expect(o.callAt(F1, 0x107000, Cmd.FREE_PAGES, addr, 0).status).toBe(Status.OK);
     expect(o.callAt(F2, 0x107100, Cmd.FREE_PAGES, addr, 0).status).toBe(Status.EDOUBLEFREE);
@@ -92,7 +99,7 @@ describe("the present-only page owner as the ring's reader", () => {
 
   it("reports the invariant a catch-up broke on every later query, not another one", () => {
     const o = observedGuest();
-    const { ring, owner } = presentOwner(o.session.hub);
+    const { ring, owner } = presentOwner(o.session.hub, arena);
     // Not yet applied when the bad entry comes: the catch-up applies it, then fails.
     const addr = o.callAt(A, A_RET, Cmd.ALLOC_PAGES, 0, 0).result;
     // A free of that block with another size: a bug of ours the owner must not take as a record.

@@ -8,6 +8,7 @@ import { Cmd, Status } from "../src/protocol/abi.js";
 import { hex8, observedGuest } from "./observe-fixtures.js";
 import { EventRing, ObserveSession, PageOwner, PresentOwner, type EventHub } from "../src/observe/index.js";
 import { EVENT_RING_SIZE } from "../src/observe/layout.js";
+import { OwnerArena } from "../src/observe/owner-wasm.js";
 import { groupByStack } from "../src/observe/owner-report.js";
 import type { BridgeObserver } from "../src/machine/index.js";
 import { fakeGuest } from "./bridge-fixtures.js";
@@ -20,11 +21,15 @@ const B_RET = 0x106000;
 const F1 = 0x103000;
 const F2 = 0x104000;
 
-/** The web page's owner: it reads an event ring the hub feeds. */
-function presentOwner(hub: EventHub): PresentOwner {
-  const ring = new EventRing(hub);
+/**
+ * The web page's owner: it reads an event ring the hub feeds. With `arena` (as the page has it) the
+ * ring and the tables are in a WebAssembly arena and the catch-up runs there.
+ */
+function presentOwner(hub: EventHub, arena = false): PresentOwner {
+  const a = arena ? OwnerArena.create(2 ** 14)! : null;
+  const ring = new EventRing(hub, a);
   hub.subscribe(ring);
-  return new PresentOwner(hub, ring);
+  return new PresentOwner(hub, ring, undefined, a);
 }
 
 describe("page owner", () => {
@@ -220,16 +225,20 @@ function expectFullOwnersRecords(owner: PresentOwner, full: PageOwner, buddy: { 
 }
 
 /** A guest observed by the full page owner and a PresentOwner side by side, after four order-0 allocations. */
-function presentBesideFull(): { o: ReturnType<typeof observedGuest>; owner: PresentOwner; history: PageOwner; addrs: number[] } {
+function presentBesideFull(arena: boolean): { o: ReturnType<typeof observedGuest>; owner: PresentOwner; history: PageOwner; addrs: number[] } {
   const o = observedGuest();
-  const owner = presentOwner(o.session.hub);
+  const owner = presentOwner(o.session.hub, arena);
   const addrs = [0, 1, 2, 3].map(() => o.callAt(A, A_RET, Cmd.ALLOC_PAGES, 0, 0).result);
+  expect([owner.count, owner.inArena]).toEqual([4, arena]);
   return { o, owner, history: o.session.owner!, addrs };
 }
 
-describe("present-only page owner (PresentOwner, the web page's)", () => {
+describe.each([
+  ["in JavaScript", false],
+  ["in its WebAssembly arena", true],
+])("present-only page owner (PresentOwner, the web page's), catching up %s", (_how, arena) => {
   it("names every frame's latest block exactly as the full page owner does, with the same records", () => {
-    const { o, owner, history, addrs } = presentBesideFull();
+    const { o, owner, history, addrs } = presentBesideFull(arena);
     for (const a of addrs.slice(0, 3)) expect(o.callAt(F1, 0, Cmd.FREE_PAGES, a, 0).status).toBe(Status.OK);
     // A freed block keeps its record, free site included, until another block takes its head.
     const first = owner.rowOfFrame(addrs[0]! / PAGE);
@@ -251,7 +260,7 @@ describe("present-only page owner (PresentOwner, the web page's)", () => {
   });
 
   it("groups live blocks by stack as the full page owner does, though it lists them by frame", () => {
-    const { o, owner, history, addrs } = presentBesideFull();
+    const { o, owner, history, addrs } = presentBesideFull(arena);
     const firstSeq = history.row(0).allocSeq;
     const lowest = Math.min(...addrs);
     expect(o.callAt(F1, 0, Cmd.FREE_PAGES, lowest, 0).status).toBe(Status.OK);
@@ -264,7 +273,7 @@ describe("present-only page owner (PresentOwner, the web page's)", () => {
 
   it("reports an invalid free as the full page owner does", () => {
     const o = observedGuest();
-    const owner = presentOwner(o.session.hub);
+    const owner = presentOwner(o.session.hub, arena);
     const addr = o.callAt(A, A_RET, Cmd.ALLOC_PAGES, 1, 0).result;
     expect(o.callAt(F1, 0x107000, Cmd.FREE_PAGES, addr, 1).status).toBe(Status.OK);
     expect(o.callAt(F2, 0x107100, Cmd.FREE_PAGES, addr, 1).status).toBe(Status.EDOUBLEFREE);
@@ -276,7 +285,7 @@ describe("present-only page owner (PresentOwner, the web page's)", () => {
 
   it("keeps every record when the ring has overwritten its entries", () => {
     const o = observedGuest({ owners: true });
-    const owner = presentOwner(o.session.hub);
+    const owner = presentOwner(o.session.hub, arena);
     // Early on, one long-lived block and one freed at once, then well over a ring's worth of churn at
     // other sites and orders: the freed order-0 block waits on its per-CPU list, its record untouched.
     const kept = o.callAt(B, B_RET, Cmd.ALLOC_PAGES, 2, 0).result;

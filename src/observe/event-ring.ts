@@ -90,9 +90,9 @@ export class EventRing implements EventSubscriber {
   /** Events ever stored (the ring holds the last EVENT_RING_SIZE). */
   total = 0;
   /** E_STRIDE ints per event (layout.ts E_*), slot n & (EVENT_RING_SIZE - 1) for event n. */
-  readonly ints = new Int32Array(EVENT_RING_SIZE * E_STRIDE);
+  readonly ints: Int32Array;
   /** EF_STRIDE float64s per event, by slot: the call number and the call's instruction count. */
-  readonly floats = new Float64Array(EVENT_RING_SIZE * EF_STRIDE);
+  readonly floats: Float64Array;
   /** Labels (MARKs, port misuse) by ring slot (rare, so a map). */
   private readonly labels = new Map<number, string>();
   /** The event numbers of the labelled events still in the ring, oldest first. */
@@ -102,8 +102,16 @@ export class EventRing implements EventSubscriber {
   /**
    * `hub`: the run's hub, whose call in progress gives each alloc and free (and protocol error) its
    * backtrace, EIP and instruction count; null for a ring filled by push() alone (a replay).
+   * `storage`: the arrays to keep the ring in (an OwnerArena's, owner-wasm.ts), else its own.
    */
-  constructor(private readonly hub: EventHub | null) {}
+  constructor(
+    private readonly hub: EventHub | null,
+    storage: { ringInts: Int32Array; ringFloats: Float64Array } | null = null,
+  ) {
+    this.ints = storage?.ringInts ?? new Int32Array(EVENT_RING_SIZE * E_STRIDE);
+    this.floats = storage?.ringFloats ?? new Float64Array(EVENT_RING_SIZE * EF_STRIDE);
+    if (this.ints.length !== EVENT_RING_SIZE * E_STRIDE || this.floats.length !== EVENT_RING_SIZE * EF_STRIDE) throw new Error("invariant: an event ring's storage is not one ring long");
+  }
 
   /** Allocations and frees are logged with their backtraces when there is a hub to walk them. */
   get blockStacks(): boolean {

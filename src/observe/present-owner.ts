@@ -41,6 +41,7 @@ import {
   KIND_PROTOCOL_ERROR,
   OWNER_NONE as NONE,
 } from "./layout.js";
+import type { OwnerArena } from "./owner-wasm.js";
 import { InvalidFrees, isInvalidFree, ownerAllocator, readRow, unmatchedFree, writeAllocation, type InvalidFree, type OwnerIndex, type OwnerRow } from "./page-owner.js";
 
 export class PresentOwner implements OwnerIndex, RingReader {
@@ -58,21 +59,33 @@ export class PresentOwner implements OwnerIndex, RingReader {
   private frameRow = new Int32Array(0);
   private basePfn = 0;
   private ready = false;
+  /** The catch-up runs in the arena: its tables hold this owner's. */
+  private wasm = false;
   /** Inside catchUp: what an invalid free looks up is the records as they stand at its event. */
   private applying = false;
   /** The invariant a catch-up broke: every later query throws it again, not a misleading other. */
   private broken: Error | null = null;
   private readonly invalid: InvalidFrees;
 
-  /** Reads `ring` (which the hub must feed, the hub's subscriber) from its current total on. */
+  /**
+   * Reads `ring` (which the hub must feed, the hub's subscriber) from its current total on. With an
+   * `arena` (owner-wasm.ts) holding that ring, the tables go into it and the catch-up runs there.
+   */
   constructor(
     readonly hub: EventHub,
     private readonly ring: EventRing,
     maxInvalidFrees?: number,
+    private readonly arena: OwnerArena | null = null,
   ) {
+    if (arena !== null && (ring.ints !== arena.ringInts || ring.floats !== arena.ringFloats)) throw new Error("invariant: a present owner's arena does not hold its ring");
     this.invalid = new InvalidFrees(this, maxInvalidFrees);
     this.applied = ring.total;
     ring.addReader(this);
+  }
+
+  /** True once the tables are in the arena, where the catch-up runs (false before MEMMAP). */
+  get inArena(): boolean {
+    return this.wasm;
   }
 
   /** Allocations recorded so far. */
@@ -165,7 +178,8 @@ export class PresentOwner implements OwnerIndex, RingReader {
     if (!this.ready && this.hub.allocator !== null) this.ensureFrames();
     this.applying = true;
     try {
-      this.apply(this.applied, end);
+      if (this.wasm) this.applyInArena(this.applied, end);
+      else this.apply(this.applied, end);
       this.applied = end;
     } catch (error) {
       this.broken = error instanceof Error ? error : new Error(String(error));
@@ -175,7 +189,11 @@ export class PresentOwner implements OwnerIndex, RingReader {
     }
   }
 
-  /** Applies ring entries [from, end), which the ring still holds. */
+  /**
+   * Applies ring entries [from, end), which the ring still holds. The counters are locals, written
+   * back at the end (a catch-up that throws breaks the owner for good): V8 then keeps them in
+   * registers rather than storing fields per event.
+   */
   private apply(from: number, end: number): void {
     const ring = this.ring;
     const r = ring.ints;
@@ -185,6 +203,11 @@ export class PresentOwner implements OwnerIndex, RingReader {
     const frameRow = this.frameRow;
     const frames = frameRow.length;
     const base = this.basePfn;
+    const ready = this.ready;
+    let allocations = 0;
+    let liveFrames = 0;
+    let blocks = 0;
+    let untracked = 0;
     for (let n = from; n < end; n++) {
       const slot = n & (EVENT_RING_SIZE - 1);
       const p = slot * E_STRIDE;
@@ -202,22 +225,47 @@ export class PresentOwner implements OwnerIndex, RingReader {
       const live = h >= 0 && h < frames && ints[i + I_NPAGES]! > 0 && nums[f + F_FREE_SEQ]! < 0;
       const q = slot * EF_STRIDE;
       if (kind === KIND_ALLOC) {
-        if (!this.ready || live) throw new Error(`invariant: page owner: pfn 0x${pfn.toString(16)} allocated ${this.ready ? "while already live" : "before MEMMAP built the allocator"}`);
+        if (!ready || live) throw new Error(`invariant: page owner: pfn 0x${pfn.toString(16)} allocated ${ready ? "while already live" : "before MEMMAP built the allocator"}`);
         writeAllocation(ints, i, nums, f, pfn, npages, orderOf(packed), r[p + E_GFP]!, r[p + E_STACK]!, floats[q + EF_SEQ]!, floats[q + EF_ICOUNT]!);
         for (let k = h, stop = h + npages; k < stop; k++) frameRow[k] = h;
-        this.allocations++;
-        this.frames += npages;
-        this.blocks++;
+        allocations++;
+        liveFrames += npages;
+        blocks++;
       } else if (!live || ints[i + I_NPAGES] !== npages) {
         unmatchedFree(this.hub, pfn, npages, live);
-        this.untracked++;
+        untracked++;
       } else {
         ints[i + I_FREE_STACK] = r[p + E_STACK]!;
         nums[f + F_FREE_SEQ] = floats[q + EF_SEQ]!;
         nums[f + F_FREE_ICOUNT] = floats[q + EF_ICOUNT]!;
-        this.frames -= npages;
-        this.blocks--;
+        liveFrames -= npages;
+        blocks--;
       }
+    }
+    this.allocations += allocations;
+    this.frames += liveFrames;
+    this.blocks += blocks;
+    this.untracked += untracked;
+  }
+
+  /**
+   * apply() in the arena (which holds the tables once MEMMAP built the allocator): each event it
+   * leaves (the uncommon cases) is applied here, one at a time.
+   */
+  private applyInArena(from: number, end: number): void {
+    const arena = this.arena!;
+    const frames = this.frameRow.length;
+    let n = from;
+    try {
+      while (n < end) {
+        n += arena.apply(n, end - n, this.basePfn, frames);
+        if (n < end) this.apply(n, ++n);
+      }
+    } finally {
+      const [allocations, liveFrames, blocks] = arena.takeCounters();
+      this.allocations += allocations;
+      this.frames += liveFrames;
+      this.blocks += blocks;
     }
   }
 
@@ -245,9 +293,11 @@ export class PresentOwner implements OwnerIndex, RingReader {
     if (this.ready) return;
     const buddy = ownerAllocator(this.hub);
     this.basePfn = buddy.basePfn;
-    this.ints = new Int32Array(buddy.frameCount * I_STRIDE);
-    this.nums = new Float64Array(buddy.frameCount * F_STRIDE);
-    this.frameRow = new Int32Array(buddy.frameCount).fill(NONE);
+    const tables = this.arena?.tables(buddy.frameCount) ?? null;
+    this.ints = tables?.ints ?? new Int32Array(buddy.frameCount * I_STRIDE);
+    this.nums = tables?.nums ?? new Float64Array(buddy.frameCount * F_STRIDE);
+    this.frameRow = tables?.frameRow ?? new Int32Array(buddy.frameCount).fill(NONE);
+    this.wasm = tables !== null;
     this.ready = true;
   }
 }

@@ -13,6 +13,7 @@ import { browserPlatform } from "../host/browser-platform.js";
 import { EventHub } from "../observe/event-hub.js";
 import { EventRing } from "../observe/event-ring.js";
 import { PresentOwner } from "../observe/present-owner.js";
+import { OwnerArena } from "../observe/owner-wasm.js";
 import { Symbolizer } from "../observe/symbols.js";
 import { Timeline } from "../observe/timeline.js";
 import { codeRanges } from "../observe/stack-walk.js";
@@ -93,9 +94,12 @@ export class LiveRun {
     this.sym = sym;
     // Every event goes to one ring, the hub's only block subscriber: the log draws it, and the page
     // owner (the present only: records per head frame, no table of every allocation) reads it.
-    const ring = new EventRing(hub);
+    // The ring and the owner's tables share a WebAssembly arena, where the owner's catch-up runs
+    // (owner-wasm.ts); its tables are sized for the guest's RAM (a larger map falls back to JS).
+    const arena = OwnerArena.create(Math.min(2 ** 20, Math.ceil(settings.memoryBytes / PAGE_SIZE)));
+    const ring = new EventRing(hub, arena);
     hub.subscribe(ring);
-    this.owner = new PresentOwner(hub, ring);
+    this.owner = new PresentOwner(hub, ring, undefined, arena);
     this.timeline = new Timeline(hub);
     hub.subscribe(this.timeline);
     this.events = new EventLog(ring, (_kind, stack, eip) => (stack >= 0 ? sym.ownerOf(hub.depot, stack) : eip !== 0 ? sym.format(eip) : ""));

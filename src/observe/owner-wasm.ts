@@ -1,0 +1,310 @@
+// The present-only page owner's catch-up in WebAssembly (present-owner.ts uses it when it can). The
+// web page's owner applies every allocation and free of the run from the event ring to its records,
+// tens of thousands at a time; in JavaScript each event costs about 330 host instructions, most of
+// them V8's checks of each typed-array access (map, detached buffer, bounds, redone every iteration),
+// against about 60 here (docs/web-speed.md). The ring and the owner's tables live in one
+// WebAssembly.Memory, the arena, allocated once at its full size and never grown, so the JavaScript
+// views of it stay valid for the run.
+//
+// The module is assembled here from layout.ts's constants (one function, about 500 bytes), so the
+// two never disagree. It applies only the common case: an alloc or free whose record is in the
+// table and consistent. Any other event (a protocol error, a free that matches no live block, a
+// block not wholly in the table, an alloc on a live head) stops it, and the JavaScript
+// loop applies that one event, with the same rules and errors as without the arena.
+
+import {
+  EF_ICOUNT,
+  EF_SEQ,
+  EF_STRIDE,
+  EK_KIND_MASK,
+  EK_ORDER_SHIFT,
+  EVENT_RING_SIZE,
+  E_GFP,
+  E_KIND,
+  E_NPAGES,
+  E_PFN,
+  E_STACK,
+  E_STRIDE,
+  F_ALLOC_ICOUNT,
+  F_ALLOC_SEQ,
+  F_FREE_ICOUNT,
+  F_FREE_SEQ,
+  F_STRIDE,
+  I_ALLOC_STACK,
+  I_FREE_STACK,
+  I_GFP,
+  I_NPAGES,
+  I_ORDER,
+  I_PFN,
+  I_STRIDE,
+  KIND_ALLOC,
+  KIND_FREE,
+  KIND_PROTOCOL_ERROR,
+  OWNER_NONE,
+} from "./layout.js";
+
+const WASM_PAGE = 65536;
+const RING_INT_BYTES = EVENT_RING_SIZE * E_STRIDE * 4;
+const RING_FLOAT_BYTES = EVENT_RING_SIZE * EF_STRIDE * 8;
+/** Bytes of owner tables per frame: the row's ints and float64s, and the frame's row index. */
+const BYTES_PER_FRAME = I_STRIDE * 4 + F_STRIDE * 8 + 4;
+
+// ---- A minimal WebAssembly encoder: what this one function needs ----
+const op = {
+  block: 0x02, loop: 0x03, if: 0x04, else: 0x05, end: 0x0b, br: 0x0c, brIf: 0x0d, return: 0x0f, void: 0x40,
+  get: 0x20, set: 0x21, tee: 0x22, gget: 0x23, gset: 0x24,
+  i32Load: 0x28, f64Load: 0x2b, i32Store: 0x36, f64Store: 0x39, i32Const: 0x41, f64Const: 0x44,
+  i32Eqz: 0x45, i32Eq: 0x46, i32Ne: 0x47, i32LtS: 0x48, i32LtU: 0x49, i32GtS: 0x4a, i32GtU: 0x4b, i32GeU: 0x4f,
+  f64Lt: 0x63, i32Add: 0x6a, i32Sub: 0x6b, i32Mul: 0x6c, i32And: 0x71, i32Or: 0x72, i32Shl: 0x74, i32ShrU: 0x76,
+  f64Add: 0xa0, f64Sub: 0xa1, f64FromI32: 0xb7, select: 0x1b,
+} as const;
+const I32 = 0x7f;
+const F64 = 0x7c;
+
+function uleb(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let b = n & 0x7f;
+    n >>>= 7;
+    if (n !== 0) b |= 0x80;
+    out.push(b);
+  } while (n !== 0);
+  return out;
+}
+
+function sleb(n: number): number[] {
+  const out: number[] = [];
+  for (;;) {
+    const b = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) return [...out, b];
+    out.push(b | 0x80);
+  }
+}
+
+function f64Bytes(x: number): number[] {
+  return [...new Uint8Array(new Float64Array([x]).buffer)];
+}
+
+function section(id: number, body: number[]): number[] {
+  return [id, ...uleb(body.length), ...body];
+}
+
+function vec(items: number[][]): number[] {
+  return [...uleb(items.length), ...items.flat()];
+}
+
+function name(s: string): number[] {
+  return vec([...s].map((c) => [c.charCodeAt(0)]));
+}
+
+// Parameters and locals of apply (all i32).
+const START = 0, COUNT = 1, BASE = 2, FRAMES = 3, RING_I = 4, RING_F = 5, OWN_I = 6, OWN_F = 7, ROWS = 8;
+const K = 9, SLOT = 10, P = 11, PACKED = 12, KIND = 13, PFN = 14, NPAGES = 15, H = 16, I = 17, F = 18, Q = 19, LIVE = 20, ROW = 21, STOP = 22;
+// Float64 locals: what the applied events changed (exact sums), kept in registers and added to the
+// globals of the same names when the function returns; the caller reads and clears those.
+const ALLOCATIONS = 23, FRAMES_DELTA = 24, BLOCKS = 25;
+const PARAMS = 9;
+const I32_LOCALS = 14;
+const F64_LOCALS = 3;
+const G_ALLOCATIONS = 0, G_FRAMES = 1, G_BLOCKS = 2;
+
+const get = (l: number): number[] => [op.get, l];
+const set = (l: number): number[] => [op.set, l];
+const i32 = (n: number): number[] => [op.i32Const, ...sleb(n)];
+const load = (base: number, field: number): number[] => [...get(base), op.i32Load, 2, ...uleb(field * 4)];
+const loadF = (base: number, field: number): number[] => [...get(base), op.f64Load, 3, ...uleb(field * 8)];
+/** Stores the i32 that `value` leaves at base + field. */
+const store = (base: number, field: number, value: number[]): number[] => [...get(base), ...value, op.i32Store, 2, ...uleb(field * 4)];
+const storeF = (base: number, field: number, value: number[]): number[] => [...get(base), ...value, op.f64Store, 3, ...uleb(field * 8)];
+const add = (l: number, value: number[]): number[] => [...get(l), ...value, op.f64Add, ...set(l)];
+const sub = (l: number, value: number[]): number[] => [...get(l), ...value, op.f64Sub, ...set(l)];
+const one = [op.f64Const, ...f64Bytes(1)];
+/**
+ * Returns: the sums so far added to the globals, then the number of events applied returned (at an
+ * event left to the caller, which applies event K itself, or at the end).
+ */
+const leave = [
+  ...[[G_ALLOCATIONS, ALLOCATIONS], [G_FRAMES, FRAMES_DELTA], [G_BLOCKS, BLOCKS]].flatMap(([g, l]) => [op.gget, g!, ...get(l!), op.f64Add, op.gset, g!]),
+  ...get(K),
+  op.return,
+];
+/**
+ * apply(start, count, base, frames, ringI, ringF, ownI, ownF, rows) -> events applied: ring
+ * slots start, start + 1, ... (wrapping), count of them, stopping at the first it leaves to the caller.
+ */
+function applyBody(): number[] {
+  const code = [
+    ...i32(0), ...set(K),
+    op.block, op.void,
+    op.loop, op.void,
+    ...get(K), ...get(COUNT), op.i32GeU, op.brIf, 1,
+    ...get(START), ...get(K), op.i32Add, ...i32(EVENT_RING_SIZE - 1), op.i32And, ...set(SLOT),
+    ...get(RING_I), ...get(SLOT), ...i32(E_STRIDE * 4), op.i32Mul, op.i32Add, ...set(P),
+    ...load(P, E_KIND), op.tee, PACKED, ...i32(EK_KIND_MASK), op.i32And, op.tee, KIND,
+    ...i32(KIND_FREE), op.i32GtU,
+    op.if, op.void,
+    // Splits, merges and the like change no record; a protocol error may be an invalid free.
+    ...get(KIND), ...i32(KIND_PROTOCOL_ERROR), op.i32Eq, op.if, op.void, ...leave, op.end,
+    ...get(K), ...i32(1), op.i32Add, ...set(K), op.br, 1,
+    op.end,
+    ...load(P, E_PFN), op.tee, PFN, ...get(BASE), op.i32Sub, op.tee, H,
+    ...i32(I_STRIDE * 4), op.i32Mul, ...get(OWN_I), op.i32Add, ...set(I),
+    ...get(H), ...i32(F_STRIDE * 8), op.i32Mul, ...get(OWN_F), op.i32Add, ...set(F),
+    ...get(RING_F), ...get(SLOT), ...i32(EF_STRIDE * 8), op.i32Mul, op.i32Add, ...set(Q),
+    ...load(P, E_NPAGES), ...set(NPAGES),
+    // live: the head is in the table, holds a record, and that record's block is not freed.
+    ...i32(0), ...set(LIVE),
+    ...get(H), ...get(FRAMES), op.i32LtU,
+    op.if, op.void,
+    ...load(I, I_NPAGES), ...i32(0), op.i32GtS,
+    op.if, op.void, ...loadF(F, F_FREE_SEQ), op.f64Const, ...f64Bytes(0), op.f64Lt, ...set(LIVE), op.end,
+    op.end,
+    ...get(KIND), ...i32(KIND_ALLOC), op.i32Eq,
+    op.if, op.void,
+    // The caller's: a live head, a block not wholly in the table (npages < 1 included).
+    ...get(LIVE),
+    ...get(H), ...get(FRAMES), op.i32GeU, op.i32Or,
+    ...get(NPAGES), ...i32(1), op.i32LtS, op.i32Or,
+    ...get(NPAGES), ...get(FRAMES), ...get(H), op.i32Sub, op.i32GtU, op.i32Or,
+    op.if, op.void, ...leave, op.end,
+    ...store(I, I_PFN, get(PFN)),
+    ...store(I, I_NPAGES, get(NPAGES)),
+    // orderOf: order + 1 in 8 bits, 0xff for out of range (-1).
+    ...store(I, I_ORDER, [
+      ...get(PACKED), ...i32(EK_ORDER_SHIFT), op.i32ShrU, ...i32(0xff), op.i32And, op.tee, ROW, ...i32(1), op.i32Sub,
+      ...i32(-1), ...get(ROW), ...i32(0xff), op.i32Ne, op.select,
+    ]),
+    ...store(I, I_GFP, load(P, E_GFP)),
+    ...store(I, I_ALLOC_STACK, load(P, E_STACK)),
+    ...store(I, I_FREE_STACK, i32(OWNER_NONE)),
+    ...storeF(F, F_ALLOC_SEQ, loadF(Q, EF_SEQ)),
+    ...storeF(F, F_ALLOC_ICOUNT, loadF(Q, EF_ICOUNT)),
+    ...storeF(F, F_FREE_SEQ, [op.f64Const, ...f64Bytes(OWNER_NONE)]),
+    ...storeF(F, F_FREE_ICOUNT, [op.f64Const, ...f64Bytes(OWNER_NONE)]),
+    // Every frame of the block names its head.
+    ...get(ROWS), ...get(H), ...i32(4), op.i32Mul, op.i32Add, op.tee, ROW,
+    ...get(NPAGES), ...i32(4), op.i32Mul, op.i32Add, ...set(STOP),
+    op.loop, op.void,
+    ...store(ROW, 0, get(H)),
+    ...get(ROW), ...i32(4), op.i32Add, op.tee, ROW, ...get(STOP), op.i32LtU, op.brIf, 0,
+    op.end,
+    ...add(ALLOCATIONS, one),
+    ...add(FRAMES_DELTA, [...get(NPAGES), op.f64FromI32]),
+    ...add(BLOCKS, one),
+    op.else,
+    // A free of anything but the live block at its head, with its size, is the caller's (live first:
+    // only then is the head in the table, to be read).
+    ...get(LIVE), op.i32Eqz, op.if, op.void, ...leave, op.end,
+    ...load(I, I_NPAGES), ...get(NPAGES), op.i32Ne, op.if, op.void, ...leave, op.end,
+    ...store(I, I_FREE_STACK, load(P, E_STACK)),
+    ...storeF(F, F_FREE_SEQ, loadF(Q, EF_SEQ)),
+    ...storeF(F, F_FREE_ICOUNT, loadF(Q, EF_ICOUNT)),
+    ...sub(FRAMES_DELTA, [...get(NPAGES), op.f64FromI32]),
+    ...sub(BLOCKS, one),
+    op.end,
+    ...get(K), ...i32(1), op.i32Add, ...set(K), op.br, 0,
+    op.end,
+    op.end,
+    ...leave,
+    op.end,
+  ];
+  return [...vec([[...uleb(I32_LOCALS), I32], [...uleb(F64_LOCALS), F64]]), ...code];
+}
+
+/** The module's bytes: memory imported as env.memory; exports apply and the three counters. */
+function moduleBytes(): Uint8Array<ArrayBuffer> {
+  const funcType = [0x60, ...vec(Array.from({ length: PARAMS }, () => [I32])), ...vec([[I32]])];
+  const body = applyBody();
+  const global = [F64, 1, op.f64Const, ...f64Bytes(0), op.end];
+  return new Uint8Array([
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    ...section(1, vec([funcType])),
+    ...section(2, vec([[...name("env"), ...name("memory"), 0x02, 0x00, ...uleb(1)]])),
+    ...section(3, vec([[0]])),
+    ...section(6, vec([global, global, global])),
+    ...section(7, vec([
+      [...name("apply"), 0x00, 0],
+      [...name("allocations"), 0x03, G_ALLOCATIONS],
+      [...name("frames"), 0x03, G_FRAMES],
+      [...name("blocks"), 0x03, G_BLOCKS],
+    ])),
+    ...section(10, vec([[...uleb(body.length), ...body]])),
+  ]);
+}
+
+let compiled: WebAssembly.Module | null = null;
+
+type ApplyFn = (start: number, count: number, base: number, frames: number, ringI: number, ringF: number, ownI: number, ownF: number, rows: number) => number;
+
+/**
+ * One run's event ring and present-owner tables in one WebAssembly.Memory, with the catch-up that
+ * reads the one into the other. Sized once for `maxFrames` frames of table.
+ */
+export class OwnerArena {
+  readonly ringInts: Int32Array;
+  readonly ringFloats: Float64Array;
+  readonly maxFrames: number;
+  private readonly memory: WebAssembly.Memory;
+  private readonly run: ApplyFn;
+  private readonly counters: WebAssembly.Global[];
+  private tablesTaken = false;
+  private ownI = 0;
+  private ownF = 0;
+  private rows = 0;
+
+  /** An arena for up to maxFrames frames; null where WebAssembly is not available. */
+  static create(maxFrames: number): OwnerArena | null {
+    if (typeof WebAssembly !== "object") return null;
+    compiled ??= new WebAssembly.Module(moduleBytes());
+    return new OwnerArena(compiled, maxFrames);
+  }
+
+  private constructor(module: WebAssembly.Module, maxFrames: number) {
+    if (!(Number.isInteger(maxFrames) && maxFrames >= 0 && maxFrames <= 2 ** 20)) throw new Error(`invariant: owner arena of ${maxFrames} frames`);
+    this.maxFrames = maxFrames;
+    const bytes = RING_INT_BYTES + RING_FLOAT_BYTES + maxFrames * BYTES_PER_FRAME;
+    const pages = Math.ceil(bytes / WASM_PAGE);
+    this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+    const instance = new WebAssembly.Instance(module, { env: { memory: this.memory } });
+    const e = instance.exports as { apply: ApplyFn; allocations: WebAssembly.Global; frames: WebAssembly.Global; blocks: WebAssembly.Global };
+    this.run = e.apply;
+    this.counters = [e.allocations, e.frames, e.blocks];
+    const buffer = this.memory.buffer;
+    this.ringInts = new Int32Array(buffer, 0, EVENT_RING_SIZE * E_STRIDE);
+    this.ringFloats = new Float64Array(buffer, RING_INT_BYTES, EVENT_RING_SIZE * EF_STRIDE);
+  }
+
+  /**
+   * The owner's tables for `frames` frames (zeroed; each frame's row index OWNER_NONE), or null when
+   * they do not fit. Taken once.
+   */
+  tables(frames: number): { ints: Int32Array<ArrayBuffer>; nums: Float64Array<ArrayBuffer>; frameRow: Int32Array<ArrayBuffer> } | null {
+    if (this.tablesTaken) throw new Error("invariant: an owner arena's tables were taken twice");
+    if (frames > this.maxFrames) return null;
+    this.tablesTaken = true;
+    const buffer = this.memory.buffer;
+    // Float64s first: their offset stays a multiple of 8.
+    this.ownF = RING_INT_BYTES + RING_FLOAT_BYTES;
+    this.rows = this.ownF + frames * F_STRIDE * 8;
+    this.ownI = this.rows + frames * 4;
+    const frameRow = new Int32Array(buffer, this.rows, frames).fill(OWNER_NONE);
+    return { ints: new Int32Array(buffer, this.ownI, frames * I_STRIDE), nums: new Float64Array(buffer, this.ownF, frames * F_STRIDE), frameRow };
+  }
+
+  /**
+   * Applies ring events from event number `from` (count of them, at most the ring's size) to the
+   * tables; returns how many it applied before the first it leaves to the caller (count if none).
+   */
+  apply(from: number, count: number, basePfn: number, frames: number): number {
+    return this.run(from & (EVENT_RING_SIZE - 1), count, basePfn | 0, frames, 0, RING_INT_BYTES, this.ownI, this.ownF, this.rows);
+  }
+
+  /** What the applied events added to the allocations, live frames and live blocks, then zeroes them. */
+  takeCounters(): [number, number, number] {
+    const c = this.counters;
+    const out: [number, number, number] = [c[0]!.value as number, c[1]!.value as number, c[2]!.value as number];
+    for (const g of c) g.value = 0;
+    return out;
+  }
+}
