@@ -1,6 +1,7 @@
 // The web page's page-owner catch-up in WebAssembly (src/observe/owner-wasm.ts) against the same
-// owner catching up in JavaScript, fed the same events: every frame's record, the counts and the
-// invalid frees come out equal. On a real guest's runs (churn laps the ring many times; contiguous
+// owner catching up in JavaScript, fed the same events: the rings hold the same bytes (the arena's
+// written by its own store), and every frame's record, the counts and the invalid frees come out
+// equal. On a real guest's runs (churn laps the ring many times; contiguous
 // ranges, BATCH and hostile requests cover the events the arena leaves to JavaScript) and on events
 // no allocator tells (blocks past either end of the table, straddling its end, of no frames), on a
 // guest whose memory starts at 16 MiB, so that a frame's table index is not its pfn.
@@ -31,6 +32,14 @@ function twinOwners(hub: EventHub, maxFrames: number): { js: PresentOwner; wasm:
   const rings: [EventRing, EventRing] = [new EventRing(hub), new EventRing(hub, arena)];
   for (const r of rings) hub.subscribe(r);
   return { js: new PresentOwner(hub, rings[0]), wasm: new PresentOwner(hub, rings[1], undefined, arena), rings };
+}
+
+/** The two rings hold the same entries, byte for byte (the arena's written by its store). */
+function expectSameRings(rings: [EventRing, EventRing]): void {
+  const bytes = (a: Int32Array | Float64Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+  expect(rings[1].total).toBe(rings[0].total);
+  expect(bytes(rings[1].ints).equals(bytes(rings[0].ints))).toBe(true);
+  expect(bytes(rings[1].floats).equals(bytes(rings[0].floats))).toBe(true);
 }
 
 /** Every frame's record, the counts and the invalid frees of the two owners are the same; returns the frames named. */
@@ -84,6 +93,7 @@ describe("the page owner's catch-up in its WebAssembly arena", () => {
       for (const ring of rings) ring.push({ ...blankEvent("alloc"), seq: 1e6 + pfn, pfn, npages, order: npages === 1 ? 0 : -1 }, -1);
     }
     expect(o.callAt(F1, 0, Cmd.FREE_CONTIG, contig, 700).status).toBe(Status.OK);
+    expectSameRings(rings);
     const named = expectSameOwners(js, wasm, buddy.basePfn - 2, end + 2);
     expect(named).toBeGreaterThan(700);
     expect([js.inArena, wasm.inArena]).toEqual([false, true]);
@@ -116,6 +126,7 @@ describe.skipIf(!existsSync(IMAGE))("the arena's catch-up on a real guest", () =
       const result = await runMachine({ kernel, platform: nodePlatform(), memoryBytes: 32 * MiB, cmdline, observer: hub, timeoutMs: 120_000 });
       expect(result.reason, result.guestLog).toBe("exit");
       const buddy = hub.allocator!;
+      expectSameRings(rings);
       expectSameOwners(js, wasm, buddy.basePfn, buddy.basePfn + buddy.frameCount);
       expect(wasm.inArena).toBe(true);
       if (cmdline.includes("churn")) expect(rings[1].total).toBeGreaterThan(EVENT_RING_SIZE);

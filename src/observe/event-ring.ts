@@ -7,6 +7,7 @@
 
 import { eventKindCode, type AllocatorEvent, type EventSubscriber } from "./events.js";
 import type { EventHub } from "./event-hub.js";
+import type { RingStore } from "./owner-wasm.js";
 import {
   EK_CMD_SHIFT,
   EK_KIND_MASK,
@@ -98,6 +99,8 @@ export class EventRing implements EventSubscriber {
   /** The event numbers of the labelled events still in the ring, oldest first. */
   private labelled: number[] = [];
   private readonly readers: RingReader[] = [];
+  /** The arena's store of one entry, when the ring is an arena's (owner-wasm.ts). */
+  private readonly wasmStore: RingStore | null;
 
   /**
    * `hub`: the run's hub, whose call in progress gives each alloc and free (and protocol error) its
@@ -106,10 +109,11 @@ export class EventRing implements EventSubscriber {
    */
   constructor(
     private readonly hub: EventHub | null,
-    storage: { ringInts: Int32Array; ringFloats: Float64Array } | null = null,
+    storage: { ringInts: Int32Array; ringFloats: Float64Array; ringStore: RingStore } | null = null,
   ) {
     this.ints = storage?.ringInts ?? new Int32Array(EVENT_RING_SIZE * E_STRIDE);
     this.floats = storage?.ringFloats ?? new Float64Array(EVENT_RING_SIZE * EF_STRIDE);
+    this.wasmStore = storage?.ringStore ?? null;
     if (this.ints.length !== EVENT_RING_SIZE * E_STRIDE || this.floats.length !== EVENT_RING_SIZE * EF_STRIDE) throw new Error("invariant: an event ring's storage is not one ring long");
   }
 
@@ -148,20 +152,24 @@ export class EventRing implements EventSubscriber {
     // The entry this one overwrites may have had a label: forget it (a compare per store, no lookup).
     if (this.labelled.length > 0 && this.labelled[0]! <= n - EVENT_RING_SIZE) this.labels.delete(this.labelled.shift()! & (EVENT_RING_SIZE - 1));
     const slot = n & (EVENT_RING_SIZE - 1);
-    const r = this.ints;
-    const p = slot * E_STRIDE;
     // `| 0` is what the store does anyway (ToInt32), written out: V8 then truncates a small integer
     // directly, where a store of a value it knows only as a number went through a double.
-    r[p + E_KIND] = packed | 0;
-    r[p + E_RECORD] = record | 0;
-    r[p + E_PFN] = pfn | 0;
-    r[p + E_NPAGES] = npages | 0;
-    r[p + E_GFP] = gfp | 0;
-    r[p + E_STACK] = stack | 0;
-    r[p + E_EIP] = eip | 0;
-    const f = slot * EF_STRIDE;
-    this.floats[f + EF_SEQ] = seq;
-    this.floats[f + EF_ICOUNT] = icount;
+    const wasm = this.wasmStore;
+    if (wasm !== null) wasm(slot, packed | 0, record | 0, pfn | 0, npages | 0, gfp | 0, stack | 0, eip | 0, seq, icount);
+    else {
+      const r = this.ints;
+      const p = slot * E_STRIDE;
+      r[p + E_KIND] = packed | 0;
+      r[p + E_RECORD] = record | 0;
+      r[p + E_PFN] = pfn | 0;
+      r[p + E_NPAGES] = npages | 0;
+      r[p + E_GFP] = gfp | 0;
+      r[p + E_STACK] = stack | 0;
+      r[p + E_EIP] = eip | 0;
+      const f = slot * EF_STRIDE;
+      this.floats[f + EF_SEQ] = seq;
+      this.floats[f + EF_ICOUNT] = icount;
+    }
     if (((n + 1) & (EVENT_RING_HALF - 1)) === 0 && this.readers.length > 0) this.catchUpReaders();
     return n;
   }

@@ -20,9 +20,11 @@ import {
   EK_ORDER_SHIFT,
   EVENT_RING_SIZE,
   E_GFP,
+  E_EIP,
   E_KIND,
   E_NPAGES,
   E_PFN,
+  E_RECORD,
   E_STACK,
   E_STRIDE,
   F_ALLOC_ICOUNT,
@@ -212,28 +214,51 @@ function applyBody(): number[] {
   return [...vec([[...uleb(I32_LOCALS), I32], [...uleb(F64_LOCALS), F64]]), ...code];
 }
 
-/** The module's bytes: memory imported as env.memory; exports apply and the three counters. */
+// store(slot, packed, record, pfn, npages, gfp, stack, eip, seq, icount): one ring entry, as
+// EventRing.store writes it (E_* then EF_*). Called for every event: a typed-array store costs V8
+// about ten instructions of checks, a store here one.
+const S_SLOT = 0, S_INTS = [E_KIND, E_RECORD, E_PFN, E_NPAGES, E_GFP, E_STACK, E_EIP], S_SEQ = 8, S_ICOUNT = 9;
+const S_P = 10;
+
+function storeBody(): number[] {
+  const code = [
+    ...get(S_SLOT), ...i32(E_STRIDE * 4), op.i32Mul, ...set(S_P),
+    ...S_INTS.flatMap((field, arg) => [...get(S_P), ...get(1 + arg), op.i32Store, 2, ...uleb(field * 4)]),
+    ...get(S_SLOT), ...i32(EF_STRIDE * 8), op.i32Mul, ...set(S_P),
+    ...get(S_P), ...get(S_SEQ), op.f64Store, 3, ...uleb(RING_INT_BYTES + EF_SEQ * 8),
+    ...get(S_P), ...get(S_ICOUNT), op.f64Store, 3, ...uleb(RING_INT_BYTES + EF_ICOUNT * 8),
+    op.end,
+  ];
+  return [...vec([[1, I32]]), ...code];
+}
+
+/** The module's bytes: memory imported as env.memory; exports apply, store and apply's three counters. */
 function moduleBytes(): Uint8Array<ArrayBuffer> {
-  const funcType = [0x60, ...vec(Array.from({ length: PARAMS }, () => [I32])), ...vec([[I32]])];
-  const body = applyBody();
+  const applyType = [0x60, ...vec(Array.from({ length: PARAMS }, () => [I32])), ...vec([[I32]])];
+  const storeType = [0x60, ...vec([...Array.from({ length: 1 + S_INTS.length }, () => [I32]), [F64], [F64]]), ...vec([])];
+  const bodies = [applyBody(), storeBody()];
   const global = [F64, 1, op.f64Const, ...f64Bytes(0), op.end];
   return new Uint8Array([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, vec([funcType])),
+    ...section(1, vec([applyType, storeType])),
     ...section(2, vec([[...name("env"), ...name("memory"), 0x02, 0x00, ...uleb(1)]])),
-    ...section(3, vec([[0]])),
+    ...section(3, vec([[0], [1]])),
     ...section(6, vec([global, global, global])),
     ...section(7, vec([
       [...name("apply"), 0x00, 0],
+      [...name("store"), 0x00, 1],
       [...name("allocations"), 0x03, G_ALLOCATIONS],
       [...name("frames"), 0x03, G_FRAMES],
       [...name("blocks"), 0x03, G_BLOCKS],
     ])),
-    ...section(10, vec([[...uleb(body.length), ...body]])),
+    ...section(10, vec(bodies.map((body) => [...uleb(body.length), ...body]))),
   ]);
 }
 
 let compiled: WebAssembly.Module | null = null;
+
+/** Writes ring slot `slot`'s entry (owner-wasm's store; EventRing calls it for every event). */
+export type RingStore = (slot: number, packed: number, record: number, pfn: number, npages: number, gfp: number, stack: number, eip: number, seq: number, icount: number) => void;
 
 type ApplyFn = (start: number, count: number, base: number, frames: number, ringI: number, ringF: number, ownI: number, ownF: number, rows: number) => number;
 
@@ -244,6 +269,8 @@ type ApplyFn = (start: number, count: number, base: number, frames: number, ring
 export class OwnerArena {
   readonly ringInts: Int32Array;
   readonly ringFloats: Float64Array;
+  /** Writes one ring entry into ringInts and ringFloats. */
+  readonly ringStore: RingStore;
   readonly maxFrames: number;
   private readonly memory: WebAssembly.Memory;
   private readonly run: ApplyFn;
@@ -267,8 +294,9 @@ export class OwnerArena {
     const pages = Math.ceil(bytes / WASM_PAGE);
     this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
     const instance = new WebAssembly.Instance(module, { env: { memory: this.memory } });
-    const e = instance.exports as { apply: ApplyFn; allocations: WebAssembly.Global; frames: WebAssembly.Global; blocks: WebAssembly.Global };
+    const e = instance.exports as { apply: ApplyFn; store: RingStore; allocations: WebAssembly.Global; frames: WebAssembly.Global; blocks: WebAssembly.Global };
     this.run = e.apply;
+    this.ringStore = e.store;
     this.counters = [e.allocations, e.frames, e.blocks];
     const buffer = this.memory.buffer;
     this.ringInts = new Int32Array(buffer, 0, EVENT_RING_SIZE * E_STRIDE);
