@@ -189,11 +189,7 @@ export class PresentOwner implements OwnerIndex, RingReader {
     }
   }
 
-  /**
-   * Applies ring entries [from, end), which the ring still holds. The counters are locals, written
-   * back at the end (a catch-up that throws breaks the owner for good): V8 then keeps them in
-   * registers rather than storing fields per event.
-   */
+  /** Applies ring entries [from, end), which the ring still holds. */
   private apply(from: number, end: number): void {
     const ring = this.ring;
     const r = ring.ints;
@@ -203,11 +199,6 @@ export class PresentOwner implements OwnerIndex, RingReader {
     const frameRow = this.frameRow;
     const frames = frameRow.length;
     const base = this.basePfn;
-    const ready = this.ready;
-    let allocations = 0;
-    let liveFrames = 0;
-    let blocks = 0;
-    let untracked = 0;
     for (let n = from; n < end; n++) {
       const slot = n & (EVENT_RING_SIZE - 1);
       const p = slot * E_STRIDE;
@@ -225,27 +216,23 @@ export class PresentOwner implements OwnerIndex, RingReader {
       const live = h >= 0 && h < frames && ints[i + I_NPAGES]! > 0 && nums[f + F_FREE_SEQ]! < 0;
       const q = slot * EF_STRIDE;
       if (kind === KIND_ALLOC) {
-        if (!ready || live) throw new Error(`invariant: page owner: pfn 0x${pfn.toString(16)} allocated ${ready ? "while already live" : "before MEMMAP built the allocator"}`);
+        if (!this.ready || live) throw new Error(`invariant: page owner: pfn 0x${pfn.toString(16)} allocated ${this.ready ? "while already live" : "before MEMMAP built the allocator"}`);
         writeAllocation(ints, i, nums, f, pfn, npages, orderOf(packed), r[p + E_GFP]!, r[p + E_STACK]!, floats[q + EF_SEQ]!, floats[q + EF_ICOUNT]!);
         for (let k = h, stop = h + npages; k < stop; k++) frameRow[k] = h;
-        allocations++;
-        liveFrames += npages;
-        blocks++;
+        this.allocations++;
+        this.frames += npages;
+        this.blocks++;
       } else if (!live || ints[i + I_NPAGES] !== npages) {
         unmatchedFree(this.hub, pfn, npages, live);
-        untracked++;
+        this.untracked++;
       } else {
         ints[i + I_FREE_STACK] = r[p + E_STACK]!;
         nums[f + F_FREE_SEQ] = floats[q + EF_SEQ]!;
         nums[f + F_FREE_ICOUNT] = floats[q + EF_ICOUNT]!;
-        liveFrames -= npages;
-        blocks--;
+        this.frames -= npages;
+        this.blocks--;
       }
     }
-    this.allocations += allocations;
-    this.frames += liveFrames;
-    this.blocks += blocks;
-    this.untracked += untracked;
   }
 
   /**
@@ -259,7 +246,10 @@ export class PresentOwner implements OwnerIndex, RingReader {
     try {
       while (n < end) {
         n += arena.apply(n, end - n, this.basePfn, frames);
-        if (n < end) this.apply(n, ++n);
+        if (n < end) {
+          this.apply(n, n + 1);
+          n++;
+        }
       }
     } finally {
       const [allocations, liveFrames, blocks] = arena.takeCounters();
