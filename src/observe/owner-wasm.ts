@@ -1,16 +1,17 @@
-// The present-only page owner's catch-up in WebAssembly (present-owner.ts uses it when it can). The
-// web page's owner applies every allocation and free of the run from the event ring to its records,
-// tens of thousands at a time; in JavaScript each event costs about 330 host instructions, most of
-// them V8's checks of each typed-array access (map, detached buffer, bounds, redone every iteration),
-// against about 60 here (docs/web-speed.md). The ring and the owner's tables live in one
-// WebAssembly.Memory, the arena, allocated once at its full size and never grown, so the JavaScript
-// views of it stay valid for the run.
+// The web page's page owner in WebAssembly: its event ring and its tables in one arena, where the
+// ring's entries are written and the owner's catch-up runs (present-owner.ts and event-ring.ts use
+// it when they have one; live-run.ts gives them one). The page's owner applies every allocation and
+// free of the run from the ring to its records, tens of thousands at a time; in JavaScript each
+// event cost about 325 host instructions, most of them V8's checks around each typed-array access
+// (map, detached buffer, bounds, redone on every iteration), against about 92 here
+// (docs/web-speed.md). The ring and the tables live in one WebAssembly.Memory, allocated once at its
+// full size and never grown, so the JavaScript views of it stay valid for the run.
 //
-// The module is assembled here from layout.ts's constants (one function, about 500 bytes), so the
-// two never disagree. It applies only the common case: an alloc or free whose record is in the
-// table and consistent. Any other event (a protocol error, a free that matches no live block, a
-// block not wholly in the table, an alloc on a live head) stops it, and the JavaScript
-// loop applies that one event, with the same rules and errors as without the arena.
+// The module is assembled here from layout.ts's constants (two functions, a few hundred bytes), so
+// the two never disagree. Its catch-up applies only the common case: an alloc or free whose record
+// is in the table and consistent. Any other event (a protocol error, a free that matches no live
+// block, a block not wholly in the table, an alloc on a live head) stops it, and the JavaScript loop
+// applies that one event, with the same rules and errors as without the arena.
 
 import {
   EF_ICOUNT,
@@ -312,7 +313,8 @@ export class OwnerArena {
     if (frames > this.maxFrames) return null;
     this.tablesTaken = true;
     const buffer = this.memory.buffer;
-    // Float64s first: their offset stays a multiple of 8.
+    // Float64s first: their offset stays a multiple of 8. The frame rows before the ints: a stray
+    // write past the rows' end would land in a record, where the tests compare every one.
     this.ownF = RING_INT_BYTES + RING_FLOAT_BYTES;
     this.rows = this.ownF + frames * F_STRIDE * 8;
     this.ownI = this.rows + frames * 4;
