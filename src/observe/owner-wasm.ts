@@ -52,13 +52,13 @@ const RING_FLOAT_BYTES = EVENT_RING_SIZE * EF_STRIDE * 8;
 /** Bytes of owner tables per frame: the row's ints and float64s, and the frame's row index. */
 const BYTES_PER_FRAME = I_STRIDE * 4 + F_STRIDE * 8 + 4;
 
-// ---- A minimal WebAssembly encoder: what this one function needs ----
+// ---- A minimal WebAssembly encoder: what apply and store need ----
 const op = {
   block: 0x02, loop: 0x03, if: 0x04, else: 0x05, end: 0x0b, br: 0x0c, brIf: 0x0d, return: 0x0f, void: 0x40,
   get: 0x20, set: 0x21, tee: 0x22, gget: 0x23, gset: 0x24,
   i32Load: 0x28, f64Load: 0x2b, i32Store: 0x36, f64Store: 0x39, i32Const: 0x41, f64Const: 0x44,
   i32Eqz: 0x45, i32Eq: 0x46, i32Ne: 0x47, i32LtS: 0x48, i32LtU: 0x49, i32GtS: 0x4a, i32GtU: 0x4b, i32GeU: 0x4f,
-  f64Lt: 0x63, i32Add: 0x6a, i32Sub: 0x6b, i32Mul: 0x6c, i32And: 0x71, i32Or: 0x72, i32Shl: 0x74, i32ShrU: 0x76,
+  f64Lt: 0x63, i32Add: 0x6a, i32Sub: 0x6b, i32Mul: 0x6c, i32And: 0x71, i32Or: 0x72, i32ShrU: 0x76,
   f64Add: 0xa0, f64Sub: 0xa1, f64FromI32: 0xb7, select: 0x1b,
 } as const;
 const I32 = 0x7f;

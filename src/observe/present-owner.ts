@@ -165,8 +165,6 @@ export class PresentOwner implements OwnerIndex, RingReader {
    * Applies the ring's events since the last catch-up, in order: allocations and frees to the
    * records, invalid frees to their list (with the records as they stood at that event). A gap (the
    * ring lapped this reader) or a record that contradicts the allocator's events is a bug of ours.
-   * One loop over the ring with the tables in locals and the records written out (writeAllocation
-   * aside, liveHead too): it runs for every allocation and free of the run, tens of thousands at a time.
    */
   catchUp(): void {
     if (this.broken !== null) throw this.broken;
@@ -189,7 +187,11 @@ export class PresentOwner implements OwnerIndex, RingReader {
     }
   }
 
-  /** Applies ring entries [from, end), which the ring still holds. */
+  /**
+   * Applies ring entries [from, end), which the ring still holds: one loop with the tables in locals
+   * and the records written out (writeAllocation aside), for every event of a run without an arena
+   * and for each one the arena's loop leaves.
+   */
   private apply(from: number, end: number): void {
     const ring = this.ring;
     const r = ring.ints;
