@@ -10,9 +10,8 @@ import { EventRing, cmdOf, kindOf, orderOf, packKind, statusOf, zoneOf } from ".
 import { EVENT_KINDS, type EventHub } from "../src/observe/index.js";
 import { EVENT_RING_HALF, EVENT_RING_SIZE } from "../src/observe/layout.js";
 import { PresentOwner } from "../src/observe/present-owner.js";
-import { OwnerArena } from "../src/observe/owner-wasm.js";
 import { STATUSES } from "../src/protocol/abi.js";
-import { observedGuest } from "./observe-fixtures.js";
+import { observedGuest, presentOwnerOf } from "./observe-fixtures.js";
 
 const PAGE = 4096;
 const A = 0x101000;
@@ -22,10 +21,7 @@ const F2 = 0x104000;
 
 /** The web page's owner and its ring; with `arena`, both in a WebAssembly arena (as the page has them). */
 function presentOwner(hub: EventHub, arena: boolean): { ring: EventRing; owner: PresentOwner } {
-  const a = arena ? OwnerArena.create(2 ** 14)! : null;
-  const ring = new EventRing(hub, a);
-  hub.subscribe(ring);
-  return { ring, owner: new PresentOwner(hub, ring, undefined, a) };
+  return presentOwnerOf(hub, arena ? 2 ** 14 : null);
 }
 
 describe("the event ring's packed kind word", () => {

@@ -4,7 +4,8 @@
 
 import { Cmd, Status } from "../src/protocol/abi.js";
 import type { GuestRegisters, MachineResult } from "../src/machine/index.js";
-import { ObserveSession, type ObserveOptions } from "../src/observe/index.js";
+import { EventRing, ObserveSession, PresentOwner, type EventHub, type ObserveOptions } from "../src/observe/index.js";
+import { OwnerArena } from "../src/observe/owner-wasm.js";
 import { fakeGuest, MiB, type FakeGuest, type FakeGuestOptions } from "./bridge-fixtures.js";
 
 export const EBP = 5;
@@ -76,4 +77,16 @@ export function observedGuest(options: Partial<ObserveOptions> = {}, ramBytes = 
 /** "0x%08x" as the reports print unsymbolized addresses. */
 export function hex8(n: number): string {
   return "0x" + n.toString(16).padStart(8, "0");
+}
+
+/**
+ * The web page's page owner and the event ring it reads, subscribed to `hub`. With `arenaFrames`,
+ * both live in a WebAssembly arena of that many frames (as the page has them) and the catch-up runs
+ * there; without, in JavaScript.
+ */
+export function presentOwnerOf(hub: EventHub, arenaFrames: number | null): { ring: EventRing; owner: PresentOwner } {
+  const arena = arenaFrames === null ? null : OwnerArena.create(arenaFrames)!;
+  const ring = new EventRing(hub, arena);
+  hub.subscribe(ring);
+  return { ring, owner: new PresentOwner(hub, ring, undefined, arena) };
 }

@@ -14,11 +14,10 @@ import { Cmd, Status } from "../src/protocol/abi.js";
 import { blankEvent } from "../src/observe/events.js";
 import { EventHub } from "../src/observe/event-hub.js";
 import { EVENT_RING_SIZE, EventRing } from "../src/observe/event-ring.js";
-import { OwnerArena } from "../src/observe/owner-wasm.js";
 import { PresentOwner } from "../src/observe/present-owner.js";
 import { codeRanges } from "../src/observe/stack-walk.js";
 import { MiB } from "./bridge-fixtures.js";
-import { observedGuest } from "./observe-fixtures.js";
+import { observedGuest, presentOwnerOf } from "./observe-fixtures.js";
 
 const IMAGE = new URL("../images/buddy86-guest.elf", import.meta.url);
 const PAGE = 4096;
@@ -28,10 +27,9 @@ const F1 = 0x103000;
 
 /** Two present owners on one hub, each with its own ring: one in an arena of maxFrames, one not. */
 function twinOwners(hub: EventHub, maxFrames: number): { js: PresentOwner; wasm: PresentOwner; rings: [EventRing, EventRing] } {
-  const arena = OwnerArena.create(maxFrames)!;
-  const rings: [EventRing, EventRing] = [new EventRing(hub), new EventRing(hub, arena)];
-  for (const r of rings) hub.subscribe(r);
-  return { js: new PresentOwner(hub, rings[0]), wasm: new PresentOwner(hub, rings[1], undefined, arena), rings };
+  const js = presentOwnerOf(hub, null);
+  const wasm = presentOwnerOf(hub, maxFrames);
+  return { js: js.owner, wasm: wasm.owner, rings: [js.ring, wasm.ring] };
 }
 
 /** The two rings hold the same entries, byte for byte (the arena's written by its store). */

@@ -5,10 +5,9 @@
 
 import { describe, expect, it } from "vitest";
 import { Cmd, Status } from "../src/protocol/abi.js";
-import { hex8, observedGuest } from "./observe-fixtures.js";
-import { EventRing, ObserveSession, PageOwner, PresentOwner, type EventHub } from "../src/observe/index.js";
+import { hex8, observedGuest, presentOwnerOf } from "./observe-fixtures.js";
+import { ObserveSession, PageOwner, PresentOwner, type EventHub } from "../src/observe/index.js";
 import { EVENT_RING_SIZE } from "../src/observe/layout.js";
-import { OwnerArena } from "../src/observe/owner-wasm.js";
 import { groupByStack } from "../src/observe/owner-report.js";
 import type { BridgeObserver } from "../src/machine/index.js";
 import { fakeGuest } from "./bridge-fixtures.js";
@@ -21,15 +20,9 @@ const B_RET = 0x106000;
 const F1 = 0x103000;
 const F2 = 0x104000;
 
-/**
- * The web page's owner: it reads an event ring the hub feeds. With `arena` (as the page has it) the
- * ring and the tables are in a WebAssembly arena and the catch-up runs there.
- */
+/** The web page's owner (with `arena`, catching up in its WebAssembly arena, as the page has it). */
 function presentOwner(hub: EventHub, arena = false): PresentOwner {
-  const a = arena ? OwnerArena.create(2 ** 14)! : null;
-  const ring = new EventRing(hub, a);
-  hub.subscribe(ring);
-  return new PresentOwner(hub, ring, undefined, a);
+  return presentOwnerOf(hub, arena ? 2 ** 14 : null).owner;
 }
 
 describe("page owner", () => {
