@@ -185,20 +185,14 @@ describe("paused at a MARK, the map shows the CLI's view", () => {
     const owner2 = trace.owners!.stacks[String(stack2)]!;
     await web.page.waitForFunction((want) => document.getElementById("inspector")!.textContent!.includes(want), `owner: ${owner2.owner}`, { timeout: 10_000 });
     expect(await web.page.textContent("#inspector")).toContain("history (newest first):");
-    // A click on an event line pins the frame it names. Clicked again if the first is lost: about
-    // half the runs since 2026-11-27 (a27e7be included) saw the inspector say "Hover over the map."
-    // after one click, a race of the page's not yet found (a line's click pins, idempotently).
+    // A click on an event line pins the frame it names.
     const line = web.page.locator("#events [data-pfn]").nth(3);
     const linePfn = Number(await line.getAttribute("data-pfn"));
-    const pinned = (pfn: number): boolean => {
+    await line.click();
+    await web.page.waitForFunction((pfn) => {
       const inspector = document.getElementById("inspector")!;
       return inspector.dataset.pfn === String(pfn) && inspector.textContent!.startsWith("[pinned]");
-    };
-    for (let attempt = 0; attempt < 3; attempt++) {
-      await line.click();
-      if (await web.page.waitForFunction(pinned, linePfn, { timeout: 3_000 }).then(() => true, () => false)) break;
-    }
-    await web.page.waitForFunction(pinned, linePfn, { timeout: 10_000 });
+    }, linePfn, { timeout: 10_000 });
     expect(web.problems).toEqual([]);
   }, 180_000);
   test("owner colouring names the guest functions holding memory, while paused and after the run ends", async () => {
