@@ -14,6 +14,7 @@ import { Cmd, Status } from "../src/protocol/abi.js";
 import { blankEvent } from "../src/observe/events.js";
 import { EventHub } from "../src/observe/event-hub.js";
 import { EVENT_RING_SIZE, EventRing } from "../src/observe/event-ring.js";
+import { OwnerArena } from "../src/observe/owner-wasm.js";
 import { PresentOwner } from "../src/observe/present-owner.js";
 import { codeRanges } from "../src/observe/stack-walk.js";
 import { MiB } from "./bridge-fixtures.js";
@@ -103,6 +104,19 @@ describe("the page owner's catch-up in its WebAssembly arena", () => {
     const addr = o.callAt(A, A_RET, Cmd.ALLOC_PAGES, 1, 0).result;
     for (const ring of rings) ring.push({ ...blankEvent("alloc"), seq: 99, pfn: addr / PAGE, npages: 1, order: 0 }, -1);
     for (const owner of [js, wasm]) expect(() => owner.count).toThrow(/allocated while already live/);
+  });
+
+  it("is no arena when the memory is refused (the owner then keeps its tables in JavaScript)", () => {
+    const Memory = WebAssembly.Memory;
+    (WebAssembly as { Memory: unknown }).Memory = function refuse(): never {
+      throw new RangeError("WebAssembly.Memory(): could not allocate memory");
+    };
+    try {
+      expect(OwnerArena.create(2 ** 20)).toBeNull();
+    } finally {
+      (WebAssembly as { Memory: unknown }).Memory = Memory;
+    }
+    expect(OwnerArena.create(16)).not.toBeNull();
   });
 
   it("falls back to JavaScript when the guest's frames do not fit its tables", () => {

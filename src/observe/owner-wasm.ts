@@ -281,19 +281,28 @@ export class OwnerArena {
   private ownF = 0;
   private rows = 0;
 
-  /** An arena for up to maxFrames frames; null where WebAssembly is not available. */
+  /**
+   * An arena for up to maxFrames frames; null where WebAssembly is not available or will not give
+   * the memory (up to 66 MiB, reserved at once): the owner then keeps its tables in JavaScript.
+   */
   static create(maxFrames: number): OwnerArena | null {
     if (typeof WebAssembly !== "object") return null;
+    if (!(Number.isInteger(maxFrames) && maxFrames >= 0 && maxFrames <= 2 ** 20)) throw new Error(`invariant: owner arena of ${maxFrames} frames`);
+    const pages = Math.ceil((RING_INT_BYTES + RING_FLOAT_BYTES + maxFrames * BYTES_PER_FRAME) / WASM_PAGE);
+    let memory: WebAssembly.Memory;
+    try {
+      memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+    } catch (error) {
+      if (error instanceof RangeError) return null;
+      throw error;
+    }
     compiled ??= new WebAssembly.Module(moduleBytes());
-    return new OwnerArena(compiled, maxFrames);
+    return new OwnerArena(compiled, memory, maxFrames);
   }
 
-  private constructor(module: WebAssembly.Module, maxFrames: number) {
-    if (!(Number.isInteger(maxFrames) && maxFrames >= 0 && maxFrames <= 2 ** 20)) throw new Error(`invariant: owner arena of ${maxFrames} frames`);
+  private constructor(module: WebAssembly.Module, memory: WebAssembly.Memory, maxFrames: number) {
     this.maxFrames = maxFrames;
-    const bytes = RING_INT_BYTES + RING_FLOAT_BYTES + maxFrames * BYTES_PER_FRAME;
-    const pages = Math.ceil(bytes / WASM_PAGE);
-    this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+    this.memory = memory;
     const instance = new WebAssembly.Instance(module, { env: { memory: this.memory } });
     const e = instance.exports as { apply: ApplyFn; store: RingStore; allocations: WebAssembly.Global; frames: WebAssembly.Global; blocks: WebAssembly.Global };
     this.run = e.apply;

@@ -95,7 +95,8 @@ export class LiveRun {
     // Every event goes to one ring, the hub's only block subscriber: the log draws it, and the page
     // owner (the present only: records per head frame, no table of every allocation) reads it.
     // The ring and the owner's tables share a WebAssembly arena, where the owner's catch-up runs
-    // (owner-wasm.ts); its tables are sized for the guest's RAM (a larger map falls back to JS).
+    // (owner-wasm.ts); its tables are sized for the guest's RAM (a larger map, or no arena when the
+    // memory is refused, falls back to JavaScript).
     const arena = OwnerArena.create(Math.min(2 ** 20, Math.ceil(settings.memoryBytes / PAGE_SIZE)));
     const ring = new EventRing(hub, arena);
     hub.subscribe(ring);
