@@ -41,6 +41,20 @@ function expectSameRings(rings: [EventRing, EventRing]): void {
   expect(bytes(rings[1].floats).equals(bytes(rings[0].floats))).toBe(true);
 }
 
+/**
+ * The owners' raw tables (private fields, read here only) hold the same bytes: the records' ints and
+ * float64s and every frame's row, so the arena writes no field the JavaScript catch-up leaves alone.
+ */
+function expectSameTables(js: PresentOwner, wasm: PresentOwner): void {
+  type Tables = { ints: Int32Array; nums: Float64Array; frameRow: Int32Array };
+  const bytes = (a: Int32Array | Float64Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+  const [a, b] = [js as unknown as Tables, wasm as unknown as Tables];
+  for (const field of ["ints", "nums", "frameRow"] as const) {
+    expect(b[field].length, field).toBe(a[field].length);
+    expect(bytes(b[field]).equals(bytes(a[field])), field).toBe(true);
+  }
+}
+
 /** Every frame's record, the counts and the invalid frees of the two owners are the same; returns the frames named. */
 function expectSameOwners(js: PresentOwner, wasm: PresentOwner, firstPfn: number, endPfn: number): number {
   let named = 0;
@@ -94,6 +108,7 @@ describe("the page owner's catch-up in its WebAssembly arena", () => {
     expect(o.callAt(F1, 0, Cmd.FREE_CONTIG, contig, 700).status).toBe(Status.OK);
     expectSameRings(rings);
     const named = expectSameOwners(js, wasm, buddy.basePfn - 2, end + 2);
+    expectSameTables(js, wasm);
     expect(named).toBeGreaterThan(700);
     expect([js.inArena, wasm.inArena]).toEqual([false, true]);
   });
@@ -140,6 +155,7 @@ describe.skipIf(!existsSync(IMAGE))("the arena's catch-up on a real guest", () =
       const buddy = hub.allocator!;
       expectSameRings(rings);
       expectSameOwners(js, wasm, buddy.basePfn, buddy.basePfn + buddy.frameCount);
+      expectSameTables(js, wasm);
       expect(wasm.inArena).toBe(true);
       if (cmdline.includes("churn")) expect(rings[1].total).toBeGreaterThan(EVENT_RING_SIZE);
       if (cmdline.includes("hostile")) expect(wasm.invalidFreeCount).toBeGreaterThan(0);
