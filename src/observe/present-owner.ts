@@ -220,7 +220,8 @@ export class PresentOwner implements OwnerIndex, RingReader {
       if (kind === KIND_ALLOC) {
         if (!this.ready || live) throw new Error(`invariant: page owner: pfn 0x${pfn.toString(16)} allocated ${this.ready ? "while already live" : "before MEMMAP built the allocator"}`);
         writeAllocation(ints, i, nums, f, pfn, npages, orderOf(packed), r[p + E_GFP]!, r[p + E_STACK]!, floats[q + EF_SEQ]!, floats[q + EF_ICOUNT]!);
-        for (let k = h, stop = h + npages; k < stop; k++) frameRow[k] = h;
+        // Only frames in the table: a write outside it would be dropped, so no loop over them either.
+        for (let k = Math.max(h, 0), stop = Math.min(h + npages, frames); k < stop; k++) frameRow[k] = h;
         this.allocations++;
         this.frames += npages;
         this.blocks++;
