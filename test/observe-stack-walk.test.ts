@@ -5,6 +5,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { CR0_PG, CR4_PAE, CR4_PSE, StackDepot, StackMemo, ramWords, translate, walkStack } from "../src/observe/index.js";
+import { CallSampler } from "../src/observe/call-sampler-wasm.js";
 
 const RAM = 8 * 1024 * 1024;
 
@@ -169,8 +170,52 @@ describe("stack depot", () => {
   });
 });
 
-describe("stack memo (paging off)", () => {
+// The memo's recent walks are kept in JavaScript, or in WebAssembly over the memory the RAM lives in
+// (call-sampler-wasm.ts, as the hub does with v86's memory): every test runs both ways.
+/** Byte offset of guest RAM inside a test's WebAssembly memory; below and above it, other data. */
+const WASM_RAM_OFFSET = 0x10000;
+/** The memory each RAM made by stateInWasm lives in. */
+const memories = new WeakMap<ArrayBufferLike, WebAssembly.Memory>();
+
+/** Guest RAM of `bytes` inside a WebAssembly memory, between words that look like more frames. */
+function stateInWasm(bytes: number): Uint8Array {
+  const memory = new WebAssembly.Memory({ initial: Math.ceil((WASM_RAM_OFFSET + bytes + 0x10000) / 0x10000) });
+  const all = new Int32Array(memory.buffer);
+  for (const [from, to] of [[0, WASM_RAM_OFFSET], [WASM_RAM_OFFSET + bytes, all.byteLength]]) {
+    for (let i = from >> 2; i < to >> 2; i += 2) {
+      all[i] = bytes + 0x40; // a saved EBP just past RAM's end
+      all[i + 1] = 0x101234; // a return address in the code
+    }
+  }
+  const ram = new Uint8Array(memory.buffer, WASM_RAM_OFFSET, bytes);
+  memories.set(memory.buffer, memory);
+  return ram;
+}
+
+describe.each([
+  { recent: "JavaScript", wasm: false },
+  { recent: "WebAssembly", wasm: true },
+])("stack memo (paging off), recent walks in $recent", ({ wasm }) => {
   const CODE = Uint32Array.from([0x100000, 0x110000]);
+  /** Guest RAM holding `words` (as ramWith), in a WebAssembly memory for the WebAssembly runs. */
+  function ramOf(pairs: [number, number][], bytes = RAM): Int32Array {
+    const ram = wasm ? stateInWasm(bytes) : new Uint8Array(bytes);
+    const dv = new DataView(ram.buffer, ram.byteOffset, ram.length);
+    for (const [addr, value] of pairs) dv.setUint32(addr, value >>> 0, true);
+    return ramWords(ram);
+  }
+  /** A memo whose recent walks read `words`'s memory (the WebAssembly runs). */
+  function memoOf(depth: number, depot: StackDepot, words: Int32Array): StackMemo {
+    const memo = new StackMemo(new Uint32Array(depth), CODE, depot);
+    if (wasm) {
+      // The CPU state's words in the page below RAM (this memo reads none of them).
+      const state = { reg32Offset: 0x100, previousIpOffset: 0x140, instructionCounterOffset: 0x144, crOffset: 0x180 };
+      const recent = CallSampler.create({ memory: memories.get(words.buffer)!, ramOffset: words.byteOffset, ramBytes: words.byteLength, ...state });
+      expect(recent).not.toBeNull();
+      memo.useSampler(recent);
+    }
+    return memo;
+  }
   /** The memo's answer as frames, beside a fresh walk of the same RAM. */
   function both(memo: StackMemo, depot: StackDepot, words: Int32Array, eip: number, ebp: number, depth: number): [number[], number[]] {
     const fresh = new Uint32Array(depth);
@@ -179,9 +224,9 @@ describe("stack memo (paging off)", () => {
   }
 
   it("gives the same handle while the chain is unchanged, and follows every change a walk would see", () => {
-    const words = ramWith(chain(0x90000, [0x101111, 0x102222, 0x103333]));
+    const words = ramOf(chain(0x90000, [0x101111, 0x102222, 0x103333]));
     const depot = new StackDepot();
-    const memo = new StackMemo(new Uint32Array(16), CODE, depot);
+    const memo = memoOf(16, depot, words);
     const h = memo.handle(words, 0x100abc, 0x90000);
     expect(depot.frames(h)).toEqual([0x100abc, 0x101111, 0x102222, 0x103333]);
     expect(memo.handle(words, 0x100abc, 0x90000)).toBe(h);
@@ -199,7 +244,7 @@ describe("stack memo (paging off)", () => {
     // Another EIP or EBP is another walk; a new RAM view (v86 grew its memory) forgets everything.
     expect(depot.frames(memo.handle(words, 0x100def, 0x90000))[0]).toBe(0x100def);
     expect(depot.frames(memo.handle(words, 0x100abc, 0x90040))).toEqual([0x100abc, 0x102222, 0x103333]);
-    const grown = ramWith(chain(0x90000, [0x106666]));
+    const grown = ramOf(chain(0x90000, [0x106666]));
     expect(depot.frames(memo.handle(grown, 0x100abc, 0x90000))).toEqual([0x100abc, 0x106666]);
   });
 
@@ -216,9 +261,9 @@ describe("stack memo (paging off)", () => {
     fc.assert(
       fc.property(fc.array(step, { minLength: 1, maxLength: 60 }), fc.integer({ min: 1, max: 10 }), (steps, depth) => {
         // Four linked frames, then four more above them that only a write can link in.
-        const words = ramWith([...chain(0x90000, [0x101111, 0x102222, 0x103333, 0x104444]), ...chain(0x90100, [0x105555, 0x106666, 0x107777, 0x108888])]);
+        const words = ramOf([...chain(0x90000, [0x101111, 0x102222, 0x103333, 0x104444]), ...chain(0x90100, [0x105555, 0x106666, 0x107777, 0x108888])]);
         const depot = new StackDepot();
-        const memo = new StackMemo(new Uint32Array(depth), CODE, depot);
+        const memo = memoOf(depth, depot, words);
         for (const s of steps) {
           if (s.kind === "write") words[s.at] = s.value;
           else {
@@ -235,10 +280,10 @@ describe("stack memo (paging off)", () => {
     // Ten linked frames: trails of 0 to 9 frames, past the six a RecentWalk holds. Each word of the
     // chain in turn is changed and put back; every answer must be a fresh walk's.
     const original = chain(0x90000, Array.from({ length: 10 }, (_, k) => 0x101000 + 0x111 * (k + 1)));
-    const words = ramWith(original);
+    const words = ramOf(original);
     for (const depth of [1, 2, 5, 6, 7, 8, 11, 16]) {
       const depot = new StackDepot();
-      const memo = new StackMemo(new Uint32Array(depth), CODE, depot);
+      const memo = memoOf(depth, depot, words);
       const check = (): void => {
         const [got, want] = both(memo, depot, words, 0x100abc, 0x90000, depth);
         expect(got).toEqual(want);
@@ -255,7 +300,31 @@ describe("stack memo (paging off)", () => {
     }
   });
 
-  it("forgets its recent walks with a new RAM view: a frame past the old RAM's end is walked in the larger one", () => {
+  it("answers as a fresh walk for stacks at RAM's top and frame pointers outside RAM", () => {
+    const top = RAM - 0x40 * 3;
+    // Three frames ending at RAM's last words; the outermost saved EBP points past RAM's end.
+    const pairs = chain(top, [0x101111, 0x102222, 0x103333]);
+    pairs[4] = [top + 0x80, RAM];
+    const words = ramOf(pairs);
+    const depot = new StackDepot();
+    const memo = memoOf(16, depot, words);
+    for (const ebp of [top, top + 0x40, top + 0x80, RAM - 8, RAM - 4, RAM, 0x7ffffffc, -4, 0x80000000 | 0]) {
+      for (let i = 0; i < 3; i++) {
+        const [got, want] = both(memo, depot, words, 0x100abc, ebp, 16);
+        expect(got).toEqual(want);
+      }
+    }
+    // The last frame's return address changes under a recent walk.
+    words[(top + 0x84) >> 2] = 0x104444;
+    const [got, want] = both(memo, depot, words, 0x100abc, top, 16);
+    expect(got).toEqual(want);
+    expect(got).toEqual([0x100abc, 0x101111, 0x102222, 0x104444]);
+  });
+});
+
+describe("stack memo, a new RAM view", () => {
+  it("forgets its recent walks: a frame past the old RAM's end is walked in the larger one", () => {
+    const CODE = Uint32Array.from([0x100000, 0x110000]);
     const depot = new StackDepot();
     const memo = new StackMemo(new Uint32Array(16), CODE, depot);
     expect(depot.frames(memo.handle(ramWords(new Uint8Array(0x100000)), 0x100abc, 0x180000))).toEqual([0x100abc]);

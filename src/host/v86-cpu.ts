@@ -92,6 +92,27 @@ interface V86WithInternals {
   remove_listener(event: string, listener: (value: unknown) => void): void;
 }
 
+/**
+ * Where the guest's RAM and CPU state lie in v86's WebAssembly memory, as byte offsets that hold for
+ * the whole run (the memory object is the same while it grows): for observers that read them from
+ * WebAssembly (observe/call-sampler-wasm.ts).
+ */
+export interface GuestStateInWasm {
+  readonly memory: WebAssembly.Memory;
+  /** Guest physical address 0. */
+  readonly ramOffset: number;
+  /** Bytes of guest RAM. */
+  readonly ramBytes: number;
+  /** reg32: EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI as i32s. */
+  readonly reg32Offset: number;
+  /** The EIP of the instruction being executed (the `in`, inside a port handler). */
+  readonly previousIpOffset: number;
+  /** The u32 instruction counter. */
+  readonly instructionCounterOffset: number;
+  /** cr: CR0, CR1, ... as i32s. */
+  readonly crOffset: number;
+}
+
 /** Register indices of `reg32`, as v86 (and the x86 encoding) numbers them. */
 export const REG_EAX = 0;
 export const REG_ECX = 1;
@@ -143,6 +164,8 @@ export class GuestCpu {
    * GuestRegisters): PortRegisters below, which reads the views without the getters' check.
    */
   readonly portRegisters: PortRegisters;
+  /** Where guest RAM and the CPU state lie in v86's WebAssembly memory (the same memory for the whole run). */
+  readonly stateInWasm: GuestStateInWasm;
   /** The CPU-state views, shared with portRegisters (which reads them directly). */
   private readonly state = new StateViews();
   private readonly cpu: V86CpuInternals;
@@ -157,6 +180,16 @@ export class GuestCpu {
     this.cpu = internals.cpu;
     this.memorySize = this.cpu.memory_size[0]! >>> 0;
     this.buildMemoryViews();
+    const c = this.cpu;
+    this.stateInWasm = {
+      memory: c.wasm_memory,
+      ramOffset: c.mem8.byteOffset,
+      ramBytes: this.memorySize,
+      reg32Offset: c.reg32.byteOffset,
+      previousIpOffset: c.previous_ip.byteOffset,
+      instructionCounterOffset: c.instruction_counter.byteOffset,
+      crOffset: c.cr.byteOffset,
+    };
     this.portRegisters = new PortRegisters(this, this.state);
   }
 
@@ -343,6 +376,10 @@ export class PortRegisters {
 
   get reg32(): Int32Array {
     return this.cpu.reg32;
+  }
+
+  get stateInWasm(): GuestStateInWasm {
+    return this.cpu.stateInWasm;
   }
 
   get eip(): number {

@@ -4,6 +4,7 @@
 
 import type { BuddyAllocator, BuddyState, PcpOptions, PhysRange, ReservedRange } from "../mem/index.js";
 import type { HypercallBridge } from "./bridge.js";
+import type { GuestStateInWasm } from "../host/v86-cpu.js";
 import type { Elf32Image } from "./elf.js";
 import type { GuestReservation } from "./memmap.js";
 
@@ -44,7 +45,13 @@ export interface GuestRegisters {
   readonly cr0: number;
   readonly cr3: number;
   readonly cr4: number;
+  /**
+   * Where guest RAM and the CPU state lie in the WebAssembly memory the emulator runs in, for observers
+   * that read them from WebAssembly (observe/call-sampler-wasm.ts); absent for a guest not in one.
+   */
+  readonly stateInWasm?: GuestStateInWasm;
 }
+
 
 export interface BridgeOptions {
   /** Guest physical memory: byte i is physical address i. Replace it with setViews() if it moves. */

@@ -9,7 +9,7 @@ import { fanOutListener, type BuddyAllocator, type BuddyListener } from "../mem/
 import { ENOMEM, OK } from "../mem/errors.js";
 import { HC_ALLOC_CONTIG, HC_ALLOC_PAGES, HC_BATCH, HC_FREE_CONTIG, HC_FREE_PAGES, HC_MARK, HC_MEMMAP } from "../protocol/codes.js";
 import type { BridgeObserver, GuestRegisters, HypercallBridge } from "../machine/bridge.js";
-import { EVENT_KINDS, blankEvent, type AllocatorEvent, type EventSubscriber } from "./events.js";
+import { EVENT_KINDS, blankEvent, type AllocatorEvent, type EventHubOptions, type EventSubscriber, type OnBlock, type OnCallEnd, type OnEvent, type OnRequest } from "./events.js";
 import {
   CR0_PG,
   KIND_ALLOC,
@@ -20,27 +20,17 @@ import {
   KIND_PCP_DRAIN,
   KIND_PROTOCOL_ERROR,
   KIND_SPLIT,
-  REG_EAX,
   REG_EBP,
-  TWO_32,
 } from "./layout.js";
 import { StackDepot } from "./stack-depot.js";
+import { JsCallSampler, type CallSampling } from "./call-sampler.js";
+import { CallSampler } from "./call-sampler-wasm.js";
+import type { EventRing } from "./event-ring.js";
+import type { OwnerArena } from "./owner-wasm.js";
+import { ArenaRingWriter } from "./ring-writer.js";
 import { DEFAULT_STACK_DEPTH, RamWords, StackMemo, walkStack } from "./stack-walk.js";
 
 const PAGE_SHIFT = 12;
-
-/** Subscribers that have a given hook. */
-type OnEvent = Required<Pick<EventSubscriber, "onEvent">>;
-type OnBlock = Required<Pick<EventSubscriber, "onBlock">>;
-type OnCallEnd = Required<Pick<EventSubscriber, "onCallEnd">>;
-type OnRequest = Required<Pick<EventSubscriber, "onRequest">>;
-
-export interface EventHubOptions {
-  /** Deepest backtrace kept (1..64), default 16. */
-  stackDepth?: number;
-  /** Executable ranges of the kernel (stack-walk.ts codeRanges); null accepts any return address. */
-  code?: Uint32Array | null;
-}
 
 export class EventHub implements BridgeObserver, BuddyListener {
   /**
@@ -76,6 +66,11 @@ export class EventHub implements BridgeObserver, BuddyListener {
   private readonly memo: StackMemo;
   private bridgeRef: HypercallBridge | null = null;
   private guestRef: GuestRegisters | null = null;
+  /** The guest's call sampler (call-sampler.ts): in WebAssembly when the guest runs in a memory it can read. */
+  private sampler: CallSampling | null = null;
+  private wasmSampler: CallSampler | null = null;
+  /** Writes the page ring's allocs and frees in WebAssembly (writeRingInArena). */
+  private ringWriter: ArenaRingWriter | null = null;
   private buddy: BuddyAllocator | null = null;
   private fresh = false;
 
@@ -92,9 +87,6 @@ export class EventHub implements BridgeObserver, BuddyListener {
   private failInjected = false;
   /** The page free in progress was told already, before the first merge or drain it caused. */
   private freeTold = false;
-  /** Instruction counter unwrapping: the last raw value and what to add to it (the wraps seen). */
-  private lastRawIcount = 0;
-  private icountHigh = 0;
   /** A restored run's counter at its checkpoint (continueIcountFrom), applied at onRestore. */
   private restoredIcount: number | null = null;
 
@@ -118,6 +110,7 @@ export class EventHub implements BridgeObserver, BuddyListener {
     } else if (subscriber.onEvent !== undefined) this.blockEventSubscribers.push(subscriber as OnEvent);
     if (subscriber.onCallEnd !== undefined) this.callEndSubscribers.push(subscriber as OnCallEnd);
     if (subscriber.onRequest !== undefined) this.requestSubscribers.push(subscriber as OnRequest);
+    if (this.ringWriter !== null) this.refreshBlockWriter();
   }
 
   /** The bridge this hub observes (null before the machine built it). */
@@ -152,6 +145,26 @@ export class EventHub implements BridgeObserver, BuddyListener {
 
   attachGuest(guest: GuestRegisters): void {
     this.guestRef = guest;
+    // With the guest in a WebAssembly memory the sampler reads the call there, and keeps the memo's
+    // recent walks (call-sampler-wasm.ts).
+    this.wasmSampler = guest.stateInWasm === undefined ? null : CallSampler.create(guest.stateInWasm);
+    this.sampler = this.wasmSampler ?? new JsCallSampler(guest);
+    this.memo.useSampler(this.wasmSampler);
+    this.refreshBlockWriter();
+  }
+
+  private refreshBlockWriter(): void {
+    const w = this.ringWriter;
+    w?.refresh(this.wasmSampler, this.blockSubscribers.length === 1 && this.blockSubscribers[0] === w.ring && this.blockEventSubscribers.length === 0);
+  }
+
+  /**
+   * `ring` (this hub's subscriber) is kept in `arena`: its allocs and frees are written there in
+   * WebAssembly while they can be (ring-writer.ts). Before attachGuest.
+   */
+  writeRingInArena(arena: OwnerArena, ring: EventRing): void {
+    if (this.guestRef !== null) throw new Error("invariant: EventHub.writeRingInArena after the guest was attached");
+    this.ringWriter = new ArenaRingWriter(arena, ring);
   }
 
   /**
@@ -161,11 +174,7 @@ export class EventHub implements BridgeObserver, BuddyListener {
   onRestore(): void {
     if (this.buddy === null && this.bridgeRef !== null && this.bridgeRef.allocator !== null) this.hookAllocator(false);
     const g = this.guestRef;
-    if (this.restoredIcount !== null && g !== null) {
-      const raw = g.instructionCount >>> 0;
-      this.lastRawIcount = raw;
-      this.icountHigh = this.restoredIcount - raw;
-    }
+    if (this.restoredIcount !== null && g !== null) this.sampler!.continueFrom(g.instructionCount >>> 0, this.restoredIcount);
     this.restoredIcount = null;
   }
 
@@ -175,12 +184,7 @@ export class EventHub implements BridgeObserver, BuddyListener {
    */
   icountNow(): number {
     const g = this.guestRef;
-    return g === null ? 0 : this.unwrapIcount(g.instructionCount >>> 0);
-  }
-
-  /** The unwrapped count of a raw u32 counter read after the last sampled one; a small step back (JIT jitter) is not a wrap. */
-  private unwrapIcount(raw: number): number {
-    return (raw + TWO_32 / 2 < this.lastRawIcount ? this.icountHigh + TWO_32 : this.icountHigh) + raw;
+    return g === null ? 0 : this.sampler!.unwrap(g.instructionCount >>> 0);
   }
 
   /** Before a restored run: its instruction counts continue from `icount`, its checkpoint's icountNow(). */
@@ -222,6 +226,7 @@ export class EventHub implements BridgeObserver, BuddyListener {
     // (with a trace recorder every call is, and the misuse took the last call's EIP). The last call
     // has ended, so nothing else reads the context it had.
     this.ctxSeq = -1;
+    this.sampler?.forgetCall();
     const e = this.begin(KIND_PROTOCOL_ERROR);
     e.seq = seq;
     e.record = -1;
@@ -363,16 +368,12 @@ export class EventHub implements BridgeObserver, BuddyListener {
       this.ctxCr0 = 0;
       this.ctxIcount = 0;
     } else {
-      this.ctxCmd = g.reg32[REG_EAX]! >>> 0;
-      this.ctxEip = g.eip >>> 0;
-      // Read here with the other registers: in currentStack, V8 no longer carried the getter in line
-      // (about 55 host instructions per call under the real emulator).
-      this.ctxCr0 = g.cr0;
-      const raw = g.instructionCount >>> 0;
-      const icount = this.unwrapIcount(raw);
-      this.icountHigh = icount - raw;
-      this.lastRawIcount = raw;
-      this.ctxIcount = icount;
+      const sampler = this.sampler!;
+      sampler.sample(seq);
+      this.ctxCmd = sampler.cmd;
+      this.ctxEip = sampler.eip;
+      this.ctxCr0 = sampler.cr0;
+      this.ctxIcount = sampler.icount;
     }
     this.record = this.ctxCmd === HC_BATCH ? 0 : -1;
   }
@@ -434,6 +435,12 @@ export class EventHub implements BridgeObserver, BuddyListener {
 
   /** An alloc, free, split or merge: as numbers to onBlock subscribers, as an event to the others. */
   private block(code: number, pfn: number, order: number, npages: number, zone: number, gfp: number): void {
+    const writer = this.ringWriter;
+    if (writer !== null && code <= KIND_FREE) {
+      const seq = this.bridgeRef!.seq - 1;
+      // The record is known once the hub sampled this call (-2: the writer takes it from the command).
+      if (writer.write(code, seq, seq === this.ctxSeq ? this.record : -2, pfn, order, npages, zone, gfp)) return;
+    }
     const fast = this.blockSubscribers;
     if (fast.length > 0) {
       this.sync();

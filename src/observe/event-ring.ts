@@ -174,6 +174,13 @@ export class EventRing implements EventSubscriber {
     return n;
   }
 
+  /** What store() does after writing an entry, for one the arena's block writer wrote (ring-writer.ts). */
+  noteStored(): void {
+    const n = this.total++;
+    if (this.labelled.length > 0 && this.labelled[0]! <= n - EVENT_RING_SIZE) this.labels.delete(this.labelled.shift()! & (EVENT_RING_SIZE - 1));
+    if (((n + 1) & (EVENT_RING_HALF - 1)) === 0 && this.readers.length > 0) this.catchUpReaders();
+  }
+
   private catchUpReaders(): void {
     for (const reader of this.readers) reader.catchUp();
   }

@@ -148,3 +148,16 @@ export function describeEvent(e: Readonly<AllocatorEvent>): string {
   parts.push(`eip 0x${e.eip.toString(16)}`);
   return parts.join(" ");
 }
+
+/** Subscribers that have a given hook (the hub keeps one list per hook). */
+export type OnEvent = Required<Pick<EventSubscriber, "onEvent">>;
+export type OnBlock = Required<Pick<EventSubscriber, "onBlock">>;
+export type OnCallEnd = Required<Pick<EventSubscriber, "onCallEnd">>;
+export type OnRequest = Required<Pick<EventSubscriber, "onRequest">>;
+
+export interface EventHubOptions {
+  /** Deepest backtrace kept (1..64), default 16. */
+  stackDepth?: number;
+  /** Executable ranges of the kernel (stack-walk.ts codeRanges); null accepts any return address. */
+  code?: Uint32Array | null;
+}

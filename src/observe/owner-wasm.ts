@@ -7,12 +7,13 @@
 // (docs/web-speed.md). The ring and the tables live in one WebAssembly.Memory, allocated once at its
 // full size and never grown, so the JavaScript views of it stay valid for the run.
 //
-// The module is assembled here from layout.ts's constants (two functions, a few hundred bytes), so
-// the two never disagree. Its catch-up applies only the common case: an alloc or free whose record
+// The module is assembled here (wasm-encode.ts) from layout.ts's constants (two functions, a few hundred
+// bytes), so the two never disagree. Its catch-up applies only the common case: an alloc or free whose record
 // is in the table and consistent. Any other event (a protocol error, a free that matches no live
 // block, a block not wholly in the table, an alloc on a live head) stops it, and the JavaScript loop
 // applies that one event, with the same rules and errors as without the arena.
 
+import { HC_BATCH } from "../protocol/codes.js";
 import {
   EF_ICOUNT,
   EF_SEQ,
@@ -45,61 +46,13 @@ import {
   KIND_PROTOCOL_ERROR,
   OWNER_NONE,
 } from "./layout.js";
+import { F64, I32, KIND_FUNC, KIND_GLOBAL, KIND_MEMORY, MODULE_HEADER, f64Bytes, funcType, get, i32, name, op, section, set, uleb, vec } from "./wasm-encode.js";
 
 const WASM_PAGE = 65536;
 const RING_INT_BYTES = EVENT_RING_SIZE * E_STRIDE * 4;
 const RING_FLOAT_BYTES = EVENT_RING_SIZE * EF_STRIDE * 8;
 /** Bytes of owner tables per frame: the row's ints and float64s, and the frame's row index. */
 const BYTES_PER_FRAME = I_STRIDE * 4 + F_STRIDE * 8 + 4;
-
-// ---- A minimal WebAssembly encoder: what apply and store need ----
-const op = {
-  block: 0x02, loop: 0x03, if: 0x04, else: 0x05, end: 0x0b, br: 0x0c, brIf: 0x0d, return: 0x0f, void: 0x40,
-  get: 0x20, set: 0x21, tee: 0x22, gget: 0x23, gset: 0x24,
-  i32Load: 0x28, f64Load: 0x2b, i32Store: 0x36, f64Store: 0x39, i32Const: 0x41, f64Const: 0x44,
-  i32Eqz: 0x45, i32Eq: 0x46, i32Ne: 0x47, i32LtS: 0x48, i32LtU: 0x49, i32GtS: 0x4a, i32GtU: 0x4b, i32GeU: 0x4f,
-  f64Lt: 0x63, i32Add: 0x6a, i32Sub: 0x6b, i32Mul: 0x6c, i32And: 0x71, i32Or: 0x72, i32ShrU: 0x76,
-  f64Add: 0xa0, f64Sub: 0xa1, f64FromI32: 0xb7, select: 0x1b,
-} as const;
-const I32 = 0x7f;
-const F64 = 0x7c;
-
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) b |= 0x80;
-    out.push(b);
-  } while (n !== 0);
-  return out;
-}
-
-function sleb(n: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const b = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) return [...out, b];
-    out.push(b | 0x80);
-  }
-}
-
-function f64Bytes(x: number): number[] {
-  return [...new Uint8Array(new Float64Array([x]).buffer)];
-}
-
-function section(id: number, body: number[]): number[] {
-  return [id, ...uleb(body.length), ...body];
-}
-
-function vec(items: number[][]): number[] {
-  return [...uleb(items.length), ...items.flat()];
-}
-
-function name(s: string): number[] {
-  return vec([...s].map((c) => [c.charCodeAt(0)]));
-}
 
 // Parameters and locals of apply (all i32).
 const START = 0, COUNT = 1, BASE = 2, FRAMES = 3, RING_I = 4, RING_F = 5, OWN_I = 6, OWN_F = 7, ROWS = 8;
@@ -112,9 +65,6 @@ const I32_LOCALS = 14;
 const F64_LOCALS = 3;
 const G_ALLOCATIONS = 0, G_FRAMES = 1, G_BLOCKS = 2;
 
-const get = (l: number): number[] => [op.get, l];
-const set = (l: number): number[] => [op.set, l];
-const i32 = (n: number): number[] => [op.i32Const, ...sleb(n)];
 const load = (base: number, field: number): number[] => [...get(base), op.i32Load, 2, ...uleb(field * 4)];
 const loadF = (base: number, field: number): number[] => [...get(base), op.f64Load, 3, ...uleb(field * 8)];
 /** Stores the i32 that `value` leaves at base + field. */
@@ -235,12 +185,12 @@ function storeBody(): number[] {
 
 /** The module's bytes: memory imported as env.memory; exports apply, store and apply's three counters. */
 function moduleBytes(): Uint8Array<ArrayBuffer> {
-  const applyType = [0x60, ...vec(Array.from({ length: PARAMS }, () => [I32])), ...vec([[I32]])];
-  const storeType = [0x60, ...vec([...Array.from({ length: 1 + S_INTS.length }, () => [I32]), [F64], [F64]]), ...vec([])];
+  const applyType = funcType(Array.from({ length: PARAMS }, () => I32), [I32]);
+  const storeType = funcType([...Array.from({ length: 1 + S_INTS.length }, () => I32), F64, F64], []);
   const bodies = [applyBody(), storeBody()];
   const global = [F64, 1, op.f64Const, ...f64Bytes(0), op.end];
   return new Uint8Array([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    ...MODULE_HEADER,
     ...section(1, vec([applyType, storeType])),
     ...section(2, vec([[...name("env"), ...name("memory"), 0x02, 0x00, ...uleb(1)]])),
     ...section(3, vec([[0], [1]])),
@@ -256,6 +206,53 @@ function moduleBytes(): Uint8Array<ArrayBuffer> {
   ]);
 }
 
+// block(slot, packed, record, pfn, npages, gfp, seq) -> 1 when it wrote ring slot `slot`, 0 when it
+// left the event to the caller. It samples call seq with the hub's call sampler (imported from its
+// instance, call-sampler-wasm.ts: the function and the globals it fills) and writes the entry as
+// store does, with the sampler's EIP, instruction count and stack; a stack the sampler did not find
+// (no recent walk, paging on) leaves the event to the caller. A record of -2 means the hub has not
+// sampled the call: the record is then 0 for a BATCH (its first) and -1 for any other command.
+const B_SLOT = 0, B_PACKED = 1, B_RECORD = 2, B_PFN = 3, B_NPAGES = 4, B_GFP = 5, B_SEQ = 6, B_P = 7;
+const BG_EIP = 0, BG_ICOUNT = 1, BG_STACK = 2, BG_CMD = 3;
+
+function blockWriterBytes(): Uint8Array<ArrayBuffer> {
+  const sampleType = funcType([F64], []);
+  const blockType = funcType([I32, I32, I32, I32, I32, I32, F64], [I32]);
+  const put = (field: number, value: number[]): number[] => [...get(B_P), ...value, op.i32Store, 2, ...uleb(field * 4)];
+  const code = [
+    ...get(B_SEQ), op.call, 0,
+    op.gget, BG_STACK, ...i32(0), op.i32LtS, op.if, op.void, ...i32(0), op.return, op.end,
+    ...get(B_RECORD), ...i32(-2), op.i32Eq,
+    op.if, op.void, ...i32(0), ...i32(-1), op.gget, BG_CMD, ...i32(HC_BATCH), op.i32Eq, op.select, ...set(B_RECORD), op.end,
+    ...get(B_SLOT), ...i32(E_STRIDE * 4), op.i32Mul, ...set(B_P),
+    ...put(E_KIND, get(B_PACKED)), ...put(E_RECORD, get(B_RECORD)), ...put(E_PFN, get(B_PFN)), ...put(E_NPAGES, get(B_NPAGES)),
+    ...put(E_GFP, get(B_GFP)), ...put(E_STACK, [op.gget, BG_STACK]), ...put(E_EIP, [op.gget, BG_EIP]),
+    ...get(B_SLOT), ...i32(EF_STRIDE * 8), op.i32Mul, ...set(B_P),
+    ...get(B_P), ...get(B_SEQ), op.f64Store, 3, ...uleb(RING_INT_BYTES + EF_SEQ * 8),
+    ...get(B_P), op.gget, BG_ICOUNT, op.f64Store, 3, ...uleb(RING_INT_BYTES + EF_ICOUNT * 8),
+    ...i32(1),
+    op.end,
+  ];
+  const body = [...vec([[1, I32]]), ...code];
+  const global = (field: string, type: number): number[] => [...name("sampler"), ...name(field), KIND_GLOBAL, type, 1];
+  return new Uint8Array([
+    ...MODULE_HEADER,
+    ...section(1, vec([sampleType, blockType])),
+    ...section(2, vec([
+      [...name("env"), ...name("memory"), KIND_MEMORY, 0x00, ...uleb(0)],
+      [...name("sampler"), ...name("sample"), KIND_FUNC, 0],
+      global("eip", I32), global("icount", F64), global("stack", I32), global("cmd", I32),
+    ])),
+    ...section(3, vec([[1]])),
+    ...section(7, vec([[...name("block"), KIND_FUNC, 1]])),
+    ...section(10, vec([[...uleb(body.length), ...body]])),
+  ]);
+}
+
+/** Writes one alloc or free into the ring, sampled by the hub's call sampler (blockWriterBytes); 0: not written. */
+export type BlockWriter = (slot: number, packed: number, record: number, pfn: number, npages: number, gfp: number, seq: number) => number;
+
+let writerModule: WebAssembly.Module | null = null;
 let compiled: WebAssembly.Module | null = null;
 
 /** Writes ring slot `slot`'s entry (owner-wasm's store; EventRing calls it for every event). */
@@ -311,6 +308,13 @@ export class OwnerArena {
     const buffer = this.memory.buffer;
     this.ringInts = new Int32Array(buffer, 0, EVENT_RING_SIZE * E_STRIDE);
     this.ringFloats = new Float64Array(buffer, RING_INT_BYTES, EVENT_RING_SIZE * EF_STRIDE);
+  }
+
+  /** The block writer over this arena's ring, sampling with a call sampler's exports (CallSampler.exports). */
+  blockWriter(sampler: WebAssembly.Exports): BlockWriter {
+    writerModule ??= new WebAssembly.Module(blockWriterBytes());
+    const instance = new WebAssembly.Instance(writerModule, { env: { memory: this.memory }, sampler: sampler as WebAssembly.ModuleImports });
+    return (instance.exports as { block: BlockWriter }).block;
   }
 
   /**

@@ -7,8 +7,9 @@
 // with 4 KiB and 2 MiB pages. Segmentation is assumed flat.
 
 import type { Elf32Image } from "../machine/elf.js";
-import { CR0_PG, CR4_PAE, CR4_PSE, MEMO_EMPTY, MEMO_SLOTS, MEMO_SLOT_BITS, PDE_PAGE_SIZE, PTE_PRESENT, RECENT_FRAMES } from "./layout.js";
+import { CR0_PG, CR4_PAE, CR4_PSE, MEMO_EMPTY, MEMO_SLOTS, MEMO_SLOT_BITS, PDE_PAGE_SIZE, PTE_PRESENT, RECENT_FRAMES, SAMPLER_FRAMES } from "./layout.js";
 import type { StackDepot } from "./stack-depot.js";
+import type { CallSampler } from "./call-sampler-wasm.js";
 
 const PF_X = 0x1;
 /** The deepest backtrace kept (Linux's page_owner keeps 16 entries). */
@@ -247,6 +248,10 @@ export class StackMemo {
   private readonly recentA = new RecentWalk();
   private readonly recentB = new RecentWalk();
   private replaceA = true;
+  /** The recent walks in WebAssembly, when the hub's guest runs in a memory it can read (useSampler). */
+  private wasm: CallSampler | null = null;
+  /** The deepest walk remembered as a recent one: RecentWalk's six, or the sampler's SAMPLER_FRAMES. */
+  private recentFrames: number;
 
   /** `frames` is the hub's walk buffer: its length is the walk's depth for every call. */
   constructor(
@@ -255,7 +260,8 @@ export class StackMemo {
     private readonly depot: StackDepot,
   ) {
     // Room for RECENT_FRAMES pairs at least, which RecentWalk.take copies whatever the depth.
-    this.slotLength = 3 + 1 + 2 * Math.max(frames.length, RECENT_FRAMES);
+    this.slotLength = 3 + 1 + 2 * Math.max(frames.length, RECENT_FRAMES, SAMPLER_FRAMES);
+    this.recentFrames = RECENT_FRAMES;
     this.table = new Int32Array(MEMO_SLOTS * this.slotLength);
     this.clear();
   }
@@ -271,8 +277,14 @@ export class StackMemo {
     }
     const e = eip | 0;
     const b = ebp | 0;
-    if (this.recentA.holds(words, e, b)) return this.recentA.handle;
-    if (this.recentB.holds(words, e, b)) return this.recentB.handle;
+    const wasm = this.wasm;
+    if (wasm !== null) {
+      const recent = wasm.find(e, b);
+      if (recent >= 0) return recent;
+    } else {
+      if (this.recentA.holds(words, e, b)) return this.recentA.handle;
+      if (this.recentB.holds(words, e, b)) return this.recentB.handle;
+    }
     const slot = Math.imul(e ^ Math.imul(b, 0x9e3779b1), 0x85ebca6b) >>> (32 - MEMO_SLOT_BITS);
     const table = this.table;
     const at = slot * this.slotLength;
@@ -288,7 +300,7 @@ export class StackMemo {
       table[at + 2] = b;
     }
     // A deeper walk would only empty a record that a shallow stack's next call may find.
-    if (table[at + 3]! <= RECENT_FRAMES) this.remember(table, at, e, b, handle);
+    if (table[at + 3]! <= this.recentFrames) this.remember(table, at, e, b, handle);
     return handle;
   }
 
@@ -296,18 +308,33 @@ export class StackMemo {
   private remember(table: Int32Array, at: number, e: number, b: number, handle: number): void {
     const a = this.recentA;
     const other = this.recentB;
-    if (a.eip === e && a.ebp === b) a.take(table, at, handle);
-    else if (other.eip === e && other.ebp === b) other.take(table, at, handle);
+    let walk: RecentWalk;
+    if (a.eip === e && a.ebp === b) walk = a;
+    else if (other.eip === e && other.ebp === b) walk = other;
     else {
-      (this.replaceA ? a : other).take(table, at, handle);
+      walk = this.replaceA ? a : other;
       this.replaceA = !this.replaceA;
     }
+    walk.take(table, at, handle);
+    this.wasm?.put(walk === a ? 0 : 1, e, b, handle, walk.frames, table, at + 4);
+  }
+
+  /**
+   * From now on the two recent walks are kept and checked by the hub's call sampler, in WebAssembly
+   * over the emulator's memory (call-sampler-wasm.ts), which must hold the RAM that handle()'s
+   * `words` view; null: in JavaScript (RecentWalk).
+   */
+  useSampler(wasm: CallSampler | null): void {
+    this.wasm = wasm;
+    this.recentFrames = wasm === null ? RECENT_FRAMES : SAMPLER_FRAMES;
+    this.clear();
   }
 
   private clear(): void {
     for (let slot = 0; slot < MEMO_SLOTS; slot++) this.table[slot * this.slotLength] = MEMO_EMPTY;
     this.recentA.forget();
     this.recentB.forget();
+    this.wasm?.forget();
     this.replaceA = true;
   }
 }

@@ -100,6 +100,8 @@ export class LiveRun {
     const arena = OwnerArena.create(Math.min(2 ** 20, Math.ceil(settings.memoryBytes / PAGE_SIZE)));
     const ring = new EventRing(hub, arena);
     hub.subscribe(ring);
+    // Its allocs and frees are written in the arena, sampled there too (EventHub.writeRingInArena).
+    if (arena !== null) hub.writeRingInArena(arena, ring);
     this.owner = new PresentOwner(hub, ring, undefined, arena);
     this.timeline = new Timeline(hub);
     hub.subscribe(this.timeline);

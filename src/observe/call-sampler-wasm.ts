@@ -1,0 +1,275 @@
+// The page's per-call sampling in WebAssembly, over v86's own memory (imported, never written): the
+// registers of the call in progress (EAX, the EIP of its `in`, CR0, EBP), the instruction counter
+// and its unwrapping past 2^32, and the stack memo's two recent walks (stack-walk.ts, StackMemo).
+// The arena's block writer (owner-wasm.ts) imports its `sample` and its result globals, so that one
+// call from the hub samples the call, finds its backtrace and writes the ring entry without coming
+// back to JavaScript: in JavaScript the same work, V8 guarding every typed-array read and the hub's
+// dispatch around it, cost about 620 host instructions per churn call (callgrind, bench:live's page,
+// docs/web-speed.md), and the whole page call went from 1,777 to about 1,000.
+//
+// The recent walks answer as the JavaScript check would, exactly: a walk's handle when its (EIP,
+// EBP) is the one asked and every word its trail read still holds its value, else -1 (then the hub
+// samples and walks in JavaScript, and the memo puts the walk here). A trail word outside guest RAM
+// is a miss, as an out-of-range read is in JavaScript. Once a hub has a sampler, the instruction
+// counter is unwrapped here only (the hub reads the result), so the two never disagree.
+
+import type { GuestStateInWasm } from "../host/v86-cpu.js";
+import { CR0_PG, REG_EBP, SAMPLER_FRAMES, TWO_32 } from "./layout.js";
+import { F64, f64Bytes, I32, KIND_FUNC, KIND_GLOBAL, KIND_MEMORY, MODULE_HEADER, funcType, get, i32, name, op, section, set, uleb, vec } from "./wasm-encode.js";
+
+// Globals of one walk, in this order from its base index: EIP, EBP, handle, frame count (-1: none,
+// or a trail that reads outside RAM), then per frame its saved EBP, its return address and the byte
+// address in the memory of the first of the two (computed once, by put).
+const G_EIP = 0, G_EBP = 1, G_HANDLE = 2, G_FRAMES = 3, G_TRAIL = 4;
+const G_SAVED = (k: number): number => G_TRAIL + 3 * k;
+const G_RET = (k: number): number => G_TRAIL + 3 * k + 1;
+const G_ADDR = (k: number): number => G_TRAIL + 3 * k + 2;
+const WALK_GLOBALS = G_TRAIL + 3 * SAMPLER_FRAMES;
+const WALKS = 2;
+// Parameters of find and put (put's trail follows: saved EBP and return address per frame) and put's local.
+const EIP = 0, EBP = 1;
+const P_WALK = 0, P_EIP = 1, P_EBP = 2, P_HANDLE = 3, P_FRAMES = 4, P_TRAIL = 5, P_W = P_TRAIL + 2 * SAMPLER_FRAMES;
+
+/**
+ * find(eip, ebp) -> the handle of walk 0 or 1 when it is the walk from (eip, ebp) and every word of
+ * its trail still holds, else -1. A br_table on the frame count enters the checks at the walk's last
+ * frame, which fall through to its first (the order of the compares does not change the answer).
+ */
+function findBody(): number[] {
+  const code: number[] = [];
+  for (let walk = 0; walk < WALKS; walk++) {
+    const g = (field: number): number[] => [op.gget, ...uleb(walk * WALK_GLOBALS + field)];
+    code.push(
+      op.block, op.void, // miss
+      ...g(G_EIP), ...get(EIP), op.i32Ne, op.brIf, 0,
+      ...g(G_EBP), ...get(EBP), op.i32Ne, op.brIf, 0,
+    );
+    // Blocks A0 (outer) .. A6 (inner): a frame count of n branches to the end of A_n, after which
+    // frames n - 1 .. 0 are checked; -1 (none) and anything else go to miss.
+    for (let n = 0; n <= SAMPLER_FRAMES; n++) code.push(op.block, op.void);
+    code.push(...g(G_FRAMES), op.brTable, ...uleb(SAMPLER_FRAMES + 1));
+    for (let n = 0; n <= SAMPLER_FRAMES; n++) code.push(...uleb(SAMPLER_FRAMES - n));
+    code.push(...uleb(SAMPLER_FRAMES + 1));
+    for (let k = SAMPLER_FRAMES - 1; k >= 0; k--) {
+      // Here inside A_k .. A_0: miss is k + 1 blocks out.
+      code.push(
+        op.end,
+        ...g(G_ADDR(k)), op.i32Load, 2, 0, ...g(G_SAVED(k)), op.i32Ne, op.brIf, ...uleb(k + 1),
+        ...g(G_ADDR(k)), op.i32Load, 2, 4, ...g(G_RET(k)), op.i32Ne, op.brIf, ...uleb(k + 1),
+      );
+    }
+    code.push(op.end, ...g(G_HANDLE), op.return, op.end);
+  }
+  code.push(...i32(-1), op.end);
+  return [...vec([]), ...code];
+}
+
+/**
+ * put(walk, eip, ebp, handle, frames, s0, r0, ..., s5, r5): walk 0 or 1 becomes this walk. Frame k's
+ * two words are at word index w and w + 1 of RAM, w being EBP >> 2 for the first frame and the saved
+ * EBP of frame k - 1, >> 2, for the next (as trailHolds reads them); their byte address in the memory
+ * is kept. A frame whose words are not both inside RAM (which JavaScript would read as undefined,
+ * never equal) makes the walk one that never holds.
+ */
+function putBody(ramOffset: number, ramWords: number): number[] {
+  const code: number[] = [];
+  for (let walk = 0; walk < WALKS; walk++) {
+    const gset = (field: number): number[] => [op.gset, ...uleb(walk * WALK_GLOBALS + field)];
+    code.push(...get(P_WALK), ...i32(walk), op.i32Eq, op.if, op.void);
+    code.push(...get(P_EIP), ...gset(G_EIP), ...get(P_EBP), ...gset(G_EBP), ...get(P_HANDLE), ...gset(G_HANDLE), ...get(P_FRAMES), ...gset(G_FRAMES));
+    for (let k = 0; k < SAMPLER_FRAMES; k++) {
+      code.push(
+        ...get(P_TRAIL + 2 * k), ...gset(G_SAVED(k)),
+        ...get(P_TRAIL + 2 * k + 1), ...gset(G_RET(k)),
+        ...get(k === 0 ? P_EBP : P_TRAIL + 2 * (k - 1)), ...i32(2), op.i32ShrS, ...set(P_W),
+        ...get(P_W), ...i32(2), op.i32Shl, ...i32(ramOffset), op.i32Add, ...gset(G_ADDR(k)),
+        // Inside RAM: 0 <= w and w + 1 < ramWords, one unsigned compare; only frames the walk has.
+        ...i32(k), ...get(P_FRAMES), op.i32LtS, ...get(P_W), ...i32(ramWords - 1), op.i32GeU, op.i32And,
+        op.if, op.void, ...i32(-1), ...gset(G_FRAMES), op.end,
+      );
+    }
+    code.push(op.end);
+  }
+  code.push(op.end);
+  return [...vec([[1, I32]]), ...code];
+}
+
+// The sampler's globals, after the walks': the call it sampled last (its seq, -1: none), and that
+// call's EAX, EIP, CR0, unwrapped instruction count and stack handle (-1: not found here), then the
+// unwrapping's state: the last raw counter and what was added to it (the wraps seen).
+const GS = WALKS * WALK_GLOBALS;
+const G_S_SEQ = GS, G_S_CMD = GS + 1, G_S_EIP = GS + 2, G_S_CR0 = GS + 3, G_S_ICOUNT = GS + 4, G_S_STACK = GS + 5;
+const G_S_LAST_RAW = GS + 6, G_S_HIGH = GS + 7;
+/** The exported globals: name, index, type. */
+const SAMPLE_EXPORTS: [string, number, number][] = [
+  ["seq", G_S_SEQ, F64], ["cmd", G_S_CMD, I32], ["eip", G_S_EIP, I32], ["cr0", G_S_CR0, I32],
+  ["icount", G_S_ICOUNT, F64], ["stack", G_S_STACK, I32], ["lastRaw", G_S_LAST_RAW, F64], ["high", G_S_HIGH, F64],
+];
+
+/**
+ * sample(seq): unless call seq was sampled already, reads its registers and counter into the
+ * globals (the counter unwrapped as EventHub did: a raw value more than 2^31 below the last is a
+ * wrap) and finds its backtrace among the recent walks, with paging off; else the stack is -1.
+ */
+function sampleBody(state: GuestStateInWasm): number[] {
+  const L_EIP = 1, L_RAW = 2, L_IC = 3;
+  const gg = (g: number): number[] => [op.gget, ...uleb(g)];
+  const gs = (g: number): number[] => [op.gset, ...uleb(g)];
+  const f64c = (x: number): number[] => [op.f64Const, ...f64Bytes(x)];
+  const load = (offset: number): number[] => [...i32(0), op.i32Load, 2, ...uleb(offset)];
+  const code = [
+    ...get(0), ...gg(G_S_SEQ), op.f64Eq, op.if, op.void, op.return, op.end,
+    ...get(0), ...gs(G_S_SEQ),
+    ...load(state.reg32Offset), ...gs(G_S_CMD),
+    ...load(state.previousIpOffset), op.tee, L_EIP, ...gs(G_S_EIP),
+    ...load(state.crOffset), ...gs(G_S_CR0),
+    ...load(state.instructionCounterOffset), op.f64FromU32, ...set(L_RAW),
+    ...get(L_RAW), ...f64c(TWO_32 / 2), op.f64Add, ...gg(G_S_LAST_RAW), op.f64Lt,
+    op.if, F64, ...gg(G_S_HIGH), ...f64c(TWO_32), op.f64Add, op.else, ...gg(G_S_HIGH), op.end,
+    ...get(L_RAW), op.f64Add, op.tee, L_IC, ...gs(G_S_ICOUNT),
+    ...get(L_IC), ...get(L_RAW), op.f64Sub, ...gs(G_S_HIGH),
+    ...get(L_RAW), ...gs(G_S_LAST_RAW),
+    ...gg(G_S_CR0), ...i32(CR0_PG | 0), op.i32And,
+    op.if, I32, ...i32(-1), op.else, ...get(L_EIP), ...load(state.reg32Offset + 4 * REG_EBP), op.call, 0, op.end,
+    ...gs(G_S_STACK),
+    op.end,
+  ];
+  return [...vec([[1, I32], [2, F64]]), ...code];
+}
+
+function moduleBytes(state: GuestStateInWasm): Uint8Array<ArrayBuffer> {
+  const ramWords = Math.floor(state.ramBytes / 4);
+  const findType = funcType([I32, I32], [I32]);
+  const putType = funcType(Array.from({ length: P_TRAIL + 2 * SAMPLER_FRAMES }, () => I32), []);
+  const sampleType = funcType([F64], []);
+  const i32Global = (init: number): number[] => [I32, 1, ...i32(init), op.end];
+  const f64Global = (init: number): number[] => [F64, 1, op.f64Const, ...f64Bytes(init), op.end];
+  const walks = Array.from({ length: WALKS }, () => Array.from({ length: WALK_GLOBALS }, (_, f) => i32Global(f === G_FRAMES ? -1 : 0))).flat();
+  const sampled = SAMPLE_EXPORTS.map(([, g, type]) => (type === F64 ? f64Global(g === G_S_SEQ ? -1 : 0) : i32Global(g === G_S_STACK ? -1 : 0)));
+  const bodies = [findBody(), putBody(state.ramOffset, ramWords), sampleBody(state)];
+  return new Uint8Array([
+    ...MODULE_HEADER,
+    ...section(1, vec([findType, putType, sampleType])),
+    // The emulator's memory, with no limits of ours: any size it has or grows to.
+    ...section(2, vec([[...name("v86"), ...name("memory"), KIND_MEMORY, 0x00, ...uleb(0)]])),
+    ...section(3, vec([[0], [1], [2]])),
+    ...section(6, vec([...walks, ...sampled])),
+    ...section(7, vec([
+      [...name("find"), KIND_FUNC, 0],
+      [...name("put"), KIND_FUNC, 1],
+      [...name("sample"), KIND_FUNC, 2],
+      ...SAMPLE_EXPORTS.map(([n, g]) => [...name(n), KIND_GLOBAL, ...uleb(g)]),
+    ])),
+    ...section(10, vec(bodies.map((body) => [...uleb(body.length), ...body]))),
+  ]);
+}
+
+type FindFn = (eip: number, ebp: number) => number;
+type PutFn = (...args: number[]) => void;
+
+/** The sampler's exported globals, as WebAssembly.Global objects (read and set from JavaScript). */
+type SamplerGlobals = Record<(typeof SAMPLE_EXPORTS)[number][0], WebAssembly.Global>;
+
+/**
+ * A hub's sampler: the call's registers, instruction count and recent-walk backtrace, read in
+ * WebAssembly from the emulator's memory. `find` answers as RecentWalk.holds of both walks would;
+ * `sample(seq)` samples call seq once, after which the getters give what it read.
+ */
+export class CallSampler {
+  /** The handle of walk 0 or 1 from (eip, ebp) whose trail still holds, else -1. */
+  readonly find: FindFn;
+  /** Samples call `seq` (once: a second sample of the same seq reads nothing). */
+  readonly sample: (seq: number) => void;
+  /** The instance's exports, which the arena's block writer imports (owner-wasm.ts). */
+  readonly exports: WebAssembly.Exports;
+  private readonly putFn: PutFn;
+  /** put's arguments, reused (a put follows each walk not among the recent two). */
+  private readonly putArgs: number[] = new Array<number>(P_TRAIL + 2 * SAMPLER_FRAMES).fill(0);
+  private readonly g: SamplerGlobals;
+
+  /** Null where WebAssembly is not available or the layout is not one it can read. */
+  static create(state: GuestStateInWasm): CallSampler | null {
+    if (typeof WebAssembly !== "object") return null;
+    const offsets = [state.ramOffset, state.reg32Offset, state.previousIpOffset, state.instructionCounterOffset, state.crOffset];
+    if (!offsets.every((o) => Number.isInteger(o) && o >= 0 && o % 4 === 0) || !(Number.isInteger(state.ramBytes) && state.ramBytes >= 8)) return null;
+    const size = state.memory.buffer.byteLength;
+    if (state.ramOffset + state.ramBytes > size || state.ramOffset + state.ramBytes > 2 ** 32) return null;
+    if (state.reg32Offset + 32 > size || state.previousIpOffset + 4 > size || state.instructionCounterOffset + 4 > size || state.crOffset + 4 > size) return null;
+    return new CallSampler(new WebAssembly.Instance(new WebAssembly.Module(moduleBytes(state)), { v86: { memory: state.memory } }));
+  }
+
+  private constructor(instance: WebAssembly.Instance) {
+    this.exports = instance.exports;
+    const e = instance.exports as { find: FindFn; put: PutFn; sample: (seq: number) => void } & SamplerGlobals;
+    this.find = e.find;
+    this.putFn = e.put;
+    this.sample = e.sample;
+    this.g = e;
+  }
+
+  /** EAX of the call sampled last (its command). */
+  get cmd(): number {
+    return (this.g.cmd.value as number) >>> 0;
+  }
+
+  /** EIP of its `in`. */
+  get eip(): number {
+    return (this.g.eip.value as number) >>> 0;
+  }
+
+  get cr0(): number {
+    return (this.g.cr0.value as number) >>> 0;
+  }
+
+  /** Its unwrapped instruction count. */
+  get icount(): number {
+    return this.g.icount.value as number;
+  }
+
+  /** Its backtrace's depot handle, found among the recent walks; -1 when not (or paging is on). */
+  get stack(): number {
+    return this.g.stack.value as number;
+  }
+
+  /** The unwrapped count of a raw u32 counter read after the last sampled one (EventHub.icountNow). */
+  unwrap(raw: number): number {
+    const high = this.g.high.value as number;
+    return (raw + TWO_32 / 2 < (this.g.lastRaw.value as number) ? high + TWO_32 : high) + raw;
+  }
+
+  /**
+   * The counter goes on from `icount` at raw value `raw` (a restored checkpoint), and no call counts
+   * as sampled (v86 restarts the counter, the bridge its numbering may too).
+   */
+  continueFrom(raw: number, icount: number): void {
+    this.g.lastRaw.value = raw;
+    this.g.high.value = icount - raw;
+    this.g.seq.value = -1;
+  }
+
+  /** The next sample reads the registers again, whatever its seq (a port misuse between calls). */
+  forgetCall(): void {
+    this.g.seq.value = -1;
+  }
+
+  /**
+   * Walk `walk` (0 or 1) becomes the walk from (eip, ebp) with this handle, whose trail is
+   * `frames` (at most SAMPLER_FRAMES) pairs of `trail` from index `at`.
+   */
+  put(walk: number, eip: number, ebp: number, handle: number, frames: number, trail: ArrayLike<number>, at: number): void {
+    if (frames > SAMPLER_FRAMES) throw new Error(`invariant: a recent walk of ${frames} frames`);
+    const args = this.putArgs;
+    args[0] = walk;
+    args[1] = eip;
+    args[2] = ebp;
+    args[3] = handle;
+    args[4] = frames;
+    for (let i = 0; i < 2 * SAMPLER_FRAMES; i++) args[P_TRAIL + i] = i < 2 * frames ? trail[at + i]! : 0;
+    this.putFn(...args);
+  }
+
+  /** Neither walk holds anything (a new RAM view). */
+  forget(): void {
+    for (let walk = 0; walk < WALKS; walk++) this.put(walk, 0, 0, -1, -1, this.putArgs, 0);
+  }
+}

@@ -1,0 +1,42 @@
+// The web page's allocs and frees written into its event ring by one WebAssembly call: the arena's
+// block writer (owner-wasm.ts) samples the call with the hub's call sampler (call-sampler-wasm.ts),
+// finds its backtrace among the recent walks and writes the ring entry, without the hub's sampling,
+// dispatch and store in JavaScript between (about 620 host instructions per churn call there,
+// docs/web-speed.md). The hub asks it first for each alloc and free while the ring is its only block
+// subscriber; an event it leaves (no recent walk, paging on) takes the hub's usual path, whose memo
+// then puts the walk into the sampler for the next call.
+
+import type { CallSampler } from "./call-sampler-wasm.js";
+import type { EventRing } from "./event-ring.js";
+import { EK_ORDER_SHIFT, EK_ZONE_SHIFT, EVENT_RING_SIZE } from "./layout.js";
+import type { BlockWriter, OwnerArena } from "./owner-wasm.js";
+
+export class ArenaRingWriter {
+  private writer: BlockWriter | null = null;
+
+  /** `ring` is kept in `arena` (EventRing's storage) and subscribed to the hub that asks. */
+  constructor(
+    private readonly arena: OwnerArena,
+    readonly ring: EventRing,
+  ) {}
+
+  /** It writes only with a call sampler, and while the ring is the hub's only block subscriber (`alone`). */
+  refresh(sampler: CallSampler | null, alone: boolean): void {
+    this.writer = sampler !== null && alone ? this.arena.blockWriter(sampler.exports) : null;
+  }
+
+  /**
+   * Writes an alloc or free (code KIND_ALLOC or KIND_FREE) of call `seq`; false when it did not and
+   * the hub must. `record` is the hub's BATCH record index for a call it sampled, -2 for one it has
+   * not (the writer then takes the sampler's command: 0 for a BATCH, else -1).
+   */
+  write(code: number, seq: number, record: number, pfn: number, order: number, npages: number, zone: number, gfp: number): boolean {
+    const writer = this.writer;
+    if (writer === null) return false;
+    const ring = this.ring;
+    const packed = code | ((order + 1) << EK_ORDER_SHIFT) | ((zone + 1) << EK_ZONE_SHIFT);
+    if (writer(ring.total & (EVENT_RING_SIZE - 1), packed, record, pfn, npages, gfp, seq) === 0) return false;
+    ring.noteStored();
+    return true;
+  }
+}

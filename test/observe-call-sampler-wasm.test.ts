@@ -1,0 +1,192 @@
+// The stack memo's two recent walks in WebAssembly (call-sampler-wasm.ts), on their own: a walk put
+// in must be found while every word of its trail holds, and must not be found once any word
+// changes, for another (EIP, EBP), after forget(), or when its trail would read outside guest RAM.
+// (test/observe-stack-walk.test.ts runs the whole memo with them against fresh walks; a recent walk
+// that is never found leaves those answers right, only slower, so the hits are checked here.)
+
+import { describe, expect, it } from "vitest";
+import { SAMPLER_FRAMES } from "../src/observe/layout.js";
+import type { GuestStateInWasm } from "../src/host/v86-cpu.js";
+import { CallSampler } from "../src/observe/call-sampler-wasm.js";
+
+const RAM_OFFSET = 0x20000;
+// The CPU state's words, below RAM as in v86's memory.
+const REG32 = 0x1000, PREVIOUS_IP = 0x1040, ICOUNT = 0x1044, CR = 0x1080;
+const RAM_BYTES = 0x100000;
+const EIP = 0x100abc;
+
+/** The layout of a test memory: RAM at RAM_OFFSET, the CPU state's words below it. */
+function stateIn(memory: WebAssembly.Memory, ramBytes = RAM_BYTES): GuestStateInWasm {
+  return { memory, ramOffset: RAM_OFFSET, ramBytes, reg32Offset: REG32, previousIpOffset: PREVIOUS_IP, instructionCounterOffset: ICOUNT, crOffset: CR };
+}
+
+/** Guest RAM at RAM_OFFSET of a fresh memory, with frames at `base`, `base` + 0x40, ... linked. */
+function guest(base: number, frames: number): { words: Int32Array; recent: CallSampler; trail: Int32Array } {
+  const memory = new WebAssembly.Memory({ initial: (RAM_OFFSET + RAM_BYTES) / 0x10000 + 1 });
+  const words = new Int32Array(memory.buffer, RAM_OFFSET, RAM_BYTES / 4);
+  const trail = new Int32Array(2 * SAMPLER_FRAMES);
+  for (let k = 0; k < frames; k++) {
+    const fp = base + 0x40 * k;
+    words[fp >> 2] = fp + 0x40;
+    words[(fp >> 2) + 1] = 0x101000 + k;
+    trail[2 * k] = fp + 0x40;
+    trail[2 * k + 1] = 0x101000 + k;
+  }
+  const recent = CallSampler.create(stateIn(memory));
+  if (recent === null) throw new Error("no WebAssembly");
+  return { words, recent, trail };
+}
+
+describe("the call sampler's recent walks", () => {
+  it.each([0, 1, 2, 5, 6, 7, SAMPLER_FRAMES])("finds a walk of %i frames while its trail holds, and not once any word changes", (frames) => {
+    const { words, recent, trail } = guest(0x90000, frames);
+    for (const walk of [0, 1]) {
+      recent.put(walk, EIP, 0x90000, 40 + walk, frames, trail, 0);
+      expect(recent.find(EIP, 0x90000)).toBe(40 + walk);
+      expect(recent.find(EIP + 1, 0x90000)).toBe(-1);
+      expect(recent.find(EIP, 0x90040)).toBe(-1);
+      for (let i = 0; i < 2 * frames; i++) {
+        const at = ((0x90000 + 0x40 * (i >> 1)) >> 2) + (i & 1);
+        const old = words[at]!;
+        words[at] = old ^ 0x10;
+        expect(recent.find(EIP, 0x90000)).toBe(-1);
+        words[at] = old;
+        expect(recent.find(EIP, 0x90000)).toBe(40 + walk);
+      }
+      // Words past the trail are not the walk's.
+      words[(0x90000 + 0x40 * frames) >> 2] = 0x12345678;
+      expect(recent.find(EIP, 0x90000)).toBe(40 + walk);
+      recent.forget();
+      expect(recent.find(EIP, 0x90000)).toBe(-1);
+    }
+  });
+
+  it("keeps two walks apart, each replaced only by a put of its own", () => {
+    const { recent, trail } = guest(0x90000, 3);
+    recent.put(0, EIP, 0x90000, 7, 3, trail, 0);
+    recent.put(1, EIP + 4, 0x90040, 8, 2, trail, 2);
+    expect(recent.find(EIP, 0x90000)).toBe(7);
+    expect(recent.find(EIP + 4, 0x90040)).toBe(8);
+    recent.put(1, EIP + 8, 0x90080, 9, 1, trail, 4);
+    expect(recent.find(EIP, 0x90000)).toBe(7);
+    expect(recent.find(EIP + 4, 0x90040)).toBe(-1);
+    expect(recent.find(EIP + 8, 0x90080)).toBe(9);
+  });
+
+  it("never finds a walk whose trail reads outside guest RAM", () => {
+    // Frames ending at RAM's last two words are inside; one word further is not, nor is EBP >= 2^31.
+    const top = RAM_BYTES - 8;
+    const { words, recent } = guest(0, 0);
+    words[top >> 2] = 0;
+    words[(top >> 2) + 1] = 0x101000;
+    const inside = Int32Array.from([0, 0x101000, ...new Array(2 * SAMPLER_FRAMES - 2).fill(0)]);
+    recent.put(0, EIP, top, 5, 1, inside, 0);
+    expect(recent.find(EIP, top)).toBe(5);
+    // The frame at RAM's last word would read its return address from the memory past RAM: with the
+    // trail put as those two words are, it is still not found.
+    words[(top + 4) >> 2] = 0x90000;
+    new Int32Array(words.buffer, RAM_OFFSET + RAM_BYTES, 1)[0] = 0x101000;
+    const straddling = Int32Array.from([0x90000, 0x101000, ...new Array(2 * SAMPLER_FRAMES - 2).fill(0)]);
+    recent.put(0, EIP, top + 4, 6, 1, straddling, 0);
+    expect(recent.find(EIP, top + 4)).toBe(-1);
+    for (const ebp of [top + 4, RAM_BYTES, -8, 0x80000000 | 0]) {
+      recent.put(0, EIP, ebp, 6, 1, inside, 0);
+      expect(recent.find(EIP, ebp)).toBe(-1);
+    }
+    // A second frame whose words (at the first frame's saved EBP) lie past RAM's end.
+    const beyond = Int32Array.from([RAM_BYTES, 0x101000, 0, 0x101001, ...new Array(2 * SAMPLER_FRAMES - 4).fill(0)]);
+    words[top >> 2] = RAM_BYTES;
+    words[(top >> 2) + 1] = 0x101000;
+    recent.put(1, EIP, top, 7, 2, beyond, 0);
+    expect(recent.find(EIP, top)).toBe(-1);
+    // With one frame the same words are found: only the second frame's read was outside.
+    recent.put(1, EIP, top, 7, 1, beyond, 0);
+    expect(recent.find(EIP, top)).toBe(7);
+  });
+
+  it("is refused for a RAM that does not fit its memory", () => {
+    const memory = new WebAssembly.Memory({ initial: 1 });
+    expect(CallSampler.create({ ...stateIn(memory, 0x10000), ramOffset: 0x8000 })).toBeNull();
+    expect(CallSampler.create({ ...stateIn(memory, 0x10000), ramOffset: 0 })).not.toBeNull();
+    expect(CallSampler.create({ ...stateIn(memory, 0x8000), ramOffset: 0, crOffset: 0x10000 })).toBeNull();
+    expect(CallSampler.create({ ...stateIn(memory, 0x8000), ramOffset: 0, reg32Offset: 0x1002 })).toBeNull();
+  });
+});
+
+describe("the call sampler's registers and instruction count", () => {
+  /** A sampler over a fresh memory, with a view of its state words. */
+  function sampler(): { s: CallSampler; at: (byte: number) => Int32Array; words: Int32Array } {
+    const memory = new WebAssembly.Memory({ initial: (RAM_OFFSET + RAM_BYTES) / 0x10000 + 1 });
+    const s = CallSampler.create(stateIn(memory))!;
+    return { s, at: (byte) => new Int32Array(memory.buffer, byte, 1), words: new Int32Array(memory.buffer, RAM_OFFSET, RAM_BYTES / 4) };
+  }
+
+  it("reads EAX, the EIP of the `in`, CR0 and the counter of a call once, whatever changes before its next seq", () => {
+    const { s, at } = sampler();
+    at(REG32)[0] = 5; // EAX
+    at(PREVIOUS_IP)[0] = 0x100abc;
+    at(CR)[0] = 0x11;
+    at(ICOUNT)[0] = 1000;
+    s.sample(7);
+    expect([s.cmd, s.eip, s.cr0, s.icount]).toEqual([5, 0x100abc, 0x11, 1000]);
+    at(REG32)[0] = 6;
+    at(PREVIOUS_IP)[0] = 0x100def;
+    at(ICOUNT)[0] = 2000;
+    s.sample(7);
+    expect([s.cmd, s.eip, s.icount]).toEqual([5, 0x100abc, 1000]);
+    s.sample(8);
+    expect([s.cmd, s.eip, s.icount]).toEqual([6, 0x100def, 2000]);
+    at(REG32)[0] = 9;
+    s.forgetCall();
+    s.sample(8);
+    expect(s.cmd).toBe(9);
+    // EIPs and counters at and above 2^31 are unsigned.
+    at(PREVIOUS_IP)[0] = 0xc0001000 | 0;
+    at(ICOUNT)[0] = 0xfffffff0 | 0;
+    s.sample(9);
+    expect([s.eip, s.icount]).toEqual([0xc0001000, 0xfffffff0]);
+  });
+
+  it("unwraps the counter past 2^32 as the hub did, a small step back being no wrap", () => {
+    const { s, at } = sampler();
+    const seen: number[] = [];
+    let seq = 0;
+    for (const raw of [10, 0x7fffffff, 0xfffffff0, 5, 3, 0x90000000, 0x10, 0xffffff00]) {
+      at(ICOUNT)[0] = raw | 0;
+      s.sample(seq++);
+      seen.push(s.icount);
+    }
+    const W = 2 ** 32;
+    expect(seen).toEqual([10, 0x7fffffff, 0xfffffff0, W + 5, W + 3, W + 0x90000000, 2 * W + 0x10, 2 * W + 0xffffff00]);
+    expect(s.unwrap(0x20)).toBe(3 * W + 0x20);
+    // A restored checkpoint: the counter restarts at 100 as call count 5e9 went on.
+    s.continueFrom(100, 5e9);
+    expect(s.unwrap(150)).toBe(5e9 + 50);
+    at(ICOUNT)[0] = 160;
+    s.sample(seq - 1); // the same seq as before the restore: sampled again
+    expect(s.icount).toBe(5e9 + 60);
+  });
+
+  it("finds the call's backtrace among its recent walks with paging off, never with it on", () => {
+    const { s, at, words } = sampler();
+    const trail = new Int32Array(2 * SAMPLER_FRAMES);
+    words[0x90000 >> 2] = 0;
+    words[(0x90000 >> 2) + 1] = 0x101000;
+    trail[1] = 0x101000;
+    s.put(0, EIP, 0x90000, 12, 1, trail, 0);
+    at(PREVIOUS_IP)[0] = EIP;
+    at(REG32 + 4 * 5)[0] = 0x90000; // EBP
+    s.sample(1);
+    expect(s.stack).toBe(12);
+    at(REG32 + 4 * 5)[0] = 0x90040;
+    s.sample(2);
+    expect(s.stack).toBe(-1);
+    at(REG32 + 4 * 5)[0] = 0x90000;
+    at(CR)[0] = 0x80000001 | 0; // PG
+    s.sample(3);
+    expect(s.stack).toBe(-1);
+    at(CR)[0] = 1;
+    s.sample(4);
+    expect(s.stack).toBe(12);
+  });
+});

@@ -1,0 +1,79 @@
+// The page's allocs and frees written into its ring by one WebAssembly call (the arena's block
+// writer with the hub's call sampler: owner-wasm.ts, call-sampler-wasm.ts), against the same hub
+// writing them in JavaScript: on the bundled guest's workloads (churn's two stacks, the demo's many
+// call sites and splits, BATCH's records, hostile requests) both rings hold the same events with
+// the same fields and backtraces, and the present owner reading each keeps the same records. The
+// instruction counts are compared loosely: v86 counts a few instructions differently from run to run.
+
+import { existsSync, readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { nodePlatform } from "../src/host/node-platform.js";
+import { readElf32, runMachine } from "../src/machine/index.js";
+import { EventHub } from "../src/observe/event-hub.js";
+import { EventRing } from "../src/observe/event-ring.js";
+import { E_STACK, E_STRIDE, EF_ICOUNT, EF_STRIDE, EVENT_RING_SIZE } from "../src/observe/layout.js";
+import { OwnerArena, type BlockWriter } from "../src/observe/owner-wasm.js";
+import { PresentOwner } from "../src/observe/present-owner.js";
+import { codeRanges } from "../src/observe/stack-walk.js";
+import { MiB } from "./bridge-fixtures.js";
+
+const IMAGE = new URL("../images/buddy86-guest.elf", import.meta.url);
+const PAGE = 4096;
+
+/** One run of the bundled guest observed as the page does; `inArena`: the ring written by the block writer. */
+async function run(kernel: Uint8Array, cmdline: string, inArena: boolean) {
+  const hub = new EventHub({ code: codeRanges(readElf32(kernel)) });
+  const arena = OwnerArena.create((32 * MiB) / PAGE)!;
+  const ring = new EventRing(hub, arena);
+  hub.subscribe(ring);
+  // Counts the events the writer wrote (a wrapper around the writer the hub gets).
+  let written = 0;
+  const makeWriter = arena.blockWriter.bind(arena);
+  arena.blockWriter = (sampler): BlockWriter => {
+    const writer = makeWriter(sampler);
+    return (...args) => {
+      const done = writer(...args);
+      written += done;
+      return done;
+    };
+  };
+  if (inArena) hub.writeRingInArena(arena, ring);
+  const owner = new PresentOwner(hub, ring, undefined, arena);
+  const result = await runMachine({ kernel, platform: nodePlatform(), memoryBytes: 32 * MiB, cmdline, observer: hub, timeoutMs: 120_000 });
+  expect(result.reason, result.guestLog).toBe("exit");
+  // Every entry's backtrace as frames (the two hubs' depots may number stacks alike or not).
+  const frames = Array.from({ length: Math.min(ring.total, EVENT_RING_SIZE) }, (_, slot) => {
+    const stack = ring.ints[slot * E_STRIDE + E_STACK]!;
+    return stack >= 0 ? hub.depot.frames(stack).join(" ") : "-";
+  });
+  const ints = Int32Array.from(ring.ints);
+  for (let slot = 0; slot < EVENT_RING_SIZE; slot++) ints[slot * E_STRIDE + E_STACK] = 0;
+  const counts = [owner.count, owner.liveFrames, owner.liveBlocks, owner.untrackedFrees, owner.invalidFreeCount];
+  return { ring, ints, frames, counts, written };
+}
+
+describe.skipIf(!existsSync(IMAGE))("the page's ring written by the arena's block writer", () => {
+  const kernel = existsSync(IMAGE) ? new Uint8Array(readFileSync(IMAGE)) : new Uint8Array(0);
+  for (const cmdline of ["workload=churn ops=90000 seed=1", "workload=demo ops=300 seed=3", "workload=batch ops=80 seed=5", "workload=hostile seed=2"]) {
+    it(`holds what the hub writes in JavaScript (${cmdline})`, async () => {
+      const js = await run(kernel, cmdline, false);
+      const wasm = await run(kernel, cmdline, true);
+      expect(js.written).toBe(0);
+      expect(wasm.written).toBeGreaterThan(0);
+      if (cmdline.includes("churn")) expect(wasm.written).toBeGreaterThan(0.99 * wasm.ring.total);
+      expect(wasm.ring.total).toBe(js.ring.total);
+      expect(Buffer.from(wasm.ints.buffer).equals(Buffer.from(js.ints.buffer))).toBe(true);
+      expect(wasm.frames).toEqual(js.frames);
+      expect(wasm.counts).toEqual(js.counts);
+      // Instruction counts: within what v86's JIT moves between runs, and never going back.
+      let last = 0;
+      for (let n = Math.max(0, wasm.ring.total - EVENT_RING_SIZE); n < wasm.ring.total; n++) {
+        const at = (n & (EVENT_RING_SIZE - 1)) * EF_STRIDE + EF_ICOUNT;
+        const icount = wasm.ring.floats[at]!;
+        expect(icount).toBeGreaterThanOrEqual(last);
+        expect(Math.abs(icount - js.ring.floats[at]!)).toBeLessThan(200_000);
+        last = icount;
+      }
+    });
+  }
+});
