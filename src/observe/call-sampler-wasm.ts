@@ -3,9 +3,9 @@
 // and its unwrapping past 2^32, and the stack memo's two recent walks (stack-walk.ts, StackMemo).
 // The arena's block writer (owner-wasm.ts) imports its `sample` and its result globals, so that one
 // call from the hub samples the call, finds its backtrace and writes the ring entry without coming
-// back to JavaScript: in JavaScript the same work, V8 guarding every typed-array read and the hub's
-// dispatch around it, cost about 620 host instructions per churn call (callgrind, bench:live's page,
-// docs/web-speed.md), and the whole page call went from 1,777 to about 1,000.
+// back to JavaScript. In JavaScript the same work, V8 guarding every typed-array read, with the hub's
+// dispatch around it, cost about 620 host instructions per churn call; the page's own work per call
+// went from about 900 to about 570 (callgrind, bench:live's page, docs/web-speed.md).
 //
 // The recent walks answer as the JavaScript check would, exactly: a walk's handle when its (EIP,
 // EBP) is the one asked and every word its trail read still holds its value, else -1 (then the hub
@@ -44,7 +44,7 @@ function findBody(): number[] {
       ...g(G_EIP), ...get(EIP), op.i32Ne, op.brIf, 0,
       ...g(G_EBP), ...get(EBP), op.i32Ne, op.brIf, 0,
     );
-    // Blocks A0 (outer) .. A6 (inner): a frame count of n branches to the end of A_n, after which
+    // Blocks A_0 (outer) .. A_16 (inner): a frame count of n branches to the end of A_n, after which
     // frames n - 1 .. 0 are checked; -1 (none) and anything else go to miss.
     for (let n = 0; n <= SAMPLER_FRAMES; n++) code.push(op.block, op.void);
     code.push(...g(G_FRAMES), op.brTable, ...uleb(SAMPLER_FRAMES + 1));
@@ -65,7 +65,7 @@ function findBody(): number[] {
 }
 
 /**
- * put(walk, eip, ebp, handle, frames, s0, r0, ..., s5, r5): walk 0 or 1 becomes this walk. Frame k's
+ * put(walk, eip, ebp, handle, frames, s0, r0, ..., s15, r15): walk 0 or 1 becomes this walk. Frame k's
  * two words are at word index w and w + 1 of RAM, w being EBP >> 2 for the first frame and the saved
  * EBP of frame k - 1, >> 2, for the next (as trailHolds reads them); their byte address in the memory
  * is kept. A frame whose words are not both inside RAM (which JavaScript would read as undefined,
