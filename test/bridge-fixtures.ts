@@ -28,6 +28,8 @@ export interface FakeGuestOptions extends Partial<Omit<BridgeOptions, "ram" | "r
   entries?: MapEntry[];
   /** Fill RAM with this byte first (to see what GFP_ZERO clears). */
   fill?: number;
+  /** RAM and reg32 inside this memory (as v86 keeps them), at these byte offsets; default: arrays of their own. */
+  inMemory?: { memory: WebAssembly.Memory; ramOffset: number; reg32Offset: number };
 }
 
 export interface FakeGuest {
@@ -85,11 +87,11 @@ export function writeMultibootInfo(
 }
 
 export function fakeGuest(options: FakeGuestOptions = {}): FakeGuest {
-  const { ramBytes = 32 * MiB, cmdline = "console=ttyS0", entries, fill, ...bridgeOptions } = options;
-  const ram = new Uint8Array(ramBytes);
+  const { ramBytes = 32 * MiB, cmdline = "console=ttyS0", entries, fill, inMemory, ...bridgeOptions } = options;
+  const ram = inMemory === undefined ? new Uint8Array(ramBytes) : new Uint8Array(inMemory.memory.buffer, inMemory.ramOffset, ramBytes);
   if (fill !== undefined) ram.fill(fill);
-  const dv = new DataView(ram.buffer);
-  const reg32 = new Int32Array(8);
+  const dv = new DataView(ram.buffer, ram.byteOffset, ram.byteLength);
+  const reg32 = inMemory === undefined ? new Int32Array(8) : new Int32Array(inMemory.memory.buffer, inMemory.reg32Offset, 8);
   const places = writeMultibootInfo(ram, entries ?? v86Entries(ramBytes), cmdline);
   const bridge = new HypercallBridge({ ram, reg32, ...bridgeOptions });
   return { ram, dv, reg32, bridge, ...places, memmap: () => bridge.call(Cmd.MEMMAP, INFO_ADDR, IMAGE_START, IMAGE_END) };

@@ -7,7 +7,7 @@
 import { describe, expect, it } from "vitest";
 import { SAMPLER_FRAMES } from "../src/observe/layout.js";
 import type { GuestStateInWasm } from "../src/host/v86-cpu.js";
-import { CallSampler } from "../src/observe/call-sampler-wasm.js";
+import { CallSampler, STACK_UNKNOWN } from "../src/observe/call-sampler-wasm.js";
 
 const RAM_OFFSET = 0x20000;
 // The CPU state's words, below RAM as in v86's memory.
@@ -89,12 +89,18 @@ describe("the call sampler's recent walks", () => {
     const straddling = Int32Array.from([0x90000, 0x101000, ...new Array(2 * SAMPLER_FRAMES - 2).fill(0)]);
     recent.put(0, EIP, top + 4, 6, 1, straddling, 0);
     expect(recent.find(EIP, top + 4)).toBe(-1);
-    for (const ebp of [top + 4, RAM_BYTES, -8, 0x80000000 | 0]) {
+    // Frame pointers outside RAM, each with the memory there holding the trail's words (so only the
+    // range check keeps them from being found): past RAM's end, and just below RAM (EBP -8).
+    const around = (byte: number, values: number[]): void => new Int32Array(words.buffer, RAM_OFFSET + byte, values.length).set(values);
+    around(RAM_BYTES, [0, 0x101000]);
+    around(-8, [0, 0x101000]);
+    for (const ebp of [RAM_BYTES, -8, 0x80000000 | 0]) {
       recent.put(0, EIP, ebp, 6, 1, inside, 0);
       expect(recent.find(EIP, ebp)).toBe(-1);
     }
-    // A second frame whose words (at the first frame's saved EBP) lie past RAM's end.
+    // A second frame whose words (at the first frame's saved EBP) lie past RAM's end, holding its trail.
     const beyond = Int32Array.from([RAM_BYTES, 0x101000, 0, 0x101001, ...new Array(2 * SAMPLER_FRAMES - 4).fill(0)]);
+    around(RAM_BYTES, [0, 0x101001]);
     words[top >> 2] = RAM_BYTES;
     words[(top >> 2) + 1] = 0x101000;
     recent.put(1, EIP, top, 7, 2, beyond, 0);
@@ -167,7 +173,7 @@ describe("the call sampler's registers and instruction count", () => {
     expect(s.icount).toBe(5e9 + 60);
   });
 
-  it("finds the call's backtrace among its recent walks with paging off, never with it on", () => {
+  it("finds the call's backtrace among its recent walks when asked, with paging off only, and keeps it for the call", () => {
     const { s, at, words } = sampler();
     const trail = new Int32Array(2 * SAMPLER_FRAMES);
     words[0x90000 >> 2] = 0;
@@ -175,18 +181,27 @@ describe("the call sampler's registers and instruction count", () => {
     trail[1] = 0x101000;
     s.put(0, EIP, 0x90000, 12, 1, trail, 0);
     at(PREVIOUS_IP)[0] = EIP;
-    at(REG32 + 4 * 5)[0] = 0x90000; // EBP
+    at(REG32 + 4 * 5)[0] = 0x90040; // EBP: no recent walk from there
     s.sample(1);
-    expect(s.stack).toBe(12);
-    at(REG32 + 4 * 5)[0] = 0x90040;
-    s.sample(2);
-    expect(s.stack).toBe(-1);
+    expect(s.stack).toBe(STACK_UNKNOWN);
+    // Looked up when asked, not when sampled: the frame pointer the call has then.
     at(REG32 + 4 * 5)[0] = 0x90000;
+    expect(s.stackNow()).toBe(12);
+    // Kept for the call, whatever its stack's words become.
+    words[(0x90000 >> 2) + 1] = 0x102000;
+    expect(s.stackNow()).toBe(12);
+    s.sample(2);
+    expect(s.stackNow()).toBe(-1);
+    expect(s.stack).toBe(STACK_UNKNOWN);
+    // The hub walked it: its handle is the call's.
+    s.setStack(30);
+    expect(s.stackNow()).toBe(30);
+    words[(0x90000 >> 2) + 1] = 0x101000;
     at(CR)[0] = 0x80000001 | 0; // PG
     s.sample(3);
-    expect(s.stack).toBe(-1);
+    expect(s.stackNow()).toBe(-1);
     at(CR)[0] = 1;
     s.sample(4);
-    expect(s.stack).toBe(12);
+    expect(s.stackNow()).toBe(12);
   });
 });

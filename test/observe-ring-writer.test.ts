@@ -16,7 +16,9 @@ import { E_STACK, E_STRIDE, EF_ICOUNT, EF_STRIDE, EVENT_RING_SIZE } from "../src
 import { OwnerArena, type BlockWriter } from "../src/observe/owner-wasm.js";
 import { PresentOwner } from "../src/observe/present-owner.js";
 import { codeRanges } from "../src/observe/stack-walk.js";
-import { MiB } from "./bridge-fixtures.js";
+import { GFP } from "../src/mem/index.js";
+import { Cmd, Status } from "../src/protocol/abi.js";
+import { fakeGuest, MiB } from "./bridge-fixtures.js";
 
 const IMAGE = new URL("../images/buddy86-guest.elf", import.meta.url);
 const PAGE = 4096;
@@ -95,4 +97,99 @@ describe.skipIf(!existsSync(IMAGE))("the page's ring written by the arena's bloc
       }
     });
   }
+});
+
+// A guest built in the test, its RAM and registers inside a WebAssembly memory as v86 keeps them, so
+// that the hub gets a call sampler: calls whose stacks the test writes.
+const RAM_OFFSET = 0x10000;
+const REG32 = 0x100, PREVIOUS_IP = 0x140, ICOUNT = 0x144, CR = 0x180;
+const EBP = 5;
+
+function guestInMemory(inArena: boolean) {
+  const ramBytes = 32 * MiB;
+  const memory = new WebAssembly.Memory({ initial: (RAM_OFFSET + ramBytes) / 0x10000 });
+  const hub = new EventHub();
+  const arena = OwnerArena.create(ramBytes / PAGE)!;
+  const ring = new EventRing(hub, arena);
+  hub.subscribe(ring);
+  let written = 0;
+  const makeWriter = arena.blockWriter.bind(arena);
+  arena.blockWriter = (sampler): BlockWriter => {
+    const writer = makeWriter(sampler);
+    return (...args) => {
+      const done = writer(...args);
+      written += done;
+      return done;
+    };
+  };
+  if (inArena) hub.writeRingInArena(arena, ring);
+  const g = fakeGuest({ ramBytes, observer: hub, pcp: false, inMemory: { memory, ramOffset: RAM_OFFSET, reg32Offset: REG32 } });
+  const state = new Int32Array(memory.buffer, 0, RAM_OFFSET / 4);
+  hub.attachGuest({
+    reg32: g.reg32,
+    get eip() {
+      return state[PREVIOUS_IP / 4]! >>> 0;
+    },
+    get instructionCount() {
+      return state[ICOUNT / 4]! >>> 0;
+    },
+    get cr0() {
+      return state[CR / 4]! >>> 0;
+    },
+    cr3: 0,
+    cr4: 0,
+    stateInWasm: { memory, ramOffset: RAM_OFFSET, ramBytes, reg32Offset: REG32, previousIpOffset: PREVIOUS_IP, instructionCounterOffset: ICOUNT, crOffset: CR },
+  });
+  const call = (eip: number, ebp: number, cmd: number, arg0 = 0, arg1 = 0): number => {
+    state[PREVIOUS_IP / 4] = eip;
+    state[ICOUNT / 4] = state[ICOUNT / 4]! + 1000;
+    g.reg32[EBP] = ebp;
+    const r = g.bridge.call(cmd, arg0, arg1, 0);
+    expect(r.status).toBe(Status.OK);
+    return r.result;
+  };
+  expect(g.memmap().status).toBe(Status.OK);
+  /** The frames of the newest ring entry's stack. */
+  const lastStack = (): number[] => hub.depot.frames(ring.ints[((ring.total - 1) & (EVENT_RING_SIZE - 1)) * E_STRIDE + E_STACK]!);
+  return { hub, g, call, lastStack, written: () => written };
+}
+
+describe("the ring writer on calls whose stacks the test writes", () => {
+  const A = 0x101000, F = 0x102000, RET = 0x104000;
+
+  it.each([false, true])("finds a call's backtrace when its alloc is told, after the call zeroed its stack's page (writer: %s)", (inArena) => {
+    const { g, call, lastStack, written } = guestInMemory(inArena);
+    // A page, freed, then a one-frame stack written into it.
+    const p = call(A, 0, Cmd.ALLOC_PAGES, 0, GFP.KERNEL);
+    call(F, 0, Cmd.FREE_PAGES, p, 0);
+    g.dv.setUint32(p, 0, true);
+    g.dv.setUint32(p + 4, RET, true);
+    // A call from that frame gets the page back (its splits sample the call first).
+    expect(call(A, p, Cmd.ALLOC_PAGES, 0, GFP.KERNEL)).toBe(p);
+    expect(lastStack()).toEqual([A, RET]);
+    call(F, 0, Cmd.FREE_PAGES, p, 0);
+    // Again, zeroed: the allocator clears the page, the frame with it, after the splits and before
+    // the alloc is told, when the backtrace is walked: it has the `in`'s EIP only.
+    expect(call(A, p, Cmd.ALLOC_PAGES, 0, GFP.KERNEL | GFP.ZERO)).toBe(p);
+    expect(lastStack()).toEqual([A]);
+    // The same stack twice, unchanged: the writer's (a recent walk) when it writes.
+    const before = written();
+    call(F, 0, Cmd.FREE_PAGES, p, 0);
+    expect(call(A, p, Cmd.ALLOC_PAGES, 0, GFP.KERNEL)).toBe(p);
+    expect(lastStack()).toEqual([A]);
+    expect(written() > before).toBe(inArena);
+  });
+
+  it("stops writing once another block subscriber joins the hub", () => {
+    const { hub, call, written } = guestInMemory(true);
+    // The first of each stack is walked in JavaScript; the writer writes the rest.
+    for (let i = 0; i < 3; i++) call(F, 0, Cmd.FREE_PAGES, call(A, 0, Cmd.ALLOC_PAGES, 0, GFP.KERNEL), 0);
+    expect(written()).toBe(4);
+    const blocks: number[] = [];
+    hub.subscribe({ onBlock: (code) => blocks.push(code) });
+    const before = written();
+    call(F, 0, Cmd.FREE_PAGES, call(A, 0, Cmd.ALLOC_PAGES, 0, GFP.KERNEL), 0);
+    expect(written()).toBe(before);
+    expect(blocks.length).toBeGreaterThanOrEqual(2);
+  });
 });

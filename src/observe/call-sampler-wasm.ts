@@ -95,8 +95,9 @@ function putBody(ramOffset: number, ramWords: number): number[] {
 }
 
 // The sampler's globals, after the walks': the call it sampled last (its seq, -1: none), and that
-// call's EAX, EIP, CR0, unwrapped instruction count and stack handle (-1: not found here), then the
-// unwrapping's state: the last raw counter and what was added to it (the wraps seen).
+// call's EAX, EIP, CR0, unwrapped instruction count and stack handle (STACK_UNKNOWN until its first
+// alloc or free finds it here, or the hub gives the one it walked), then the unwrapping's state: the
+// last raw counter and what was added to it (the wraps seen).
 const GS = WALKS * WALK_GLOBALS;
 const G_S_SEQ = GS, G_S_CMD = GS + 1, G_S_EIP = GS + 2, G_S_CR0 = GS + 3, G_S_ICOUNT = GS + 4, G_S_STACK = GS + 5;
 const G_S_LAST_RAW = GS + 6, G_S_HIGH = GS + 7;
@@ -106,10 +107,15 @@ const SAMPLE_EXPORTS: [string, number, number][] = [
   ["icount", G_S_ICOUNT, F64], ["stack", G_S_STACK, I32], ["lastRaw", G_S_LAST_RAW, F64], ["high", G_S_HIGH, F64],
 ];
 
+/** A call's stack not yet known (sample resets it; stackNow and the hub set it). */
+export const STACK_UNKNOWN = -2;
+
 /**
  * sample(seq): unless call seq was sampled already, reads its registers and counter into the
  * globals (the counter unwrapped as EventHub did: a raw value more than 2^31 below the last is a
- * wrap) and finds its backtrace among the recent walks, with paging off; else the stack is -1.
+ * wrap), its stack unknown. The backtrace is looked up later, by stackNow at the call's first alloc
+ * or free, when the hub's JavaScript would walk it: the call may write guest RAM in between (a
+ * GFP_ZERO block, a BATCH record's status), and the walk must read the words as they are then.
  */
 function sampleBody(state: GuestStateInWasm): number[] {
   const L_EIP = 1, L_RAW = 2, L_IC = 3;
@@ -129,12 +135,29 @@ function sampleBody(state: GuestStateInWasm): number[] {
     ...get(L_RAW), op.f64Add, op.tee, L_IC, ...gs(G_S_ICOUNT),
     ...get(L_IC), ...get(L_RAW), op.f64Sub, ...gs(G_S_HIGH),
     ...get(L_RAW), ...gs(G_S_LAST_RAW),
-    ...gg(G_S_CR0), ...i32(CR0_PG | 0), op.i32And,
-    op.if, I32, ...i32(-1), op.else, ...get(L_EIP), ...load(state.reg32Offset + 4 * REG_EBP), op.call, 0, op.end,
-    ...gs(G_S_STACK),
+    ...i32(STACK_UNKNOWN), ...gs(G_S_STACK),
     op.end,
   ];
   return [...vec([[1, I32], [2, F64]]), ...code];
+}
+
+/**
+ * stackNow() -> the stack of the call sampled last: the one known already, else (paging off) the
+ * recent walk from its EIP and EBP as they are now, which it keeps; -1 when neither (the hub walks).
+ */
+function stackNowBody(state: GuestStateInWasm): number[] {
+  const H = 0;
+  const gg = (g: number): number[] => [op.gget, ...uleb(g)];
+  return [
+    ...vec([[1, I32]]),
+    ...gg(G_S_STACK), op.tee, H, ...i32(STACK_UNKNOWN), op.i32Ne, op.if, op.void, ...get(H), op.return, op.end,
+    ...gg(G_S_CR0), ...i32(CR0_PG | 0), op.i32And, op.if, op.void, ...i32(-1), op.return, op.end,
+    ...gg(G_S_EIP), ...i32(0), op.i32Load, 2, ...uleb(state.reg32Offset + 4 * REG_EBP), op.call, 0, op.tee, H,
+    ...i32(0), op.i32LtS, op.if, op.void, ...i32(-1), op.return, op.end,
+    ...get(H), op.gset, ...uleb(G_S_STACK),
+    ...get(H),
+    op.end,
+  ];
 }
 
 function moduleBytes(state: GuestStateInWasm): Uint8Array<ArrayBuffer> {
@@ -142,22 +165,24 @@ function moduleBytes(state: GuestStateInWasm): Uint8Array<ArrayBuffer> {
   const findType = funcType([I32, I32], [I32]);
   const putType = funcType(Array.from({ length: P_TRAIL + 2 * SAMPLER_FRAMES }, () => I32), []);
   const sampleType = funcType([F64], []);
+  const stackNowType = funcType([], [I32]);
   const i32Global = (init: number): number[] => [I32, 1, ...i32(init), op.end];
   const f64Global = (init: number): number[] => [F64, 1, op.f64Const, ...f64Bytes(init), op.end];
   const walks = Array.from({ length: WALKS }, () => Array.from({ length: WALK_GLOBALS }, (_, f) => i32Global(f === G_FRAMES ? -1 : 0))).flat();
-  const sampled = SAMPLE_EXPORTS.map(([, g, type]) => (type === F64 ? f64Global(g === G_S_SEQ ? -1 : 0) : i32Global(g === G_S_STACK ? -1 : 0)));
-  const bodies = [findBody(), putBody(state.ramOffset, ramWords), sampleBody(state)];
+  const sampled = SAMPLE_EXPORTS.map(([, g, type]) => (type === F64 ? f64Global(g === G_S_SEQ ? -1 : 0) : i32Global(g === G_S_STACK ? STACK_UNKNOWN : 0)));
+  const bodies = [findBody(), putBody(state.ramOffset, ramWords), sampleBody(state), stackNowBody(state)];
   return new Uint8Array([
     ...MODULE_HEADER,
-    ...section(1, vec([findType, putType, sampleType])),
+    ...section(1, vec([findType, putType, sampleType, stackNowType])),
     // The emulator's memory, with no limits of ours: any size it has or grows to.
     ...section(2, vec([[...name("v86"), ...name("memory"), KIND_MEMORY, 0x00, ...uleb(0)]])),
-    ...section(3, vec([[0], [1], [2]])),
+    ...section(3, vec([[0], [1], [2], [3]])),
     ...section(6, vec([...walks, ...sampled])),
     ...section(7, vec([
       [...name("find"), KIND_FUNC, 0],
       [...name("put"), KIND_FUNC, 1],
       [...name("sample"), KIND_FUNC, 2],
+      [...name("stackNow"), KIND_FUNC, 3],
       ...SAMPLE_EXPORTS.map(([n, g]) => [...name(n), KIND_GLOBAL, ...uleb(g)]),
     ])),
     ...section(10, vec(bodies.map((body) => [...uleb(body.length), ...body]))),
@@ -180,6 +205,8 @@ export class CallSampler {
   readonly find: FindFn;
   /** Samples call `seq` (once: a second sample of the same seq reads nothing). */
   readonly sample: (seq: number) => void;
+  /** The sampled call's stack: known, or found now among the recent walks (kept); -1: neither. */
+  readonly stackNow: () => number;
   /** The instance's exports, which the arena's block writer imports (owner-wasm.ts). */
   readonly exports: WebAssembly.Exports;
   private readonly putFn: PutFn;
@@ -200,10 +227,11 @@ export class CallSampler {
 
   private constructor(instance: WebAssembly.Instance) {
     this.exports = instance.exports;
-    const e = instance.exports as { find: FindFn; put: PutFn; sample: (seq: number) => void } & SamplerGlobals;
+    const e = instance.exports as { find: FindFn; put: PutFn; sample: (seq: number) => void; stackNow: () => number } & SamplerGlobals;
     this.find = e.find;
     this.putFn = e.put;
     this.sample = e.sample;
+    this.stackNow = e.stackNow;
     this.g = e;
   }
 
@@ -226,9 +254,14 @@ export class CallSampler {
     return this.g.icount.value as number;
   }
 
-  /** Its backtrace's depot handle, found among the recent walks; -1 when not (or paging is on). */
+  /** Its backtrace's depot handle once known (stackNow, or setStack); STACK_UNKNOWN before. */
   get stack(): number {
     return this.g.stack.value as number;
+  }
+
+  /** The hub walked the call's backtrace itself: later allocs and frees of the call take this one. */
+  setStack(handle: number): void {
+    this.g.stack.value = handle;
   }
 
   /** The unwrapped count of a raw u32 counter read after the last sampled one (EventHub.icountNow). */

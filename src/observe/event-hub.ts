@@ -110,7 +110,7 @@ export class EventHub implements BridgeObserver, BuddyListener {
     } else if (subscriber.onEvent !== undefined) this.blockEventSubscribers.push(subscriber as OnEvent);
     if (subscriber.onCallEnd !== undefined) this.callEndSubscribers.push(subscriber as OnCallEnd);
     if (subscriber.onRequest !== undefined) this.requestSubscribers.push(subscriber as OnRequest);
-    if (this.ringWriter !== null) this.refreshBlockWriter();
+    this.ringWriter?.refresh(this.wasmSampler, this.blockSubscribers, this.blockEventSubscribers);
   }
 
   /** The bridge this hub observes (null before the machine built it). */
@@ -150,12 +150,7 @@ export class EventHub implements BridgeObserver, BuddyListener {
     this.wasmSampler = guest.stateInWasm === undefined ? null : CallSampler.create(guest.stateInWasm);
     this.sampler = this.wasmSampler ?? new JsCallSampler(guest);
     this.memo.useSampler(this.wasmSampler);
-    this.refreshBlockWriter();
-  }
-
-  private refreshBlockWriter(): void {
-    const w = this.ringWriter;
-    w?.refresh(this.wasmSampler, this.blockSubscribers.length === 1 && this.blockSubscribers[0] === w.ring && this.blockEventSubscribers.length === 0);
+    this.ringWriter?.refresh(this.wasmSampler, this.blockSubscribers, this.blockEventSubscribers);
   }
 
   /**
@@ -307,11 +302,15 @@ export class EventHub implements BridgeObserver, BuddyListener {
       this.ctxStack = this.depot.intern(frames, 1);
       return this.ctxStack;
     }
+    // The call's stack may be known to the sampler already: its block writer found it (call-sampler-wasm.ts).
+    const wasm = this.wasmSampler;
+    if (wasm !== null && wasm.stack >= 0) return (this.ctxStack = wasm.stack);
     const words = this.ramWords.of(this.bridgeRef!.guestRam);
     const cr0 = this.ctxCr0;
     // Paging off (the usual kernel's stacks): the memo walks only when the words a walk would read changed.
     if ((cr0 & CR0_PG) === 0) this.ctxStack = this.memo.handle(words, this.ctxEip, g.reg32[REG_EBP]!);
     else this.ctxStack = this.depot.intern(frames, walkStack(words, this.ctxEip, g.reg32[REG_EBP]!, cr0, g.cr3, g.cr4, frames, this.code));
+    wasm?.setStack(this.ctxStack);
     return this.ctxStack;
   }
 

@@ -208,43 +208,46 @@ function moduleBytes(): Uint8Array<ArrayBuffer> {
 
 // block(slot, packed, record, pfn, npages, gfp, seq) -> 1 when it wrote ring slot `slot`, 0 when it
 // left the event to the caller. It samples call seq with the hub's call sampler (imported from its
-// instance, call-sampler-wasm.ts: the function and the globals it fills) and writes the entry as
-// store does, with the sampler's EIP, instruction count and stack; a stack the sampler did not find
-// (no recent walk, paging on) leaves the event to the caller. A record of -2 means the hub has not
+// instance, call-sampler-wasm.ts: sample, stackNow and the globals they fill) and writes the entry
+// as store does, with the sampler's EIP, instruction count and stack; a stack the sampler does not
+// know (no recent walk, paging on) leaves the event to the caller. A record of -2 means the hub has not
 // sampled the call: the record is then 0 for a BATCH (its first) and -1 for any other command.
-const B_SLOT = 0, B_PACKED = 1, B_RECORD = 2, B_PFN = 3, B_NPAGES = 4, B_GFP = 5, B_SEQ = 6, B_P = 7;
-const BG_EIP = 0, BG_ICOUNT = 1, BG_STACK = 2, BG_CMD = 3;
+const B_SLOT = 0, B_PACKED = 1, B_RECORD = 2, B_PFN = 3, B_NPAGES = 4, B_GFP = 5, B_SEQ = 6, B_P = 7, B_STACK = 8;
+const BG_EIP = 0, BG_ICOUNT = 1, BG_CMD = 2;
+const BF_SAMPLE = 0, BF_STACK_NOW = 1;
 
 function blockWriterBytes(): Uint8Array<ArrayBuffer> {
   const sampleType = funcType([F64], []);
+  const stackNowType = funcType([], [I32]);
   const blockType = funcType([I32, I32, I32, I32, I32, I32, F64], [I32]);
   const put = (field: number, value: number[]): number[] => [...get(B_P), ...value, op.i32Store, 2, ...uleb(field * 4)];
   const code = [
-    ...get(B_SEQ), op.call, 0,
-    op.gget, BG_STACK, ...i32(0), op.i32LtS, op.if, op.void, ...i32(0), op.return, op.end,
+    ...get(B_SEQ), op.call, BF_SAMPLE,
+    op.call, BF_STACK_NOW, op.tee, B_STACK, ...i32(0), op.i32LtS, op.if, op.void, ...i32(0), op.return, op.end,
     ...get(B_RECORD), ...i32(-2), op.i32Eq,
     op.if, op.void, ...i32(0), ...i32(-1), op.gget, BG_CMD, ...i32(HC_BATCH), op.i32Eq, op.select, ...set(B_RECORD), op.end,
     ...get(B_SLOT), ...i32(E_STRIDE * 4), op.i32Mul, ...set(B_P),
     ...put(E_KIND, get(B_PACKED)), ...put(E_RECORD, get(B_RECORD)), ...put(E_PFN, get(B_PFN)), ...put(E_NPAGES, get(B_NPAGES)),
-    ...put(E_GFP, get(B_GFP)), ...put(E_STACK, [op.gget, BG_STACK]), ...put(E_EIP, [op.gget, BG_EIP]),
+    ...put(E_GFP, get(B_GFP)), ...put(E_STACK, get(B_STACK)), ...put(E_EIP, [op.gget, BG_EIP]),
     ...get(B_SLOT), ...i32(EF_STRIDE * 8), op.i32Mul, ...set(B_P),
     ...get(B_P), ...get(B_SEQ), op.f64Store, 3, ...uleb(RING_INT_BYTES + EF_SEQ * 8),
     ...get(B_P), op.gget, BG_ICOUNT, op.f64Store, 3, ...uleb(RING_INT_BYTES + EF_ICOUNT * 8),
     ...i32(1),
     op.end,
   ];
-  const body = [...vec([[1, I32]]), ...code];
+  const body = [...vec([[2, I32]]), ...code];
   const global = (field: string, type: number): number[] => [...name("sampler"), ...name(field), KIND_GLOBAL, type, 1];
   return new Uint8Array([
     ...MODULE_HEADER,
-    ...section(1, vec([sampleType, blockType])),
+    ...section(1, vec([sampleType, stackNowType, blockType])),
     ...section(2, vec([
       [...name("env"), ...name("memory"), KIND_MEMORY, 0x00, ...uleb(0)],
       [...name("sampler"), ...name("sample"), KIND_FUNC, 0],
-      global("eip", I32), global("icount", F64), global("stack", I32), global("cmd", I32),
+      [...name("sampler"), ...name("stackNow"), KIND_FUNC, 1],
+      global("eip", I32), global("icount", F64), global("cmd", I32),
     ])),
-    ...section(3, vec([[1]])),
-    ...section(7, vec([[...name("block"), KIND_FUNC, 1]])),
+    ...section(3, vec([[2]])),
+    ...section(7, vec([[...name("block"), KIND_FUNC, 2]])),
     ...section(10, vec([[...uleb(body.length), ...body]])),
   ]);
 }

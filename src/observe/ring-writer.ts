@@ -20,8 +20,12 @@ export class ArenaRingWriter {
     readonly ring: EventRing,
   ) {}
 
-  /** It writes only with a call sampler, and while the ring is the hub's only block subscriber (`alone`). */
-  refresh(sampler: CallSampler | null, alone: boolean): void {
+  /**
+   * It writes only with a call sampler, and while the ring is the hub's only block subscriber (the
+   * hub's lists of onBlock subscribers and of the onEvent-only ones that take blocks).
+   */
+  refresh(sampler: CallSampler | null, blockSubscribers: readonly unknown[], blockEventSubscribers: readonly unknown[]): void {
+    const alone = blockSubscribers.length === 1 && blockSubscribers[0] === this.ring && blockEventSubscribers.length === 0;
     this.writer = sampler !== null && alone ? this.arena.blockWriter(sampler.exports) : null;
   }
 
