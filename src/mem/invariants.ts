@@ -27,7 +27,8 @@ export function checkInvariants(core: BuddyCore): void {
         if (core.stateAt(idx) !== FRAME_FREE) fail(core, idx, `on the order-${o} free list with state ${core.stateAt(idx)}`);
         if (core.orderAt(idx) !== o) fail(core, idx, `on the order-${o} free list with order ${core.orderAt(idx)}`);
         if (idx % 2 ** o !== 0) fail(core, idx, `order-${o} free block is misaligned`);
-        if (link[2 * idx + 1] !== before) fail(core, idx, `broken prev link on the order-${o} free list`);
+        // A list's first block has no prev (BuddyCore.pushFree): every other block's names the one before.
+        if (before >= 0 && link[2 * idx + 1] !== before) fail(core, idx, `broken prev link on the order-${o} free list`);
         if (o < core.maxOrder) {
           const buddy = idx ^ (2 ** o);
           if (buddy >= lo && buddy < hi && core.stateAt(buddy) === FRAME_FREE && core.orderAt(buddy) === o)
