@@ -175,7 +175,10 @@ export class BuddyAllocator extends PerCpuCore {
       pfn << PAGE_SHIFT === addr && addr >= 0 && idx >>> 0 < this.frameCount >>> 0 &&
       (this.meta[idx]! ^ ALLOC_TAG) === order && order <= this.fastMaxOrder
     ) {
-      const zone = idx < this.dmaEndIdx ? 0 : idx < this.normalEndIdx ? 1 : 2;
+      // HighMem first: one compare for its frees, which W3 and W1b (GFP_HIGHMEM, whose zone list
+      // starts there) make nearly all, two for Normal's as before, and two for DMA's, the rarest.
+      // With clz ^ 31 in takeFromZonelist: W3 pure 208.0 -> 201.6 instructions per call (callgrind).
+      const zone = idx >= this.normalEndIdx ? 2 : idx >= this.dmaEndIdx ? 1 : 0;
       if (order <= this.pcpMaxOrder) this.pcpPut(idx, order, zone);
       else this.pushOrMerge(idx, order, zone);
       return OK;

@@ -280,7 +280,8 @@ export class BuddyCore {
     let at = ZT_ZONELIST + (zc << 2);
     for (let zone = lists[at]!; zone >= 0; zone = lists[++at]!) {
       const mask = lists[ZT_ORDER_MASK | zone]! & (-1 << order);
-      if (mask !== 0) return this.takeHead(zone, 31 - Math.clz32(mask & -mask), order);
+      // The lowest set bit's index: clz ^ 31 is 31 - clz for clz in 0..31, one instruction fewer.
+      if (mask !== 0) return this.takeHead(zone, Math.clz32(mask & -mask) ^ 31, order);
     }
     return -1;
   }
@@ -293,7 +294,7 @@ export class BuddyCore {
   rmqueue(zone: number, order: number): number {
     const mask = this.lists[ZT_ORDER_MASK | zone]! & (-1 << order);
     if (mask === 0) return -1;
-    return this.takeHead(zone, 31 - Math.clz32(mask & -mask), order);
+    return this.takeHead(zone, Math.clz32(mask & -mask) ^ 31, order);
   }
 
   /**
