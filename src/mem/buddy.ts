@@ -108,7 +108,7 @@ export class BuddyAllocator extends PerCpuCore {
     // Both fast paths are shaped by V8's inlining budget (docs/architecture.md, Performance): a
     // caller's optimised code carries a callee in line only while the bytes carried so far plus 1.2
     // times the callee's bytecode and what its own optimised code carries fit 920, and never a callee
-    // of over 460 bytes. So each fast path is a small front (this one 125 bytes, tryFreePages 181) that
+    // of over 460 bytes. So each fast path is a small front (this one 125 bytes, tryFreePages 184) that
     // calls its per-CPU or its buddy half; a call never made is never carried, so a caller pays only
     // for the halves its allocator runs. W3's loop carries this front, takeFromZonelist and takeHead,
     // tryFreePages, pushOrMerge and pushFree (`node --trace-turbo-inlining` lists them): W3 pure

@@ -402,7 +402,7 @@ export class BuddyCore {
   /**
    * The free fast path's buddy half (no hooks): a block whose buddy is not a free head of its order
    * (94% of W3's frees) is pushed on its list by pushFree, which V8 carries in line with it (89 and
-   * 151 bytes of bytecode, within the inlining budget, see BuddyAllocator.tryAllocPages); any other
+   * 136 bytes of bytecode, within the inlining budget, see BuddyAllocator.tryAllocPages); any other
    * goes to freeOne, which merges. The bound on buddy keeps the read of meta in bounds.
    */
   pushOrMerge(idx: number, order: number, zone: number): void {
