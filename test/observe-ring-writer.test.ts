@@ -23,13 +23,8 @@ import { fakeGuest, MiB } from "./bridge-fixtures.js";
 const IMAGE = new URL("../images/buddy86-guest.elf", import.meta.url);
 const PAGE = 4096;
 
-/** One run of the bundled guest observed as the page does; `inArena`: the ring written by the block writer. */
-async function run(kernel: Uint8Array, cmdline: string, inArena: boolean, poison: boolean) {
-  const hub = new EventHub({ code: codeRanges(readElf32(kernel)) });
-  const arena = OwnerArena.create((32 * MiB) / PAGE)!;
-  const ring = new EventRing(hub, arena);
-  hub.subscribe(ring);
-  // Counts the events the writer wrote (a wrapper around the writer the hub gets).
+/** Counts the events the arena's block writer writes (a wrapper around the writer the hub gets). */
+function countWrites(arena: OwnerArena): () => number {
   let written = 0;
   const makeWriter = arena.blockWriter.bind(arena);
   arena.blockWriter = (sampler): BlockWriter => {
@@ -40,6 +35,16 @@ async function run(kernel: Uint8Array, cmdline: string, inArena: boolean, poison
       return done;
     };
   };
+  return () => written;
+}
+
+/** One run of the bundled guest observed as the page does; `inArena`: the ring written by the block writer. */
+async function run(kernel: Uint8Array, cmdline: string, inArena: boolean, poison: boolean) {
+  const hub = new EventHub({ code: codeRanges(readElf32(kernel)) });
+  const arena = OwnerArena.create((32 * MiB) / PAGE)!;
+  const ring = new EventRing(hub, arena);
+  hub.subscribe(ring);
+  const written = countWrites(arena);
   if (inArena) hub.writeRingInArena(arena, ring);
   const owner = new PresentOwner(hub, ring, undefined, arena);
   // Poisoning, as the page's option: its listener beside the hub's makes the allocator tell every
@@ -63,7 +68,7 @@ async function run(kernel: Uint8Array, cmdline: string, inArena: boolean, poison
   const ints = Int32Array.from(ring.ints);
   for (let slot = 0; slot < EVENT_RING_SIZE; slot++) ints[slot * E_STRIDE + E_STACK] = 0;
   const counts = [owner.count, owner.liveFrames, owner.liveBlocks, owner.untrackedFrees, owner.invalidFreeCount];
-  return { ring, ints, frames, counts, written };
+  return { ring, ints, frames, counts, written: written() };
 }
 
 describe.skipIf(!existsSync(IMAGE))("the page's ring written by the arena's block writer", () => {
@@ -112,16 +117,7 @@ function guestInMemory(inArena: boolean) {
   const arena = OwnerArena.create(ramBytes / PAGE)!;
   const ring = new EventRing(hub, arena);
   hub.subscribe(ring);
-  let written = 0;
-  const makeWriter = arena.blockWriter.bind(arena);
-  arena.blockWriter = (sampler): BlockWriter => {
-    const writer = makeWriter(sampler);
-    return (...args) => {
-      const done = writer(...args);
-      written += done;
-      return done;
-    };
-  };
+  const written = countWrites(arena);
   if (inArena) hub.writeRingInArena(arena, ring);
   const g = fakeGuest({ ramBytes, observer: hub, pcp: false, inMemory: { memory, ramOffset: RAM_OFFSET, reg32Offset: REG32 } });
   const state = new Int32Array(memory.buffer, 0, RAM_OFFSET / 4);
@@ -151,7 +147,7 @@ function guestInMemory(inArena: boolean) {
   expect(g.memmap().status).toBe(Status.OK);
   /** The frames of the newest ring entry's stack. */
   const lastStack = (): number[] => hub.depot.frames(ring.ints[((ring.total - 1) & (EVENT_RING_SIZE - 1)) * E_STRIDE + E_STACK]!);
-  return { hub, g, call, lastStack, written: () => written };
+  return { hub, g, call, lastStack, written };
 }
 
 describe("the ring writer on calls whose stacks the test writes", () => {
