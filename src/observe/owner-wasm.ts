@@ -7,11 +7,13 @@
 // (docs/web-speed.md). The ring and the tables live in one WebAssembly.Memory, allocated once at its
 // full size and never grown, so the JavaScript views of it stay valid for the run.
 //
-// The module is assembled here (wasm-encode.ts) from layout.ts's constants (two functions, a few hundred
-// bytes), so the two never disagree. Its catch-up applies only the common case: an alloc or free whose record
-// is in the table and consistent. Any other event (a protocol error, a free that matches no live
-// block, a block not wholly in the table, an alloc on a live head) stops it, and the JavaScript loop
-// applies that one event, with the same rules and errors as without the arena.
+// The module is assembled here (with wasm-encode.ts) from layout.ts's constants (two functions, a
+// few hundred bytes), so the two never disagree. Its catch-up applies only the common case: an alloc
+// or free whose record is in the table and consistent. Any other event (a protocol error, a free that
+// matches no live block, a block not wholly in the table, an alloc on a live head) stops it, and the
+// JavaScript loop applies that one event, with the same rules and errors as without the arena. A
+// second module, the block writer, writes the page's allocs and frees into the ring with the hub's
+// call sampler (ring-writer.ts).
 
 import { HC_BATCH } from "../protocol/codes.js";
 import {
@@ -210,8 +212,8 @@ function moduleBytes(): Uint8Array<ArrayBuffer> {
 // left the event to the caller. It samples call seq with the hub's call sampler (imported from its
 // instance, call-sampler-wasm.ts: sample, stackNow and the globals they fill) and writes the entry
 // as store does, with the sampler's EIP, instruction count and stack; a stack the sampler does not
-// know (no recent walk, paging on) leaves the event to the caller. A record of -2 means the hub has not
-// sampled the call: the record is then 0 for a BATCH (its first) and -1 for any other command.
+// know (no recent walk, paging on) leaves the event to the caller. A record of -2 means the hub has
+// not sampled the call: the record is then 0 for a BATCH (its first) and -1 for any other command.
 const B_SLOT = 0, B_PACKED = 1, B_RECORD = 2, B_PFN = 3, B_NPAGES = 4, B_GFP = 5, B_SEQ = 6, B_P = 7, B_STACK = 8;
 const BG_EIP = 0, BG_ICOUNT = 1, BG_CMD = 2;
 const BF_SAMPLE = 0, BF_STACK_NOW = 1;
