@@ -304,7 +304,7 @@ export class EventHub implements BridgeObserver, BuddyListener {
     }
     // The call's stack may be known to the sampler already: its block writer found it (call-sampler-wasm.ts).
     const wasm = this.wasmSampler;
-    if (wasm !== null && wasm.stack >= 0) return (this.ctxStack = wasm.stack);
+    if (wasm !== null && (this.ctxStack = wasm.stack) >= 0) return this.ctxStack;
     const words = this.ramWords.of(this.bridgeRef!.guestRam);
     const cr0 = this.ctxCr0;
     // Paging off (the usual kernel's stacks): the memo walks only when the words a walk would read changed.
@@ -435,8 +435,9 @@ export class EventHub implements BridgeObserver, BuddyListener {
   /** An alloc, free, split or merge: as numbers to onBlock subscribers, as an event to the others. */
   private block(code: number, pfn: number, order: number, npages: number, zone: number, gfp: number): void {
     const writer = this.ringWriter;
-    if (writer !== null && code <= KIND_FREE) {
-      const seq = this.bridgeRef!.seq - 1;
+    const bridge = this.bridgeRef;
+    if (writer !== null && code <= KIND_FREE && bridge !== null) {
+      const seq = bridge.seq - 1;
       // The record is known once the hub sampled this call (-2: the writer takes it from the command).
       if (writer.write(code, seq, seq === this.ctxSeq ? this.record : -2, pfn, order, npages, zone, gfp)) return;
     }
