@@ -52,7 +52,6 @@ export interface GuestRegisters {
   readonly stateInWasm?: GuestStateInWasm;
 }
 
-
 export interface BridgeOptions {
   /** Guest physical memory: byte i is physical address i. Replace it with setViews() if it moves. */
   ram: Uint8Array;

@@ -14,6 +14,7 @@
 // counter is unwrapped here only (the hub reads the result), so the two never disagree.
 
 import type { GuestStateInWasm } from "../host/v86-cpu.js";
+import { unwrapCount } from "./call-sampler.js";
 import { CR0_PG, REG_EBP, SAMPLER_FRAMES, TWO_32 } from "./layout.js";
 import { F64, f64Bytes, I32, KIND_FUNC, KIND_GLOBAL, KIND_MEMORY, MODULE_HEADER, funcType, get, i32, name, op, section, set, uleb, vec } from "./wasm-encode.js";
 
@@ -266,8 +267,7 @@ export class CallSampler {
 
   /** The unwrapped count of a raw u32 counter read after the last sampled one (EventHub.icountNow). */
   unwrap(raw: number): number {
-    const high = this.g.high.value as number;
-    return (raw + TWO_32 / 2 < (this.g.lastRaw.value as number) ? high + TWO_32 : high) + raw;
+    return unwrapCount(raw, this.g.lastRaw.value as number, this.g.high.value as number);
   }
 
   /**

@@ -28,6 +28,15 @@ export interface CallSampling {
   forgetCall(): void;
 }
 
+/**
+ * The unwrapped count of raw u32 counter `raw`, read after `lastRaw` with `high` added to that one
+ * (the wraps seen). A small step back (JIT jitter) is not a wrap: only a raw value more than 2^31
+ * below the last.
+ */
+export function unwrapCount(raw: number, lastRaw: number, high: number): number {
+  return (raw + TWO_32 / 2 < lastRaw ? high + TWO_32 : high) + raw;
+}
+
 /** The sampler of a guest whose registers are read through GuestRegisters' views. */
 export class JsCallSampler implements CallSampling {
   cmd = 0;
@@ -57,9 +66,8 @@ export class JsCallSampler implements CallSampling {
     this.icount = icount;
   }
 
-  /** A small step back (JIT jitter) is not a wrap: only a raw value more than 2^31 below the last. */
   unwrap(raw: number): number {
-    return (raw + TWO_32 / 2 < this.lastRaw ? this.high + TWO_32 : this.high) + raw;
+    return unwrapCount(raw, this.lastRaw, this.high);
   }
 
   continueFrom(raw: number, icount: number): void {

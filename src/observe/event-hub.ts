@@ -26,7 +26,7 @@ import { StackDepot } from "./stack-depot.js";
 import { JsCallSampler, type CallSampling } from "./call-sampler.js";
 import { CallSampler } from "./call-sampler-wasm.js";
 import type { EventRing } from "./event-ring.js";
-import type { OwnerArena } from "./owner-wasm.js";
+import { RECORD_FROM_COMMAND, type OwnerArena } from "./owner-wasm.js";
 import { ArenaRingWriter } from "./ring-writer.js";
 import { DEFAULT_STACK_DEPTH, RamWords, StackMemo, walkStack } from "./stack-walk.js";
 
@@ -438,8 +438,8 @@ export class EventHub implements BridgeObserver, BuddyListener {
     const bridge = this.bridgeRef;
     if (writer !== null && code <= KIND_FREE && bridge !== null) {
       const seq = bridge.seq - 1;
-      // The record is known once the hub sampled this call (-2: the writer takes it from the command).
-      if (writer.write(code, seq, seq === this.ctxSeq ? this.record : -2, pfn, order, npages, zone, gfp)) return;
+      // The record is known once the hub sampled this call; else the writer takes it from the command.
+      if (writer.write(code, seq, seq === this.ctxSeq ? this.record : RECORD_FROM_COMMAND, pfn, order, npages, zone, gfp)) return;
     }
     const fast = this.blockSubscribers;
     if (fast.length > 0) {

@@ -60,6 +60,11 @@ export function packKind(code: number, status: number, order: number, zone: numb
   return code | ((status < 0 ? NO_STATUS : status & EK_STATUS_MASK) << EK_STATUS_SHIFT) | (o << EK_ORDER_SHIFT) | ((zone + 1) << EK_ZONE_SHIFT) | (c << EK_CMD_SHIFT);
 }
 
+/** The E_KIND word of an alloc, free, split or merge (no status, no command), as the hub tells it (onBlock). */
+export function packBlock(code: number, order: number, zone: number): number {
+  return code | ((order + 1) << EK_ORDER_SHIFT) | ((zone + 1) << EK_ZONE_SHIFT);
+}
+
 /** The kind code (layout.ts KIND_*) of a packed E_KIND word. */
 export function kindOf(packed: number): number {
   return packed & EK_KIND_MASK;
@@ -125,7 +130,7 @@ export class EventRing implements EventSubscriber {
   /** An alloc, free, split or merge from the hub, as numbers (EventSubscriber.onBlock). */
   onBlock(code: number, seq: number, record: number, pfn: number, order: number, npages: number, zone: number, gfp: number, stack: number): void {
     const hub = this.hub!;
-    this.store(code | ((order + 1) << EK_ORDER_SHIFT) | ((zone + 1) << EK_ZONE_SHIFT), seq, record, pfn, npages, gfp, hub.hasGuest ? stack : -1, hub.callEip, hub.callIcount);
+    this.store(packBlock(code, order, zone), seq, record, pfn, npages, gfp, hub.hasGuest ? stack : -1, hub.callEip, hub.callIcount);
   }
 
   /** Every other event from the hub; any event from a test or a replay feeding the ring directly. */
@@ -148,10 +153,7 @@ export class EventRing implements EventSubscriber {
 
   /** Writes the next entry; returns its number. Every EVENT_RING_HALF events the readers catch up. */
   private store(packed: number, seq: number, record: number, pfn: number, npages: number, gfp: number, stack: number, eip: number, icount: number): number {
-    const n = this.total++;
-    // The entry this one overwrites may have had a label: forget it (a compare per store, no lookup).
-    if (this.labelled.length > 0 && this.labelled[0]! <= n - EVENT_RING_SIZE) this.labels.delete(this.labelled.shift()! & (EVENT_RING_SIZE - 1));
-    const slot = n & (EVENT_RING_SIZE - 1);
+    const slot = this.total & (EVENT_RING_SIZE - 1);
     // `| 0` is what the store does anyway (ToInt32), written out: V8 then truncates a small integer
     // directly, where a store of a value it knows only as a number went through a double.
     const wasm = this.wasmStore;
@@ -170,15 +172,19 @@ export class EventRing implements EventSubscriber {
       this.floats[f + EF_SEQ] = seq;
       this.floats[f + EF_ICOUNT] = icount;
     }
-    if (((n + 1) & (EVENT_RING_HALF - 1)) === 0 && this.readers.length > 0) this.catchUpReaders();
-    return n;
+    return this.noteStored();
   }
 
-  /** What store() does after writing an entry, for one the arena's block writer wrote (ring-writer.ts). */
-  noteStored(): void {
+  /**
+   * Counts the entry just written at slot total & (EVENT_RING_SIZE - 1), by store() or by the arena's
+   * block writer (ring-writer.ts); returns its number. Every EVENT_RING_HALF events the readers catch up.
+   */
+  noteStored(): number {
     const n = this.total++;
+    // The entry this one overwrote may have had a label: forget it (a compare per store, no lookup).
     if (this.labelled.length > 0 && this.labelled[0]! <= n - EVENT_RING_SIZE) this.labels.delete(this.labelled.shift()! & (EVENT_RING_SIZE - 1));
     if (((n + 1) & (EVENT_RING_HALF - 1)) === 0 && this.readers.length > 0) this.catchUpReaders();
+    return n;
   }
 
   private catchUpReaders(): void {

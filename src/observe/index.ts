@@ -2,7 +2,6 @@
 // No Node API anywhere below: the CLI (src/cli/observe-flags.ts) and a web page wire it the same way.
 export * from "./events.js";
 export { EventHub } from "./event-hub.js";
-export type { EventHubOptions } from "./events.js";
 export { StackDepot } from "./stack-depot.js";
 export { walkStack, StackMemo, translate, codeRanges, readPhys32, ramWords, RamWords, DEFAULT_STACK_DEPTH } from "./stack-walk.js";
 export { CR0_PG, CR4_PSE, CR4_PAE } from "./layout.js";

@@ -173,15 +173,23 @@ function applyBody(): number[] {
 const S_SLOT = 0, S_INTS = [E_KIND, E_RECORD, E_PFN, E_NPAGES, E_GFP, E_STACK, E_EIP], S_SEQ = 8, S_ICOUNT = 9;
 const S_P = 10;
 
-function storeBody(): number[] {
-  const code = [
-    ...get(S_SLOT), ...i32(E_STRIDE * 4), op.i32Mul, ...set(S_P),
-    ...S_INTS.flatMap((field, arg) => [...get(S_P), ...get(1 + arg), op.i32Store, 2, ...uleb(field * 4)]),
-    ...get(S_SLOT), ...i32(EF_STRIDE * 8), op.i32Mul, ...set(S_P),
-    ...get(S_P), ...get(S_SEQ), op.f64Store, 3, ...uleb(RING_INT_BYTES + EF_SEQ * 8),
-    ...get(S_P), ...get(S_ICOUNT), op.f64Store, 3, ...uleb(RING_INT_BYTES + EF_ICOUNT * 8),
-    op.end,
+/**
+ * Code that writes the ring entry of slot local `slot` (local `p` its scratch): `ints` leave the
+ * i32s of S_INTS's fields in that order, `seq` and `icount` the two float64s. store and the block
+ * writer both write an entry with it.
+ */
+function writeEntry(slot: number, p: number, ints: number[][], seq: number[], icount: number[]): number[] {
+  return [
+    ...get(slot), ...i32(E_STRIDE * 4), op.i32Mul, ...set(p),
+    ...S_INTS.flatMap((field, k) => [...get(p), ...ints[k]!, op.i32Store, 2, ...uleb(field * 4)]),
+    ...get(slot), ...i32(EF_STRIDE * 8), op.i32Mul, ...set(p),
+    ...get(p), ...seq, op.f64Store, 3, ...uleb(RING_INT_BYTES + EF_SEQ * 8),
+    ...get(p), ...icount, op.f64Store, 3, ...uleb(RING_INT_BYTES + EF_ICOUNT * 8),
   ];
+}
+
+function storeBody(): number[] {
+  const code = [...writeEntry(S_SLOT, S_P, S_INTS.map((_, k) => get(1 + k)), get(S_SEQ), get(S_ICOUNT)), op.end];
   return [...vec([[1, I32]]), ...code];
 }
 
@@ -212,8 +220,9 @@ function moduleBytes(): Uint8Array<ArrayBuffer> {
 // left the event to the caller. It samples call seq with the hub's call sampler (imported from its
 // instance, call-sampler-wasm.ts: sample, stackNow and the globals they fill) and writes the entry
 // as store does, with the sampler's EIP, instruction count and stack; a stack the sampler does not
-// know (no recent walk, paging on) leaves the event to the caller. A record of -2 means the hub has
-// not sampled the call: the record is then 0 for a BATCH (its first) and -1 for any other command.
+// know (no recent walk, paging on) leaves the event to the caller. A record of RECORD_FROM_COMMAND
+// means the hub has not sampled the call: the record is then 0 for a BATCH (its first) and -1 for
+// any other command.
 const B_SLOT = 0, B_PACKED = 1, B_RECORD = 2, B_PFN = 3, B_NPAGES = 4, B_GFP = 5, B_SEQ = 6, B_P = 7, B_STACK = 8;
 const BG_EIP = 0, BG_ICOUNT = 1, BG_CMD = 2;
 const BF_SAMPLE = 0, BF_STACK_NOW = 1;
@@ -222,18 +231,18 @@ function blockWriterBytes(): Uint8Array<ArrayBuffer> {
   const sampleType = funcType([F64], []);
   const stackNowType = funcType([], [I32]);
   const blockType = funcType([I32, I32, I32, I32, I32, I32, F64], [I32]);
-  const put = (field: number, value: number[]): number[] => [...get(B_P), ...value, op.i32Store, 2, ...uleb(field * 4)];
   const code = [
     ...get(B_SEQ), op.call, BF_SAMPLE,
     op.call, BF_STACK_NOW, op.tee, B_STACK, ...i32(0), op.i32LtS, op.if, op.void, ...i32(0), op.return, op.end,
-    ...get(B_RECORD), ...i32(-2), op.i32Eq,
+    ...get(B_RECORD), ...i32(RECORD_FROM_COMMAND), op.i32Eq,
     op.if, op.void, ...i32(0), ...i32(-1), op.gget, BG_CMD, ...i32(HC_BATCH), op.i32Eq, op.select, ...set(B_RECORD), op.end,
-    ...get(B_SLOT), ...i32(E_STRIDE * 4), op.i32Mul, ...set(B_P),
-    ...put(E_KIND, get(B_PACKED)), ...put(E_RECORD, get(B_RECORD)), ...put(E_PFN, get(B_PFN)), ...put(E_NPAGES, get(B_NPAGES)),
-    ...put(E_GFP, get(B_GFP)), ...put(E_STACK, get(B_STACK)), ...put(E_EIP, [op.gget, BG_EIP]),
-    ...get(B_SLOT), ...i32(EF_STRIDE * 8), op.i32Mul, ...set(B_P),
-    ...get(B_P), ...get(B_SEQ), op.f64Store, 3, ...uleb(RING_INT_BYTES + EF_SEQ * 8),
-    ...get(B_P), op.gget, BG_ICOUNT, op.f64Store, 3, ...uleb(RING_INT_BYTES + EF_ICOUNT * 8),
+    ...writeEntry(
+      B_SLOT,
+      B_P,
+      [get(B_PACKED), get(B_RECORD), get(B_PFN), get(B_NPAGES), get(B_GFP), get(B_STACK), [op.gget, BG_EIP]],
+      get(B_SEQ),
+      [op.gget, BG_ICOUNT],
+    ),
     ...i32(1),
     op.end,
   ];
@@ -253,6 +262,9 @@ function blockWriterBytes(): Uint8Array<ArrayBuffer> {
     ...section(10, vec([[...uleb(body.length), ...body]])),
   ]);
 }
+
+/** The block writer's record argument for a call the hub has not sampled (see blockWriterBytes). */
+export const RECORD_FROM_COMMAND = -2;
 
 /** Writes one alloc or free into the ring, sampled by the hub's call sampler (blockWriterBytes); 0: not written. */
 export type BlockWriter = (slot: number, packed: number, record: number, pfn: number, npages: number, gfp: number, seq: number) => number;

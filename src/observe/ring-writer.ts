@@ -7,8 +7,8 @@
 // then puts the walk into the sampler for the next call.
 
 import type { CallSampler } from "./call-sampler-wasm.js";
-import type { EventRing } from "./event-ring.js";
-import { EK_ORDER_SHIFT, EK_ZONE_SHIFT, EVENT_RING_SIZE } from "./layout.js";
+import { packBlock, type EventRing } from "./event-ring.js";
+import { EVENT_RING_SIZE } from "./layout.js";
 import type { BlockWriter, OwnerArena } from "./owner-wasm.js";
 
 export class ArenaRingWriter {
@@ -31,15 +31,14 @@ export class ArenaRingWriter {
 
   /**
    * Writes an alloc or free (code KIND_ALLOC or KIND_FREE) of call `seq`; false when it did not and
-   * the hub must. `record` is the hub's BATCH record index for a call it sampled, -2 for one it has
-   * not (the writer then takes the sampler's command: 0 for a BATCH, else -1).
+   * the hub must. `record` is the hub's BATCH record index for a call it sampled, RECORD_FROM_COMMAND
+   * for one it has not (the writer then takes the sampler's command: 0 for a BATCH, else -1).
    */
   write(code: number, seq: number, record: number, pfn: number, order: number, npages: number, zone: number, gfp: number): boolean {
     const writer = this.writer;
     if (writer === null) return false;
     const ring = this.ring;
-    const packed = code | ((order + 1) << EK_ORDER_SHIFT) | ((zone + 1) << EK_ZONE_SHIFT);
-    if (writer(ring.total & (EVENT_RING_SIZE - 1), packed, record, pfn, npages, gfp, seq) === 0) return false;
+    if (writer(ring.total & (EVENT_RING_SIZE - 1), packBlock(code, order, zone), record, pfn, npages, gfp, seq) === 0) return false;
     ring.noteStored();
     return true;
   }
