@@ -16,7 +16,7 @@
 import type { GuestStateInWasm } from "../host/v86-cpu.js";
 import { unwrapCount } from "./call-sampler.js";
 import { CR0_PG, REG_EBP, SAMPLER_FRAMES, TWO_32 } from "./layout.js";
-import { F64, f64Bytes, I32, KIND_FUNC, KIND_GLOBAL, KIND_MEMORY, MODULE_HEADER, funcType, get, i32, name, op, section, set, uleb, vec } from "./wasm-encode.js";
+import { F64, f64Bytes, I32, KIND_FUNC, KIND_GLOBAL, KIND_MEMORY, MODULE_HEADER, funcType, functionNames, get, i32, name, op, section, set, uleb, vec } from "./wasm-encode.js";
 
 // Globals of one walk, in this order from its base index: EIP, EBP, handle, frame count (-1: none,
 // or a trail that reads outside RAM), then per frame its saved EBP, its return address and the byte
@@ -187,6 +187,7 @@ function moduleBytes(state: GuestStateInWasm): Uint8Array<ArrayBuffer> {
       ...SAMPLE_EXPORTS.map(([n, g]) => [...name(n), KIND_GLOBAL, ...uleb(g)]),
     ])),
     ...section(10, vec(bodies.map((body) => [...uleb(body.length), ...body]))),
+    ...functionNames([[0, "sampler_find"], [1, "sampler_put"], [2, "sampler_sample"], [3, "sampler_stack_now"]]),
   ]);
 }
 

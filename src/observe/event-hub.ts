@@ -2,35 +2,24 @@
 // with its status) and the allocator's listener (every alloc, free, split, merge, failure, drain),
 // into one typed event stream (events.ts) for its subscribers. It samples the guest CPU once per call
 // (EIP of the `in`, instruction counter, command) and walks the guest stack at most once per call,
-// on demand, into a shared stack depot. One reused event object, no allocation per call.
+// on demand, into a shared stack depot (call-stacks.ts). One reused event object, no allocation per call.
 // Without a hub the machine pays nothing: the bridge's observer and the allocator's listener stay null.
 
 import { fanOutListener, type BuddyAllocator, type BuddyListener } from "../mem/index.js";
 import { ENOMEM, OK } from "../mem/errors.js";
+import { PAGE_SHIFT } from "../mem/constants.js";
 import { HC_ALLOC_CONTIG, HC_ALLOC_PAGES, HC_BATCH, HC_FREE_CONTIG, HC_FREE_PAGES, HC_MARK, HC_MEMMAP } from "../protocol/codes.js";
 import type { BridgeObserver, GuestRegisters, HypercallBridge } from "../machine/bridge.js";
 import { EVENT_KINDS, blankEvent, type AllocatorEvent, type EventHubOptions, type EventSubscriber, type OnBlock, type OnCallEnd, type OnEvent, type OnRequest } from "./events.js";
-import {
-  CR0_PG,
-  KIND_ALLOC,
-  KIND_FAIL,
-  KIND_FREE,
-  KIND_MARK,
-  KIND_MERGE,
-  KIND_PCP_DRAIN,
-  KIND_PROTOCOL_ERROR,
-  KIND_SPLIT,
-  REG_EBP,
-} from "./layout.js";
-import { StackDepot } from "./stack-depot.js";
+import { KIND_ALLOC, KIND_FAIL, KIND_FREE, KIND_MARK, KIND_MERGE, KIND_PCP_DRAIN, KIND_PROTOCOL_ERROR, KIND_SPLIT } from "./layout.js";
+import type { StackDepot } from "./stack-depot.js";
+import { CallStacks } from "./call-stacks.js";
 import { JsCallSampler, type CallSampling } from "./call-sampler.js";
 import { CallSampler } from "./call-sampler-wasm.js";
 import type { EventRing } from "./event-ring.js";
 import { RECORD_FROM_COMMAND, type OwnerArena } from "./owner-wasm.js";
 import { ArenaRingWriter } from "./ring-writer.js";
-import { DEFAULT_STACK_DEPTH, RamWords, StackMemo, walkStack } from "./stack-walk.js";
 
-const PAGE_SHIFT = 12;
 
 export class EventHub implements BridgeObserver, BuddyListener {
   /**
@@ -42,7 +31,7 @@ export class EventHub implements BridgeObserver, BuddyListener {
    * on what it is told.
    */
   readonly reportsPageRequests = true;
-  readonly depot = new StackDepot();
+  readonly depot: StackDepot;
   // The subscribers of each hook, called as methods: V8 then sees a few receiver classes at each
   // dispatch and calls (or inlines) their methods directly. Bound functions cost a generic call each,
   // about 100 host instructions per subscriber per call (callgrind, npm run bench:observe).
@@ -60,10 +49,7 @@ export class EventHub implements BridgeObserver, BuddyListener {
    * a string in an object costs V8 a write barrier call (about 28 host instructions) per event.
    */
   private readonly events: AllocatorEvent[] = EVENT_KINDS.map((kind) => blankEvent(kind));
-  private readonly frames: Uint32Array;
-  private readonly code: Uint32Array | null;
-  private readonly ramWords = new RamWords();
-  private readonly memo: StackMemo;
+  private readonly stacks: CallStacks;
   private bridgeRef: HypercallBridge | null = null;
   private guestRef: GuestRegisters | null = null;
   /** The guest's call sampler (call-sampler.ts): in WebAssembly when the guest runs in a memory it can read. */
@@ -71,6 +57,8 @@ export class EventHub implements BridgeObserver, BuddyListener {
   private wasmSampler: CallSampler | null = null;
   /** Writes the page ring's allocs and frees in WebAssembly (writeRingInArena). */
   private ringWriter: ArenaRingWriter | null = null;
+  /** ringWriter while it writes whole page requests for onCall (refreshRequests). */
+  private requestWriter: ArenaRingWriter | null = null;
   private buddy: BuddyAllocator | null = null;
   private fresh = false;
 
@@ -91,11 +79,8 @@ export class EventHub implements BridgeObserver, BuddyListener {
   private restoredIcount: number | null = null;
 
   constructor(options: EventHubOptions = {}) {
-    const depth = options.stackDepth ?? DEFAULT_STACK_DEPTH;
-    if (!Number.isInteger(depth) || depth < 1 || depth > 64) throw new Error(`EventHub: stack depth ${depth} is not in 1..64`);
-    this.frames = new Uint32Array(depth);
-    this.code = options.code ?? null;
-    this.memo = new StackMemo(this.frames, this.code, this.depot);
+    this.stacks = new CallStacks(options.stackDepth, options.code ?? null);
+    this.depot = this.stacks.depot;
   }
 
   /**
@@ -111,6 +96,7 @@ export class EventHub implements BridgeObserver, BuddyListener {
     if (subscriber.onCallEnd !== undefined) this.callEndSubscribers.push(subscriber as OnCallEnd);
     if (subscriber.onRequest !== undefined) this.requestSubscribers.push(subscriber as OnRequest);
     this.ringWriter?.refresh(this.wasmSampler, this.blockSubscribers, this.blockEventSubscribers);
+    this.refreshRequests();
   }
 
   /** The bridge this hub observes (null before the machine built it). */
@@ -145,12 +131,15 @@ export class EventHub implements BridgeObserver, BuddyListener {
 
   attachGuest(guest: GuestRegisters): void {
     this.guestRef = guest;
-    // With the guest in a WebAssembly memory the sampler reads the call there, and keeps the memo's
-    // recent walks (call-sampler-wasm.ts).
-    this.wasmSampler = guest.stateInWasm === undefined ? null : CallSampler.create(guest.stateInWasm);
+    // For a ring written in the arena, with the guest in a WebAssembly memory, the sampler reads the call
+    // there and keeps the memo's recent walks (call-sampler-wasm.ts). Not for JavaScript alone: each read
+    // of its globals is a call into the engine (Chromium: about 260 of --owners' 1,022 ns per call).
+    const inWasm = this.ringWriter !== null ? guest.stateInWasm : undefined;
+    this.wasmSampler = inWasm === undefined ? null : CallSampler.create(inWasm);
     this.sampler = this.wasmSampler ?? new JsCallSampler(guest);
-    this.memo.useSampler(this.wasmSampler);
+    this.stacks.useSampler(this.wasmSampler);
     this.ringWriter?.refresh(this.wasmSampler, this.blockSubscribers, this.blockEventSubscribers);
+    this.refreshRequests();
   }
 
   /**
@@ -188,6 +177,18 @@ export class EventHub implements BridgeObserver, BuddyListener {
   }
 
   onCall(seq: number, cmd: number, arg0: number, arg1: number, arg2: number, result: number, status: number): void {
+    // A page request that ended OK, told by the hub (not by the allocator, not a free told before its
+    // merges): the ring writer writes its block from the call's numbers, one WebAssembly call.
+    const writer = this.requestWriter;
+    if (
+      writer !== null && status === OK && (cmd === HC_ALLOC_PAGES || (cmd === HC_FREE_PAGES && !this.freeTold)) &&
+      !this.buddy!.tellsPageRequests && writer.request(seq, cmd, arg0, arg1, result)
+    ) {
+      this.failInjected = false;
+      this.record = -1;
+      this.callEnd(seq, cmd, status);
+      return;
+    }
     // Normally the allocator appears at MEMMAP; a run restored from a checkpoint has one already.
     if (this.buddy === null && this.bridgeRef !== null && this.bridgeRef.allocator !== null) this.hookAllocator(cmd === HC_MEMMAP);
     // No sampling here: events and queries sample the call when they need it (sync), and most calls
@@ -200,6 +201,10 @@ export class EventHub implements BridgeObserver, BuddyListener {
     } else this.protocolError(cmd, arg0, arg1, arg2, status);
     this.failInjected = false;
     this.record = -1;
+    this.callEnd(seq, cmd, status);
+  }
+
+  private callEnd(seq: number, cmd: number, status: number): void {
     const subs = this.callEndSubscribers;
     for (let i = 0; i < subs.length; i++) subs[i]!.onCallEnd(seq, cmd, status);
   }
@@ -296,21 +301,7 @@ export class EventHub implements BridgeObserver, BuddyListener {
   private callStack(): number {
     if (this.ctxStack >= 0) return this.ctxStack;
     const g = this.guestRef;
-    const frames = this.frames;
-    if (g === null) {
-      frames[0] = 0;
-      this.ctxStack = this.depot.intern(frames, 1);
-      return this.ctxStack;
-    }
-    // The call's stack may be known to the sampler already: its block writer found it (call-sampler-wasm.ts).
-    const wasm = this.wasmSampler;
-    if (wasm !== null && (this.ctxStack = wasm.stack) >= 0) return this.ctxStack;
-    const words = this.ramWords.of(this.bridgeRef!.guestRam);
-    const cr0 = this.ctxCr0;
-    // Paging off (the usual kernel's stacks): the memo walks only when the words a walk would read changed.
-    if ((cr0 & CR0_PG) === 0) this.ctxStack = this.memo.handle(words, this.ctxEip, g.reg32[REG_EBP]!);
-    else this.ctxStack = this.depot.intern(frames, walkStack(words, this.ctxEip, g.reg32[REG_EBP]!, cr0, g.cr3, g.cr4, frames, this.code));
-    wasm?.setStack(this.ctxStack);
+    this.ctxStack = g === null ? this.stacks.none() : this.stacks.of(g, this.bridgeRef!.guestRam, this.ctxEip, this.ctxCr0);
     return this.ctxStack;
   }
 
@@ -344,6 +335,15 @@ export class EventHub implements BridgeObserver, BuddyListener {
     this.fresh = fresh;
     const previous = buddy.listener;
     buddy.listener = previous === null ? this : fanOutListener(previous, this);
+    this.refreshRequests();
+  }
+
+  /** Whether onCall has the ring writer write page requests: with no request subscriber to tell first. */
+  private refreshRequests(): void {
+    const writer = this.ringWriter;
+    const buddy = this.buddy;
+    const on = writer !== null && buddy !== null && this.requestSubscribers.length === 0 && writer.forRequests(buddy);
+    this.requestWriter = on ? writer : null;
   }
 
   /**

@@ -15,13 +15,15 @@
 // second module, the block writer, writes the page's allocs and frees into the ring with the hub's
 // call sampler (ring-writer.ts).
 
-import { HC_BATCH } from "../protocol/codes.js";
+import { PAGE_SHIFT } from "../mem/constants.js";
+import { HC_ALLOC_PAGES, HC_BATCH } from "../protocol/codes.js";
 import {
   EF_ICOUNT,
   EF_SEQ,
   EF_STRIDE,
   EK_KIND_MASK,
   EK_ORDER_SHIFT,
+  EK_ZONE_SHIFT,
   EVENT_RING_SIZE,
   E_GFP,
   E_EIP,
@@ -48,7 +50,7 @@ import {
   KIND_PROTOCOL_ERROR,
   OWNER_NONE,
 } from "./layout.js";
-import { F64, I32, KIND_FUNC, KIND_GLOBAL, KIND_MEMORY, MODULE_HEADER, f64Bytes, funcType, get, i32, name, op, section, set, uleb, vec } from "./wasm-encode.js";
+import { F64, I32, KIND_FUNC, KIND_GLOBAL, KIND_MEMORY, MODULE_HEADER, f64Bytes, funcType, functionNames, get, i32, name, op, section, set, uleb, vec } from "./wasm-encode.js";
 
 const WASM_PAGE = 65536;
 const RING_INT_BYTES = EVENT_RING_SIZE * E_STRIDE * 4;
@@ -213,6 +215,7 @@ function moduleBytes(): Uint8Array<ArrayBuffer> {
       [...name("blocks"), 0x03, G_BLOCKS],
     ])),
     ...section(10, vec(bodies.map((body) => [...uleb(body.length), ...body]))),
+    ...functionNames([[0, "owner_apply"], [1, "ring_store"]]),
   ]);
 }
 
@@ -224,13 +227,50 @@ function moduleBytes(): Uint8Array<ArrayBuffer> {
 // means the hub has not sampled the call: the record is then 0 for a BATCH (its first) and -1 for
 // any other command.
 const B_SLOT = 0, B_PACKED = 1, B_RECORD = 2, B_PFN = 3, B_NPAGES = 4, B_GFP = 5, B_SEQ = 6, B_P = 7, B_STACK = 8;
-const BG_EIP = 0, BG_ICOUNT = 1, BG_CMD = 2;
-const BF_SAMPLE = 0, BF_STACK_NOW = 1;
+const BG_EIP = 0, BG_ICOUNT = 1, BG_CMD = 2, BG_BASE_PFN = 3, BG_DMA_END = 4, BG_NORMAL_END = 5;
+const BF_SAMPLE = 0, BF_STACK_NOW = 1, BF_BLOCK = 2;
+
+// request(slot, cmd, arg0, arg1, result, seq) -> as block: the block of a page request that ended OK
+// (an alloc_pages or free_pages call, not a BATCH record), from the call's own numbers, with its zone
+// from the bounds zones(basePfn, dmaEndIdx, normalEndIdx) set (BuddyAllocator.zoneOf's). The hub
+// calls it from onCall, so a page request costs it one WebAssembly call (ring-writer.ts).
+const R_SLOT = 0, R_CMD = 1, R_ARG0 = 2, R_ARG1 = 3, R_RESULT = 4, R_SEQ = 5, R_PFN = 6, R_ORDER = 7, R_GFP = 8, R_CODE = 9, R_IDX = 10;
+
+function requestBody(): number[] {
+  const code = [
+    ...get(R_CMD), ...i32(HC_ALLOC_PAGES), op.i32Eq,
+    op.if, op.void,
+    ...get(R_RESULT), ...i32(PAGE_SHIFT), op.i32ShrU, ...set(R_PFN),
+    ...get(R_ARG0), ...set(R_ORDER), ...get(R_ARG1), ...set(R_GFP), ...i32(KIND_ALLOC), ...set(R_CODE),
+    op.else,
+    ...get(R_ARG0), ...i32(PAGE_SHIFT), op.i32ShrU, ...set(R_PFN),
+    ...get(R_ARG1), ...set(R_ORDER), ...i32(-1), ...set(R_GFP), ...i32(KIND_FREE), ...set(R_CODE),
+    op.end,
+    ...get(R_PFN), op.gget, BG_BASE_PFN, op.i32Sub, ...set(R_IDX),
+    ...get(R_SLOT),
+    // packBlock(code, order, zone), zone + 1 as 3 - (idx < normalEnd) - (idx < dmaEnd) (zoneOf's
+    // bounds, dmaEnd <= normalEnd): 1 below dmaEnd, 2 below normalEnd, else 3.
+    ...get(R_CODE), ...get(R_ORDER), ...i32(1), op.i32Add, ...i32(EK_ORDER_SHIFT), op.i32Shl, op.i32Or,
+    ...i32(3), ...get(R_IDX), op.gget, BG_NORMAL_END, op.i32LtS, op.i32Sub,
+    ...get(R_IDX), op.gget, BG_DMA_END, op.i32LtS, op.i32Sub,
+    ...i32(EK_ZONE_SHIFT), op.i32Shl, op.i32Or,
+    ...i32(-1), ...get(R_PFN), ...i32(1), ...get(R_ORDER), op.i32Shl, ...get(R_GFP), ...get(R_SEQ),
+    op.call, BF_BLOCK,
+    op.end,
+  ];
+  return [...vec([[5, I32]]), ...code];
+}
+
+function zonesBody(): number[] {
+  return [...vec([]), ...get(0), op.gset, BG_BASE_PFN, ...get(1), op.gset, BG_DMA_END, ...get(2), op.gset, BG_NORMAL_END, op.end];
+}
 
 function blockWriterBytes(): Uint8Array<ArrayBuffer> {
   const sampleType = funcType([F64], []);
   const stackNowType = funcType([], [I32]);
   const blockType = funcType([I32, I32, I32, I32, I32, I32, F64], [I32]);
+  const requestType = funcType([I32, I32, I32, I32, I32, F64], [I32]);
+  const zonesType = funcType([I32, I32, I32], []);
   const code = [
     ...get(B_SEQ), op.call, BF_SAMPLE,
     op.call, BF_STACK_NOW, op.tee, B_STACK, ...i32(0), op.i32LtS, op.if, op.void, ...i32(0), op.return, op.end,
@@ -246,20 +286,24 @@ function blockWriterBytes(): Uint8Array<ArrayBuffer> {
     ...i32(1),
     op.end,
   ];
-  const body = [...vec([[2, I32]]), ...code];
+  const blockBody = [...vec([[2, I32]]), ...code];
+  const bodies = [blockBody, requestBody(), zonesBody()];
   const global = (field: string, type: number): number[] => [...name("sampler"), ...name(field), KIND_GLOBAL, type, 1];
+  const zoneBound = [I32, 1, ...i32(0), op.end];
   return new Uint8Array([
     ...MODULE_HEADER,
-    ...section(1, vec([sampleType, stackNowType, blockType])),
+    ...section(1, vec([sampleType, stackNowType, blockType, requestType, zonesType])),
     ...section(2, vec([
       [...name("env"), ...name("memory"), KIND_MEMORY, 0x00, ...uleb(0)],
       [...name("sampler"), ...name("sample"), KIND_FUNC, 0],
       [...name("sampler"), ...name("stackNow"), KIND_FUNC, 1],
       global("eip", I32), global("icount", F64), global("cmd", I32),
     ])),
-    ...section(3, vec([[2]])),
-    ...section(7, vec([[...name("block"), KIND_FUNC, 2]])),
-    ...section(10, vec([[...uleb(body.length), ...body]])),
+    ...section(3, vec([[2], [3], [4]])),
+    ...section(6, vec([zoneBound, zoneBound, zoneBound])),
+    ...section(7, vec([[...name("block"), KIND_FUNC, BF_BLOCK], [...name("request"), KIND_FUNC, 3], [...name("zones"), KIND_FUNC, 4]])),
+    ...section(10, vec(bodies.map((body) => [...uleb(body.length), ...body]))),
+    ...functionNames([[BF_BLOCK, "ring_block_writer"], [3, "ring_request_writer"], [4, "ring_writer_zones"]]),
   ]);
 }
 
@@ -268,6 +312,13 @@ export const RECORD_FROM_COMMAND = -2;
 
 /** Writes one alloc or free into the ring, sampled by the hub's call sampler (blockWriterBytes); 0: not written. */
 export type BlockWriter = (slot: number, packed: number, record: number, pfn: number, npages: number, gfp: number, seq: number) => number;
+
+/** The block writer's functions (blockWriterBytes): block, request (a page request's block, 0: not written) and zones. */
+export interface BlockWriterExports {
+  block: BlockWriter;
+  request(slot: number, cmd: number, arg0: number, arg1: number, result: number, seq: number): number;
+  zones(basePfn: number, dmaEndIdx: number, normalEndIdx: number): void;
+}
 
 let writerModule: WebAssembly.Module | null = null;
 let compiled: WebAssembly.Module | null = null;
@@ -328,10 +379,10 @@ export class OwnerArena {
   }
 
   /** The block writer over this arena's ring, sampling with a call sampler's exports (CallSampler.exports). */
-  blockWriter(sampler: WebAssembly.Exports): BlockWriter {
+  blockWriter(sampler: WebAssembly.Exports): BlockWriterExports {
     writerModule ??= new WebAssembly.Module(blockWriterBytes());
     const instance = new WebAssembly.Instance(writerModule, { env: { memory: this.memory }, sampler: sampler as WebAssembly.ModuleImports });
-    return (instance.exports as { block: BlockWriter }).block;
+    return instance.exports as unknown as BlockWriterExports;
   }
 
   /**

@@ -9,10 +9,13 @@
 import type { CallSampler } from "./call-sampler-wasm.js";
 import { packBlock, type EventRing } from "./event-ring.js";
 import { EVENT_RING_SIZE } from "./layout.js";
-import type { BlockWriter, OwnerArena } from "./owner-wasm.js";
+import type { BuddyAllocator } from "../mem/index.js";
+import type { BlockWriterExports, OwnerArena } from "./owner-wasm.js";
 
 export class ArenaRingWriter {
-  private writer: BlockWriter | null = null;
+  private writer: BlockWriterExports | null = null;
+  /** The allocator whose zone bounds the writer has (zones()). */
+  private zonesOf: BuddyAllocator | null = null;
 
   /** `ring` is kept in `arena` (EventRing's storage) and subscribed to the hub that asks. */
   constructor(
@@ -27,6 +30,19 @@ export class ArenaRingWriter {
   refresh(sampler: CallSampler | null, blockSubscribers: readonly unknown[], blockEventSubscribers: readonly unknown[]): void {
     const alone = blockSubscribers.length === 1 && blockSubscribers[0] === this.ring && blockEventSubscribers.length === 0;
     this.writer = sampler !== null && alone ? this.arena.blockWriter(sampler.exports) : null;
+    this.zonesOf = null;
+  }
+
+  /**
+   * Whether request() writes for `buddy`'s page requests (the writer is writing), giving the writer
+   * the allocator's zone bounds first.
+   */
+  forRequests(buddy: BuddyAllocator): boolean {
+    const writer = this.writer;
+    if (writer === null) return false;
+    if (this.zonesOf !== buddy) writer.zones(buddy.basePfn, buddy.dmaEndIdx, buddy.normalEndIdx);
+    this.zonesOf = buddy;
+    return true;
   }
 
   /**
@@ -38,7 +54,20 @@ export class ArenaRingWriter {
     const writer = this.writer;
     if (writer === null) return false;
     const ring = this.ring;
-    if (writer(ring.total & (EVENT_RING_SIZE - 1), packBlock(code, order, zone), record, pfn, npages, gfp, seq) === 0) return false;
+    if (writer.block(ring.total & (EVENT_RING_SIZE - 1), packBlock(code, order, zone), record, pfn, npages, gfp, seq) === 0) return false;
+    ring.noteStored();
+    return true;
+  }
+
+  /**
+   * Writes the block of page request `seq` that ended OK (cmd HC_ALLOC_PAGES or HC_FREE_PAGES, not a
+   * BATCH record, with the call's arguments and result), as write() would the alloc or free the hub
+   * tells of it; false when it did not and the hub must. Only after forRequests() gave true for the
+   * allocator that served it.
+   */
+  request(seq: number, cmd: number, arg0: number, arg1: number, result: number): boolean {
+    const ring = this.ring;
+    if (this.writer!.request(ring.total & (EVENT_RING_SIZE - 1), cmd, arg0, arg1, result, seq) === 0) return false;
     ring.noteStored();
     return true;
   }

@@ -70,6 +70,16 @@ export function name(s: string): number[] {
   return vec([...s].map((c) => [c.charCodeAt(0)]));
 }
 
+/**
+ * The custom "name" section with function names (the spec's appendix 7.4), indices counting imported
+ * functions first: V8 then names the compiled code after them in profiles (--perf-basic-prof, which
+ * scripts/jit-profile.mjs reads), where otherwise every module's function N is "wasm-function[N]".
+ */
+export function functionNames(names: [index: number, name: string][]): number[] {
+  const map = vec(names.map(([index, n]) => [...uleb(index), ...name(n)]));
+  return section(0, [...name("name"), 1, ...uleb(map.length), ...map]);
+}
+
 /** A function type: params and results. */
 export function funcType(params: number[], results: number[]): number[] {
   return [0x60, ...vec(params.map((t) => [t])), ...vec(results.map((t) => [t]))];
