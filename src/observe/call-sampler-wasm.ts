@@ -1,7 +1,7 @@
 // The page's per-call sampling in WebAssembly, over v86's own memory (imported, never written): the
 // registers of the call in progress (EAX, the EIP of its `in`, CR0, EBP), the instruction counter
 // and its unwrapping past 2^32, and the stack memo's two recent walks (stack-walk.ts, StackMemo).
-// The arena's block writer (owner-wasm.ts) imports its `sample` and its result globals, so that one
+// The arena's block writer (owner-wasm.ts) imports its `sampleStack` and its result globals, so that one
 // call from the hub samples the call, finds its backtrace and writes the ring entry without coming
 // back to JavaScript. In JavaScript the same work, V8 guarding every typed-array read, with the hub's
 // dispatch around it, cost about 620 host instructions per churn call; the page's own work per call
@@ -167,27 +167,31 @@ function moduleBytes(state: GuestStateInWasm): Uint8Array<ArrayBuffer> {
   const putType = funcType(Array.from({ length: P_TRAIL + 2 * SAMPLER_FRAMES }, () => I32), []);
   const sampleType = funcType([F64], []);
   const stackNowType = funcType([], [I32]);
+  const sampleStackType = funcType([F64], [I32]);
   const i32Global = (init: number): number[] => [I32, 1, ...i32(init), op.end];
   const f64Global = (init: number): number[] => [F64, 1, op.f64Const, ...f64Bytes(init), op.end];
   const walks = Array.from({ length: WALKS }, () => Array.from({ length: WALK_GLOBALS }, (_, f) => i32Global(f === G_FRAMES ? -1 : 0))).flat();
   const sampled = SAMPLE_EXPORTS.map(([, g, type]) => (type === F64 ? f64Global(g === G_S_SEQ ? -1 : 0) : i32Global(g === G_S_STACK ? STACK_UNKNOWN : 0)));
-  const bodies = [findBody(), putBody(state.ramOffset, ramWords), sampleBody(state), stackNowBody(state)];
+  // sampleStack(seq): sample(seq), then stackNow(): the block writer's one call into this module.
+  const sampleStackBody = [...vec([]), ...get(0), op.call, 2, op.call, 3, op.end];
+  const bodies = [findBody(), putBody(state.ramOffset, ramWords), sampleBody(state), stackNowBody(state), sampleStackBody];
   return new Uint8Array([
     ...MODULE_HEADER,
-    ...section(1, vec([findType, putType, sampleType, stackNowType])),
+    ...section(1, vec([findType, putType, sampleType, stackNowType, sampleStackType])),
     // The emulator's memory, with no limits of ours: any size it has or grows to.
     ...section(2, vec([[...name("v86"), ...name("memory"), KIND_MEMORY, 0x00, ...uleb(0)]])),
-    ...section(3, vec([[0], [1], [2], [3]])),
+    ...section(3, vec([[0], [1], [2], [3], [4]])),
     ...section(6, vec([...walks, ...sampled])),
     ...section(7, vec([
       [...name("find"), KIND_FUNC, 0],
       [...name("put"), KIND_FUNC, 1],
       [...name("sample"), KIND_FUNC, 2],
       [...name("stackNow"), KIND_FUNC, 3],
+      [...name("sampleStack"), KIND_FUNC, 4],
       ...SAMPLE_EXPORTS.map(([n, g]) => [...name(n), KIND_GLOBAL, ...uleb(g)]),
     ])),
     ...section(10, vec(bodies.map((body) => [...uleb(body.length), ...body]))),
-    ...functionNames([[0, "sampler_find"], [1, "sampler_put"], [2, "sampler_sample"], [3, "sampler_stack_now"]]),
+    ...functionNames([[0, "sampler_find"], [1, "sampler_put"], [2, "sampler_sample"], [3, "sampler_stack_now"], [4, "sampler_sample_stack"]]),
   ]);
 }
 

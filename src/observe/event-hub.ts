@@ -10,14 +10,14 @@ import { ENOMEM, OK } from "../mem/errors.js";
 import { PAGE_SHIFT } from "../mem/constants.js";
 import { HC_ALLOC_CONTIG, HC_ALLOC_PAGES, HC_BATCH, HC_FREE_CONTIG, HC_FREE_PAGES, HC_MARK, HC_MEMMAP } from "../protocol/codes.js";
 import type { BridgeObserver, GuestRegisters, HypercallBridge } from "../machine/bridge.js";
-import { EVENT_KINDS, blankEvent, type AllocatorEvent, type EventHubOptions, type EventSubscriber, type OnBlock, type OnCallEnd, type OnEvent, type OnRequest } from "./events.js";
+import { CallEndSubscribers, EVENT_KINDS, blankEvent, type AllocatorEvent, type EventHubOptions, type EventSubscriber, type OnBlock, type OnCallEnd, type OnEvent, type OnRequest } from "./events.js";
 import { KIND_ALLOC, KIND_FAIL, KIND_FREE, KIND_MARK, KIND_MERGE, KIND_PCP_DRAIN, KIND_PROTOCOL_ERROR, KIND_SPLIT } from "./layout.js";
 import type { StackDepot } from "./stack-depot.js";
 import { CallStacks } from "./call-stacks.js";
 import { JsCallSampler, type CallSampling } from "./call-sampler.js";
 import { CallSampler } from "./call-sampler-wasm.js";
 import type { EventRing } from "./event-ring.js";
-import { RECORD_FROM_COMMAND, type OwnerArena } from "./owner-wasm.js";
+import { RECORD_FROM_COMMAND, type OwnerArena, type RequestWriter } from "./owner-wasm.js";
 import { ArenaRingWriter } from "./ring-writer.js";
 
 
@@ -42,7 +42,7 @@ export class EventHub implements BridgeObserver, BuddyListener {
   private readonly blockEventSubscribers: OnEvent[] = [];
   /** Some onBlock subscriber wants the backtraces of allocs and frees (EventSubscriber.blockStacks). */
   private blockStacks = false;
-  private readonly callEndSubscribers: OnCallEnd[] = [];
+  private readonly callEnds = new CallEndSubscribers();
   private readonly requestSubscribers: OnRequest[] = [];
   /**
    * The reused events, one per kind (indexed by eventKindCode), each with its kind set once: storing
@@ -57,8 +57,8 @@ export class EventHub implements BridgeObserver, BuddyListener {
   private wasmSampler: CallSampler | null = null;
   /** Writes the page ring's allocs and frees in WebAssembly (writeRingInArena). */
   private ringWriter: ArenaRingWriter | null = null;
-  /** ringWriter while it writes whole page requests for onCall (refreshRequests). */
-  private requestWriter: ArenaRingWriter | null = null;
+  /** The ring writer's request function while it writes onCall's page requests (refreshRequests). */
+  private requestWriter: RequestWriter | null = null;
   private buddy: BuddyAllocator | null = null;
   private fresh = false;
 
@@ -93,7 +93,7 @@ export class EventHub implements BridgeObserver, BuddyListener {
       this.blockSubscribers.push(subscriber as OnBlock);
       if (subscriber.blockStacks === true) this.blockStacks = true;
     } else if (subscriber.onEvent !== undefined) this.blockEventSubscribers.push(subscriber as OnEvent);
-    if (subscriber.onCallEnd !== undefined) this.callEndSubscribers.push(subscriber as OnCallEnd);
+    if (subscriber.onCallEnd !== undefined) this.callEnds.add(subscriber as OnCallEnd);
     if (subscriber.onRequest !== undefined) this.requestSubscribers.push(subscriber as OnRequest);
     this.ringWriter?.refresh(this.wasmSampler, this.blockSubscribers, this.blockEventSubscribers);
     this.refreshRequests();
@@ -179,14 +179,15 @@ export class EventHub implements BridgeObserver, BuddyListener {
   onCall(seq: number, cmd: number, arg0: number, arg1: number, arg2: number, result: number, status: number): void {
     // A page request that ended OK, told by the hub (not by the allocator, not a free told before its
     // merges): the ring writer writes its block from the call's numbers, one WebAssembly call.
-    const writer = this.requestWriter;
+    const request = this.requestWriter;
     if (
-      writer !== null && status === OK && (cmd === HC_ALLOC_PAGES || (cmd === HC_FREE_PAGES && !this.freeTold)) &&
-      !this.buddy!.tellsPageRequests && writer.request(seq, cmd, arg0, arg1, result)
+      request !== null && status === OK && (cmd === HC_ALLOC_PAGES || (cmd === HC_FREE_PAGES && !this.freeTold)) &&
+      !this.buddy!.tellsPageRequests && request(this.ringWriter!.ring.nextSlot, cmd, arg0, arg1, result, seq) !== 0
     ) {
+      this.ringWriter!.ring.noteStored();
       this.failInjected = false;
       this.record = -1;
-      this.callEnd(seq, cmd, status);
+      if (seq >= this.callEnds.from) this.callEnds.tell(seq, cmd, status);
       return;
     }
     // Normally the allocator appears at MEMMAP; a run restored from a checkpoint has one already.
@@ -201,12 +202,7 @@ export class EventHub implements BridgeObserver, BuddyListener {
     } else this.protocolError(cmd, arg0, arg1, arg2, status);
     this.failInjected = false;
     this.record = -1;
-    this.callEnd(seq, cmd, status);
-  }
-
-  private callEnd(seq: number, cmd: number, status: number): void {
-    const subs = this.callEndSubscribers;
-    for (let i = 0; i < subs.length; i++) subs[i]!.onCallEnd(seq, cmd, status);
+    if (seq >= this.callEnds.from) this.callEnds.tell(seq, cmd, status);
   }
 
   onRecord(seq: number, index: number, cmd: number, arg0: number, arg1: number, result: number, status: number): void {
@@ -342,8 +338,7 @@ export class EventHub implements BridgeObserver, BuddyListener {
   private refreshRequests(): void {
     const writer = this.ringWriter;
     const buddy = this.buddy;
-    const on = writer !== null && buddy !== null && this.requestSubscribers.length === 0 && writer.forRequests(buddy);
-    this.requestWriter = on ? writer : null;
+    this.requestWriter = writer !== null && buddy !== null && this.requestSubscribers.length === 0 ? writer.forRequests(buddy) : null;
   }
 
   /**

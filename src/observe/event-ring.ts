@@ -175,6 +175,11 @@ export class EventRing implements EventSubscriber {
     return this.noteStored();
   }
 
+  /** The slot of the next entry: total & (EVENT_RING_SIZE - 1). */
+  get nextSlot(): number {
+    return this.total & (EVENT_RING_SIZE - 1);
+  }
+
   /**
    * Counts the entry just written at slot total & (EVENT_RING_SIZE - 1), by store() or by the arena's
    * block writer (ring-writer.ts); returns its number. Every EVENT_RING_HALF events the readers catch up.

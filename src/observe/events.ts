@@ -127,6 +127,11 @@ export interface EventSubscriber {
   /** After every port call is answered (seq, command, status): the moment between two calls. */
   onCallEnd?(seq: number, cmd: number, status: number): void;
   /**
+   * With onCallEnd: the first call whose end it needs, read again after each onCallEnd it gets; the
+   * hub skips it for calls before (a timeline that samples every Nth call). Absent: every call.
+   */
+  readonly nextCallEnd?: number;
+  /**
    * Each page request (ALLOC_PAGES, FREE_PAGES, ALLOC_CONTIG, FREE_CONTIG, as a call or a BATCH record)
    * that changed the allocator: status OK, or ENOMEM not injected by a fault predicate (a real ENOMEM
    * may have drained the per-CPU lists). Replaying them in order on a fresh allocator rebuilds its state.
@@ -160,4 +165,32 @@ export interface EventHubOptions {
   stackDepth?: number;
   /** Executable ranges of the kernel (stack-walk.ts codeRanges); null accepts any return address. */
   code?: Uint32Array | null;
+}
+
+/**
+ * The hub's onCallEnd subscribers, told from the first call one of them needs on (nextCallEnd): the
+ * page's only one, its timeline, wants every few hundredth call, and a call into it per call cost
+ * the page's guest about 8 ns of its 300 in Chromium (npm run profile:web).
+ */
+export class CallEndSubscribers {
+  private readonly subs: OnCallEnd[] = [];
+  /** The first call whose end some subscriber needs. */
+  from = Number.MAX_SAFE_INTEGER;
+
+  add(sub: OnCallEnd): void {
+    this.subs.push(sub);
+    this.from = 0;
+  }
+
+  /** Tells every subscriber of the end of call `seq`, then finds the next call one of them needs. */
+  tell(seq: number, cmd: number, status: number): void {
+    const subs = this.subs;
+    let next = Number.MAX_SAFE_INTEGER;
+    for (let i = 0; i < subs.length; i++) {
+      const sub = subs[i]!;
+      sub.onCallEnd(seq, cmd, status);
+      next = Math.min(next, (sub as EventSubscriber).nextCallEnd ?? seq + 1);
+    }
+    this.from = next;
+  }
 }

@@ -220,24 +220,50 @@ function moduleBytes(): Uint8Array<ArrayBuffer> {
 }
 
 // block(slot, packed, record, pfn, npages, gfp, seq) -> 1 when it wrote ring slot `slot`, 0 when it
-// left the event to the caller. It samples call seq with the hub's call sampler (imported from its
-// instance, call-sampler-wasm.ts: sample, stackNow and the globals they fill) and writes the entry
-// as store does, with the sampler's EIP, instruction count and stack; a stack the sampler does not
-// know (no recent walk, paging on) leaves the event to the caller. A record of RECORD_FROM_COMMAND
-// means the hub has not sampled the call: the record is then 0 for a BATCH (its first) and -1 for
-// any other command.
+// left the event to the caller. It samples call seq and finds its backtrace with the hub's call
+// sampler (its sampleStack and the globals it fills, imported from its instance, call-sampler-wasm.ts)
+// and writes the entry as store does, with the sampler's EIP, instruction count and stack; a stack
+// the sampler does not know (no recent walk, paging on) leaves the event to the caller. A record of
+// RECORD_FROM_COMMAND means the hub has not sampled the call: the record is then 0 for a BATCH (its
+// first) and -1 for any other command.
 const B_SLOT = 0, B_PACKED = 1, B_RECORD = 2, B_PFN = 3, B_NPAGES = 4, B_GFP = 5, B_SEQ = 6, B_P = 7, B_STACK = 8;
 const BG_EIP = 0, BG_ICOUNT = 1, BG_CMD = 2, BG_BASE_PFN = 3, BG_DMA_END = 4, BG_NORMAL_END = 5;
-const BF_SAMPLE = 0, BF_STACK_NOW = 1, BF_BLOCK = 2;
+const BF_SAMPLE_STACK = 0, BF_BLOCK = 1, BF_REQUEST = 2, BF_ZONES = 3;
+
+/**
+ * The writer's common tail: samples call `seq`, leaves (returning 0) when the sampler knows no stack
+ * for it, else writes the entry of `slot` and returns 1. Each argument is the code of one value;
+ * `stack` and `p` are scratch locals.
+ */
+function sampledEntry(slot: number, p: number, stack: number, seq: number, record: number[], ints: { packed: number[]; pfn: number[]; npages: number[]; gfp: number[] }): number[] {
+  return [
+    ...get(seq), op.call, BF_SAMPLE_STACK, op.tee, stack, ...i32(0), op.i32LtS, op.if, op.void, ...i32(0), op.return, op.end,
+    ...writeEntry(slot, p, [ints.packed, record, ints.pfn, ints.npages, ints.gfp, get(stack), [op.gget, BG_EIP]], get(seq), [op.gget, BG_ICOUNT]),
+    ...i32(1),
+    op.end,
+  ];
+}
+
+function blockBody(): number[] {
+  // record === RECORD_FROM_COMMAND ? (the sampled command is HC_BATCH ? 0 : -1) : record
+  const record = [
+    ...i32(0), ...i32(-1), op.gget, BG_CMD, ...i32(HC_BATCH), op.i32Eq, op.select,
+    ...get(B_RECORD),
+    ...get(B_RECORD), ...i32(RECORD_FROM_COMMAND), op.i32Eq, op.select,
+  ];
+  const ints = { packed: get(B_PACKED), pfn: get(B_PFN), npages: get(B_NPAGES), gfp: get(B_GFP) };
+  return [...vec([[2, I32]]), ...sampledEntry(B_SLOT, B_P, B_STACK, B_SEQ, record, ints)];
+}
 
 // request(slot, cmd, arg0, arg1, result, seq) -> as block: the block of a page request that ended OK
-// (an alloc_pages or free_pages call, not a BATCH record), from the call's own numbers, with its zone
-// from the bounds zones(basePfn, dmaEndIdx, normalEndIdx) set (BuddyAllocator.zoneOf's). The hub
-// calls it from onCall, so a page request costs it one WebAssembly call (ring-writer.ts).
-const R_SLOT = 0, R_CMD = 1, R_ARG0 = 2, R_ARG1 = 3, R_RESULT = 4, R_SEQ = 5, R_PFN = 6, R_ORDER = 7, R_GFP = 8, R_CODE = 9, R_IDX = 10;
+// (an alloc_pages or free_pages call, not a BATCH record, so its record is -1), from the call's own
+// numbers, with its zone from the bounds zones(basePfn, dmaEndIdx, normalEndIdx) set
+// (BuddyAllocator.zoneOf's). The hub calls it from onCall: a page request costs it one WebAssembly
+// call (ring-writer.ts).
+const R_SLOT = 0, R_CMD = 1, R_ARG0 = 2, R_ARG1 = 3, R_RESULT = 4, R_SEQ = 5, R_PFN = 6, R_ORDER = 7, R_GFP = 8, R_CODE = 9, R_IDX = 10, R_P = 11, R_STACK = 12;
 
 function requestBody(): number[] {
-  const code = [
+  const decode = [
     ...get(R_CMD), ...i32(HC_ALLOC_PAGES), op.i32Eq,
     op.if, op.void,
     ...get(R_RESULT), ...i32(PAGE_SHIFT), op.i32ShrU, ...set(R_PFN),
@@ -247,18 +273,17 @@ function requestBody(): number[] {
     ...get(R_ARG1), ...set(R_ORDER), ...i32(-1), ...set(R_GFP), ...i32(KIND_FREE), ...set(R_CODE),
     op.end,
     ...get(R_PFN), op.gget, BG_BASE_PFN, op.i32Sub, ...set(R_IDX),
-    ...get(R_SLOT),
-    // packBlock(code, order, zone), zone + 1 as 3 - (idx < normalEnd) - (idx < dmaEnd) (zoneOf's
-    // bounds, dmaEnd <= normalEnd): 1 below dmaEnd, 2 below normalEnd, else 3.
+  ];
+  // packBlock(code, order, zone), zone + 1 as 3 - (idx < normalEnd) - (idx < dmaEnd) (zoneOf's
+  // bounds, dmaEnd <= normalEnd): 1 below dmaEnd, 2 below normalEnd, else 3.
+  const packed = [
     ...get(R_CODE), ...get(R_ORDER), ...i32(1), op.i32Add, ...i32(EK_ORDER_SHIFT), op.i32Shl, op.i32Or,
     ...i32(3), ...get(R_IDX), op.gget, BG_NORMAL_END, op.i32LtS, op.i32Sub,
     ...get(R_IDX), op.gget, BG_DMA_END, op.i32LtS, op.i32Sub,
     ...i32(EK_ZONE_SHIFT), op.i32Shl, op.i32Or,
-    ...i32(-1), ...get(R_PFN), ...i32(1), ...get(R_ORDER), op.i32Shl, ...get(R_GFP), ...get(R_SEQ),
-    op.call, BF_BLOCK,
-    op.end,
   ];
-  return [...vec([[5, I32]]), ...code];
+  const ints = { packed, pfn: get(R_PFN), npages: [...i32(1), ...get(R_ORDER), op.i32Shl], gfp: get(R_GFP) };
+  return [...vec([[7, I32]]), ...decode, ...sampledEntry(R_SLOT, R_P, R_STACK, R_SEQ, i32(-1), ints)];
 }
 
 function zonesBody(): number[] {
@@ -266,44 +291,26 @@ function zonesBody(): number[] {
 }
 
 function blockWriterBytes(): Uint8Array<ArrayBuffer> {
-  const sampleType = funcType([F64], []);
-  const stackNowType = funcType([], [I32]);
+  const sampleStackType = funcType([F64], [I32]);
   const blockType = funcType([I32, I32, I32, I32, I32, I32, F64], [I32]);
   const requestType = funcType([I32, I32, I32, I32, I32, F64], [I32]);
   const zonesType = funcType([I32, I32, I32], []);
-  const code = [
-    ...get(B_SEQ), op.call, BF_SAMPLE,
-    op.call, BF_STACK_NOW, op.tee, B_STACK, ...i32(0), op.i32LtS, op.if, op.void, ...i32(0), op.return, op.end,
-    ...get(B_RECORD), ...i32(RECORD_FROM_COMMAND), op.i32Eq,
-    op.if, op.void, ...i32(0), ...i32(-1), op.gget, BG_CMD, ...i32(HC_BATCH), op.i32Eq, op.select, ...set(B_RECORD), op.end,
-    ...writeEntry(
-      B_SLOT,
-      B_P,
-      [get(B_PACKED), get(B_RECORD), get(B_PFN), get(B_NPAGES), get(B_GFP), get(B_STACK), [op.gget, BG_EIP]],
-      get(B_SEQ),
-      [op.gget, BG_ICOUNT],
-    ),
-    ...i32(1),
-    op.end,
-  ];
-  const blockBody = [...vec([[2, I32]]), ...code];
-  const bodies = [blockBody, requestBody(), zonesBody()];
+  const bodies = [blockBody(), requestBody(), zonesBody()];
   const global = (field: string, type: number): number[] => [...name("sampler"), ...name(field), KIND_GLOBAL, type, 1];
   const zoneBound = [I32, 1, ...i32(0), op.end];
   return new Uint8Array([
     ...MODULE_HEADER,
-    ...section(1, vec([sampleType, stackNowType, blockType, requestType, zonesType])),
+    ...section(1, vec([sampleStackType, blockType, requestType, zonesType])),
     ...section(2, vec([
       [...name("env"), ...name("memory"), KIND_MEMORY, 0x00, ...uleb(0)],
-      [...name("sampler"), ...name("sample"), KIND_FUNC, 0],
-      [...name("sampler"), ...name("stackNow"), KIND_FUNC, 1],
+      [...name("sampler"), ...name("sampleStack"), KIND_FUNC, 0],
       global("eip", I32), global("icount", F64), global("cmd", I32),
     ])),
-    ...section(3, vec([[2], [3], [4]])),
+    ...section(3, vec([[1], [2], [3]])),
     ...section(6, vec([zoneBound, zoneBound, zoneBound])),
-    ...section(7, vec([[...name("block"), KIND_FUNC, BF_BLOCK], [...name("request"), KIND_FUNC, 3], [...name("zones"), KIND_FUNC, 4]])),
+    ...section(7, vec([[...name("block"), KIND_FUNC, BF_BLOCK], [...name("request"), KIND_FUNC, BF_REQUEST], [...name("zones"), KIND_FUNC, BF_ZONES]])),
     ...section(10, vec(bodies.map((body) => [...uleb(body.length), ...body]))),
-    ...functionNames([[BF_BLOCK, "ring_block_writer"], [3, "ring_request_writer"], [4, "ring_writer_zones"]]),
+    ...functionNames([[BF_BLOCK, "ring_block_writer"], [BF_REQUEST, "ring_request_writer"], [BF_ZONES, "ring_writer_zones"]]),
   ]);
 }
 
@@ -313,10 +320,13 @@ export const RECORD_FROM_COMMAND = -2;
 /** Writes one alloc or free into the ring, sampled by the hub's call sampler (blockWriterBytes); 0: not written. */
 export type BlockWriter = (slot: number, packed: number, record: number, pfn: number, npages: number, gfp: number, seq: number) => number;
 
-/** The block writer's functions (blockWriterBytes): block, request (a page request's block, 0: not written) and zones. */
+/** Writes the block of a page request that ended OK (requestBody); 0: not written. */
+export type RequestWriter = (slot: number, cmd: number, arg0: number, arg1: number, result: number, seq: number) => number;
+
+/** The block writer's functions (blockWriterBytes): block, request and zones. */
 export interface BlockWriterExports {
   block: BlockWriter;
-  request(slot: number, cmd: number, arg0: number, arg1: number, result: number, seq: number): number;
+  request: RequestWriter;
   zones(basePfn: number, dmaEndIdx: number, normalEndIdx: number): void;
 }
 

@@ -8,9 +8,8 @@
 
 import type { CallSampler } from "./call-sampler-wasm.js";
 import { packBlock, type EventRing } from "./event-ring.js";
-import { EVENT_RING_SIZE } from "./layout.js";
 import type { BuddyAllocator } from "../mem/index.js";
-import type { BlockWriterExports, OwnerArena } from "./owner-wasm.js";
+import type { BlockWriterExports, OwnerArena, RequestWriter } from "./owner-wasm.js";
 
 export class ArenaRingWriter {
   private writer: BlockWriterExports | null = null;
@@ -34,15 +33,17 @@ export class ArenaRingWriter {
   }
 
   /**
-   * Whether request() writes for `buddy`'s page requests (the writer is writing), giving the writer
-   * the allocator's zone bounds first.
+   * The writer's request function (owner-wasm.ts, BlockWriterExports) for `buddy`'s page requests,
+   * given the allocator's zone bounds first; null while the writer is not writing. The hub calls it
+   * itself from onCall, one JavaScript call less per page request: request(ring.nextSlot, cmd, arg0,
+   * arg1, result, seq), then ring.noteStored() when it gave 1.
    */
-  forRequests(buddy: BuddyAllocator): boolean {
+  forRequests(buddy: BuddyAllocator): RequestWriter | null {
     const writer = this.writer;
-    if (writer === null) return false;
+    if (writer === null) return null;
     if (this.zonesOf !== buddy) writer.zones(buddy.basePfn, buddy.dmaEndIdx, buddy.normalEndIdx);
     this.zonesOf = buddy;
-    return true;
+    return writer.request;
   }
 
   /**
@@ -54,21 +55,9 @@ export class ArenaRingWriter {
     const writer = this.writer;
     if (writer === null) return false;
     const ring = this.ring;
-    if (writer.block(ring.total & (EVENT_RING_SIZE - 1), packBlock(code, order, zone), record, pfn, npages, gfp, seq) === 0) return false;
+    if (writer.block(ring.nextSlot, packBlock(code, order, zone), record, pfn, npages, gfp, seq) === 0) return false;
     ring.noteStored();
     return true;
   }
 
-  /**
-   * Writes the block of page request `seq` that ended OK (cmd HC_ALLOC_PAGES or HC_FREE_PAGES, not a
-   * BATCH record, with the call's arguments and result), as write() would the alloc or free the hub
-   * tells of it; false when it did not and the hub must. Only after forRequests() gave true for the
-   * allocator that served it.
-   */
-  request(seq: number, cmd: number, arg0: number, arg1: number, result: number): boolean {
-    const ring = this.ring;
-    if (this.writer!.request(ring.total & (EVENT_RING_SIZE - 1), cmd, arg0, arg1, result, seq) === 0) return false;
-    ring.noteStored();
-    return true;
-  }
 }

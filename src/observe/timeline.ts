@@ -47,8 +47,13 @@ export class Timeline implements EventSubscriber {
   }
 
   onCallEnd(seq: number): void {
-    // Every call ends here: a compare, not the division `seq % interval` (tens of cycles) per call.
+    // The hub calls it from nextCallEnd on; the test stays for other callers.
     if (seq >= this.nextSeq) this.due(seq);
+  }
+
+  /** The next call onCallEnd looks at: the hub does not call it before (EventSubscriber.nextCallEnd). */
+  get nextCallEnd(): number {
+    return this.nextSeq;
   }
 
   /** Samples at a multiple of the interval, then finds the next multiple (the interval may double). */
@@ -69,12 +74,21 @@ export class Timeline implements EventSubscriber {
     if (this.rows === this.capacity) this.halve();
     this.lastSeq = seq;
     const d = this.data;
-    let p = this.rows * this.stride;
-    d[p++] = seq;
-    for (let z = 0; z < ZONE_COUNT; z++) d[p++] = buddy.zoneFreeFrames(z);
-    for (let z = 0; z < ZONE_COUNT; z++) d[p++] = buddy.pcpCount[z]!;
+    const p = this.rows * this.stride;
+    d[p] = seq;
+    // One pass over the free-list counts: each zone's free frames are its blocks' (zoneFreeFrames).
     const orders = this.maxOrder + 1;
-    for (let z = 0; z < ZONE_COUNT; z++) for (let o = 0; o < orders; o++) d[p++] = buddy.nrFree[z * LIST_STRIDE + o]!;
+    const nrFree = buddy.nrFree;
+    for (let z = 0, q = p + 1 + 2 * ZONE_COUNT; z < ZONE_COUNT; z++) {
+      let frames = 0;
+      for (let o = 0; o < orders; o++, q++) {
+        const blocks = nrFree[z * LIST_STRIDE + o]!;
+        d[q] = blocks;
+        frames += blocks * 2 ** o;
+      }
+      d[p + 1 + z] = frames;
+      d[p + 1 + ZONE_COUNT + z] = buddy.pcpCount[z]!;
+    }
     this.rows++;
   }
 
