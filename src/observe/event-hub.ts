@@ -2,7 +2,7 @@
 // with its status) and the allocator's listener (every alloc, free, split, merge, failure, drain),
 // into one typed event stream (events.ts) for its subscribers. It samples the guest CPU once per call
 // (EIP of the `in`, instruction counter, command) and walks the guest stack at most once per call,
-// on demand, into a shared stack depot (call-stacks.ts). One reused event object, no allocation per call.
+// on demand, into a shared stack depot (stack-walk.ts, CallStacks). One reused event object, no allocation per call.
 // Without a hub the machine pays nothing: the bridge's observer and the allocator's listener stay null.
 
 import { fanOutListener, type BuddyAllocator, type BuddyListener } from "../mem/index.js";
@@ -13,12 +13,11 @@ import type { BridgeObserver, GuestRegisters, HypercallBridge } from "../machine
 import { CallEndSubscribers, EVENT_KINDS, blankEvent, type AllocatorEvent, type EventHubOptions, type EventSubscriber, type OnBlock, type OnCallEnd, type OnEvent, type OnRequest } from "./events.js";
 import { KIND_ALLOC, KIND_FAIL, KIND_FREE, KIND_MARK, KIND_MERGE, KIND_PCP_DRAIN, KIND_PROTOCOL_ERROR, KIND_SPLIT } from "./layout.js";
 import type { StackDepot } from "./stack-depot.js";
-import { CallStacks } from "./call-stacks.js";
+import { CallStacks } from "./stack-walk.js";
 import { JsCallSampler, type CallSampling } from "./call-sampler.js";
 import { CallSampler } from "./call-sampler-wasm.js";
-import type { EventRing } from "./event-ring.js";
 import { RECORD_FROM_COMMAND, type OwnerArena, type RequestWriter } from "./owner-wasm.js";
-import { ArenaRingWriter } from "./ring-writer.js";
+import { ArenaRingWriter, type EventRing } from "./event-ring.js";
 
 
 export class EventHub implements BridgeObserver, BuddyListener {
@@ -144,7 +143,7 @@ export class EventHub implements BridgeObserver, BuddyListener {
 
   /**
    * `ring` (this hub's subscriber) is kept in `arena`: its allocs and frees are written there in
-   * WebAssembly while they can be (ring-writer.ts). Before attachGuest.
+   * WebAssembly while they can be (event-ring.ts, ArenaRingWriter). Before attachGuest.
    */
   writeRingInArena(arena: OwnerArena, ring: EventRing): void {
     if (this.guestRef !== null) throw new Error("invariant: EventHub.writeRingInArena after the guest was attached");

@@ -3,11 +3,13 @@
 // here only: its event log draws the ring, and its page owner (present-owner.ts) is a reader that
 // applies the ring in bulk, when asked and every EVENT_RING_HALF events, so that a hypercall pays for
 // one entry rather than for every subscriber's code (docs/web-speed.md). A replay fills a ring of its
-// own by push().
+// own by push(). ArenaRingWriter (below) writes the page's allocs and frees in WebAssembly.
 
 import { eventKindCode, type AllocatorEvent, type EventSubscriber } from "./events.js";
 import type { EventHub } from "./event-hub.js";
-import type { RingStore } from "./owner-wasm.js";
+import type { BlockWriterExports, OwnerArena, RequestWriter, RingStore } from "./owner-wasm.js";
+import type { CallSampler } from "./call-sampler-wasm.js";
+import type { BuddyAllocator } from "../mem/index.js";
 import {
   EK_CMD_SHIFT,
   EK_KIND_MASK,
@@ -182,7 +184,7 @@ export class EventRing implements EventSubscriber {
 
   /**
    * Counts the entry just written at slot total & (EVENT_RING_SIZE - 1), by store() or by the arena's
-   * block writer (ring-writer.ts); returns its number. Every EVENT_RING_HALF events the readers catch up.
+   * block writer (ArenaRingWriter, below); returns its number. Every EVENT_RING_HALF events the readers catch up.
    */
   noteStored(): number {
     const n = this.total++;
@@ -223,4 +225,64 @@ export class EventRing implements EventSubscriber {
   labelAt(slot: number): string {
     return this.labels.get(slot) ?? "";
   }
+}
+
+/**
+ * The web page's allocs and frees written into its event ring by one WebAssembly call: the arena's
+ * block writer (owner-wasm.ts) samples the call with the hub's call sampler (call-sampler-wasm.ts),
+ * finds its backtrace among the recent walks and writes the ring entry, without the hub's sampling,
+ * dispatch and store in JavaScript between (about 620 host instructions per churn call there,
+ * docs/web-speed.md). The hub asks it first for each alloc and free while the ring is its only block
+ * subscriber; an event it leaves (no recent walk, paging on) takes the hub's usual path, whose memo
+ * then puts the walk into the sampler for the next call.
+ */
+export class ArenaRingWriter {
+  private writer: BlockWriterExports | null = null;
+  /** The allocator whose zone bounds the writer has (zones()). */
+  private zonesOf: BuddyAllocator | null = null;
+
+  /** `ring` is kept in `arena` (EventRing's storage) and subscribed to the hub that asks. */
+  constructor(
+    private readonly arena: OwnerArena,
+    readonly ring: EventRing,
+  ) {}
+
+  /**
+   * It writes only with a call sampler, and while the ring is the hub's only block subscriber (the
+   * hub's lists of onBlock subscribers and of the onEvent-only ones that take blocks).
+   */
+  refresh(sampler: CallSampler | null, blockSubscribers: readonly unknown[], blockEventSubscribers: readonly unknown[]): void {
+    const alone = blockSubscribers.length === 1 && blockSubscribers[0] === this.ring && blockEventSubscribers.length === 0;
+    this.writer = sampler !== null && alone ? this.arena.blockWriter(sampler.exports) : null;
+    this.zonesOf = null;
+  }
+
+  /**
+   * The writer's request function (owner-wasm.ts, BlockWriterExports) for `buddy`'s page requests,
+   * given the allocator's zone bounds first; null while the writer is not writing. The hub calls it
+   * itself from onCall, one JavaScript call less per page request: request(ring.nextSlot, cmd, arg0,
+   * arg1, result, seq), then ring.noteStored() when it gave 1.
+   */
+  forRequests(buddy: BuddyAllocator): RequestWriter | null {
+    const writer = this.writer;
+    if (writer === null) return null;
+    if (this.zonesOf !== buddy) writer.zones(buddy.basePfn, buddy.dmaEndIdx, buddy.normalEndIdx);
+    this.zonesOf = buddy;
+    return writer.request;
+  }
+
+  /**
+   * Writes an alloc or free (code KIND_ALLOC or KIND_FREE) of call `seq`; false when it did not and
+   * the hub must. `record` is the hub's BATCH record index for a call it sampled, RECORD_FROM_COMMAND
+   * for one it has not (the writer then takes the sampler's command: 0 for a BATCH, else -1).
+   */
+  write(code: number, seq: number, record: number, pfn: number, order: number, npages: number, zone: number, gfp: number): boolean {
+    const writer = this.writer;
+    if (writer === null) return false;
+    const ring = this.ring;
+    if (writer.block(ring.nextSlot, packBlock(code, order, zone), record, pfn, npages, gfp, seq) === 0) return false;
+    ring.noteStored();
+    return true;
+  }
+
 }

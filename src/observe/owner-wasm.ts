@@ -13,7 +13,7 @@
 // matches no live block, a block not wholly in the table, an alloc on a live head) stops it, and the
 // JavaScript loop applies that one event, with the same rules and errors as without the arena. A
 // second module, the block writer, writes the page's allocs and frees into the ring with the hub's
-// call sampler (ring-writer.ts).
+// call sampler (event-ring.ts, ArenaRingWriter).
 
 import { PAGE_SHIFT } from "../mem/constants.js";
 import { HC_ALLOC_PAGES, HC_BATCH } from "../protocol/codes.js";
@@ -259,7 +259,7 @@ function blockBody(): number[] {
 // (an alloc_pages or free_pages call, not a BATCH record, so its record is -1), from the call's own
 // numbers, with its zone from the bounds zones(basePfn, dmaEndIdx, normalEndIdx) set
 // (BuddyAllocator.zoneOf's). The hub calls it from onCall: a page request costs it one WebAssembly
-// call (ring-writer.ts).
+// call (event-ring.ts, ArenaRingWriter).
 const R_SLOT = 0, R_CMD = 1, R_ARG0 = 2, R_ARG1 = 3, R_RESULT = 4, R_SEQ = 5, R_PFN = 6, R_ORDER = 7, R_GFP = 8, R_CODE = 9, R_IDX = 10, R_P = 11, R_STACK = 12;
 
 function requestBody(): number[] {

@@ -4,11 +4,12 @@
 // Everything the guest controls is untrusted: the walk is bounded by depth, must move up the stack,
 // stops at the first unmapped, misaligned or non-code address, and never throws. 32-bit two-level
 // paging with 4 KiB pages and, when CR4.PSE is set, 4 MiB pages; with CR4.PAE, PAE's three levels
-// with 4 KiB and 2 MiB pages. Segmentation is assumed flat.
+// with 4 KiB and 2 MiB pages. Segmentation is assumed flat. CallStacks (at the end) is the hub's use.
 
 import type { Elf32Image } from "../machine/elf.js";
-import { CR0_PG, CR4_PAE, CR4_PSE, MEMO_EMPTY, MEMO_SLOTS, MEMO_SLOT_BITS, PDE_PAGE_SIZE, PTE_PRESENT, RECENT_FRAMES, SAMPLER_FRAMES } from "./layout.js";
-import type { StackDepot } from "./stack-depot.js";
+import { CR0_PG, CR4_PAE, CR4_PSE, MEMO_EMPTY, MEMO_SLOTS, MEMO_SLOT_BITS, PDE_PAGE_SIZE, PTE_PRESENT, RECENT_FRAMES, REG_EBP, SAMPLER_FRAMES } from "./layout.js";
+import { StackDepot } from "./stack-depot.js";
+import type { GuestRegisters } from "../machine/bridge.js";
 import type { CallSampler } from "./call-sampler-wasm.js";
 
 const PF_X = 0x1;
@@ -445,5 +446,55 @@ function trailHolds(words: Int32Array, trail: Int32Array, t: number, w: number):
     if (words[w3] !== e3 || words[(w3 + 1) | 0] !== trail[(t + 8) | 0]) return false;
     w = e3 >> 2;
     t = (t + 8) | 0;
+  }
+}
+
+/**
+ * The hub's backtraces, into the shared stack depot: the memo with paging off, a walk with it on. The
+ * page's call sampler may know the call's stack already (its block writer found it among the recent
+ * walks, call-sampler-wasm.ts); a stack walked here is put into the sampler for the next call.
+ */
+export class CallStacks {
+  readonly depot = new StackDepot();
+  private readonly frames: Uint32Array;
+  private readonly ramWords = new RamWords();
+  private readonly memo: StackMemo;
+  private wasm: CallSampler | null = null;
+
+  /** Walks of up to `depth` frames (1..64), stopping outside `code` when given. */
+  constructor(
+    depth = DEFAULT_STACK_DEPTH,
+    private readonly code: Uint32Array | null = null,
+  ) {
+    if (!Number.isInteger(depth) || depth < 1 || depth > 64) throw new Error(`EventHub: stack depth ${depth} is not in 1..64`);
+    this.frames = new Uint32Array(depth);
+    this.memo = new StackMemo(this.frames, code, this.depot);
+  }
+
+  /** The guest's call sampler in WebAssembly, or null (a guest outside one, or none). */
+  useSampler(wasm: CallSampler | null): void {
+    this.wasm = wasm;
+    this.memo.useSampler(wasm);
+  }
+
+  /** The handle of the one-frame stack at address 0: a call's backtrace without a guest CPU. */
+  none(): number {
+    this.frames[0] = 0;
+    return this.depot.intern(this.frames, 1);
+  }
+
+  /**
+   * The handle of the backtrace of the call in progress, whose `in` is at `eip` with `cr0`: only
+   * inside a port handler, where the guest's registers and `ram` are the call's.
+   */
+  of(g: GuestRegisters, ram: Uint8Array, eip: number, cr0: number): number {
+    const wasm = this.wasm;
+    let stack = wasm !== null ? wasm.stack : -1;
+    if (stack >= 0) return stack;
+    const words = this.ramWords.of(ram);
+    if ((cr0 & CR0_PG) === 0) stack = this.memo.handle(words, eip, g.reg32[REG_EBP]!);
+    else stack = this.depot.intern(this.frames, walkStack(words, eip, g.reg32[REG_EBP]!, cr0, g.cr3, g.cr4, this.frames, this.code));
+    wasm?.setStack(stack);
+    return stack;
   }
 }
