@@ -2,7 +2,8 @@
 // with its status) and the allocator's listener (every alloc, free, split, merge, failure, drain),
 // into one typed event stream (events.ts) for its subscribers. It samples the guest CPU once per call
 // (EIP of the `in`, instruction counter, command) and walks the guest stack at most once per call,
-// on demand, into a shared stack depot (stack-walk.ts, CallStacks). One reused event object, no allocation per call.
+// on demand, into a shared stack depot (stack-walk.ts, CallStacks). One reused event object, no
+// allocation per call.
 // Without a hub the machine pays nothing: the bridge's observer and the allocator's listener stay null.
 
 import { fanOutListener, type BuddyAllocator, type BuddyListener } from "../mem/index.js";
@@ -18,7 +19,6 @@ import { JsCallSampler, type CallSampling } from "./call-sampler.js";
 import { CallSampler } from "./call-sampler-wasm.js";
 import { RECORD_FROM_COMMAND, type OwnerArena, type RequestWriter } from "./owner-wasm.js";
 import { ArenaRingWriter, type EventRing } from "./event-ring.js";
-
 
 export class EventHub implements BridgeObserver, BuddyListener {
   /**

@@ -184,7 +184,8 @@ export class EventRing implements EventSubscriber {
 
   /**
    * Counts the entry just written at slot total & (EVENT_RING_SIZE - 1), by store() or by the arena's
-   * block writer (ArenaRingWriter, below); returns its number. Every EVENT_RING_HALF events the readers catch up.
+   * block writer (ArenaRingWriter, below); returns its number. Every EVENT_RING_HALF events the
+   * readers catch up.
    */
   noteStored(): number {
     const n = this.total++;
@@ -284,5 +285,4 @@ export class ArenaRingWriter {
     ring.noteStored();
     return true;
   }
-
 }

@@ -76,7 +76,8 @@ export class Timeline implements EventSubscriber {
     const d = this.data;
     const p = this.rows * this.stride;
     d[p] = seq;
-    // One pass over the free-list counts: each zone's free frames are its blocks' (zoneFreeFrames).
+    // One pass over the free-list counts: each zone's free frames are its blocks' (zoneFreeFrames,
+    // with its shift: `2 ** o` would call pow() per order).
     const orders = this.maxOrder + 1;
     const nrFree = buddy.nrFree;
     for (let z = 0, q = p + 1 + 2 * ZONE_COUNT; z < ZONE_COUNT; z++) {
@@ -84,7 +85,7 @@ export class Timeline implements EventSubscriber {
       for (let o = 0; o < orders; o++, q++) {
         const blocks = nrFree[z * LIST_STRIDE + o]!;
         d[q] = blocks;
-        frames += blocks * 2 ** o;
+        frames += blocks << o;
       }
       d[p + 1 + z] = frames;
       d[p + 1 + ZONE_COUNT + z] = buddy.pcpCount[z]!;
