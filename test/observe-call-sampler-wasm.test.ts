@@ -2,18 +2,25 @@
 // in must be found while every word of its trail holds, and must not be found once any word
 // changes, for another (EIP, EBP), after forget(), or when its trail would read outside guest RAM.
 // (test/observe-stack-walk.test.ts runs the whole memo with them against fresh walks; a recent walk
-// that is never found leaves those answers right, only slower, so the hits are checked here.)
+// that is never found leaves those answers right, only slower, so the hits are checked here.) Also
+// its registers and counter, and the arena's block writer writing a page request with them.
 
 import { describe, expect, it } from "vitest";
 import { SAMPLER_FRAMES } from "../src/observe/layout.js";
 import type { GuestStateInWasm } from "../src/host/v86-cpu.js";
 import { CallSampler, STACK_UNKNOWN } from "../src/observe/call-sampler-wasm.js";
+import { packBlock } from "../src/observe/event-ring.js";
+import { OwnerArena } from "../src/observe/owner-wasm.js";
+import { EF_ICOUNT, EF_SEQ, EF_STRIDE, E_EIP, E_GFP, E_KIND, E_NPAGES, E_PFN, E_RECORD, E_STACK, E_STRIDE, KIND_ALLOC, KIND_FREE } from "../src/observe/layout.js";
+import { GFP } from "../src/mem/index.js";
+import { Cmd } from "../src/protocol/abi.js";
 
 const RAM_OFFSET = 0x20000;
 // The CPU state's words, below RAM as in v86's memory.
 const REG32 = 0x1000, PREVIOUS_IP = 0x1040, ICOUNT = 0x1044, CR = 0x1080;
 const RAM_BYTES = 0x100000;
 const EIP = 0x100abc;
+const PAGE = 4096;
 
 /** The layout of a test memory: RAM at RAM_OFFSET, the CPU state's words below it. */
 function stateIn(memory: WebAssembly.Memory, ramBytes = RAM_BYTES): GuestStateInWasm {
@@ -203,5 +210,47 @@ describe("the call sampler's registers and instruction count", () => {
     at(CR)[0] = 1;
     s.sample(4);
     expect(s.stackNow()).toBe(12);
+  });
+
+  it("has the arena's block writer write a page request's entry: its block, zone and kind word, and a seq past 2^32 exact", () => {
+    const { s, at, words } = sampler();
+    const trail = new Int32Array(2 * SAMPLER_FRAMES);
+    words[0x90000 >> 2] = 0;
+    words[(0x90000 >> 2) + 1] = 0x101000;
+    trail[1] = 0x101000;
+    s.put(0, EIP, 0x90000, 12, 1, trail, 0);
+    at(PREVIOUS_IP)[0] = EIP;
+    at(REG32 + 4 * 5)[0] = 0x90000;
+    at(CR)[0] = 1;
+    const arena = OwnerArena.create(256)!;
+    const writer = arena.blockWriter(s.exports);
+    // Frames from pfn 0x100: DMA below index 0x10, Normal below 0x20, HighMem above.
+    writer.zones(0x100, 0x10, 0x20);
+    const entry = (slot: number): number[] => [
+      ...arena.ringInts.subarray(slot * E_STRIDE, slot * E_STRIDE + E_STRIDE),
+      arena.ringFloats[slot * EF_STRIDE + EF_SEQ]!,
+      arena.ringFloats[slot * EF_STRIDE + EF_ICOUNT]!,
+    ];
+    const fields = (packed: number, pfn: number, npages: number, gfp: number, seq: number, icount: number): number[] => {
+      const ints = new Array<number>(E_STRIDE).fill(0);
+      [ints[E_KIND], ints[E_RECORD], ints[E_PFN], ints[E_NPAGES], ints[E_GFP], ints[E_STACK], ints[E_EIP]] = [packed, -1, pfn, npages, gfp, 12, EIP];
+      return [...ints, seq, icount];
+    };
+    const calls: [number, number, number, number, number, number, number[]][] = [
+      // seq, cmd, arg0, arg1, result, icount, the entry
+      [2 ** 32 + 5, Cmd.ALLOC_PAGES, 2, GFP.KERNEL, (0x100 + 0x18) * PAGE, 1000, fields(packBlock(KIND_ALLOC, 2, 1), 0x118, 4, GFP.KERNEL, 2 ** 32 + 5, 1000)],
+      [2 ** 32 + 6, Cmd.FREE_PAGES, (0x100 + 0x30) * PAGE, 0, 0, 2000, fields(packBlock(KIND_FREE, 0, 2), 0x130, 1, -1, 2 ** 32 + 6, 2000)],
+      [7, Cmd.ALLOC_PAGES, 0, GFP.DMA, (0x100 + 0x5) * PAGE, 3000, fields(packBlock(KIND_ALLOC, 0, 0), 0x105, 1, GFP.DMA, 7, 3000)],
+    ];
+    calls.forEach(([seq, cmd, arg0, arg1, result, icount, expected], slot) => {
+      at(ICOUNT)[0] = icount;
+      expect(writer.request(slot, cmd, arg0, arg1, result, seq)).toBe(1);
+      expect(entry(slot)).toEqual(expected);
+    });
+    // A call whose stack is none of the recent walks: nothing written, the hub's to walk.
+    at(REG32 + 4 * 5)[0] = 0x90040;
+    const before = entry(3);
+    expect(writer.request(3, Cmd.ALLOC_PAGES, 0, GFP.KERNEL, 0x100 * PAGE, 8)).toBe(0);
+    expect(entry(3)).toEqual(before);
   });
 });
