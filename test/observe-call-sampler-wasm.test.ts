@@ -134,6 +134,15 @@ describe("the call sampler's registers and instruction count", () => {
     return { s, at: (byte) => new Int32Array(memory.buffer, byte, 1), words: new Int32Array(memory.buffer, RAM_OFFSET, RAM_BYTES / 4) };
   }
 
+  /** A one-frame stack at EBP 0x90000 (return address 0x101000), put as recent walk 0 with handle 12. */
+  function oneFrameWalk(s: CallSampler, words: Int32Array): void {
+    const trail = new Int32Array(2 * SAMPLER_FRAMES);
+    words[0x90000 >> 2] = 0;
+    words[(0x90000 >> 2) + 1] = 0x101000;
+    trail[1] = 0x101000;
+    s.put(0, EIP, 0x90000, 12, 1, trail, 0);
+  }
+
   it("reads EAX, the EIP of the `in`, CR0 and the counter of a call once, whatever changes before its next seq", () => {
     const { s, at } = sampler();
     at(REG32)[0] = 5; // EAX
@@ -182,11 +191,7 @@ describe("the call sampler's registers and instruction count", () => {
 
   it("finds the call's backtrace among its recent walks when asked, with paging off only, and keeps it for the call", () => {
     const { s, at, words } = sampler();
-    const trail = new Int32Array(2 * SAMPLER_FRAMES);
-    words[0x90000 >> 2] = 0;
-    words[(0x90000 >> 2) + 1] = 0x101000;
-    trail[1] = 0x101000;
-    s.put(0, EIP, 0x90000, 12, 1, trail, 0);
+    oneFrameWalk(s, words);
     at(PREVIOUS_IP)[0] = EIP;
     at(REG32 + 4 * 5)[0] = 0x90040; // EBP: no recent walk from there
     s.sample(1);
@@ -214,11 +219,7 @@ describe("the call sampler's registers and instruction count", () => {
 
   it("has the arena's block writer write a page request's entry: its block, zone and kind word, and a seq past 2^32 exact", () => {
     const { s, at, words } = sampler();
-    const trail = new Int32Array(2 * SAMPLER_FRAMES);
-    words[0x90000 >> 2] = 0;
-    words[(0x90000 >> 2) + 1] = 0x101000;
-    trail[1] = 0x101000;
-    s.put(0, EIP, 0x90000, 12, 1, trail, 0);
+    oneFrameWalk(s, words);
     at(PREVIOUS_IP)[0] = EIP;
     at(REG32 + 4 * 5)[0] = 0x90000;
     at(CR)[0] = 1;

@@ -16,7 +16,7 @@
 import type { GuestStateInWasm } from "../host/v86-cpu.js";
 import { unwrapCount } from "./call-sampler.js";
 import { CR0_PG, REG_EBP, SAMPLER_FRAMES, TWO_32 } from "./layout.js";
-import { F64, f64Bytes, I32, KIND_FUNC, KIND_GLOBAL, KIND_MEMORY, MODULE_HEADER, funcType, functionNames, get, i32, name, op, section, set, uleb, vec } from "./wasm-encode.js";
+import { F64, f64Bytes, I32, KIND_FUNC, KIND_GLOBAL, KIND_MEMORY, MODULE_HEADER, funcType, functionNames, get, gget, gset, i32, name, op, section, set, uleb, vec } from "./wasm-encode.js";
 
 // Globals of one walk, in this order from its base index: EIP, EBP, handle, frame count (-1: none,
 // or a trail that reads outside RAM), then per frame its saved EBP, its return address and the byte
@@ -39,7 +39,7 @@ const P_WALK = 0, P_EIP = 1, P_EBP = 2, P_HANDLE = 3, P_FRAMES = 4, P_TRAIL = 5,
 function findBody(): number[] {
   const code: number[] = [];
   for (let walk = 0; walk < WALKS; walk++) {
-    const g = (field: number): number[] => [op.gget, ...uleb(walk * WALK_GLOBALS + field)];
+    const g = (field: number): number[] => gget(walk * WALK_GLOBALS + field);
     code.push(
       op.block, op.void, // miss
       ...g(G_EIP), ...get(EIP), op.i32Ne, op.brIf, 0,
@@ -75,18 +75,18 @@ function findBody(): number[] {
 function putBody(ramOffset: number, ramWords: number): number[] {
   const code: number[] = [];
   for (let walk = 0; walk < WALKS; walk++) {
-    const gset = (field: number): number[] => [op.gset, ...uleb(walk * WALK_GLOBALS + field)];
+    const walkSet = (field: number): number[] => gset(walk * WALK_GLOBALS + field);
     code.push(...get(P_WALK), ...i32(walk), op.i32Eq, op.if, op.void);
-    code.push(...get(P_EIP), ...gset(G_EIP), ...get(P_EBP), ...gset(G_EBP), ...get(P_HANDLE), ...gset(G_HANDLE), ...get(P_FRAMES), ...gset(G_FRAMES));
+    code.push(...get(P_EIP), ...walkSet(G_EIP), ...get(P_EBP), ...walkSet(G_EBP), ...get(P_HANDLE), ...walkSet(G_HANDLE), ...get(P_FRAMES), ...walkSet(G_FRAMES));
     for (let k = 0; k < SAMPLER_FRAMES; k++) {
       code.push(
-        ...get(P_TRAIL + 2 * k), ...gset(G_SAVED(k)),
-        ...get(P_TRAIL + 2 * k + 1), ...gset(G_RET(k)),
+        ...get(P_TRAIL + 2 * k), ...walkSet(G_SAVED(k)),
+        ...get(P_TRAIL + 2 * k + 1), ...walkSet(G_RET(k)),
         ...get(k === 0 ? P_EBP : P_TRAIL + 2 * (k - 1)), ...i32(2), op.i32ShrS, ...set(P_W),
-        ...get(P_W), ...i32(2), op.i32Shl, ...i32(ramOffset), op.i32Add, ...gset(G_ADDR(k)),
+        ...get(P_W), ...i32(2), op.i32Shl, ...i32(ramOffset), op.i32Add, ...walkSet(G_ADDR(k)),
         // Inside RAM: 0 <= w and w + 1 < ramWords, one unsigned compare; only frames the walk has.
         ...i32(k), ...get(P_FRAMES), op.i32LtS, ...get(P_W), ...i32(ramWords - 1), op.i32GeU, op.i32And,
-        op.if, op.void, ...i32(-1), ...gset(G_FRAMES), op.end,
+        op.if, op.void, ...i32(-1), ...walkSet(G_FRAMES), op.end,
       );
     }
     code.push(op.end);
@@ -119,28 +119,26 @@ export const STACK_UNKNOWN = -2;
  * GFP_ZERO block, a BATCH record's status), and the walk must read the words as they are then.
  */
 function sampleBody(state: GuestStateInWasm): number[] {
-  return [...vec([[1, I32], [2, F64]]), ...get(0), op.gget, ...uleb(G_S_SEQ), op.f64Eq, op.if, op.void, op.return, op.end, ...sampleCode(state), op.end];
+  return [...vec([[1, I32], [2, F64]]), ...get(0), ...gget(G_S_SEQ), op.f64Eq, op.if, op.void, op.return, op.end, ...sampleCode(state), op.end];
 }
 
 /** sample's reads of call local 0 (its seq), into the globals; locals 1 (i32), 2 and 3 (f64) scratch. */
 function sampleCode(state: GuestStateInWasm): number[] {
   const L_EIP = 1, L_RAW = 2, L_IC = 3;
-  const gg = (g: number): number[] => [op.gget, ...uleb(g)];
-  const gs = (g: number): number[] => [op.gset, ...uleb(g)];
   const f64c = (x: number): number[] => [op.f64Const, ...f64Bytes(x)];
   const load = (offset: number): number[] => [...i32(0), op.i32Load, 2, ...uleb(offset)];
   return [
-    ...get(0), ...gs(G_S_SEQ),
-    ...load(state.reg32Offset), ...gs(G_S_CMD),
-    ...load(state.previousIpOffset), op.tee, L_EIP, ...gs(G_S_EIP),
-    ...load(state.crOffset), ...gs(G_S_CR0),
+    ...get(0), ...gset(G_S_SEQ),
+    ...load(state.reg32Offset), ...gset(G_S_CMD),
+    ...load(state.previousIpOffset), op.tee, L_EIP, ...gset(G_S_EIP),
+    ...load(state.crOffset), ...gset(G_S_CR0),
     ...load(state.instructionCounterOffset), op.f64FromU32, ...set(L_RAW),
-    ...get(L_RAW), ...f64c(TWO_32 / 2), op.f64Add, ...gg(G_S_LAST_RAW), op.f64Lt,
-    op.if, F64, ...gg(G_S_HIGH), ...f64c(TWO_32), op.f64Add, op.else, ...gg(G_S_HIGH), op.end,
-    ...get(L_RAW), op.f64Add, op.tee, L_IC, ...gs(G_S_ICOUNT),
-    ...get(L_IC), ...get(L_RAW), op.f64Sub, ...gs(G_S_HIGH),
-    ...get(L_RAW), ...gs(G_S_LAST_RAW),
-    ...i32(STACK_UNKNOWN), ...gs(G_S_STACK),
+    ...get(L_RAW), ...f64c(TWO_32 / 2), op.f64Add, ...gget(G_S_LAST_RAW), op.f64Lt,
+    op.if, F64, ...gget(G_S_HIGH), ...f64c(TWO_32), op.f64Add, op.else, ...gget(G_S_HIGH), op.end,
+    ...get(L_RAW), op.f64Add, op.tee, L_IC, ...gset(G_S_ICOUNT),
+    ...get(L_IC), ...get(L_RAW), op.f64Sub, ...gset(G_S_HIGH),
+    ...get(L_RAW), ...gset(G_S_LAST_RAW),
+    ...i32(STACK_UNKNOWN), ...gset(G_S_STACK),
   ];
 }
 
@@ -154,13 +152,12 @@ function stackNowBody(state: GuestStateInWasm): number[] {
 
 /** stackNow's code, returning its result, with local `h` (i32) as its scratch. */
 function stackNowCode(state: GuestStateInWasm, h: number): number[] {
-  const gg = (g: number): number[] => [op.gget, ...uleb(g)];
   return [
-    ...gg(G_S_STACK), op.tee, h, ...i32(STACK_UNKNOWN), op.i32Ne, op.if, op.void, ...get(h), op.return, op.end,
-    ...gg(G_S_CR0), ...i32(CR0_PG | 0), op.i32And, op.if, op.void, ...i32(-1), op.return, op.end,
-    ...gg(G_S_EIP), ...i32(0), op.i32Load, 2, ...uleb(state.reg32Offset + 4 * REG_EBP), op.call, 0, op.tee, h,
+    ...gget(G_S_STACK), op.tee, h, ...i32(STACK_UNKNOWN), op.i32Ne, op.if, op.void, ...get(h), op.return, op.end,
+    ...gget(G_S_CR0), ...i32(CR0_PG | 0), op.i32And, op.if, op.void, ...i32(-1), op.return, op.end,
+    ...gget(G_S_EIP), ...i32(0), op.i32Load, 2, ...uleb(state.reg32Offset + 4 * REG_EBP), op.call, 0, op.tee, h,
     ...i32(0), op.i32LtS, op.if, op.void, ...i32(-1), op.return, op.end,
-    ...get(h), op.gset, ...uleb(G_S_STACK),
+    ...get(h), ...gset(G_S_STACK),
     ...get(h),
   ];
 }
@@ -170,7 +167,7 @@ function stackNowCode(state: GuestStateInWasm, h: number): number[] {
  * this module): the two calls between them cost about 40 host instructions per page request.
  */
 function sampleStackBody(state: GuestStateInWasm): number[] {
-  const sampled = [...get(0), op.gget, ...uleb(G_S_SEQ), op.f64Eq, op.brIf, 0];
+  const sampled = [...get(0), ...gget(G_S_SEQ), op.f64Eq, op.brIf, 0];
   return [...vec([[1, I32], [2, F64]]), op.block, op.void, ...sampled, ...sampleCode(state), op.end, ...stackNowCode(state, 1), op.end];
 }
 

@@ -177,28 +177,25 @@ export class EventHub implements BridgeObserver, BuddyListener {
 
   onCall(seq: number, cmd: number, arg0: number, arg1: number, arg2: number, result: number, status: number): void {
     // A page request that ended OK, told by the hub (not by the allocator, not a free told before its
-    // merges): the ring writer writes its block from the call's numbers, one WebAssembly call.
+    // merges): the ring writer writes its block from the call's numbers, one WebAssembly call, and
+    // the rest of the call has nothing to tell (no request subscriber, no mark, no error).
     const request = this.requestWriter;
     if (
       request !== null && status === OK && (cmd === HC_ALLOC_PAGES || (cmd === HC_FREE_PAGES && !this.freeTold)) &&
       !this.buddy!.tellsPageRequests && request(this.ringWriter!.ring.nextSlot, cmd, arg0, arg1, result, seq) !== 0
-    ) {
-      this.ringWriter!.ring.noteStored();
-      this.failInjected = false;
-      this.record = -1;
-      if (seq >= this.callEnds.from) this.callEnds.tell(seq, cmd, status);
-      return;
+    ) this.ringWriter!.ring.noteStored();
+    else {
+      // Normally the allocator appears at MEMMAP; a run restored from a checkpoint has one already.
+      if (this.buddy === null && this.bridgeRef !== null && this.bridgeRef.allocator !== null) this.hookAllocator(cmd === HC_MEMMAP);
+      // No sampling here: events and queries sample the call when they need it (sync), and most calls
+      // of a busy guest are page requests whose allocator events already did.
+      if (status === OK && (cmd === HC_ALLOC_PAGES || cmd === HC_FREE_PAGES)) this.pageRequest(cmd, arg0, arg1, result);
+      this.freeTold = false;
+      if (status === OK || status === ENOMEM) {
+        if (this.requestSubscribers.length > 0 && cmd >= HC_ALLOC_PAGES && cmd <= HC_FREE_CONTIG) this.request(seq, cmd, arg0, arg1, arg2, result, status);
+        if (cmd === HC_MARK && status === OK) this.mark();
+      } else this.protocolError(cmd, arg0, arg1, arg2, status);
     }
-    // Normally the allocator appears at MEMMAP; a run restored from a checkpoint has one already.
-    if (this.buddy === null && this.bridgeRef !== null && this.bridgeRef.allocator !== null) this.hookAllocator(cmd === HC_MEMMAP);
-    // No sampling here: events and queries sample the call when they need it (sync), and most calls
-    // of a busy guest are page requests whose allocator events already did.
-    if (status === OK && (cmd === HC_ALLOC_PAGES || cmd === HC_FREE_PAGES)) this.pageRequest(cmd, arg0, arg1, result);
-    this.freeTold = false;
-    if (status === OK || status === ENOMEM) {
-      if (this.requestSubscribers.length > 0 && cmd >= HC_ALLOC_PAGES && cmd <= HC_FREE_CONTIG) this.request(seq, cmd, arg0, arg1, arg2, result, status);
-      if (cmd === HC_MARK && status === OK) this.mark();
-    } else this.protocolError(cmd, arg0, arg1, arg2, status);
     this.failInjected = false;
     this.record = -1;
     if (seq >= this.callEnds.from) this.callEnds.tell(seq, cmd, status);

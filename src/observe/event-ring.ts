@@ -155,7 +155,7 @@ export class EventRing implements EventSubscriber {
 
   /** Writes the next entry; returns its number. Every EVENT_RING_HALF events the readers catch up. */
   private store(packed: number, seq: number, record: number, pfn: number, npages: number, gfp: number, stack: number, eip: number, icount: number): number {
-    const slot = this.total & (EVENT_RING_SIZE - 1);
+    const slot = this.nextSlot;
     // `| 0` is what the store does anyway (ToInt32), written out: V8 then truncates a small integer
     // directly, where a store of a value it knows only as a number went through a double.
     const wasm = this.wasmStore;

@@ -27,12 +27,13 @@ export const MEMO_SLOTS = 128;
 export const MEMO_EMPTY = -1;
 /** Frames a RecentWalk keeps in fields: deeper trails are checked in the memo's table only. */
 export const RECENT_FRAMES = 6;
+/** The deepest backtrace the hub keeps by default (Linux's page_owner keeps 16 entries). */
+export const DEFAULT_STACK_DEPTH = 16;
 /**
- * The deepest walk the call sampler keeps (call-sampler-wasm.ts): the hub's default depth
- * (stack-walk.ts DEFAULT_STACK_DEPTH), so that a guest's usual stacks are found there (the bundled
- * demo's are eight frames deep).
+ * The deepest walk the call sampler keeps (call-sampler-wasm.ts): the hub's default depth, so that a
+ * guest's usual stacks are found there (the bundled demo's are eight frames deep).
  */
-export const SAMPLER_FRAMES = 16;
+export const SAMPLER_FRAMES = DEFAULT_STACK_DEPTH;
 
 // ---- PageOwner rows (page-owner.ts) ----
 /** "No row" and "no stack" in the page owner's tables. */

@@ -7,14 +7,13 @@
 // with 4 KiB and 2 MiB pages. Segmentation is assumed flat. CallStacks (at the end) is the hub's use.
 
 import type { Elf32Image } from "../machine/elf.js";
-import { CR0_PG, CR4_PAE, CR4_PSE, MEMO_EMPTY, MEMO_SLOTS, MEMO_SLOT_BITS, PDE_PAGE_SIZE, PTE_PRESENT, RECENT_FRAMES, REG_EBP, SAMPLER_FRAMES } from "./layout.js";
+import { CR0_PG, CR4_PAE, CR4_PSE, DEFAULT_STACK_DEPTH, MEMO_EMPTY, MEMO_SLOTS, MEMO_SLOT_BITS, PDE_PAGE_SIZE, PTE_PRESENT, RECENT_FRAMES, REG_EBP, SAMPLER_FRAMES } from "./layout.js";
 import { StackDepot } from "./stack-depot.js";
 import type { GuestRegisters } from "../machine/bridge.js";
 import type { CallSampler } from "./call-sampler-wasm.js";
 
 const PF_X = 0x1;
-/** The deepest backtrace kept (Linux's page_owner keeps 16 entries). */
-export const DEFAULT_STACK_DEPTH = 16;
+export { DEFAULT_STACK_DEPTH };
 
 /**
  * Guest RAM as little-endian 32-bit words (a view, not a copy): every read of a walk is an aligned

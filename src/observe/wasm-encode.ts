@@ -12,7 +12,7 @@ export const op = {
   i32Load: 0x28, f64Load: 0x2b, i32Store: 0x36, f64Store: 0x39, i32Const: 0x41, f64Const: 0x44,
   i32Eqz: 0x45, i32Eq: 0x46, i32Ne: 0x47, i32LtS: 0x48, i32LtU: 0x49, i32GtS: 0x4a, i32GtU: 0x4b, i32GeU: 0x4f,
   f64Lt: 0x63, i32Add: 0x6a, i32Sub: 0x6b, i32Mul: 0x6c, i32And: 0x71, i32Or: 0x72, i32Shl: 0x74, i32ShrS: 0x75,
-  i32ShrU: 0x76, f64Add: 0xa0, f64Eq: 0x61, f64FromU32: 0xb8, call: 0x10, i32Lt: 0x48, f64Sub: 0xa1, f64FromI32: 0xb7, select: 0x1b,
+  i32ShrU: 0x76, f64Add: 0xa0, f64Eq: 0x61, f64FromU32: 0xb8, call: 0x10, f64Sub: 0xa1, f64FromI32: 0xb7, select: 0x1b,
 } as const;
 
 /** Value types. */
@@ -85,7 +85,10 @@ export function funcType(params: number[], results: number[]): number[] {
   return [0x60, ...vec(params.map((t) => [t])), ...vec(results.map((t) => [t]))];
 }
 
-/** local.get, local.set and i32.const, the most common instructions. */
+/** local.get, local.set and i32.const, the most common instructions, and the globals' two. */
 export const get = (l: number): number[] => [op.get, l];
 export const set = (l: number): number[] => [op.set, l];
 export const i32 = (n: number): number[] => [op.i32Const, ...sleb(n)];
+/** global.get and global.set of global `g`. */
+export const gget = (g: number): number[] => [op.gget, ...uleb(g)];
+export const gset = (g: number): number[] => [op.gset, ...uleb(g)];
