@@ -106,3 +106,41 @@ describe.each([
     expect(() => owner.count).toThrow(/free of pfn .* matches no live block/);
   });
 });
+
+describe("the event ring's own bookkeeping", () => {
+  it("forgets a label exactly when its entry is overwritten, and catches its readers up at the end of every half ring", () => {
+    const ring = new EventRing(null);
+    const caughtUpAt: number[] = [];
+    ring.addReader({ catchUp: () => caughtUpAt.push(ring.total) });
+    const split = { ...blankEvent("split"), seq: 1, pfn: 5, order: 0, npages: 1 };
+    ring.push(split, -1);
+    ring.push({ ...blankEvent("mark"), seq: 2, label: "first" }, -1); // event 1
+    ring.push({ ...blankEvent("mark"), seq: 3, label: "second" }, -1); // event 2
+    // A label stored just before a half ring ends (the catch-up is due at the very next event).
+    for (let n = 3; n < EVENT_RING_HALF - 2; n++) ring.push(split, -1);
+    ring.push({ ...blankEvent("mark"), seq: 3, label: "late" }, -1); // event HALF - 2
+    for (let n = EVENT_RING_HALF - 1; n < EVENT_RING_SIZE + 1; n++) ring.push(split, -1);
+    // Events 0 .. SIZE: event SIZE overwrote event 0's slot; events 1 and 2 keep theirs.
+    expect(ring.labelAt(ring.slotOf(1))).toBe("first");
+    expect(ring.labelAt(ring.slotOf(2))).toBe("second");
+    ring.push(split, -1); // event SIZE + 1 overwrites event 1
+    expect(ring.labelAt(ring.slotOf(1))).toBe("");
+    expect(ring.labelAt(ring.slotOf(2))).toBe("second");
+    ring.push({ ...blankEvent("mark"), seq: 4, label: "third" }, -1); // event SIZE + 2, in event 2's slot
+    expect(ring.labelAt(ring.slotOf(2))).toBe("third");
+    for (let k = 0; k < EVENT_RING_SIZE; k++) ring.push(split, -1);
+    expect(ring.labelAt(ring.slotOf(2))).toBe("");
+    expect(ring.total).toBe(2 * EVENT_RING_SIZE + 3);
+    expect(caughtUpAt).toEqual([1, 2, 3, 4].map((k) => k * EVENT_RING_HALF));
+  });
+
+  it("forgets labels on time without readers too (a replay's ring)", () => {
+    const ring = new EventRing(null);
+    const split = { ...blankEvent("split"), seq: 1, pfn: 5, order: 0, npages: 1 };
+    ring.push({ ...blankEvent("mark"), seq: 2, label: "only" }, -1);
+    for (let n = 1; n < EVENT_RING_SIZE; n++) ring.push(split, -1);
+    expect(ring.labelAt(ring.slotOf(0))).toBe("only");
+    ring.push(split, -1);
+    expect(ring.labelAt(ring.slotOf(0))).toBe("");
+  });
+});

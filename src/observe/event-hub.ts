@@ -58,6 +58,8 @@ export class EventHub implements BridgeObserver, BuddyListener {
   private ringWriter: ArenaRingWriter | null = null;
   /** The ring writer's request function while it writes onCall's page requests (refreshRequests). */
   private requestWriter: RequestWriter | null = null;
+  /** The ring requestWriter writes into (the ring writer's), kept beside it for onCall. */
+  private requestRing: EventRing | null = null;
   private buddy: BuddyAllocator | null = null;
   private fresh = false;
 
@@ -182,8 +184,8 @@ export class EventHub implements BridgeObserver, BuddyListener {
     const request = this.requestWriter;
     if (
       request !== null && status === OK && (cmd === HC_ALLOC_PAGES || (cmd === HC_FREE_PAGES && !this.freeTold)) &&
-      !this.buddy!.tellsPageRequests && request(this.ringWriter!.ring.nextSlot, cmd, arg0, arg1, result, seq) !== 0
-    ) this.ringWriter!.ring.noteStored();
+      !this.buddy!.tellsPageRequests && request(this.requestRing!.nextSlot, cmd, arg0, arg1, result, seq) !== 0
+    ) this.requestRing!.noteStored();
     else {
       // Normally the allocator appears at MEMMAP; a run restored from a checkpoint has one already.
       if (this.buddy === null && this.bridgeRef !== null && this.bridgeRef.allocator !== null) this.hookAllocator(cmd === HC_MEMMAP);
@@ -335,6 +337,7 @@ export class EventHub implements BridgeObserver, BuddyListener {
     const writer = this.ringWriter;
     const buddy = this.buddy;
     this.requestWriter = writer !== null && buddy !== null && this.requestSubscribers.length === 0 ? writer.forRequests(buddy) : null;
+    this.requestRing = this.requestWriter !== null ? writer!.ring : null;
   }
 
   /**
