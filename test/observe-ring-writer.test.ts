@@ -13,7 +13,8 @@ import { readElf32, runMachine } from "../src/machine/index.js";
 import { EventHub } from "../src/observe/event-hub.js";
 import { EventRing } from "../src/observe/event-ring.js";
 import { E_STACK, E_STRIDE, EF_ICOUNT, EF_STRIDE, EVENT_RING_SIZE } from "../src/observe/layout.js";
-import { OwnerArena, type BlockWriterExports } from "../src/observe/owner-wasm.js";
+import { OwnerArena } from "../src/observe/owner-wasm.js";
+import { WRITTEN_APPLIED, type BlockWriterExports } from "../src/observe/ring-writer-wasm.js";
 import { PresentOwner } from "../src/observe/present-owner.js";
 import { codeRanges } from "../src/observe/stack-walk.js";
 import { GFP } from "../src/mem/index.js";
@@ -27,28 +28,32 @@ const PAGE = 4096;
  * Counts the events the arena's block writer writes (wrappers around the functions the hub gets):
  * `requests` those it wrote for onCall's page requests.
  */
-function countWrites(arena: OwnerArena): { (): number; requests: () => number } {
+function countWrites(arena: OwnerArena): { (): number; requests: () => number; applied: () => number } {
   let written = 0;
   let requests = 0;
+  let applied = 0;
   const makeWriter = arena.blockWriter.bind(arena);
   arena.blockWriter = (sampler): BlockWriterExports => {
     const writer = makeWriter(sampler);
     return {
+      ...writer,
       block: (...args) => {
         const done = writer.block(...args);
-        written += done;
+        if (done !== 0) written++;
         return done;
       },
       request: (...args) => {
         const done = writer.request(...args);
-        written += done;
-        requests += done;
+        if (done !== 0) {
+          written++;
+          requests++;
+        }
+        if (done === WRITTEN_APPLIED) applied++;
         return done;
       },
-      zones: (...args) => writer.zones(...args),
     };
   };
-  return Object.assign(() => written, { requests: () => requests });
+  return Object.assign(() => written, { requests: () => requests, applied: () => applied });
 }
 
 /** One run of the bundled guest observed as the page does; `inArena`: the ring written by the block writer. */
@@ -60,6 +65,17 @@ async function run(kernel: Uint8Array, cmdline: string, inArena: boolean, poison
   const written = countWrites(arena);
   if (inArena) hub.writeRingInArena(arena, ring);
   const owner = new PresentOwner(hub, ring, undefined, arena);
+  // Asked every 1,000 calls, as the page's packets ask it every display frame: the owner catches up
+  // then (so the writer applies between catch-ups, and meets events still waiting).
+  let asked = 0;
+  hub.subscribe({
+    onCallEnd: (seq) => {
+      if (owner.liveFrames >= 0) asked = seq + 1000;
+    },
+    get nextCallEnd() {
+      return asked;
+    },
+  });
   // Poisoning, as the page's option: its listener beside the hub's makes the allocator tell every
   // alloc and free itself, inside a BATCH record, before the hub has sampled the call.
   const debug = poison ? new DebugSession({ poison: true, poisonAction: "report" }) : null;
@@ -81,7 +97,16 @@ async function run(kernel: Uint8Array, cmdline: string, inArena: boolean, poison
   const ints = Int32Array.from(ring.ints);
   for (let slot = 0; slot < EVENT_RING_SIZE; slot++) ints[slot * E_STRIDE + E_STACK] = 0;
   const counts = [owner.count, owner.liveFrames, owner.liveBlocks, owner.untrackedFrees, owner.invalidFreeCount];
-  return { ring, ints, frames, counts, written: written(), requests: written.requests() };
+  // Every record the owner holds, live or freed, with its backtraces as frames (instruction counts
+  // left out: v86's JIT moves them between runs).
+  const records: string[] = [];
+  for (let r = 0; r < (32 * MiB) / PAGE; r++) {
+    if (owner.rowOfFrame(r) !== r) continue;
+    const { allocIcount: _a, freeIcount: _f, allocStack, freeStack, ...row } = owner.row(r);
+    const framesOf = (stack: number): string => (stack >= 0 ? hub.depot.frames(stack).join(" ") : String(stack));
+    records.push(JSON.stringify({ ...row, alloc: framesOf(allocStack), free: framesOf(freeStack) }));
+  }
+  return { ring, ints, frames, counts, records, written: written(), requests: written.requests(), applied: written.applied() };
 }
 
 describe.skipIf(!existsSync(IMAGE))("the page's ring written by the arena's block writer", () => {
@@ -107,6 +132,11 @@ describe.skipIf(!existsSync(IMAGE))("the page's ring written by the arena's bloc
       expect(Buffer.from(wasm.ints.buffer).equals(Buffer.from(js.ints.buffer))).toBe(true);
       expect(wasm.frames).toEqual(js.frames);
       expect(wasm.counts).toEqual(js.counts);
+      expect(wasm.records.length).toBeGreaterThan(0);
+      expect(wasm.records).toEqual(js.records);
+      // The writer applies a page request's record as it writes it, unless an earlier event waits
+      // (or the owner has no tables yet: it takes them at its first catch-up after MEMMAP).
+      if (cmdline.includes("churn")) expect(wasm.applied).toBeGreaterThan(0.98 * wasm.requests);
       // Instruction counts: within what v86's JIT moves between runs, and never going back.
       let last = 0;
       for (let n = Math.max(0, wasm.ring.total - EVENT_RING_SIZE); n < wasm.ring.total; n++) {

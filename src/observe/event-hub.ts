@@ -17,7 +17,8 @@ import type { StackDepot } from "./stack-depot.js";
 import { CallStacks } from "./stack-walk.js";
 import { JsCallSampler, type CallSampling } from "./call-sampler.js";
 import { CallSampler } from "./call-sampler-wasm.js";
-import { RECORD_FROM_COMMAND, type OwnerArena, type RequestWriter } from "./owner-wasm.js";
+import type { OwnerArena } from "./owner-wasm.js";
+import { RECORD_FROM_COMMAND, type RequestWriter } from "./ring-writer-wasm.js";
 import { ArenaRingWriter, type EventRing } from "./event-ring.js";
 
 export class EventHub implements BridgeObserver, BuddyListener {
@@ -182,10 +183,11 @@ export class EventHub implements BridgeObserver, BuddyListener {
     // merges): the ring writer writes its block from the call's numbers, one WebAssembly call, and
     // the rest of the call has nothing to tell (no request subscriber, no mark, no error).
     const request = this.requestWriter;
-    if (
-      request !== null && status === OK && (cmd === HC_ALLOC_PAGES || (cmd === HC_FREE_PAGES && !this.freeTold)) &&
-      !this.buddy!.tellsPageRequests && request(this.requestRing!.nextSlot, cmd, arg0, arg1, result, seq) !== 0
-    ) this.requestRing!.noteStored();
+    let written = 0;
+    if (request !== null && status === OK && (cmd === HC_ALLOC_PAGES || (cmd === HC_FREE_PAGES && !this.freeTold)) && !this.buddy!.tellsPageRequests) {
+      written = request(this.requestRing!.nextSlot, cmd, arg0, arg1, result, seq);
+    }
+    if (written !== 0) this.requestRing!.noteWritten(written);
     else {
       // Normally the allocator appears at MEMMAP; a run restored from a checkpoint has one already.
       if (this.buddy === null && this.bridgeRef !== null && this.bridgeRef.allocator !== null) this.hookAllocator(cmd === HC_MEMMAP);

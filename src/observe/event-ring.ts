@@ -7,7 +7,8 @@
 
 import { eventKindCode, type AllocatorEvent, type EventSubscriber } from "./events.js";
 import type { EventHub } from "./event-hub.js";
-import type { BlockWriterExports, OwnerArena, RequestWriter, RingStore } from "./owner-wasm.js";
+import type { OwnerArena, RingStore } from "./owner-wasm.js";
+import { WRITTEN_PENDING, type BlockWriterExports, type RequestWriter } from "./ring-writer-wasm.js";
 import type { CallSampler } from "./call-sampler-wasm.js";
 import type { BuddyAllocator } from "../mem/index.js";
 import {
@@ -114,6 +115,14 @@ export class EventRing implements EventSubscriber {
   private dueAt = Infinity;
   /** The arena's store of one entry, when the ring is an arena's (owner-wasm.ts). */
   private readonly wasmStore: RingStore | null;
+  /**
+   * The number of the first alloc, free or protocol error since the owner's last catch-up that the
+   * arena's block writer did not apply to the owner's records as it wrote it (-1: none). Every alloc
+   * and free before it (since that catch-up) was applied so; the catch-up reads the ring from here.
+   */
+  pendingFrom = -1;
+  /** The arena's owner-pending word, which the block writer reads: 1 while pendingFrom is set. */
+  private readonly pendingWord: Int32Array | null;
 
   /**
    * `hub`: the run's hub, whose call in progress gives each alloc and free (and protocol error) its
@@ -122,11 +131,12 @@ export class EventRing implements EventSubscriber {
    */
   constructor(
     private readonly hub: EventHub | null,
-    storage: { ringInts: Int32Array; ringFloats: Float64Array; ringStore: RingStore } | null = null,
+    storage: { ringInts: Int32Array; ringFloats: Float64Array; ringStore: RingStore; ownerPending: Int32Array } | null = null,
   ) {
     this.ints = storage?.ringInts ?? new Int32Array(EVENT_RING_SIZE * E_STRIDE);
     this.floats = storage?.ringFloats ?? new Float64Array(EVENT_RING_SIZE * EF_STRIDE);
     this.wasmStore = storage?.ringStore ?? null;
+    this.pendingWord = storage?.ownerPending ?? null;
     if (this.ints.length !== EVENT_RING_SIZE * E_STRIDE || this.floats.length !== EVENT_RING_SIZE * EF_STRIDE) throw new Error("invariant: an event ring's storage is not one ring long");
   }
 
@@ -163,6 +173,8 @@ export class EventRing implements EventSubscriber {
   /** Writes the next entry; returns its number. Every EVENT_RING_HALF events the readers catch up. */
   private store(packed: number, seq: number, record: number, pfn: number, npages: number, gfp: number, stack: number, eip: number, icount: number): number {
     const slot = this.nextSlot;
+    const kind = packed & EK_KIND_MASK;
+    if (kind <= KIND_FREE || kind === KIND_PROTOCOL_ERROR) this.markPending(this.total);
     // `| 0` is what the store does anyway (ToInt32), written out: V8 then truncates a small integer
     // directly, where a store of a value it knows only as a number went through a double.
     const wasm = this.wasmStore;
@@ -182,6 +194,28 @@ export class EventRing implements EventSubscriber {
       this.floats[f + EF_ICOUNT] = icount;
     }
     return this.noteStored();
+  }
+
+  /**
+   * Counts an entry the arena's block writer wrote (its result `written`, ring-writer-wasm.ts): an
+   * alloc or free it did not apply to the owner's records waits for the catch-up.
+   */
+  noteWritten(written: number): number {
+    if (written === WRITTEN_PENDING) this.markPending(this.total);
+    return this.noteStored();
+  }
+
+  /** Event n, about to be stored, is an alloc, free or protocol error the owner's catch-up must apply. */
+  private markPending(n: number): void {
+    if (this.pendingFrom >= 0) return;
+    this.pendingFrom = n;
+    if (this.pendingWord !== null) this.pendingWord[0] = 1;
+  }
+
+  /** The owner caught up with every event stored: nothing waits (its catch-up calls this). */
+  clearPending(): void {
+    this.pendingFrom = -1;
+    if (this.pendingWord !== null) this.pendingWord[0] = 0;
   }
 
   /** The slot of the next entry: total & (EVENT_RING_SIZE - 1). */
@@ -299,8 +333,9 @@ export class ArenaRingWriter {
     const writer = this.writer;
     if (writer === null) return false;
     const ring = this.ring;
-    if (writer.block(ring.nextSlot, packBlock(code, order, zone), record, pfn, npages, gfp, seq) === 0) return false;
-    ring.noteStored();
+    const written = writer.block(ring.nextSlot, packBlock(code, order, zone), record, pfn, npages, gfp, seq);
+    if (written === 0) return false;
+    ring.noteWritten(written);
     return true;
   }
 }

@@ -176,9 +176,15 @@ export class PresentOwner implements OwnerIndex, RingReader {
     if (!this.ready && this.hub.allocator !== null) this.ensureFrames();
     this.applying = true;
     try {
-      if (this.wasm) this.applyInArena(this.applied, end);
-      else this.apply(this.applied, end);
+      if (this.wasm) {
+        // The arena's block writer applied every alloc and free before ring.pendingFrom as it wrote
+        // them (since the last catch-up); nothing else there changes a record.
+        const pending = ring.pendingFrom;
+        const from = pending < 0 ? end : Math.max(this.applied, pending);
+        this.applyInArena(from, end);
+      } else this.apply(this.applied, end);
       this.applied = end;
+      ring.clearPending();
     } catch (error) {
       this.broken = error instanceof Error ? error : new Error(String(error));
       throw error;
@@ -286,7 +292,7 @@ export class PresentOwner implements OwnerIndex, RingReader {
     if (this.ready) return;
     const buddy = ownerAllocator(this.hub);
     this.basePfn = buddy.basePfn;
-    const tables = this.arena?.tables(buddy.frameCount) ?? null;
+    const tables = this.arena?.tables(buddy.frameCount, buddy.basePfn) ?? null;
     this.ints = tables?.ints ?? new Int32Array(buddy.frameCount * I_STRIDE);
     this.nums = tables?.nums ?? new Float64Array(buddy.frameCount * F_STRIDE);
     this.frameRow = tables?.frameRow ?? new Int32Array(buddy.frameCount).fill(NONE);
