@@ -327,19 +327,30 @@ export class BuddyCore {
     const lists = this.lists;
     const link = this.link;
     const meta = this.meta;
-    const listener = this.hookListener;
     const first = zone << LIST_SHIFT;
     // Bits order..cur-1: the lists the upper halves go to, all empty until now.
     lists[ZT_ORDER_MASK | zone]! |= ((1 << cur) - 1) & (-1 << order);
-    do {
-      cur--;
-      const half = idx | (1 << cur);
+    // The halves first, the listener after, in the same order (largest first), as freeOne tells its
+    // merges: a call in the loop made V8 check the three arrays' maps and reload their pointers in
+    // every round. h counts down from a value computed before the loop, not from the parameter cur,
+    // so V8 keeps it an untagged int32 (a phi with a parameter was retagged in every round).
+    for (let h = cur - 1; h >= order; h--) {
+      const half = idx | (1 << h);
       link[half << 1] = -1;
-      lists[first | cur] = half;
-      lists[first | cur | LIST_COUNT] = 1;
-      meta[half] = FREE_TAG | cur;
-      if (listener !== null) listener.split(idx + this.basePfn, cur, zone);
-    } while (cur > order);
+      lists[first | h] = half;
+      lists[first | h | LIST_COUNT] = 1;
+      meta[half] = FREE_TAG | h;
+    }
+    if (this.hookListener !== null) this.tellSplits(idx, order, cur, zone);
+  }
+
+  /**
+   * expand's split events, largest half first: out of expand, whose bytecode V8 counts against W2's
+   * inlining budget (with the loop in expand, W2's loop no longer carried the allocation front).
+   */
+  private tellSplits(idx: number, order: number, cur: number, zone: number): void {
+    const listener = this.hookListener!;
+    for (let h = cur - 1; h >= order; h--) listener.split(idx + this.basePfn, h, zone);
   }
 
   /**
@@ -358,8 +369,6 @@ export class BuddyCore {
     const meta = this.meta;
     const lists = this.lists;
     const link = this.link;
-    const freed = idx;
-    const first = order;
     const maxOrder = this.maxOrder;
     const zoneLists = zone << LIST_SHIFT;
     const maskAt = ZT_ORDER_MASK | zone;
@@ -367,36 +376,44 @@ export class BuddyCore {
     // of meta in bounds too.
     const lo = lists[ZT_ZONE_LO + zone]!;
     const hi = lists[ZT_ZONE_HI + zone]!;
-    for (; order < maxOrder; order++) {
-      const buddy = idx ^ (1 << order);
-      if (buddy < lo || buddy >= hi || meta[buddy] !== (FREE_TAG | order)) break;
+    // The merging block's head and order in locals made with `| 0`, not in the parameters: a loop
+    // variable that starts as a parameter is a tagged value to V8, untagged in every round and
+    // tagged again at the loop's exits.
+    let head = idx | 0;
+    let o = order | 0;
+    for (; o < maxOrder; o++) {
+      const buddy = head ^ (1 << o);
+      if (buddy < lo || buddy >= hi || meta[buddy] !== (FREE_TAG | o)) break;
       // Unlink the buddy (Linux del_page_from_free_list); a list's first block has no prev (see
       // pushFree).
       const nx = link[buddy << 1]!;
-      if (lists[zoneLists | order] === buddy) lists[zoneLists | order] = nx;
+      if (lists[zoneLists | o] === buddy) lists[zoneLists | o] = nx;
       else {
         const pv = link[(buddy << 1) | 1]!;
         link[pv << 1] = nx;
         if (nx >= 0) link[(nx << 1) | 1] = pv;
       }
-      if (--lists[zoneLists | order | LIST_COUNT]! === 0) lists[maskAt]! &= ~(1 << order);
+      // `| 0`: a count is at least 1 here, and V8 then subtracts without an overflow check.
+      const left = (lists[zoneLists | o | LIST_COUNT]! - 1) | 0;
+      lists[zoneLists | o | LIST_COUNT] = left;
+      if (left === 0) lists[maskAt]! &= ~(1 << o);
       // The upper half of the pair is a tail from now on; the lower half is the new head.
-      meta[idx | (1 << order)] = TAIL_TAG;
-      idx &= buddy;
+      meta[head | (1 << o)] = TAIL_TAG;
+      head &= buddy;
     }
     // Push on the list: pushFree written out, which keeps freeOne over V8's 460-byte limit for
     // carrying a callee in line. Calling pushFree here, freeOne shrank under it and V8 carried it into
     // the free path, which then no longer fit W3's loop (W3 pure 217 -> 242 instructions per call).
-    const list = zoneLists | order;
-    const head = lists[list]!;
-    link[idx << 1] = head;
-    if (head >= 0) link[(head << 1) | 1] = idx;
-    else lists[maskAt]! |= 1 << order;
-    lists[list] = idx;
-    meta[idx] = FREE_TAG | order;
+    const list = zoneLists | o;
+    const next = lists[list]!;
+    link[head << 1] = next;
+    if (next >= 0) link[(next << 1) | 1] = head;
+    else lists[maskAt]! |= 1 << o;
+    lists[list] = head;
+    meta[head] = FREE_TAG | o;
     lists[list | LIST_COUNT]!++;
     const listener = this.hookListener;
-    if (listener !== null) for (let o = first + 1; o <= order; o++) listener.merge((freed & (-1 << o)) + this.basePfn, o, zone);
+    if (listener !== null) for (let m = order + 1; m <= o; m++) listener.merge((idx & (-1 << m)) + this.basePfn, m, zone);
   }
 
   /**
