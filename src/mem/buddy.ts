@@ -103,8 +103,12 @@ export class BuddyAllocator extends PerCpuCore {
     // per-CPU list of the zone list's first zone (Linux rmqueue_pcplist); any other order takes the
     // buddy lists, zone by zone as allocBlock does. Validation of anything else, refills, per-CPU
     // fallbacks, drains and failures are the slow path's. The gfp test (a non-integer or any other
-    // bit fails its first half) is two integer compares in V8's code; fastMaxOrder is -1 while a hook
-    // is attached, so one compare tests the order and the hooks.
+    // bit fails its first half) is two integer compares in V8's code. `(order & 31) === order` takes
+    // integers 0..31; an order above maxOrder finds no list (no zone's bitmap has its bit), and while
+    // a hook is attached the fast paths' zone lists are empty (see fastMaxOrder), so either goes to
+    // the slow path. A test of order against fastMaxOrder cost a load, a compare and a branch per
+    // call (with the free's bound on idx the same way: W3 pure 199.5 -> 197.4, W1b pcp 103.5 ->
+    // 101.1 instructions per call, callgrind).
     // Both fast paths are shaped by V8's inlining budget (docs/architecture.md, Performance): a
     // caller's optimised code carries a callee in line only while the bytes carried so far plus 1.2
     // times the callee's bytecode and what its own optimised code carries fit 920, and never a callee
@@ -116,7 +120,7 @@ export class BuddyAllocator extends PerCpuCore {
     // With the halves written into one function per path, W1's loop carried only the free (W1b pcp
     // 111 -> 141). The rare work stays out of line: the split (expand) and every merge (freeOne).
     const plainGfp = (gfp & GFP_ZONE_MASK) === gfp && gfp !== GFP_ZONE_MASK;
-    if (plainGfp && order >>> 0 === order && order <= this.fastMaxOrder) {
+    if (plainGfp && (order & 31) === order) {
       // `order > pcpMaxOrder` with the buddy arm first, here and in tryFreePages: written as
       // `order <= pcpMaxOrder`, V8 loaded the field tagged, kept it on the stack and untagged it
       // (3 instructions where one load does): W3 pure 201.6 -> 200.5 instructions per call.
@@ -164,8 +168,10 @@ export class BuddyAllocator extends PerCpuCore {
   tryFreePages(addr: number, order: number): number {
     // Fast path: the head of an allocated block of exactly this order, no hooks. One test does most of
     // the validation: meta ^ ALLOC_TAG is the recorded order for an ALLOC head and 32 or more for any
-    // other state, so with order <= fastMaxOrder (maxOrder, or -1 while a hook is attached) it matches
-    // only an ALLOC head of this order, and never a non-integer. `pfn << PAGE_SHIFT === addr` with addr
+    // other state, so with order < 32 it matches only an ALLOC head of this order (at most maxOrder),
+    // and never a non-integer. The hooks are in the bound on idx: fastFrameCount is frameCount, or 0
+    // while a hook is attached (see fastMaxOrder; `order <= this.fastMaxOrder` cost a field's load
+    // where `order < 32` compares with a constant). `pfn << PAGE_SHIFT === addr` with addr
     // >= 0 takes page-aligned integers below 2 GiB (the int32 range, where V8 compares integers; the
     // float compare of `addr < 2 ** 32` cost instructions on every free); everything else, including
     // frames at 2 GiB and above, goes to the slow path, which validates in the ABI's precedence. zoneOf
@@ -175,8 +181,8 @@ export class BuddyAllocator extends PerCpuCore {
     const pfn = addr >>> PAGE_SHIFT;
     const idx = (pfn - this.basePfn) | 0;
     if (
-      pfn << PAGE_SHIFT === addr && addr >= 0 && idx >>> 0 < this.frameCount >>> 0 &&
-      (this.meta[idx]! ^ ALLOC_TAG) === order && order <= this.fastMaxOrder
+      pfn << PAGE_SHIFT === addr && addr >= 0 && idx >>> 0 < this.fastFrameCount >>> 0 &&
+      (this.meta[idx]! ^ ALLOC_TAG) === order && order < 32
     ) {
       // HighMem first: one compare for its frees, which W3 and W1b (GFP_HIGHMEM, whose zone list
       // starts there) make nearly all, two for Normal's as before, and two for DMA's, the rarest.

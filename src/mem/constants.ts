@@ -64,7 +64,10 @@ export const ZT_PCP_HEAD = 233;
 export const ZT_PCP_TAIL = 245;
 export const ZT_PCP_COUNT = 257;
 export const ZT_PCP_DRAIN = 260;
-/** A copy of `zonelist` (which stays an Int8Array for its readers), for the allocation fast path. */
+/**
+ * A copy of `zonelist` (which stays an Int8Array for its readers), for the allocation fast path: all -1
+ * while a hook is attached, which sends every allocation to the slow path (see BuddyCore.fastMaxOrder).
+ */
 export const ZT_ZONELIST = 263;
 export const LISTS_SIZE = 275;
 

@@ -103,15 +103,19 @@ export class BuddyCore {
   /** Guest RAM, for GFP_ZERO; null when no memory is attached. */
   memory: Uint8Array | null = null;
   /**
-   * maxOrder while no fault predicate and no listener that wants the page requests told is attached,
-   * -1 while one is. The fast paths test a request's order against this one field, which takes only
-   * valid orders of an allocator without such hooks; everything optional is the slow paths', so absent
-   * hooks cost nothing beyond the order test (a separate flag cost a load, a compare with false and a
-   * branch per call). A listener whose caller reports the page requests (reportsPageRequests) keeps
-   * the fast paths: what they cause beyond the request itself (a split, a merge, a drain) is told from
-   * the out-of-line code that does it, as on the slow paths.
+   * The largest order the fast paths take: maxOrder while no fault predicate and no listener that
+   * wants the page requests told is attached, -1 while one is. Everything optional is the slow
+   * paths', so absent hooks cost the fast paths nothing: they see a hook in tests they make anyway.
+   * The free's bound on idx is fastFrameCount, and the allocation's zones come from the copy of the
+   * zone lists in `lists` (ZT_ZONELIST), which holds none while a hook is attached; a test of order
+   * against this field cost a load, a compare and a branch per call (and a separate flag before it
+   * cost as much again). A listener whose caller reports the page requests (reportsPageRequests)
+   * keeps the fast paths: what they cause beyond the request itself (a split, a merge, a drain) is
+   * told from the out-of-line code that does it, as on the slow paths.
    */
   fastMaxOrder: number;
+  /** frameCount while fastMaxOrder is maxOrder, 0 while it is -1: the free fast path's bound on idx. */
+  fastFrameCount: number;
   /**
    * True when the listener hears of the page requests' allocs and frees from the allocator: there is
    * a listener and it does not report them itself (BuddyListener.reportsPageRequests).
@@ -140,7 +144,10 @@ export class BuddyCore {
   }
 
   private updateFastMaxOrder(): void {
-    this.fastMaxOrder = this.tellsPageRequests || this.hookFailPredicate !== null ? -1 : this.maxOrder;
+    const hooked = this.tellsPageRequests || this.hookFailPredicate !== null;
+    this.fastMaxOrder = hooked ? -1 : this.maxOrder;
+    this.fastFrameCount = hooked ? 0 : this.frameCount;
+    for (let slot = 0; slot < 12; slot++) this.lists[ZT_ZONELIST + slot] = hooked ? -1 : this.zonelist[slot]!;
   }
 
   /**
@@ -158,6 +165,7 @@ export class BuddyCore {
     this.basePfn = managed.length === 0 ? 0 : (Math.floor(managed[0]!.startPfn / blockPages) * blockPages) | 0;
     this.frameCount = managed.length === 0 ? 0 : (managed[managed.length - 1]!.endPfn - this.basePfn) | 0;
     const n = this.frameCount;
+    this.fastFrameCount = n;
     const count = ZONE_COUNT * LIST_STRIDE;
     const lists = new Int32Array(LISTS_SIZE);
     this.lists = lists;
@@ -420,12 +428,15 @@ export class BuddyCore {
    * The free fast path's buddy half (no hooks): a block whose buddy is not a free head of its order
    * (94% of W3's frees) is pushed on its list by pushFree, which V8 carries in line with it (89 and
    * 136 bytes of bytecode, within the inlining budget, see BuddyAllocator.tryAllocPages); any other
-   * goes to freeOne, which merges. The bound on buddy keeps the read of meta in bounds.
+   * goes to freeOne, which merges. A buddy past the last frame (a map whose end is not aligned to
+   * the block's size) reads undefined from meta, which equals no tag, so the block is pushed; V8's
+   * own bounds check on the read is then the only one (a test of buddy against frameCount as well
+   * cost a compare and a branch per free).
    */
   pushOrMerge(idx: number, order: number, zone: number): void {
     const meta = this.meta;
     const buddy = idx ^ (1 << order);
-    if (buddy < this.frameCount && meta[buddy] === (FREE_TAG | order)) return this.freeOne(idx, order, zone);
+    if (meta[buddy] === (FREE_TAG | order)) return this.freeOne(idx, order, zone);
     this.pushFree(idx, order, zone);
   }
 

@@ -3,7 +3,7 @@
 // LIFO lists of cached blocks, refilled and drained `batch` frames at a time. BuddyAllocator
 // (buddy.ts) extends this class; BuddyCore (core.ts) holds the lists and the buddy operations.
 
-import { ALLOC_TAG, PCP_MAX_ORDER, PCP_ORDER_COUNT, PCP_TAG, ZONE_COUNT } from "./constants.js";
+import { ALLOC_TAG, PCP_MAX_ORDER, PCP_ORDER_COUNT, PCP_TAG, ZONE_COUNT, ZT_ZONELIST } from "./constants.js";
 import { BuddyCore } from "./core.js";
 
 export class PerCpuCore extends BuddyCore {
@@ -37,9 +37,11 @@ export class PerCpuCore extends BuddyCore {
   /**
    * The allocation fast path's per-CPU half: pops a block of `order` from the per-CPU list of the
    * first zone of zone list zc (gfp & 3), or returns -1 (no refill, no fallback: the slow path's).
+   * The zone comes from the fast paths' copy of the zone lists, which holds none while a hook is
+   * attached (see fastMaxOrder).
    */
   pcpPopFirst(order: number, zc: number): number {
-    const zone = this.zonelist[zc << 2]!;
+    const zone = this.lists[ZT_ZONELIST + (zc << 2)]!;
     return zone >= 0 ? this.pcpPop(zone, order) : -1;
   }
 
