@@ -145,6 +145,22 @@ describe("the call sampler's registers and instruction count", () => {
     s.put(0, EIP, 0x90000, 12, 1, trail, 0);
   }
 
+  /**
+   * The arena's block writer over a sampler whose call is at EIP with the one-frame walk's stack,
+   * paging off; its zones: frames from pfn 0x100, DMA below index 0x10, Normal below 0x20, HighMem above.
+   */
+  function writerAtCall() {
+    const { s, at, words } = sampler();
+    oneFrameWalk(s, words);
+    at(PREVIOUS_IP)[0] = EIP;
+    at(REG32 + 4 * 5)[0] = 0x90000;
+    at(CR)[0] = 1;
+    const arena = OwnerArena.create(256)!;
+    const writer = arena.blockWriter(s.exports);
+    writer.zones(0x100, 0x10, 0x20);
+    return { at, arena, writer };
+  }
+
   it("reads EAX, the EIP of the `in`, CR0 and the counter of a call once, whatever changes before its next seq", () => {
     const { s, at } = sampler();
     at(REG32)[0] = 5; // EAX
@@ -220,15 +236,7 @@ describe("the call sampler's registers and instruction count", () => {
   });
 
   it("has the arena's block writer write a page request's entry: its block, zone and kind word, and a seq past 2^32 exact", () => {
-    const { s, at, words } = sampler();
-    oneFrameWalk(s, words);
-    at(PREVIOUS_IP)[0] = EIP;
-    at(REG32 + 4 * 5)[0] = 0x90000;
-    at(CR)[0] = 1;
-    const arena = OwnerArena.create(256)!;
-    const writer = arena.blockWriter(s.exports);
-    // Frames from pfn 0x100: DMA below index 0x10, Normal below 0x20, HighMem above.
-    writer.zones(0x100, 0x10, 0x20);
+    const { at, arena, writer } = writerAtCall();
     const entry = (slot: number): number[] => [
       ...arena.ringInts.subarray(slot * E_STRIDE, slot * E_STRIDE + E_STRIDE),
       arena.ringFloats[slot * EF_STRIDE + EF_SEQ]!,
@@ -257,15 +265,9 @@ describe("the call sampler's registers and instruction count", () => {
     expect(writer.request(3, Cmd.ALLOC_PAGES, 0, GFP.KERNEL, 0x100 * PAGE, 8)).toBe(0);
     expect(entry(3)).toEqual(before);
   });
+
   it("has the block writer apply a page request's record at once while nothing waits, and leave the rest to the catch-up", () => {
-    const { s, at, words } = sampler();
-    oneFrameWalk(s, words);
-    at(PREVIOUS_IP)[0] = EIP;
-    at(REG32 + 4 * 5)[0] = 0x90000;
-    at(CR)[0] = 1;
-    const arena = OwnerArena.create(256)!;
-    const writer = arena.blockWriter(s.exports);
-    writer.zones(0x100, 0x10, 0x20);
+    const { at, arena, writer } = writerAtCall();
     const { ints, nums, frameRow } = arena.tables(0x40, 0x100)!;
     const row = (h: number): number[] => [...ints.subarray(h * I_STRIDE, (h + 1) * I_STRIDE), ...nums.subarray(h * F_STRIDE, (h + 1) * F_STRIDE)];
     const record = (pfn: number, order: number, gfp: number, allocSeq: number, allocIcount: number, free: [number, number, number] = [-1, -1, -1]): number[] => {
