@@ -34,17 +34,25 @@ const P_WALK = 0, P_EIP = 1, P_EBP = 2, P_HANDLE = 3, P_FRAMES = 4, P_TRAIL = 5,
 
 /**
  * find(eip, ebp) -> the handle of walk 0 or 1 when it is the walk from (eip, ebp) and every word of
- * its trail still holds, else -1. A br_table on the frame count enters the checks at the walk's last
- * frame, which fall through to its first (the order of the compares does not change the answer).
+ * its trail still holds, else -1.
  */
 function findBody(): number[] {
-  const code: number[] = [];
+  return [...vec([]), ...findCode(get(EIP), get(EBP)), op.end];
+}
+
+/**
+ * find's code, leaving its answer: `eip` and `ebp` are the code of the two values. A br_table on the
+ * frame count enters the checks at the walk's last frame, which fall through to its first (the
+ * order of the compares does not change the answer). sampleStack runs it in line.
+ */
+function findCode(eip: number[], ebp: number[]): number[] {
+  const code: number[] = [op.block, I32]; // the answer
   for (let walk = 0; walk < WALKS; walk++) {
     const g = (field: number): number[] => gget(walk * WALK_GLOBALS + field);
     code.push(
       op.block, op.void, // miss
-      ...g(G_EIP), ...get(EIP), op.i32Ne, op.brIf, 0,
-      ...g(G_EBP), ...get(EBP), op.i32Ne, op.brIf, 0,
+      ...g(G_EIP), ...eip, op.i32Ne, op.brIf, 0,
+      ...g(G_EBP), ...ebp, op.i32Ne, op.brIf, 0,
     );
     // Blocks A_0 (outer) .. A_16 (inner): a frame count of n branches to the end of A_n, after which
     // frames n - 1 .. 0 are checked; -1 (none) and anything else go to miss.
@@ -56,10 +64,10 @@ function findBody(): number[] {
       // Here inside A_k .. A_0: miss is k + 1 blocks out.
       code.push(op.end, ...g(G_ADDR(k)), op.i64Load, 2, 0, ...g(G_PAIR(k)), op.i64Ne, op.brIf, ...uleb(k + 1));
     }
-    code.push(op.end, ...g(G_HANDLE), op.return, op.end);
+    code.push(op.end, ...g(G_HANDLE), op.br, 1, op.end);
   }
   code.push(...i32(-1), op.end);
-  return [...vec([]), ...code];
+  return code;
 }
 
 /**
@@ -143,15 +151,16 @@ function sampleCode(state: GuestStateInWasm): number[] {
  * recent walk from its EIP and EBP as they are now, which it keeps; -1 when neither (the hub walks).
  */
 function stackNowBody(state: GuestStateInWasm): number[] {
-  return [...vec([[1, I32]]), ...stackNowCode(state, 0), op.end];
+  return [...vec([[2, I32]]), ...stackNowCode(state, 0, 1), op.end];
 }
 
-/** stackNow's code, returning its result, with local `h` (i32) as its scratch. */
-function stackNowCode(state: GuestStateInWasm, h: number): number[] {
+/** stackNow's code, returning its result, with locals `h` and `ebp` (i32) as its scratch. */
+function stackNowCode(state: GuestStateInWasm, h: number, ebp: number): number[] {
   return [
     ...gget(G_S_STACK), op.tee, h, ...i32(STACK_UNKNOWN), op.i32Ne, op.if, op.void, ...get(h), op.return, op.end,
     ...gget(G_S_CR0), ...i32(CR0_PG | 0), op.i32And, op.if, op.void, ...i32(-1), op.return, op.end,
-    ...gget(G_S_EIP), ...i32(0), op.i32Load, 2, ...uleb(state.reg32Offset + 4 * REG_EBP), op.call, 0, op.tee, h,
+    ...i32(0), op.i32Load, 2, ...uleb(state.reg32Offset + 4 * REG_EBP), ...set(ebp),
+    ...findCode(gget(G_S_EIP), get(ebp)), op.tee, h,
     ...i32(0), op.i32LtS, op.if, op.void, ...i32(-1), op.return, op.end,
     ...get(h), ...gset(G_S_STACK),
     ...get(h),
@@ -159,12 +168,13 @@ function stackNowCode(state: GuestStateInWasm, h: number): number[] {
 }
 
 /**
- * sampleStack(seq) -> sample(seq), then stackNow(), in one function (the block writer's one call into
- * this module): the two calls between them cost about 40 host instructions per page request.
+ * sampleStack(seq) -> sample(seq), then stackNow(), in one function with find's code in line too (the
+ * block writer's one call into this module): the two calls between sample and stackNow cost about 40
+ * host instructions per page request, the call of find about 12.
  */
 function sampleStackBody(state: GuestStateInWasm): number[] {
   const sampled = [...get(0), ...gget(G_S_SEQ), op.f64Eq, op.brIf, 0];
-  return [...vec([[1, I32], [2, F64]]), op.block, op.void, ...sampled, ...sampleCode(state), op.end, ...stackNowCode(state, 1), op.end];
+  return [...vec([[1, I32], [2, F64], [1, I32]]), op.block, op.void, ...sampled, ...sampleCode(state), op.end, ...stackNowCode(state, 1, 4), op.end];
 }
 
 function moduleBytes(state: GuestStateInWasm): Uint8Array<ArrayBuffer> {
