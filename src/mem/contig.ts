@@ -82,8 +82,8 @@ export function takeContigRun(core: BuddyCore, start: number, npages: number, zo
     core.delFree(head, order, zone);
     core.meta[head] = TAIL_TAG;
     // The cut-off parts cannot merge with anything: their buddies lie inside the block just taken.
-    if (head < start) core.insertRange(head, start, zone);
-    if (blockEnd > end) core.insertRange(end, blockEnd, zone);
+    if (head < start) insertRange(core, head, start, zone);
+    if (blockEnd > end) insertRange(core, end, blockEnd, zone);
     q = blockEnd;
   }
   core.meta[start] = CONTIG_HEAD_TAG;
@@ -95,5 +95,26 @@ export function takeContigRun(core: BuddyCore, start: number, npages: number, zo
 /** Gives a recorded contig range back to the buddy lists, merging as any free does. */
 export function releaseContigRun(core: BuddyCore, start: number, npages: number, zone: number): void {
   core.meta.fill(TAIL_TAG, start, start + npages);
-  core.freeRange(start, start + npages, zone);
+  freeRange(core, start, start + npages, zone);
+}
+
+/**
+ * Frees the frames [start, end) of one zone as the largest aligned blocks that fit, merging each
+ * with free buddies. The frames must be FRAME_TAIL (or heads about to be dropped) and not on a list.
+ */
+function freeRange(core: BuddyCore, start: number, end: number, zone: number): void {
+  while (start < end) {
+    const order = core.largestFit(start, end);
+    core.freeOne(start, order, zone);
+    start += 1 << order;
+  }
+}
+
+/** Like freeRange but with no merge attempts: for ranges whose buddies are known not to be free. */
+function insertRange(core: BuddyCore, start: number, end: number, zone: number): void {
+  while (start < end) {
+    const order = core.largestFit(start, end);
+    core.pushFree(start, order, zone);
+    start += 1 << order;
+  }
 }

@@ -463,29 +463,6 @@ export class BuddyCore {
     lists[list | LIST_COUNT]!++;
   }
 
-  /**
-   * Frees the frames [start, end) of one zone as the largest aligned blocks that fit, merging each
-   * with free buddies. The frames must be FRAME_TAIL (or heads about to be dropped) and not on a list.
-   */
-  freeRange(start: number, end: number, zone: number): void {
-    while (start < end) {
-      const order = this.largestFit(start, end);
-      this.freeOne(start, order, zone);
-      start += 1 << order;
-    }
-  }
-
-  /**
-   * Like freeRange but with no merge attempts: for ranges whose buddies are known not to be free.
-   */
-  insertRange(start: number, end: number, zone: number): void {
-    while (start < end) {
-      const order = this.largestFit(start, end);
-      this.pushFree(start, order, zone);
-      start += 1 << order;
-    }
-  }
-
   /** The largest order <= maxOrder of a block aligned at start that ends at or before end. */
   largestFit(start: number, end: number): number {
     let order = start === 0 ? this.maxOrder : Math.min(this.maxOrder, 31 - Math.clz32(start & -start));
