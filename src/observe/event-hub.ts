@@ -59,8 +59,6 @@ export class EventHub implements BridgeObserver, BuddyListener {
   private ringWriter: ArenaRingWriter | null = null;
   /** The ring writer's request function while it writes onCall's page requests (refreshRequests). */
   private requestWriter: RequestWriter | null = null;
-  /** The ring requestWriter writes into (the ring writer's), kept beside it for onCall. */
-  private requestRing: EventRing | null = null;
   private buddy: BuddyAllocator | null = null;
   private fresh = false;
 
@@ -185,9 +183,9 @@ export class EventHub implements BridgeObserver, BuddyListener {
     const request = this.requestWriter;
     let written = 0;
     if (request !== null && status === OK && (cmd === HC_ALLOC_PAGES || (cmd === HC_FREE_PAGES && !this.freeTold)) && !this.buddy!.tellsPageRequests) {
-      written = request(this.requestRing!.nextSlot, cmd, arg0, arg1, result, seq);
+      written = request(this.ringWriter!.ring.nextSlot, cmd, arg0, arg1, result, seq);
     }
-    if (written !== 0) this.requestRing!.noteWritten(written);
+    if (written !== 0) this.ringWriter!.ring.noteWritten(written);
     else {
       // Normally the allocator appears at MEMMAP; a run restored from a checkpoint has one already.
       if (this.buddy === null && this.bridgeRef !== null && this.bridgeRef.allocator !== null) this.hookAllocator(cmd === HC_MEMMAP);
@@ -339,7 +337,6 @@ export class EventHub implements BridgeObserver, BuddyListener {
     const writer = this.ringWriter;
     const buddy = this.buddy;
     this.requestWriter = writer !== null && buddy !== null && this.requestSubscribers.length === 0 ? writer.forRequests(buddy) : null;
-    this.requestRing = this.requestWriter !== null ? writer!.ring : null;
   }
 
   /**

@@ -282,7 +282,7 @@ export class EventRing implements EventSubscriber {
 
 /**
  * The web page's allocs and frees written into its event ring by one WebAssembly call: the arena's
- * block writer (owner-wasm.ts) samples the call with the hub's call sampler (call-sampler-wasm.ts),
+ * block writer (ring-writer-wasm.ts) samples the call with the hub's call sampler (call-sampler-wasm.ts),
  * finds its backtrace among the recent walks and writes the ring entry, without the hub's sampling,
  * dispatch and store in JavaScript between (about 620 host instructions per churn call there,
  * docs/web-speed.md). The hub asks it first for each alloc and free while the ring is its only block
@@ -311,10 +311,10 @@ export class ArenaRingWriter {
   }
 
   /**
-   * The writer's request function (owner-wasm.ts, BlockWriterExports) for `buddy`'s page requests,
-   * given the allocator's zone bounds first; null while the writer is not writing. The hub calls it
-   * itself from onCall, one JavaScript call less per page request: request(ring.nextSlot, cmd, arg0,
-   * arg1, result, seq), then ring.noteStored() when it gave 1.
+   * The writer's request function (ring-writer-wasm.ts, BlockWriterExports) for `buddy`'s page
+   * requests, given the allocator's zone bounds first; null while the writer is not writing. The hub
+   * calls it itself from onCall, one JavaScript call less per page request: request(ring.nextSlot,
+   * cmd, arg0, arg1, result, seq), then ring.noteWritten(result) when the result is not 0.
    */
   forRequests(buddy: BuddyAllocator): RequestWriter | null {
     const writer = this.writer;

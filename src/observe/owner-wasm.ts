@@ -41,6 +41,8 @@ import {
   CONTROL,
   CONTROL_ALLOCATIONS,
   CONTROL_BASE_PFN,
+  CONTROL_BLOCKS,
+  CONTROL_LIVE_FRAMES,
   CONTROL_FRAMES,
   CONTROL_OWN_F,
   CONTROL_OWN_I,
@@ -48,10 +50,17 @@ import {
   CONTROL_ROWS,
   CONTROL_WORDS,
   RING_INT_BYTES,
-  TABLES_OFFSET, allocRow, blockWriterBytes, freeRow, liveHead, writeEntry,
+  TABLES_OFFSET,
+  addTo,
+  allocRow,
+  blockWriterBytes,
+  freeRow,
+  liveHead,
+  load,
+  writeEntry,
   type BlockWriterExports,
 } from "./ring-writer-wasm.js";
-import { F64, I32, KIND_FUNC, KIND_GLOBAL, KIND_MEMORY, MODULE_HEADER, f64Bytes, funcType, functionNames, get, i32, name, op, section, set, uleb, vec } from "./wasm-encode.js";
+import { F64, I32, KIND_FUNC, KIND_MEMORY, MODULE_HEADER, funcType, functionNames, get, i32, name, op, section, set, uleb, vec } from "./wasm-encode.js";
 
 const WASM_PAGE = 65536;
 /** Bytes of owner tables per frame: the row's ints and float64s, and the frame's row index. */
@@ -60,25 +69,22 @@ const BYTES_PER_FRAME = I_STRIDE * 4 + F_STRIDE * 8 + 4;
 // Parameters and locals of apply (all i32).
 const START = 0, COUNT = 1, BASE = 2, FRAMES = 3, RING_I = 4, RING_F = 5, OWN_I = 6, OWN_F = 7, ROWS = 8;
 const K = 9, SLOT = 10, P = 11, PACKED = 12, KIND = 13, PFN = 14, NPAGES = 15, H = 16, I = 17, F = 18, Q = 19, LIVE = 20, ROW = 21, STOP = 22;
-// Float64 locals: what the applied events changed (exact sums), kept in registers and added to the
-// globals of the same names when the function returns; the caller reads and clears those.
+// What the applied events changed, kept in registers and added to the control words of the same
+// names (ring-writer-wasm.ts, where the block writer counts too) when the function returns.
 const ALLOCATIONS = 23, FRAMES_DELTA = 24, BLOCKS = 25;
 const PARAMS = 9;
-const I32_LOCALS = 14;
-const F64_LOCALS = 3;
-const G_ALLOCATIONS = 0, G_FRAMES = 1, G_BLOCKS = 2;
+const LOCALS = 17;
 
-const load = (base: number, field: number): number[] => [...get(base), op.i32Load, 2, ...uleb(field * 4)];
 const loadF = (base: number, field: number): number[] => [...get(base), op.f64Load, 3, ...uleb(field * 8)];
-const add = (l: number, value: number[]): number[] => [...get(l), ...value, op.f64Add, ...set(l)];
-const sub = (l: number, value: number[]): number[] => [...get(l), ...value, op.f64Sub, ...set(l)];
-const one = [op.f64Const, ...f64Bytes(1)];
+const add = (l: number, value: number[]): number[] => [...get(l), ...value, op.i32Add, ...set(l)];
+const sub = (l: number, value: number[]): number[] => [...get(l), ...value, op.i32Sub, ...set(l)];
+const one = i32(1);
 /**
- * Returns: the sums so far added to the globals, then the number of events applied returned (at an
- * event left to the caller, which applies event K itself, or at the end).
+ * Returns: the sums so far added to the control words, then the number of events applied returned
+ * (at an event left to the caller, which applies event K itself, or at the end).
  */
 const leave = [
-  ...[[G_ALLOCATIONS, ALLOCATIONS], [G_FRAMES, FRAMES_DELTA], [G_BLOCKS, BLOCKS]].flatMap(([g, l]) => [op.gget, g!, ...get(l!), op.f64Add, op.gset, g!]),
+  ...[[CONTROL_ALLOCATIONS, ALLOCATIONS], [CONTROL_LIVE_FRAMES, FRAMES_DELTA], [CONTROL_BLOCKS, BLOCKS]].flatMap(([k, l]) => addTo(k!, get(l!))),
   ...get(K),
   op.return,
 ];
@@ -131,7 +137,7 @@ function applyBody(): number[] {
       icount: loadF(Q, EF_ICOUNT),
     }),
     ...add(ALLOCATIONS, one),
-    ...add(FRAMES_DELTA, [...get(NPAGES), op.f64FromI32]),
+    ...add(FRAMES_DELTA, get(NPAGES)),
     ...add(BLOCKS, one),
     op.else,
     // A free of anything but the live block at its head, with its size, is the caller's (live first:
@@ -139,7 +145,7 @@ function applyBody(): number[] {
     ...get(LIVE), op.i32Eqz, op.if, op.void, ...leave, op.end,
     ...load(I, I_NPAGES), ...get(NPAGES), op.i32Ne, op.if, op.void, ...leave, op.end,
     ...freeRow(I, F, { stack: load(P, E_STACK), seq: loadF(Q, EF_SEQ), icount: loadF(Q, EF_ICOUNT) }),
-    ...sub(FRAMES_DELTA, [...get(NPAGES), op.f64FromI32]),
+    ...sub(FRAMES_DELTA, get(NPAGES)),
     ...sub(BLOCKS, one),
     op.end,
     ...get(K), ...i32(1), op.i32Add, ...set(K), op.br, 0,
@@ -148,7 +154,7 @@ function applyBody(): number[] {
     ...leave,
     op.end,
   ];
-  return [...vec([[...uleb(I32_LOCALS), I32], [...uleb(F64_LOCALS), F64]]), ...code];
+  return [...vec([[...uleb(LOCALS), I32]]), ...code];
 }
 
 // store(slot, packed, record, pfn, npages, gfp, stack, eip, seq, icount): one ring entry, as
@@ -162,25 +168,17 @@ function storeBody(): number[] {
   return [...vec([[1, I32]]), ...code];
 }
 
-/** The module's bytes: memory imported as env.memory; exports apply, store and apply's three counters. */
+/** The module's bytes: memory imported as env.memory; exports apply and store. */
 function moduleBytes(): Uint8Array<ArrayBuffer> {
   const applyType = funcType(Array.from({ length: PARAMS }, () => I32), [I32]);
   const storeType = funcType([...Array.from({ length: 1 + S_FIELDS }, () => I32), F64, F64], []);
   const bodies = [applyBody(), storeBody()];
-  const global = [F64, 1, op.f64Const, ...f64Bytes(0), op.end];
   return new Uint8Array([
     ...MODULE_HEADER,
     ...section(1, vec([applyType, storeType])),
     ...section(2, vec([[...name("env"), ...name("memory"), KIND_MEMORY, 0x00, ...uleb(1)]])),
     ...section(3, vec([[0], [1]])),
-    ...section(6, vec([global, global, global])),
-    ...section(7, vec([
-      [...name("apply"), KIND_FUNC, 0],
-      [...name("store"), KIND_FUNC, 1],
-      [...name("allocations"), KIND_GLOBAL, G_ALLOCATIONS],
-      [...name("frames"), KIND_GLOBAL, G_FRAMES],
-      [...name("blocks"), KIND_GLOBAL, G_BLOCKS],
-    ])),
+    ...section(7, vec([[...name("apply"), KIND_FUNC, 0], [...name("store"), KIND_FUNC, 1]])),
     ...section(10, vec(bodies.map((body) => [...uleb(body.length), ...body]))),
     ...functionNames([[0, "owner_apply"], [1, "ring_store"]]),
   ]);
@@ -206,7 +204,6 @@ export class OwnerArena {
   readonly maxFrames: number;
   private readonly memory: WebAssembly.Memory;
   private readonly run: ApplyFn;
-  private readonly counters: WebAssembly.Global[];
   private tablesTaken = false;
   private ownI = 0;
   private ownF = 0;
@@ -239,10 +236,9 @@ export class OwnerArena {
     this.maxFrames = maxFrames;
     this.memory = memory;
     const instance = new WebAssembly.Instance(module, { env: { memory: this.memory } });
-    const e = instance.exports as { apply: ApplyFn; store: RingStore; allocations: WebAssembly.Global; frames: WebAssembly.Global; blocks: WebAssembly.Global };
+    const e = instance.exports as { apply: ApplyFn; store: RingStore };
     this.run = e.apply;
     this.ringStore = e.store;
-    this.counters = [e.allocations, e.frames, e.blocks];
     const buffer = this.memory.buffer;
     this.ringInts = new Int32Array(buffer, 0, EVENT_RING_SIZE * E_STRIDE);
     this.ringFloats = new Float64Array(buffer, RING_INT_BYTES, EVENT_RING_SIZE * EF_STRIDE);
@@ -292,8 +288,7 @@ export class OwnerArena {
   takeCounters(): [number, number, number] {
     const out: [number, number, number] = [0, 0, 0];
     for (let k = 0; k < 3; k++) {
-      out[k] = (this.counters[k]!.value as number) + this.control[CONTROL_ALLOCATIONS + k]!;
-      this.counters[k]!.value = 0;
+      out[k] = this.control[CONTROL_ALLOCATIONS + k]!;
       this.control[CONTROL_ALLOCATIONS + k] = 0;
     }
     return out;

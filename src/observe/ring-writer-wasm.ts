@@ -11,8 +11,9 @@
 // tables (float64s, frame rows, ints). The control words are the writer's to read at fixed
 // addresses, one load each where a global costs two: the owner-pending word (nonzero while an
 // alloc, free or protocol error waits for the catch-up: the writer applies nothing then), the
-// tables' offsets (0 rows until the owner has them), and what the writer's applied events added to
-// the owner's counts since the last catch-up (i32s: a catch-up comes at least every half ring).
+// tables' offsets (0 rows until the owner has them), and what the events applied by the writer and
+// by the catch-up added to the owner's counts since the owner last took them (i32s: it takes them
+// at every catch-up, which comes at least every half ring).
 
 import { PAGE_SHIFT } from "../mem/constants.js";
 import { HC_ALLOC_PAGES, HC_BATCH } from "../protocol/codes.js";
@@ -79,7 +80,8 @@ export function writeEntry(slot: number, p: number, ints: number[][], seq: numbe
 
 const store = (base: number, field: number, value: number[]): number[] => [...get(base), ...value, op.i32Store, 2, ...uleb(field * 4)];
 const storeF = (base: number, field: number, value: number[]): number[] => [...get(base), ...value, op.f64Store, 3, ...uleb(field * 8)];
-const load = (base: number, field: number): number[] => [...get(base), op.i32Load, 2, ...uleb(field * 4)];
+/** Code leaving the i32 at field `field` of the row whose byte address local `base` holds. */
+export const load = (base: number, field: number): number[] => [...get(base), op.i32Load, 2, ...uleb(field * 4)];
 const none = [op.f64Const, ...f64Bytes(OWNER_NONE)];
 
 /**
@@ -130,7 +132,7 @@ export function freeRow(i: number, f: number, v: { stack: number[]; seq: number[
 
 /** Code leaving control word `k`, and code adding `delta` (the code of an i32) to it. */
 const control = (k: number): number[] => [...i32(0), op.i32Load, 2, ...uleb(CONTROL + 4 * k)];
-const addTo = (k: number, delta: number[]): number[] => [...i32(0), ...control(k), ...delta, op.i32Add, op.i32Store, 2, ...uleb(CONTROL + 4 * k)];
+export const addTo = (k: number, delta: number[]): number[] => [...i32(0), ...control(k), ...delta, op.i32Add, op.i32Store, 2, ...uleb(CONTROL + 4 * k)];
 
 // block(slot, packed, record, pfn, npages, gfp, seq) -> WRITTEN_PENDING when it wrote ring slot
 // `slot`, 0 when it left the event to the caller. It samples call seq and finds its backtrace with

@@ -1,6 +1,7 @@
 // A minimal WebAssembly binary encoder: the opcodes, LEB128 numbers and sections that the page's
 // hand-assembled modules need (owner-wasm.ts: the ring's store and the owner's catch-up;
-// recent-walks-wasm.ts: the stack memo's check over v86's memory). Each module is assembled at load
+// ring-writer-wasm.ts: the ring's block writer; call-sampler-wasm.ts: the call's registers and the
+// stack memo's recent walks over v86's memory). Each module is assembled at load
 // from layout.ts's constants, so the JavaScript and the WebAssembly never disagree on a layout, with
 // no build step and no dependency. Only what those modules emit is here; the binary format is the
 // WebAssembly core specification's (section 5).
