@@ -81,7 +81,7 @@ async function observedRun(kernel: Uint8Array, cmdline: string, pcp: PcpOptions 
           buddy.failPredicate = () => ++n % failEvery === 0;
         }
       }
-      if (buddy.fastMaxOrder === buddy.maxOrder) fast = true;
+      if (buddy.fastPathsOpen) fast = true;
     },
   });
   const result = await runMachine({ kernel, platform: nodePlatform(), memoryBytes: 32 * 2 ** 20, cmdline, observer: hub, timeoutMs: 120_000, ...(pcp !== undefined ? { pcp } : {}) });

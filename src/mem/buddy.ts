@@ -105,9 +105,9 @@ export class BuddyAllocator extends PerCpuCore {
     // fallbacks, drains and failures are the slow path's. The gfp test (a non-integer or any other
     // bit fails its first half) is two integer compares in V8's code. `(order & 31) === order` takes
     // integers 0..31; an order above maxOrder finds no list (no zone's bitmap has its bit), and while
-    // a hook is attached the fast paths' zone lists are empty (see fastMaxOrder), so either goes to
-    // the slow path. A test of order against fastMaxOrder cost a load, a compare and a branch per
-    // call (with the free's bound on idx the same way: W3 pure 199.5 -> 197.4, W1b pcp 103.5 ->
+    // a hook is attached the fast paths' zone lists are empty (see fastFrameCount), so either goes to
+    // the slow path. A test of order against a field (maxOrder, or -1 while hooked) cost a load, a compare and a branch per
+    // call (with the free's bound the same way: W3 pure 199.5 -> 197.4, W1b pcp 103.5 ->
     // 101.1 instructions per call, callgrind).
     // Both fast paths are shaped by V8's inlining budget (docs/architecture.md, Performance): a
     // caller's optimised code carries a callee in line only while the bytes carried so far plus 1.2
@@ -170,8 +170,8 @@ export class BuddyAllocator extends PerCpuCore {
     // the validation: meta ^ ALLOC_TAG is the recorded order for an ALLOC head and 32 or more for any
     // other state, so with order < 32 it matches only an ALLOC head of this order (at most maxOrder),
     // and never a non-integer. The hooks are in the bound on idx: fastFrameCount is frameCount, or 0
-    // while a hook is attached (see fastMaxOrder; `order <= this.fastMaxOrder` cost a field's load
-    // where `order < 32` compares with a constant). `pfn << PAGE_SHIFT === addr` with addr
+    // while a hook is attached (see fastFrameCount; a test of order against a field holding maxOrder
+    // or -1 cost a field's load where `order < 32` compares with a constant). `pfn << PAGE_SHIFT === addr` with addr
     // >= 0 takes page-aligned integers below 2 GiB (the int32 range, where V8 compares integers; the
     // float compare of `addr < 2 ** 32` cost instructions on every free); everything else, including
     // frames at 2 GiB and above, goes to the slow path, which validates in the ABI's precedence. zoneOf

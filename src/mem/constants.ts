@@ -66,7 +66,7 @@ export const ZT_PCP_COUNT = 257;
 export const ZT_PCP_DRAIN = 260;
 /**
  * A copy of `zonelist` (which stays an Int8Array for its readers), for the allocation fast path: all -1
- * while a hook is attached, which sends every allocation to the slow path (see BuddyCore.fastMaxOrder).
+ * while a hook is attached, which sends every allocation to the slow path (see BuddyCore.fastFrameCount).
  */
 export const ZT_ZONELIST = 263;
 export const LISTS_SIZE = 275;

@@ -103,18 +103,16 @@ export class BuddyCore {
   /** Guest RAM, for GFP_ZERO; null when no memory is attached. */
   memory: Uint8Array | null = null;
   /**
-   * The largest order the fast paths take: maxOrder while no fault predicate and no listener that
-   * wants the page requests told is attached, -1 while one is. Everything optional is the slow
-   * paths', so absent hooks cost the fast paths nothing: they see a hook in tests they make anyway.
-   * The free's bound on idx is fastFrameCount, and the allocation's zones come from the copy of the
-   * zone lists in `lists` (ZT_ZONELIST), which holds none while a hook is attached; a test of order
-   * against this field cost a load, a compare and a branch per call (and a separate flag before it
-   * cost as much again). A listener whose caller reports the page requests (reportsPageRequests)
-   * keeps the fast paths: what they cause beyond the request itself (a split, a merge, a drain) is
-   * told from the out-of-line code that does it, as on the slow paths.
+   * The free fast path's bound on idx: frameCount while no fault predicate and no listener that
+   * wants the page requests told is attached, 0 while one is (updateFastPaths). Everything optional
+   * is the slow paths', so absent hooks cost the fast paths nothing: they see a hook in tests they
+   * make anyway, this bound and the allocation's zones, which come from the copy of the zone lists
+   * in `lists` (ZT_ZONELIST), empty while a hook is attached. A test of order against a field
+   * (fastMaxOrder, which held maxOrder or -1) cost a load, a compare and a branch per call, and a
+   * separate flag before it as much again. A listener whose caller reports the page requests
+   * (reportsPageRequests) keeps the fast paths: what they cause beyond the request itself (a split,
+   * a merge, a drain) is told from the out-of-line code that does it, as on the slow paths.
    */
-  fastMaxOrder: number;
-  /** frameCount while fastMaxOrder is maxOrder, 0 while it is -1: the free fast path's bound on idx. */
   fastFrameCount: number;
   /**
    * True when the listener hears of the page requests' allocs and frees from the allocator: there is
@@ -131,7 +129,7 @@ export class BuddyCore {
   set listener(value: BuddyListener | null) {
     this.hookListener = value;
     this.tellsPageRequests = value !== null && value.reportsPageRequests !== true;
-    this.updateFastMaxOrder();
+    this.updateFastPaths();
   }
 
   /** Consulted before each allocation when set: true makes it fail with ENOMEM (fault injection). */
@@ -140,14 +138,19 @@ export class BuddyCore {
   }
   set failPredicate(value: FailPredicate | null) {
     this.hookFailPredicate = value;
-    this.updateFastMaxOrder();
+    this.updateFastPaths();
   }
 
-  private updateFastMaxOrder(): void {
-    const hooked = this.tellsPageRequests || this.hookFailPredicate !== null;
-    this.fastMaxOrder = hooked ? -1 : this.maxOrder;
+  /** True while the fast paths take requests: no hook sends them to the slow paths (see fastFrameCount). */
+  get fastPathsOpen(): boolean {
+    return !this.tellsPageRequests && this.hookFailPredicate === null;
+  }
+
+  /** What the fast paths see of the hooks: fastFrameCount and the zone lists' copy (see fastFrameCount). */
+  private updateFastPaths(): void {
+    const hooked = !this.fastPathsOpen;
     this.fastFrameCount = hooked ? 0 : this.frameCount;
-    for (let slot = 0; slot < 12; slot++) this.lists[ZT_ZONELIST + slot] = hooked ? -1 : this.zonelist[slot]!;
+    for (let slot = 0; slot < this.zonelist.length; slot++) this.lists[ZT_ZONELIST + slot] = hooked ? -1 : this.zonelist[slot]!;
   }
 
   /**
@@ -156,7 +159,6 @@ export class BuddyCore {
    */
   constructor(managed: readonly PfnRange[], maxOrder: number, pcp: PcpOptions) {
     this.maxOrder = maxOrder;
-    this.fastMaxOrder = maxOrder;
     this.orderCount = maxOrder + 1;
     const blockPages = 2 ** maxOrder;
     // `| 0` keeps these small integers (not doubles) so the JIT indexes typed arrays with int32 math.
@@ -233,7 +235,7 @@ export class BuddyCore {
       let slot = zc * 4;
       for (const z of zones) if (this.zoneManaged[z]! > 0) this.zonelist[slot++] = z;
     });
-    for (let slot = 0; slot < 12; slot++) lists[ZT_ZONELIST + slot] = this.zonelist[slot]!;
+    this.updateFastPaths();
   }
 
   /**

@@ -1,6 +1,6 @@
 // The allocator's optional hooks and options: a listener that hears every event, a predicate
 // consulted before each allocation (fault injection), and the per-CPU cache settings. Absent hooks
-// cost the hot paths nothing beyond their order test (BuddyCore.fastMaxOrder).
+// cost the hot paths nothing beyond tests they make anyway (BuddyCore.fastFrameCount).
 
 /** Optional observer of everything the allocator does. Absent, it costs one null test per event site. */
 export interface BuddyListener {

@@ -38,7 +38,7 @@ export class PerCpuCore extends BuddyCore {
    * The allocation fast path's per-CPU half: pops a block of `order` from the per-CPU list of the
    * first zone of zone list zc (gfp & 3), or returns -1 (no refill, no fallback: the slow path's).
    * The zone comes from the fast paths' copy of the zone lists, which holds none while a hook is
-   * attached (see fastMaxOrder).
+   * attached (see fastFrameCount).
    */
   pcpPopFirst(order: number, zc: number): number {
     const zone = this.lists[ZT_ZONELIST + (zc << 2)]!;
