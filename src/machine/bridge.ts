@@ -66,6 +66,27 @@ export class HypercallBridge extends BridgeCore {
   }
 
   /**
+   * The port handlers of a run under control (RunGate): portHandlers, but read32 tells `gate` once
+   * the calls answered reach its pauseAt. The test sits in read32's own closure: wrapped in a closure
+   * of the gate's around portHandlers.read32, each call went through one more JavaScript function,
+   * and Chromium's V8 then left the bridge's dispatch out of line too (docs/web-speed.md).
+   */
+  gatedHandlers(gate: { readonly pauseAt: number; halt(): void }): PortHandlers {
+    const read32 = this.opts.bareTransport === true
+      ? (): number => {
+          const result = this.bareRead32();
+          if (this.calls >= gate.pauseAt) gate.halt();
+          return result;
+        }
+      : (): number => {
+          const result = this.portRead32();
+          if (this.calls >= gate.pauseAt) gate.halt();
+          return result;
+        };
+    return { ...this.portHandlers, read32 };
+  }
+
+  /**
    * A 32-bit read of the port: one hypercall. Reads EAX (command), EBX, ECX, ESI (arguments);
    * writes the status to EBX; returns the result, which the CPU puts in EAX. Never throws.
    */

@@ -1,5 +1,5 @@
 // Run control for interactive hosts (the web page's run / pause / step N calls): MachineControl, and
-// RunGate, which implements it by wrapping the bridge's 32-bit port handler. A pause takes effect
+// RunGate, which implements it with the bridge's gated port handlers (a test after each call). A pause takes effect
 // right after a hypercall is answered: the machine runner then stops v86 (pauseGuest in
 // src/host/v86-cpu.ts), so the allocator holds still until the guest is let go again. Runs that do not
 // ask for control (MachineOptions.onControl absent) keep the bridge's handlers and pay nothing.
@@ -46,15 +46,15 @@ export interface MachineControl {
 }
 
 /**
- * MachineControl over the port: wraps the bridge's 32-bit read handler and, after a call is
- * answered, pauses once the bridge has answered `pauseAt` calls. One compare per call, and only
+ * MachineControl over the port: the bridge's gated handlers (HypercallBridge.gatedHandlers), whose
+ * 32-bit read pauses once the bridge has answered `pauseAt` calls. One compare per call, and only
  * for runs that asked for control.
  */
 export class RunGate implements MachineControl {
   onPause: ((calls: number) => void) | null = null;
   readonly handlers: PortHandlers;
   /** Pause once this many calls were answered: 0 at the next one, Infinity never. */
-  private pauseAt = Infinity;
+  private pauseAtCall = Infinity;
   private isPaused = false;
   /** Settles when v86 has stopped for the current pause; resuming waits for it. */
   private stopped: Promise<void> = Promise.resolve();
@@ -63,15 +63,12 @@ export class RunGate implements MachineControl {
     private readonly bridge: HypercallBridge,
     private readonly run: GateHost,
   ) {
-    const inner = bridge.portHandlers;
-    this.handlers = {
-      ...inner,
-      read32: (): number => {
-        const result = inner.read32();
-        if (bridge.seq >= this.pauseAt) this.halt();
-        return result;
-      },
-    };
+    this.handlers = bridge.gatedHandlers(this);
+  }
+
+  /** pauseAtCall, which the bridge's gated read32 tests after each call. */
+  get pauseAt(): number {
+    return this.pauseAtCall;
   }
 
   get paused(): boolean {
@@ -79,7 +76,7 @@ export class RunGate implements MachineControl {
   }
 
   get runningFree(): boolean {
-    return !this.isPaused && this.pauseAt === Infinity;
+    return !this.isPaused && this.pauseAtCall === Infinity;
   }
 
   get calls(): number {
@@ -87,17 +84,17 @@ export class RunGate implements MachineControl {
   }
 
   pause(): void {
-    if (!this.isPaused) this.pauseAt = 0;
+    if (!this.isPaused) this.pauseAtCall = 0;
   }
 
   step(n: number): void {
     if (!(Number.isInteger(n) && n >= 1)) throw new RangeError(`MachineControl.step: ${n} is not a whole number >= 1`);
-    this.pauseAt = this.bridge.seq + n;
+    this.pauseAtCall = this.bridge.seq + n;
     this.release();
   }
 
   resume(): void {
-    this.pauseAt = Infinity;
+    this.pauseAtCall = Infinity;
     this.release();
   }
 
@@ -113,9 +110,9 @@ export class RunGate implements MachineControl {
     });
   }
 
-  /** Inside the port handler, after the call was answered. */
-  private halt(): void {
-    this.pauseAt = Infinity;
+  /** Inside the port handler, after the call was answered (the bridge's gated read32 calls it). */
+  halt(): void {
+    this.pauseAtCall = Infinity;
     const state = this.bridge.state;
     if (state === "exited" || state === "failed") return; // the run is ending anyway
     this.isPaused = true;
