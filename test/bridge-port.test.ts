@@ -1,6 +1,7 @@
 // The port itself: narrow accesses are protocol errors, an exception from our own code stops the
 // bridge without reaching the emulator, moved RAM views (v86 growing its wasm memory) are picked up
-// by the bridge and by the allocator's GFP_ZERO, and observers see every call.
+// by the bridge and by the allocator's GFP_ZERO, observers see every call, and the run control's gated handlers tell
+// their gate exactly at its call.
 
 import { describe, expect, it } from "vitest";
 import { Cmd, Status } from "../src/protocol/abi.js";
@@ -43,6 +44,36 @@ describe("port widths", () => {
     expect(eax % PAGE).toBe(0);
     expect(Array.from(g.reg32)).toEqual([Cmd.ALLOC_PAGES, 0, 0x22222222, Status.OK, 0x33333333, 0x44444444, 0x55555555, 0x66666666]);
   });
+});
+
+describe("gated handlers (run control)", () => {
+  // RunGate's handlers: read32 answers the call as the bridge's own does, then tells the gate once
+  // the calls answered reach its pauseAt, for the full and the bare transport alike.
+  for (const bareTransport of [false, true]) {
+    it(`${bareTransport ? "bare" : "full"} transport: the gate is told exactly at pauseAt, after the call was answered`, () => {
+      const g = bootedGuest({ bareTransport });
+      const halts: number[] = [];
+      const gate = {
+        pauseAt: 3,
+        halt(): void {
+          halts.push(g.bridge.seq);
+          // Answered before the gate hears of it: the status is in EBX already.
+          expect(g.reg32[3]).toBe(Status.OK);
+          gate.pauseAt = Infinity;
+        },
+      };
+      const h = g.bridge.gatedHandlers(gate);
+      expect(h.read8).toBe(g.bridge.portHandlers.read8);
+      const addrs: number[] = [];
+      for (let i = 0; i < 4; i++) {
+        g.reg32.set([Cmd.ALLOC_PAGES, 0, 0, 0]); // order 0, GFP_KERNEL
+        addrs.push(h.read32() >>> 0);
+        expect(halts, `after call ${g.bridge.seq}`).toEqual(g.bridge.seq >= 3 ? [3] : []);
+      }
+      expect(g.bridge.seq).toBe(5); // MEMMAP and four allocations
+      expect(addrs.every((a) => a !== 0 && a % PAGE === 0)).toBe(true);
+    });
+  }
 });
 
 describe("host errors", () => {
