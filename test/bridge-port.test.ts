@@ -1,7 +1,7 @@
 // The port itself: narrow accesses are protocol errors, an exception from our own code stops the
 // bridge without reaching the emulator, moved RAM views (v86 growing its wasm memory) are picked up
-// by the bridge and by the allocator's GFP_ZERO, observers see every call, and the run control's gated handlers tell
-// their gate exactly at its call.
+// by the bridge and by the allocator's GFP_ZERO, observers see every call, and the run control's
+// gated handlers tell their gate exactly at its call.
 
 import { describe, expect, it } from "vitest";
 import { Cmd, Status } from "../src/protocol/abi.js";

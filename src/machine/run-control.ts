@@ -1,9 +1,9 @@
 // Run control for interactive hosts (the web page's run / pause / step N calls): MachineControl, and
-// RunGate, which implements it with the bridge's gated port handlers (a test after each call). A pause takes effect
-// right after a hypercall is answered: the machine runner then stops v86 (pauseGuest in
-// src/host/v86-cpu.ts), so the allocator holds still until the guest is let go again. Runs that do not
-// ask for control (MachineOptions.onControl absent) keep the bridge's handlers and pay nothing.
-
+// RunGate, which implements it with the bridge's gated port handlers (a test after each call). A
+// pause takes effect right after a hypercall is answered: the machine runner then stops v86
+// (pauseGuest in src/host/v86-cpu.ts), so the allocator holds still until the guest is let go again.
+// Runs that do not ask for control (MachineOptions.onControl absent) keep the bridge's handlers and
+// pay nothing.
 import type { PortHandlers } from "../host/v86-cpu.js";
 import type { HypercallBridge } from "./bridge.js";
 
