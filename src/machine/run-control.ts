@@ -4,6 +4,7 @@
 // (pauseGuest in src/host/v86-cpu.ts), so the allocator holds still until the guest is let go again.
 // Runs that do not ask for control (MachineOptions.onControl absent) keep the bridge's handlers and
 // pay nothing.
+
 import type { PortHandlers } from "../host/v86-cpu.js";
 import type { HypercallBridge } from "./bridge.js";
 
