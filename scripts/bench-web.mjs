@@ -5,6 +5,7 @@
 // Before the speed check it presses Run once: the page's first run (after the page's warm-up, or in a
 // cold worker with --warm 0), to set beside the CLI under Node (a cold process each time).
 //   node scripts/bench-web.mjs [--workload demo] [--ops 1000] [--seed 1] [--rounds 3] [--warm 1]
+//        [--js-flags "--max-inlined-bytecode-size=1000"]   (V8 flags for every worker, as profile-web's)
 
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -18,11 +19,11 @@ import { launchChromium, serveStatic } from "./serve-web.mjs";
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const ENDED = ["exited", "stopped", "timeout", "fault", "host-error", "error"];
 
-const opts = { workload: "demo", ops: "1000", seed: "1", rounds: "3", warm: "1" };
+const opts = { workload: "demo", ops: "1000", seed: "1", rounds: "3", warm: "1", "js-flags": "" };
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i += 2) {
   const key = argv[i].replace(/^--/, "");
-  if (!(key in opts) || argv[i + 1] === undefined) throw new Error(`bench-web: unknown or incomplete argument ${argv[i]} (use --workload, --ops, --seed, --rounds, --warm)`);
+  if (!(key in opts) || argv[i + 1] === undefined) throw new Error(`bench-web: unknown or incomplete argument ${argv[i]} (use --workload, --ops, --seed, --rounds, --warm, --js-flags)`);
   opts[key] = argv[i + 1];
 }
 
@@ -38,7 +39,7 @@ try {
     return JSON.parse(out.toString()).bridgeNsPerCall;
   });
   const server = await serveStatic(join(tmp, "site"), 0);
-  const context = await launchChromium(join(tmp, "profile"));
+  const context = await launchChromium(join(tmp, "profile"), { args: opts["js-flags"] === "" ? [] : [`--js-flags=${opts["js-flags"]}`] });
   try {
     const page = context.pages()[0] ?? (await context.newPage());
     await page.goto(`${server.url}?rounds=${Number(opts.rounds)}${opts.warm === "0" ? "&warm=0" : ""}`);
@@ -80,6 +81,7 @@ try {
         // The last page run: packets the worker built for the page, and its milliseconds per packet.
         workerPackets: packetStats.packets,
         workerMsPerPacket: Number((packetStats.ms / Math.max(1, packetStats.packets)).toFixed(2)),
+        ...(opts["js-flags"] === "" ? {} : { jsFlags: opts["js-flags"] }),
       }),
     );
   } finally {
