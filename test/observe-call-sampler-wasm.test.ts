@@ -268,7 +268,7 @@ describe("the call sampler's registers and instruction count", () => {
 
   it("has the block writer apply a page request's record at once while nothing waits, and leave the rest to the catch-up", () => {
     const { at, arena, writer } = writerAtCall();
-    const { ints, nums, frameRow } = arena.tables(0x40, 0x100)!;
+    const { ints, nums, frameRow } = arena.tables(0x40)!;
     const row = (h: number): number[] => [...ints.subarray(h * I_STRIDE, (h + 1) * I_STRIDE), ...nums.subarray(h * F_STRIDE, (h + 1) * F_STRIDE)];
     const record = (pfn: number, order: number, gfp: number, allocSeq: number, allocIcount: number, free: [number, number, number] = [-1, -1, -1]): number[] => {
       const r = new Array<number>(I_STRIDE + F_STRIDE).fill(0);

@@ -40,7 +40,6 @@ import {
 import {
   CONTROL,
   CONTROL_ALLOCATIONS,
-  CONTROL_BASE_PFN,
   CONTROL_BLOCKS,
   CONTROL_LIVE_FRAMES,
   CONTROL_FRAMES,
@@ -254,10 +253,11 @@ export class OwnerArena {
   }
 
   /**
-   * The owner's tables for `frames` frames from `basePfn` (zeroed; each frame's row index OWNER_NONE),
-   * or null when they do not fit. Taken once; the block writers apply to them from then on.
+   * The owner's tables for `frames` frames, indexed from the allocator's basePfn (zeroed; each frame's
+   * row index OWNER_NONE), or null when they do not fit. Taken once; the block writers apply to them
+   * from then on, at the index their zones() give (the same allocator's).
    */
-  tables(frames: number, basePfn: number): { ints: Int32Array<ArrayBuffer>; nums: Float64Array<ArrayBuffer>; frameRow: Int32Array<ArrayBuffer> } | null {
+  tables(frames: number): { ints: Int32Array<ArrayBuffer>; nums: Float64Array<ArrayBuffer>; frameRow: Int32Array<ArrayBuffer> } | null {
     if (this.tablesTaken) throw new Error("invariant: an owner arena's tables were taken twice");
     if (frames > this.maxFrames) return null;
     this.tablesTaken = true;
@@ -268,7 +268,7 @@ export class OwnerArena {
     this.rows = this.ownF + frames * F_STRIDE * 8;
     this.ownI = this.rows + frames * 4;
     const c = this.control;
-    [c[CONTROL_OWN_I], c[CONTROL_OWN_F], c[CONTROL_ROWS], c[CONTROL_FRAMES], c[CONTROL_BASE_PFN]] = [this.ownI, this.ownF, this.rows, frames, basePfn];
+    [c[CONTROL_OWN_I], c[CONTROL_OWN_F], c[CONTROL_ROWS], c[CONTROL_FRAMES]] = [this.ownI, this.ownF, this.rows, frames];
     const frameRow = new Int32Array(buffer, this.rows, frames).fill(OWNER_NONE);
     return { ints: new Int32Array(buffer, this.ownI, frames * I_STRIDE), nums: new Float64Array(buffer, this.ownF, frames * F_STRIDE), frameRow };
   }

@@ -292,7 +292,7 @@ export class PresentOwner implements OwnerIndex, RingReader {
     if (this.ready) return;
     const buddy = ownerAllocator(this.hub);
     this.basePfn = buddy.basePfn;
-    const tables = this.arena?.tables(buddy.frameCount, buddy.basePfn) ?? null;
+    const tables = this.arena?.tables(buddy.frameCount) ?? null;
     this.ints = tables?.ints ?? new Int32Array(buddy.frameCount * I_STRIDE);
     this.nums = tables?.nums ?? new Float64Array(buddy.frameCount * F_STRIDE);
     this.frameRow = tables?.frameRow ?? new Int32Array(buddy.frameCount).fill(NONE);

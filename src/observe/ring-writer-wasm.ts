@@ -55,9 +55,9 @@ export const RING_FLOAT_BYTES = EVENT_RING_SIZE * EF_STRIDE * 8;
 /** The control words' byte offset, and each word's index (i32s). */
 export const CONTROL = RING_INT_BYTES + RING_FLOAT_BYTES;
 export const CONTROL_PENDING = 0;
-export const CONTROL_OWN_I = 1, CONTROL_OWN_F = 2, CONTROL_ROWS = 3, CONTROL_FRAMES = 4, CONTROL_BASE_PFN = 5;
-export const CONTROL_ALLOCATIONS = 6, CONTROL_LIVE_FRAMES = 7, CONTROL_BLOCKS = 8;
-export const CONTROL_WORDS = 9;
+export const CONTROL_OWN_I = 1, CONTROL_OWN_F = 2, CONTROL_ROWS = 3, CONTROL_FRAMES = 4;
+export const CONTROL_ALLOCATIONS = 5, CONTROL_LIVE_FRAMES = 6, CONTROL_BLOCKS = 7;
+export const CONTROL_WORDS = 8;
 /** Where the owner's tables start (8-aligned, after the control words). */
 export const TABLES_OFFSET = CONTROL + 64;
 
@@ -184,7 +184,7 @@ function blockBody(): number[] {
 // with its size): WRITTEN_APPLIED; else WRITTEN_PENDING, left to the catch-up. The hub calls it from
 // onCall: a page request costs it one WebAssembly call (event-ring.ts, ArenaRingWriter).
 const R_SLOT = 0, R_CMD = 1, R_ARG0 = 2, R_ARG1 = 3, R_RESULT = 4, R_SEQ = 5, R_PFN = 6, R_ORDER = 7, R_GFP = 8, R_CODE = 9, R_IDX = 10, R_P = 11, R_STACK = 12;
-const R_H = 13, R_I = 14, R_F = 15, R_ROW = 16, R_STOP = 17;
+const R_I = 13, R_F = 14, R_ROW = 15, R_STOP = 16;
 
 function requestBody(): number[] {
   const decode = [
@@ -211,15 +211,17 @@ function requestBody(): number[] {
   const apply = [
     // No tables yet, or an earlier event waits: the catch-up's.
     ...control(CONTROL_ROWS), op.i32Eqz, ...control(CONTROL_PENDING), op.i32Or, op.if, op.void, ...pending, op.end,
-    ...get(R_PFN), ...control(CONTROL_BASE_PFN), op.i32Sub, op.tee, R_H, ...control(CONTROL_FRAMES), op.i32GeU, op.if, op.void, ...pending, op.end,
-    ...get(R_H), ...i32(I_STRIDE * 4), op.i32Mul, ...control(CONTROL_OWN_I), op.i32Add, ...set(R_I),
-    ...get(R_H), ...i32(F_STRIDE * 8), op.i32Mul, ...control(CONTROL_OWN_F), op.i32Add, ...set(R_F),
+    // The tables index frames as the allocator does (idx, from the zones' basePfn: the owner's tables
+    // are the hub's allocator's, as are the zones, ArenaRingWriter.forRequests).
+    ...get(R_IDX), ...control(CONTROL_FRAMES), op.i32GeU, op.if, op.void, ...pending, op.end,
+    ...get(R_IDX), ...i32(I_STRIDE * 4), op.i32Mul, ...control(CONTROL_OWN_I), op.i32Add, ...set(R_I),
+    ...get(R_IDX), ...i32(F_STRIDE * 8), op.i32Mul, ...control(CONTROL_OWN_F), op.i32Add, ...set(R_F),
     ...get(R_CODE), ...i32(KIND_ALLOC), op.i32Eq,
     op.if, op.void,
     // A live head, or a block past the table's end: the catch-up's.
-    ...liveHead(R_I, R_F), ...npages, ...control(CONTROL_FRAMES), ...get(R_H), op.i32Sub, op.i32GtU, op.i32Or, op.if, op.void, ...pending, op.end,
-    ...control(CONTROL_ROWS), ...get(R_H), ...i32(4), op.i32Mul, op.i32Add, ...set(R_ROW),
-    ...allocRow({ i: R_I, f: R_F, h: R_H, row: R_ROW, stop: R_STOP }, {
+    ...liveHead(R_I, R_F), ...npages, ...control(CONTROL_FRAMES), ...get(R_IDX), op.i32Sub, op.i32GtU, op.i32Or, op.if, op.void, ...pending, op.end,
+    ...control(CONTROL_ROWS), ...get(R_IDX), ...i32(4), op.i32Mul, op.i32Add, ...set(R_ROW),
+    ...allocRow({ i: R_I, f: R_F, h: R_IDX, row: R_ROW, stop: R_STOP }, {
       pfn: get(R_PFN), npages, order: get(R_ORDER), gfp: get(R_GFP), stack: get(R_STACK), seq: get(R_SEQ), icount: gget(BG_ICOUNT),
     }),
     ...addTo(CONTROL_ALLOCATIONS, i32(1)),
@@ -235,7 +237,7 @@ function requestBody(): number[] {
     ...i32(WRITTEN_APPLIED),
   ];
   const ints = { packed, pfn: get(R_PFN), npages, gfp: get(R_GFP) };
-  return [...vec([[12, I32]]), ...decode, ...sampledEntry(R_SLOT, R_P, R_STACK, R_SEQ, i32(-1), ints, apply)];
+  return [...vec([[11, I32]]), ...decode, ...sampledEntry(R_SLOT, R_P, R_STACK, R_SEQ, i32(-1), ints, apply)];
 }
 
 function zonesBody(): number[] {
