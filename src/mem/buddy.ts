@@ -106,9 +106,9 @@ export class BuddyAllocator extends PerCpuCore {
     // bit fails its first half) is two integer compares in V8's code. `(order & 31) === order` takes
     // integers 0..31; an order above maxOrder finds no list (no zone's bitmap has its bit), and while
     // a hook is attached the fast paths' zone lists are empty (see fastFrameCount), so either goes to
-    // the slow path. A test of order against a field (maxOrder, or -1 while hooked) cost a load, a compare and a branch per
-    // call (with the free's bound the same way: W3 pure 199.5 -> 197.4, W1b pcp 103.5 ->
-    // 101.1 instructions per call, callgrind).
+    // the slow path. A test of order against a field (maxOrder, or -1 while hooked) cost a load, a
+    // compare and a branch per call (with the free's bound the same way: W3 pure 199.5 -> 197.4,
+    // W1b pcp 103.5 -> 101.1 instructions per call, callgrind).
     // Both fast paths are shaped by V8's inlining budget (docs/architecture.md, Performance): a
     // caller's optimised code carries a callee in line only while the bytes carried so far plus 1.2
     // times the callee's bytecode and what its own optimised code carries fit 920, and never a callee
@@ -171,13 +171,13 @@ export class BuddyAllocator extends PerCpuCore {
     // other state, so with order < 32 it matches only an ALLOC head of this order (at most maxOrder),
     // and never a non-integer. The hooks are in the bound on idx: fastFrameCount is frameCount, or 0
     // while a hook is attached (see fastFrameCount; a test of order against a field holding maxOrder
-    // or -1 cost a field's load where `order < 32` compares with a constant). `pfn << PAGE_SHIFT === addr` with addr
-    // >= 0 takes page-aligned integers below 2 GiB (the int32 range, where V8 compares integers; the
-    // float compare of `addr < 2 ** 32` cost instructions on every free); everything else, including
-    // frames at 2 GiB and above, goes to the slow path, which validates in the ABI's precedence. zoneOf
-    // is written out (one call fewer to fit the inlining budget, see tryAllocPages). idx is tested
-    // as unsigned (both sides `>>> 0`, so V8 compares integers, not doubles): one compare and branch
-    // for idx >= 0 and idx < frameCount.
+    // or -1 cost a field's load where `order < 32` compares with a constant). `pfn << PAGE_SHIFT ===
+    // addr` with addr >= 0 takes page-aligned integers below 2 GiB (the int32 range, where V8
+    // compares integers; the float compare of `addr < 2 ** 32` cost instructions on every free);
+    // everything else, including frames at 2 GiB and above, goes to the slow path, which validates in
+    // the ABI's precedence. zoneOf is written out (one call fewer to fit the inlining budget, see
+    // tryAllocPages). idx is tested as unsigned (both sides `>>> 0`, so V8 compares integers, not
+    // doubles): one compare and branch for idx >= 0 and idx < fastFrameCount.
     const pfn = addr >>> PAGE_SHIFT;
     const idx = (pfn - this.basePfn) | 0;
     if (
