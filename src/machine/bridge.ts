@@ -69,7 +69,8 @@ export class HypercallBridge extends BridgeCore {
    * The port handlers of a run under control (RunGate): portHandlers, but read32 tells `gate` once
    * the calls answered reach its pauseAt. The test sits in read32's own closure: wrapped in a closure
    * of the gate's around portHandlers.read32, each call went through one more JavaScript function,
-   * and Chromium's V8 then left the bridge's dispatch out of line too (docs/web-speed.md).
+   * and Chromium's V8 then left the bridge's dispatch out of line too (docs/web-speed.md). One
+   * closure per transport, as portHandlers has: a choice inside would test the transport every call.
    */
   gatedHandlers(gate: { readonly pauseAt: number; halt(): void }): PortHandlers {
     const read32 = this.opts.bareTransport === true
