@@ -453,9 +453,9 @@ export class BuddyAllocator extends PerCpuCore {
     checkInvariants(this);
   }
 
-  /** Host metadata bytes: the per-frame arrays plus the per-zone tables (lists holds most of them). */
+  /** Host metadata bytes: the per-frame arrays (the links are in lists) plus the per-zone tables. */
   get metadataBytes(): number {
-    return this.link.byteLength + this.meta.byteLength + this.lists.byteLength + this.zoneManaged.byteLength + this.zonelist.byteLength;
+    return this.lists.byteLength + this.meta.byteLength + this.zoneManaged.byteLength + this.zonelist.byteLength;
   }
 
   /** A copy of every piece of allocator state, for snapshots. */

@@ -69,7 +69,11 @@ export const ZT_PCP_DRAIN = 260;
  * while a hook is attached, which sends every allocation to the slow path (see BuddyCore.fastFrameCount).
  */
 export const ZT_ZONELIST = 263;
-export const LISTS_SIZE = 275;
+/**
+ * Where the frames' links start in `lists`: after the tables (which end at 275), at a multiple of 16
+ * words, a cache line. link[i] (BuddyCore.link, a view) is lists[LINK_BASE + i].
+ */
+export const LINK_BASE = 288;
 
 /** GFP.ZERO as a plain constant, for hot paths. */
 export const GFP_ZERO = 0x100;

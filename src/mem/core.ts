@@ -14,7 +14,7 @@ import {
   LIST_HEAD,
   LIST_SHIFT,
   LIST_STRIDE,
-  LISTS_SIZE,
+  LINK_BASE,
   ORDER_MASK,
   PAGE_SIZE,
   PCP_MAX_ORDER,
@@ -46,24 +46,29 @@ export class BuddyCore {
   readonly managedPageCount: number;
 
   /**
-   * Every per-zone table in one small Int32Array at fixed offsets (LIST_HEAD, LIST_COUNT, ZT_* in
-   * constants.ts); the named per-zone arrays below are views of it, for everything that is not a hot
-   * path. Why its own array at fixed offsets: the hot paths index it with literals and the list
-   * number (zone << LIST_SHIFT) | order, where offsets and a stride held in fields (the tables once
-   * followed the links in one array) cost a load, an untag and an overflow check each, and a
-   * multiply. Each further array costs V8 loads of its length and data pointers, so the list
-   * operations touch three (link, meta and this), as the C reference touches a link array, a meta
-   * array and its zone structs. Callgrind, W3 pure 236.0 -> 224.2 instructions per call.
+   * Every per-zone table at fixed offsets (LIST_HEAD, LIST_COUNT, ZT_* in constants.ts), then from
+   * LINK_BASE every frame's links (`link` below is a view of that part). The named per-zone arrays
+   * below are views of the tables, for everything that is not a hot path. Why fixed offsets: the hot
+   * paths index the tables with literals and the list number (zone << LIST_SHIFT) | order, where
+   * offsets and a stride held in fields (the tables once followed the links in one array) cost a
+   * load, an untag and an overflow check each, and a multiply (W3 pure 236.0 -> 224.2 instructions
+   * per call with the tables in an array of their own). Why the links in the same array, behind the
+   * tables: each typed array costs V8 a field load and loads of its length and two data pointers,
+   * again after every call it cannot see into, and a link's index `((idx << 1) + LINK_BASE) | 0` is
+   * one lea, as `idx << 1` was. So the list operations touch two arrays (lists and meta) and `this`:
+   * W3 pure 196.0 -> 187.6, W2 pure 324.3 -> 308.5 instructions per call (callgrind); W1b pcp, whose
+   * per-CPU lists use the views, is unchanged at 100.
    */
   readonly lists: Int32Array;
 
   // Per-frame struct of arrays: 9 bytes per covered frame.
   /**
-   * List links, interleaved so one cache line holds both: link[2*idx] = next head (-1 at the end),
-   * link[2*idx + 1] = previous head. On a buddy free list the first block's prev is left as it was
-   * (a list's first block is the one its freeHead names; see pushFree for why), on a per-CPU list it
-   * is -1. Contig ranges reuse them: every frame's next is the range's head, the head's prev is its
-   * npages.
+   * List links (a view of `lists` from LINK_BASE), interleaved so one cache line holds both:
+   * link[2*idx] = next head (-1 at the end), link[2*idx + 1] = previous head. On a buddy free list
+   * the first block's prev is left as it was (a list's first block is the one its freeHead names; see
+   * pushFree for why), on a per-CPU list it is -1. Contig ranges reuse them: every frame's next is
+   * the range's head, the head's prev is its npages. The buddy lists' hot paths (takeHead, expand,
+   * freeOne, pushFree) reach them through `lists`.
    */
   readonly link: Int32Array;
   /** Per frame: state << STATE_SHIFT | order. */
@@ -169,9 +174,9 @@ export class BuddyCore {
     const n = this.frameCount;
     this.fastFrameCount = n;
     const count = ZONE_COUNT * LIST_STRIDE;
-    const lists = new Int32Array(LISTS_SIZE);
+    const lists = new Int32Array(LINK_BASE + 2 * n);
     this.lists = lists;
-    this.link = new Int32Array(2 * n).fill(-1);
+    this.link = lists.subarray(LINK_BASE).fill(-1);
     this.meta = new Uint8Array(n);
     this.freeHead = lists.subarray(LIST_HEAD, LIST_HEAD + count).fill(-1);
     this.nrFree = lists.subarray(LIST_COUNT, LIST_COUNT + count);
@@ -315,10 +320,9 @@ export class BuddyCore {
    */
   private takeHead(zone: number, cur: number, order: number): number {
     const lists = this.lists;
-    const link = this.link;
     const list = (zone << LIST_SHIFT) | cur;
     const idx = lists[list]!;
-    const nx = link[idx << 1]!;
+    const nx = lists[((idx << 1) + LINK_BASE) | 0]!;
     lists[list] = nx;
     if (nx < 0) lists[ZT_ORDER_MASK | zone]! &= ~(1 << cur);
     lists[list | LIST_COUNT]!--;
@@ -335,7 +339,6 @@ export class BuddyCore {
    */
   expand(idx: number, order: number, cur: number, zone: number): void {
     const lists = this.lists;
-    const link = this.link;
     const meta = this.meta;
     const first = zone << LIST_SHIFT;
     // Bits order..cur-1: the lists the upper halves go to, all empty until now.
@@ -346,7 +349,7 @@ export class BuddyCore {
     // so V8 keeps it an untagged int32 (a phi with a parameter was retagged in every round).
     for (let h = cur - 1; h >= order; h--) {
       const half = idx | (1 << h);
-      link[half << 1] = -1;
+      lists[((half << 1) + LINK_BASE) | 0] = -1;
       lists[first | h] = half;
       lists[first | h | LIST_COUNT] = 1;
       meta[half] = FREE_TAG | h;
@@ -378,7 +381,6 @@ export class BuddyCore {
   freeOne(idx: number, order: number, zone: number): void {
     const meta = this.meta;
     const lists = this.lists;
-    const link = this.link;
     const maxOrder = this.maxOrder;
     const zoneLists = zone << LIST_SHIFT;
     const maskAt = ZT_ORDER_MASK | zone;
@@ -396,12 +398,12 @@ export class BuddyCore {
       if (buddy < lo || buddy >= hi || meta[buddy] !== (FREE_TAG | o)) break;
       // Unlink the buddy (Linux del_page_from_free_list); a list's first block has no prev (see
       // pushFree).
-      const nx = link[buddy << 1]!;
+      const nx = lists[((buddy << 1) + LINK_BASE) | 0]!;
       if (lists[zoneLists | o] === buddy) lists[zoneLists | o] = nx;
       else {
-        const pv = link[(buddy << 1) | 1]!;
-        link[pv << 1] = nx;
-        if (nx >= 0) link[(nx << 1) | 1] = pv;
+        const pv = lists[((buddy << 1) + (LINK_BASE + 1)) | 0]!;
+        lists[((pv << 1) + LINK_BASE) | 0] = nx;
+        if (nx >= 0) lists[((nx << 1) + (LINK_BASE + 1)) | 0] = pv;
       }
       // `| 0`: a count is at least 1 here, and V8 then subtracts without an overflow check.
       const left = (lists[zoneLists | o | LIST_COUNT]! - 1) | 0;
@@ -416,8 +418,8 @@ export class BuddyCore {
     // the free path, which then no longer fit W3's loop (W3 pure 217 -> 242 instructions per call).
     const list = zoneLists | o;
     const next = lists[list]!;
-    link[head << 1] = next;
-    if (next >= 0) link[(next << 1) | 1] = head;
+    lists[((head << 1) + LINK_BASE) | 0] = next;
+    if (next >= 0) lists[((next << 1) + (LINK_BASE + 1)) | 0] = head;
     else lists[maskAt]! |= 1 << o;
     lists[list] = head;
     meta[head] = FREE_TAG | o;
@@ -455,11 +457,10 @@ export class BuddyCore {
     // V8 to keep in registers; W3 pure 224.2 -> 219.2 instructions per call).
     this.meta[idx] = FREE_TAG | order;
     const lists = this.lists;
-    const link = this.link;
     const list = (zone << LIST_SHIFT) | order;
     const head = lists[list]!;
-    link[idx << 1] = head;
-    if (head >= 0) link[(head << 1) | 1] = idx;
+    lists[((idx << 1) + LINK_BASE) | 0] = head;
+    if (head >= 0) lists[((head << 1) + (LINK_BASE + 1)) | 0] = idx;
     else lists[ZT_ORDER_MASK | zone]! |= 1 << order;
     lists[list] = idx;
     lists[list | LIST_COUNT]!++;
