@@ -116,7 +116,9 @@ function randomStream(src: PageSource) {
       // The swap-remove comes before the call: V8 re-checks and reloads the array after it.
       const i = ((b >>> 0) * count / 2 ** 32) | 0; // pick(b, count)
       const block = live[i]!;
-      live[i] = live[--count]!;
+      // count stays in 0..2^18: `| 0` spares V8 the overflow checks of `--count` and `count++`.
+      count = (count - 1) | 0;
+      live[i] = live[count]!;
       const order = block & (PAGE_SIZE - 1);
       if (src.tryFreePages(block - order, order) !== 0) throw new Error("bench: a free failed");
     } else {
@@ -124,7 +126,10 @@ function randomStream(src: PageSource) {
       const order = Math.clz32(2047 - (u - Math.floor(u / 2047) * 2047)) - 21; // w3Order(u)
       const addr = src.tryAllocPages(order, GFP_HIGHMEM);
       if (addr === 0) failures++;
-      else live[count++] = addr + order;
+      else {
+        live[count] = addr + order;
+        count = (count + 1) | 0;
+      }
     }
   }
   // The 2,000,000 ops are the workload: blocks still live stay allocated (each rep has a fresh source).
@@ -149,7 +154,9 @@ function fillStream(src: PageSource, fillTarget: number) {
       const order = live[i]! & (PAGE_SIZE - 1);
       if (src.tryFreePages(live[i]! - order, order) !== 0) throw new Error("bench: a free failed");
       liveFrames -= 1 << order;
-      live[i] = live[--count]!;
+      // count stays in 0..2^18: `| 0` spares V8 the overflow checks of `--count` and `count++`.
+      count = (count - 1) | 0;
+      live[i] = live[count]!;
       continue;
     }
     const order = w3Order(x >>> 0);

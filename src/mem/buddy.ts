@@ -127,7 +127,8 @@ export class BuddyAllocator extends PerCpuCore {
       const idx = order > this.pcpMaxOrder ? this.takeFromZonelist(order, gfp) : this.pcpPopFirst(order, gfp);
       if (idx >= 0) {
         this.meta[idx] = ALLOC_TAG | order;
-        return (idx + this.basePfn) * PAGE_SIZE;
+        // A pfn is below 2^20, so `| 0` changes nothing and spares V8 an overflow check of the sum.
+        return ((idx + this.basePfn) | 0) * PAGE_SIZE;
       }
     }
     return this.allocPagesSlow(order, gfp);
