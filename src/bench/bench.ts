@@ -154,9 +154,7 @@ function fillStream(src: PageSource, fillTarget: number) {
       const order = live[i]! & (PAGE_SIZE - 1);
       if (src.tryFreePages(live[i]! - order, order) !== 0) throw new Error("bench: a free failed");
       liveFrames -= 1 << order;
-      // count stays in 0..2^18: `| 0` spares V8 the overflow checks of `--count` and `count++`.
-      count = (count - 1) | 0;
-      live[i] = live[count]!;
+      live[i] = live[--count]!;
       continue;
     }
     const order = w3Order(x >>> 0);
