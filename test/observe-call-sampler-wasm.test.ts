@@ -6,12 +6,12 @@
 // its registers and counter, and the arena's block writer writing a page request with them.
 
 import { describe, expect, it } from "vitest";
-import { SAMPLER_FRAMES } from "../src/observe/layout.js";
+import { EVENT_RING_HALF, SAMPLER_FRAMES } from "../src/observe/layout.js";
 import type { GuestStateInWasm } from "../src/host/v86-cpu.js";
 import { CallSampler, STACK_UNKNOWN } from "../src/observe/call-sampler-wasm.js";
-import { packBlock } from "../src/observe/event-ring.js";
+import { EventRing, packBlock } from "../src/observe/event-ring.js";
 import { OwnerArena } from "../src/observe/owner-wasm.js";
-import { WRITTEN_APPLIED, WRITTEN_PENDING } from "../src/observe/ring-writer-wasm.js";
+import { RECORD_FROM_COMMAND, WRITTEN_APPLIED, WRITTEN_DUE, WRITTEN_PENDING } from "../src/observe/ring-writer-wasm.js";
 import { EF_ICOUNT, EF_SEQ, EF_STRIDE, E_EIP, E_GFP, E_KIND, E_NPAGES, E_PFN, E_RECORD, E_STACK, E_STRIDE, KIND_ALLOC, KIND_FREE } from "../src/observe/layout.js";
 import { F_ALLOC_ICOUNT, F_ALLOC_SEQ, F_FREE_ICOUNT, F_FREE_SEQ, F_STRIDE, I_ALLOC_STACK, I_FREE_STACK, I_GFP, I_NPAGES, I_ORDER, I_PFN, I_STRIDE } from "../src/observe/layout.js";
 import { GFP } from "../src/mem/index.js";
@@ -305,5 +305,27 @@ describe("the call sampler's registers and instruction count", () => {
     expect(request(8, 13, 2700, Cmd.ALLOC_PAGES, 0, GFP.DMA, 0x105 * PAGE)).toBe(WRITTEN_APPLIED);
     expect(row(0x5)).toEqual(record(0x105, 0, GFP.DMA, 13, 2700));
     expect(arena.takeCounters()).toEqual([1, 1, 1]);
+  });
+
+  it("has the block writers count each entry they write and flag the one at the ring's due mark, whose work afterWritten does", () => {
+    const { at, arena, writer } = writerAtCall();
+    const ring = new EventRing(null, arena);
+    const caughtUpAt: number[] = [];
+    ring.addReader({ catchUp: () => caughtUpAt.push(ring.total) }); // due at event EVENT_RING_HALF - 1
+    for (let n = 0; n < EVENT_RING_HALF + 2; n++) {
+      const written = n % 2 === 0
+        ? writer.request(ring.nextSlot, Cmd.ALLOC_PAGES, 0, GFP.KERNEL, 0x105 * PAGE, n)
+        : writer.block(ring.nextSlot, packBlock(KIND_FREE, 0, 0), RECORD_FROM_COMMAND, 0x105, 1, -1, n);
+      // No owner tables: every entry is left to the catch-up; only event HALF - 1 is due.
+      expect(written).toBe(n === EVENT_RING_HALF - 1 ? WRITTEN_PENDING | WRITTEN_DUE : WRITTEN_PENDING);
+      expect(ring.total).toBe(n + 1);
+      ring.afterWritten(written);
+    }
+    expect(caughtUpAt).toEqual([EVENT_RING_HALF]);
+    expect(ring.pendingFrom).toBe(0);
+    // A call whose stack is none of the recent walks: nothing written, nothing counted.
+    at(REG32 + 4 * 5)[0] = 0x90040;
+    expect(writer.request(ring.nextSlot, Cmd.ALLOC_PAGES, 0, GFP.KERNEL, 0x105 * PAGE, 1)).toBe(0);
+    expect(ring.total).toBe(EVENT_RING_HALF + 2);
   });
 });

@@ -18,7 +18,7 @@ import { CallStacks } from "./stack-walk.js";
 import { JsCallSampler, type CallSampling } from "./call-sampler.js";
 import { CallSampler } from "./call-sampler-wasm.js";
 import type { OwnerArena } from "./owner-wasm.js";
-import { RECORD_FROM_COMMAND, type RequestWriter } from "./ring-writer-wasm.js";
+import { RECORD_FROM_COMMAND, WRITTEN_APPLIED, type RequestWriter } from "./ring-writer-wasm.js";
 import { ArenaRingWriter, type EventRing } from "./event-ring.js";
 
 export class EventHub implements BridgeObserver, BuddyListener {
@@ -185,8 +185,10 @@ export class EventHub implements BridgeObserver, BuddyListener {
     if (request !== null && status === OK && (cmd === HC_ALLOC_PAGES || (cmd === HC_FREE_PAGES && !this.freeTold)) && !this.buddy!.tellsPageRequests) {
       written = request(this.ringWriter!.ring.nextSlot, cmd, arg0, arg1, result, seq);
     }
-    if (written !== 0) this.ringWriter!.ring.noteWritten(written);
-    else {
+    // The writer counted its entry; only a pending or due one has more to do (afterWritten).
+    if (written !== 0) {
+      if (written !== WRITTEN_APPLIED) this.ringWriter!.ring.afterWritten(written);
+    } else {
       // Normally the allocator appears at MEMMAP; a run restored from a checkpoint has one already.
       if (this.buddy === null && this.bridgeRef !== null && this.bridgeRef.allocator !== null) this.hookAllocator(cmd === HC_MEMMAP);
       // No sampling here: events and queries sample the call when they need it (sync), and most calls

@@ -8,7 +8,7 @@
 import { eventKindCode, type AllocatorEvent, type EventSubscriber } from "./events.js";
 import type { EventHub } from "./event-hub.js";
 import type { OwnerArena, RingStore } from "./owner-wasm.js";
-import { WRITTEN_PENDING, type BlockWriterExports, type RequestWriter } from "./ring-writer-wasm.js";
+import { WRITTEN_DUE, WRITTEN_PENDING, type BlockWriterExports, type RequestWriter } from "./ring-writer-wasm.js";
 import type { CallSampler } from "./call-sampler-wasm.js";
 import type { BuddyAllocator } from "../mem/index.js";
 import {
@@ -96,8 +96,20 @@ export function cmdOf(packed: number): number {
 }
 
 export class EventRing implements EventSubscriber {
+  /**
+   * The count and the due mark (see dueAt), as two float64s: the arena's (OwnerArena.ringCounts),
+   * where its block writers count the entries they write themselves (afterWritten), else the ring's
+   * own.
+   */
+  private readonly counts: Float64Array;
+
   /** Events ever stored (the ring holds the last EVENT_RING_SIZE). */
-  total = 0;
+  get total(): number {
+    return this.counts[0]!;
+  }
+  set total(n: number) {
+    this.counts[0] = n;
+  }
   /** E_STRIDE ints per event (layout.ts E_*), slot n & (EVENT_RING_SIZE - 1) for event n. */
   readonly ints: Int32Array;
   /** EF_STRIDE float64s per event, by slot: the call number and the call's instruction count. */
@@ -112,7 +124,12 @@ export class EventRing implements EventSubscriber {
    * entry overwritten, or (with readers) the end of a half ring. One compare per store, where testing
    * both every time kept noteStored out of its callers (about 46 host instructions per page request).
    */
-  private dueAt = Infinity;
+  private get dueAt(): number {
+    return this.counts[1]!;
+  }
+  private set dueAt(n: number) {
+    this.counts[1] = n;
+  }
   /** The arena's store of one entry, when the ring is an arena's (owner-wasm.ts). */
   private readonly wasmStore: RingStore | null;
   /**
@@ -131,8 +148,11 @@ export class EventRing implements EventSubscriber {
    */
   constructor(
     private readonly hub: EventHub | null,
-    storage: { ringInts: Int32Array; ringFloats: Float64Array; ringStore: RingStore; ownerPending: Int32Array } | null = null,
+    storage: { ringInts: Int32Array; ringFloats: Float64Array; ringStore: RingStore; ownerPending: Int32Array; ringCounts: Float64Array } | null = null,
   ) {
+    this.counts = storage?.ringCounts ?? new Float64Array(2);
+    this.counts[0] = 0;
+    this.counts[1] = Infinity;
     this.ints = storage?.ringInts ?? new Int32Array(EVENT_RING_SIZE * E_STRIDE);
     this.floats = storage?.ringFloats ?? new Float64Array(EVENT_RING_SIZE * EF_STRIDE);
     this.wasmStore = storage?.ringStore ?? null;
@@ -197,12 +217,15 @@ export class EventRing implements EventSubscriber {
   }
 
   /**
-   * Counts an entry the arena's block writer wrote (its result `written`, ring-writer-wasm.ts): an
-   * alloc or free it did not apply to the owner's records waits for the catch-up.
+   * The rest of an entry the arena's block writer wrote and counted itself (its result `written`,
+   * ring-writer-wasm.ts; nothing to do for WRITTEN_APPLIED alone): an alloc or free it did not apply
+   * to the owner's records waits for the catch-up, and an entry that reached the due mark runs
+   * noteStored's rare work.
    */
-  noteWritten(written: number): number {
-    if (written === WRITTEN_PENDING) this.markPending(this.total);
-    return this.noteStored();
+  afterWritten(written: number): void {
+    const n = this.total - 1;
+    if ((written & WRITTEN_PENDING) !== 0) this.markPending(n);
+    if ((written & WRITTEN_DUE) !== 0) this.due(n);
   }
 
   /** Event n, about to be stored, is an alloc, free or protocol error the owner's catch-up must apply. */
@@ -224,8 +247,8 @@ export class EventRing implements EventSubscriber {
   }
 
   /**
-   * Counts the entry just written at slot total & (EVENT_RING_SIZE - 1), by store() or by the arena's
-   * block writer (ArenaRingWriter, below); returns its number. Every EVENT_RING_HALF events the
+   * Counts the entry store() just wrote at slot total & (EVENT_RING_SIZE - 1) (the arena's block
+   * writers count their own, see afterWritten); returns its number. Every EVENT_RING_HALF events the
    * readers catch up.
    */
   noteStored(): number {
@@ -314,7 +337,8 @@ export class ArenaRingWriter {
    * The writer's request function (ring-writer-wasm.ts, BlockWriterExports) for `buddy`'s page
    * requests, given the allocator's zone bounds first; null while the writer is not writing. The hub
    * calls it itself from onCall, one JavaScript call less per page request: request(ring.nextSlot,
-   * cmd, arg0, arg1, result, seq), then ring.noteWritten(result) when the result is not 0.
+   * cmd, arg0, arg1, result, seq), which counts the entry it writes, then ring.afterWritten(result)
+   * when the result is neither 0 nor WRITTEN_APPLIED.
    */
   forRequests(buddy: BuddyAllocator): RequestWriter | null {
     const writer = this.writer;
@@ -335,7 +359,7 @@ export class ArenaRingWriter {
     const ring = this.ring;
     const written = writer.block(ring.nextSlot, packBlock(code, order, zone), record, pfn, npages, gfp, seq);
     if (written === 0) return false;
-    ring.noteWritten(written);
+    ring.afterWritten(written);
     return true;
   }
 }

@@ -41,6 +41,7 @@ import {
   CONTROL,
   CONTROL_ALLOCATIONS,
   CONTROL_BLOCKS,
+  CONTROL_COUNTS,
   CONTROL_LIVE_FRAMES,
   CONTROL_FRAMES,
   CONTROL_OWN_F,
@@ -211,6 +212,8 @@ export class OwnerArena {
   private readonly control: Int32Array;
   /** The owner-pending word alone (EventRing sets and clears it): nonzero while the writers must apply nothing. */
   readonly ownerPending: Int32Array;
+  /** The ring's count and due mark (ring-writer-wasm.ts CONTROL_COUNTS), which EventRing keeps here. */
+  readonly ringCounts: Float64Array;
 
   /**
    * An arena for up to maxFrames frames; null where WebAssembly is not available or will not give
@@ -243,6 +246,8 @@ export class OwnerArena {
     this.ringFloats = new Float64Array(buffer, RING_INT_BYTES, EVENT_RING_SIZE * EF_STRIDE);
     this.control = new Int32Array(buffer, CONTROL, CONTROL_WORDS);
     this.ownerPending = this.control.subarray(CONTROL_PENDING, CONTROL_PENDING + 1);
+    this.ringCounts = new Float64Array(buffer, CONTROL_COUNTS, 2);
+    this.ringCounts[1] = Infinity; // nothing due until a ring says so
   }
 
   /** The block writer over this arena's ring, sampling with a call sampler's exports (CallSampler.exports). */

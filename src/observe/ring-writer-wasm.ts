@@ -58,6 +58,12 @@ export const CONTROL_PENDING = 0;
 export const CONTROL_OWN_I = 1, CONTROL_OWN_F = 2, CONTROL_ROWS = 3, CONTROL_FRAMES = 4;
 export const CONTROL_ALLOCATIONS = 5, CONTROL_LIVE_FRAMES = 6, CONTROL_BLOCKS = 7;
 export const CONTROL_WORDS = 8;
+/**
+ * The ring's count and its due mark, two float64s after the control words (EventRing.total and
+ * dueAt): the writers count each entry they write and tell the caller when its number reached the
+ * mark, so a page request's entry costs JavaScript no call of the ring's.
+ */
+export const CONTROL_COUNTS = CONTROL + 32;
 /** Where the owner's tables start (8-aligned, after the control words). */
 export const TABLES_OFFSET = CONTROL + 64;
 
@@ -146,9 +152,14 @@ const B_SLOT = 0, B_PACKED = 1, B_RECORD = 2, B_PFN = 3, B_NPAGES = 4, B_GFP = 5
 const BG_EIP = 0, BG_ICOUNT = 1, BG_CMD = 2, BG_BASE_PFN = 3, BG_DMA_END = 4, BG_NORMAL_END = 5;
 const BF_SAMPLE_STACK = 0, BF_BLOCK = 1, BF_REQUEST = 2, BF_ZONES = 3;
 
-/** What block and request return: 0, the event left to the caller; else written, and applied to the owner or not. */
+/**
+ * What block and request return: 0, the event left to the caller; else written, and applied to the
+ * owner or not, with WRITTEN_DUE added when the entry's number reached the ring's due mark (the ring
+ * then has its rare work to do: EventRing.afterWritten).
+ */
 export const WRITTEN_APPLIED = 1;
 export const WRITTEN_PENDING = 2;
+export const WRITTEN_DUE = 4;
 
 /**
  * The writer's common part: samples call `seq`, leaves (returning 0) when the sampler knows no stack
@@ -156,9 +167,14 @@ export const WRITTEN_PENDING = 2;
  * of one value; `stack` and `p` are scratch locals.
  */
 function sampledEntry(slot: number, p: number, stack: number, seq: number, record: number[], ints: { packed: number[]; pfn: number[]; npages: number[]; gfp: number[] }, then: number[]): number[] {
+  const total = [...i32(0), op.f64Load, 3, ...uleb(CONTROL_COUNTS)];
   return [
     ...get(seq), op.call, BF_SAMPLE_STACK, op.tee, stack, ...i32(0), op.i32LtS, op.if, op.void, ...i32(0), op.return, op.end,
     ...writeEntry(slot, p, [ints.packed, record, ints.pfn, ints.npages, ints.gfp, get(stack), [op.gget, BG_EIP]], get(seq), [op.gget, BG_ICOUNT]),
+    // Counted: p (free now) becomes WRITTEN_DUE when the entry's number reached the due mark, 0
+    // otherwise, and every result of `then` adds it.
+    ...i32(WRITTEN_DUE), ...i32(0), ...total, ...i32(0), op.f64Load, 3, ...uleb(CONTROL_COUNTS + 8), op.f64Ge, op.select, ...set(p),
+    ...i32(0), ...total, op.f64Const, ...f64Bytes(1), op.f64Add, op.f64Store, 3, ...uleb(CONTROL_COUNTS),
     ...then,
     op.end,
   ];
@@ -172,7 +188,7 @@ function blockBody(): number[] {
     ...get(B_RECORD), ...i32(RECORD_FROM_COMMAND), op.i32Eq, op.select,
   ];
   const ints = { packed: get(B_PACKED), pfn: get(B_PFN), npages: get(B_NPAGES), gfp: get(B_GFP) };
-  return [...vec([[2, I32]]), ...sampledEntry(B_SLOT, B_P, B_STACK, B_SEQ, record, ints, i32(WRITTEN_PENDING))];
+  return [...vec([[2, I32]]), ...sampledEntry(B_SLOT, B_P, B_STACK, B_SEQ, record, ints, [...i32(WRITTEN_PENDING), ...get(B_P), op.i32Or])];
 }
 
 // request(slot, cmd, arg0, arg1, result, seq) -> as block: the block of a page request that ended OK
@@ -207,7 +223,7 @@ function requestBody(): number[] {
     ...i32(EK_ZONE_SHIFT), op.i32Shl, op.i32Or,
   ];
   const npages = [...i32(1), ...get(R_ORDER), op.i32Shl];
-  const pending = [...i32(WRITTEN_PENDING), op.return];
+  const pending = [...i32(WRITTEN_PENDING), ...get(R_P), op.i32Or, op.return];
   const apply = [
     // No tables yet, or an earlier event waits: the catch-up's.
     ...control(CONTROL_ROWS), op.i32Eqz, ...control(CONTROL_PENDING), op.i32Or, op.if, op.void, ...pending, op.end,
@@ -234,7 +250,7 @@ function requestBody(): number[] {
     ...addTo(CONTROL_LIVE_FRAMES, [...i32(0), ...npages, op.i32Sub]),
     ...addTo(CONTROL_BLOCKS, i32(-1)),
     op.end,
-    ...i32(WRITTEN_APPLIED),
+    ...i32(WRITTEN_APPLIED), ...get(R_P), op.i32Or,
   ];
   const ints = { packed, pfn: get(R_PFN), npages, gfp: get(R_GFP) };
   return [...vec([[11, I32]]), ...decode, ...sampledEntry(R_SLOT, R_P, R_STACK, R_SEQ, i32(-1), ints, apply)];
