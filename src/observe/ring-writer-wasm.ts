@@ -13,7 +13,8 @@
 // alloc, free or protocol error waits for the catch-up: the writer applies nothing then), the
 // tables' offsets (0 rows until the owner has them), and what the events applied by the writer and
 // by the catch-up added to the owner's counts since the owner last took them (i32s: it takes them
-// at every catch-up, which comes at least every half ring).
+// at every catch-up, which comes at least every half ring). After them, the ring's count and due
+// mark (CONTROL_COUNTS): the writers count each entry they write and flag the one at the mark.
 
 import { PAGE_SHIFT } from "../mem/constants.js";
 import { HC_ALLOC_PAGES, HC_BATCH } from "../protocol/codes.js";
