@@ -13,7 +13,7 @@ const FRAMES = POOL_BYTES / PAGE_SIZE;
 const REPS = 5;
 const W2_SEED = 0x2545f491;
 const W3_SEED = 2463534242;
-const W3_OPS = 2_000_000; // randomStream writes it out as its loop bound
+const W3_OPS = 2_000_000;
 
 /** What the workloads drive: the buddy and the stack both have these two methods. */
 interface PageSource {
@@ -41,9 +41,28 @@ const liveBlocks = new Uint32Array(FRAMES);
 /** Each workload returns the number of calls it made and the failures it saw. */
 type Workload = (src: PageSource) => { calls: number; failures: number };
 
+/**
+ * Every workload runs its ops in chunks: each chunk is one call of a loop function that keeps the
+ * stream's state in `chunkState` between calls. A workload written as one long loop, called once per
+ * rep, was compiled by V8 on stack replacement (OSR) and deoptimized where its warm-up had left no
+ * type feedback (the result's object literal after the loop, a branch of the allocator's it had not
+ * yet taken); a function called only six times in all was then not compiled whole again, and its
+ * timed reps ran in OSR code or lower tiers, in some processes and not others. Measured on one CPU
+ * (`taskset -c 1`, %GetOptimizationStatus after each rep, 2026-11-28): W3 pure's loop was no longer
+ * optimized in 6 of 10 processes, whose reps took 15.0 to 15.7 ns per call against 13.6 to 14.4;
+ * W2 pure's in 3 of 4, 30 to 31 against 22 to 24. A chunk function is called 100 to 200 times per
+ * rep, so after a deoptimization V8 compiles it whole again within the rep.
+ */
+const CHUNK = 10_000; // the loops write it out as their bound (see randomStreamChunk)
+const chunkState = new Int32Array(4); // W2: n; W3/W4: x, count, failures, live frames (W4)
+
+/** W1's chunk: alloc order 0, free it. */
+function churnChunk(src: PageSource): void {
+  for (let i = 0; i < 10_000; i++) src.tryFreePages(src.tryAllocPages(0, GFP_HIGHMEM), 0);
+}
+
 const W1: Workload = (src) => {
-  const gfp = GFP.HIGHMEM; // a local: V8 reloads and re-checks a module binding's property on each use
-  for (let i = 0; i < 1_000_000; i++) src.tryFreePages(src.tryAllocPages(0, gfp), 0);
+  for (let c = 0; c < 1_000_000 / CHUNK; c++) churnChunk(src);
   return { calls: 2_000_000, failures: 0 };
 };
 
@@ -54,17 +73,32 @@ const W1b: Workload = (src) => {
   return r;
 };
 
-const W2: Workload = (src) => {
+/** W2's first phase, one chunk: order-0 allocs into live[n..]. True when one failed (ENOMEM). */
+function fillChunk(src: PageSource): boolean {
   const live = liveBlocks;
-  const gfp = GFP.HIGHMEM;
-  let n = 0;
-  let calls = 0;
-  for (;;) {
-    const addr = src.tryAllocPages(0, gfp);
-    calls++;
-    if (addr === 0) break;
-    live[n++] = addr;
+  let n = chunkState[0]!;
+  for (let i = 0; i < 10_000; i++) {
+    const addr = src.tryAllocPages(0, GFP_HIGHMEM);
+    if (addr === 0) {
+      chunkState[0] = n;
+      return true;
+    }
+    live[n] = addr;
+    n = (n + 1) | 0; // n stays below 2^18
   }
+  chunkState[0] = n;
+  return false;
+}
+
+/** W2's last phase, one chunk: frees live[from..to). */
+function freeChunk(src: PageSource, from: number, to: number): void {
+  const live = liveBlocks;
+  for (let i = from; i < to; i++) src.tryFreePages(live[i]!, 0);
+}
+
+/** Fisher-Yates over live[0..n) with W2's seed. */
+function shuffle(n: number): void {
+  const live = liveBlocks;
   let x = W2_SEED | 0;
   for (let i = n - 1; i > 0; i--) {
     x = xorshift32(x);
@@ -73,8 +107,15 @@ const W2: Workload = (src) => {
     live[i] = live[j]!;
     live[j] = t;
   }
-  for (let i = 0; i < n; i++) src.tryFreePages(live[i]!, 0);
-  return { calls: calls + n, failures: 1 };
+}
+
+const W2: Workload = (src) => {
+  chunkState[0] = 0;
+  while (!fillChunk(src));
+  const n = chunkState[0]!;
+  shuffle(n);
+  for (let i = 0; i < n; i += CHUNK) freeChunk(src, i, Math.min(n, i + CHUNK));
+  return { calls: n + 1 + n, failures: 1 };
 };
 
 /**
@@ -87,24 +128,24 @@ function pick(x: number, n: number): number {
 }
 
 /**
- * W3: each op draws a and b; it frees a random live block when a's top bit is set (and one is live),
- * else allocates order w3Order(b). xorshift32, w3Order and pick are written out here (the same stream,
- * orders and indices as fillStream's helpers): V8 counts a called helper's bytecode (31 bytes per
- * xorshift32 call site, 59 for w3Order, 21 for pick) against this function's inlining budget, which
- * the allocator's two fast paths need whole (see BuddyAllocator.tryAllocPages). W3's loop is W4's
- * without the live-frame count and W4's test: in the shared loop those cost about 8 instructions per
- * call (callgrind) and kept more of the loop's values on the stack.
+ * W3, one chunk: each op draws a and b; it frees a random live block when a's top bit is set (and one
+ * is live), else allocates order w3Order(b). xorshift32, w3Order and pick are written out here (the
+ * same stream, orders and indices as fillStreamChunk's helpers): V8 counts a called helper's bytecode
+ * (31 bytes per xorshift32 call site, 59 for w3Order, 21 for pick) against this function's inlining
+ * budget, which the allocator's two fast paths need whole (see BuddyAllocator.tryAllocPages). W3's
+ * loop is W4's without the live-frame count and W4's test: in the shared loop those cost about 8
+ * instructions per call (callgrind) and kept more of the loop's values on the stack.
  */
-function randomStream(src: PageSource) {
-  let x = W3_SEED | 0;
+function randomStreamChunk(src: PageSource): void {
+  let x = chunkState[0]!;
+  let count = chunkState[1]!;
+  let failures = chunkState[2]!;
   const live = liveBlocks; // addr + order
-  let count = 0;
-  let failures = 0;
   // Locals and literals, not module bindings, in the loop: V8 reloads and re-checks those on each
-  // use. The bound is W3_OPS written out (a local copy of it still cost a spilled value and a check
-  // per round: W3 pure 220 -> 215 instructions per call); the gfp is a literal, so V8 folds the fast
-  // path's gfp tests.
-  for (let op = 0; op < 2_000_000; op++) {
+  // use. The bound is CHUNK written out (a local copy of W3's op count still cost a spilled value and
+  // a check per round: W3 pure 220 -> 215 instructions per call); the gfp is a literal, so V8 folds
+  // the fast path's gfp tests.
+  for (let op = 0; op < 10_000; op++) {
     // a and b are the stream's two draws; a's top bit is the sign of its int32 state.
     x ^= x << 13;
     x ^= x >>> 17;
@@ -132,22 +173,30 @@ function randomStream(src: PageSource) {
       }
     }
   }
-  // The 2,000,000 ops are the workload: blocks still live stay allocated (each rep has a fresh source).
-  return { calls: W3_OPS, failures };
+  chunkState[0] = x;
+  chunkState[1] = count;
+  chunkState[2] = failures;
 }
 
+/** W3: 2,000,000 ops; blocks still live at the end stay allocated (each rep has a fresh source). */
+const W3: Workload = (src) => {
+  chunkState.set([W3_SEED | 0, 0, 0, 0]);
+  for (let c = 0; c < W3_OPS / CHUNK; c++) randomStreamChunk(src);
+  return { calls: W3_OPS, failures: chunkState[2]! };
+};
+
 /**
- * W4: the same stream as W3, but an op frees a random live block whenever the live frames reach
- * fillTarget (a is drawn and not used), else allocates. Not tuned for the inlining budget (W4 has no
- * target), so it calls the helpers.
+ * W4, one chunk: the same stream as W3, but an op frees a random live block whenever the live frames
+ * reach fillTarget (a is drawn and not used), else allocates. Not tuned for the inlining budget (W4
+ * has no target), so it calls the helpers.
  */
-function fillStream(src: PageSource, fillTarget: number) {
-  let x = W3_SEED | 0;
+function fillStreamChunk(src: PageSource, fillTarget: number): void {
+  let x = chunkState[0]!;
+  let count = chunkState[1]!;
+  let failures = chunkState[2]!;
+  let liveFrames = chunkState[3]!;
   const live = liveBlocks; // addr + order
-  let count = 0;
-  let liveFrames = 0;
-  let failures = 0;
-  for (let op = 0; op < W3_OPS; op++) {
+  for (let op = 0; op < 10_000; op++) {
     x = xorshift32(xorshift32(x));
     if (count > 0 && liveFrames >= fillTarget) {
       const i = pick(x, count);
@@ -166,11 +215,18 @@ function fillStream(src: PageSource, fillTarget: number) {
     live[count++] = addr + order;
     liveFrames += 1 << order;
   }
-  return { calls: W3_OPS, failures };
+  chunkState[0] = x;
+  chunkState[1] = count;
+  chunkState[2] = failures;
+  chunkState[3] = liveFrames;
 }
 
-const W3: Workload = (src) => randomStream(src);
-const W4: Workload = (src) => fillStream(src, 0.9 * FRAMES);
+const W4: Workload = (src) => {
+  chunkState.set([W3_SEED | 0, 0, 0, 0]);
+  const fillTarget = 0.9 * FRAMES;
+  for (let c = 0; c < W3_OPS / CHUNK; c++) fillStreamChunk(src, fillTarget);
+  return { calls: W3_OPS, failures: chunkState[2]! };
+};
 
 /**
  * Runs one workload on one source: 1 warm-up, then `reps` timed reps, each on a fresh source. Also
