@@ -5,7 +5,9 @@
 
 import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
 import { BuddyAllocator, GFP, GFP_HIGHMEM, MemoryMap, PAGE_SIZE } from "../mem/index.js";
+import { choosePlacement, pinned, runNative } from "./reference.js";
 import { FrameStack, medianMinMax, w3Order, xorshift32 } from "./workloads.js";
 
 const POOL_BYTES = 2 ** 30;
@@ -255,33 +257,56 @@ const WORKLOADS: Record<string, Workload> = { W1, W1b, W2, W3, W4 };
  * Each (workload, source) pair runs in its own process, so every call site sees one allocator class
  * and the JIT compiles each as it would in a real program, not a megamorphic harness.
  */
-function runChild(workload: string, kind: string): ReturnType<typeof measure> {
-  const out = execFileSync(process.execPath, [fileURLToPath(import.meta.url), "--one", workload, kind], { encoding: "utf8" });
-  return JSON.parse(out) as ReturnType<typeof measure>;
+function runChild(cpu: number | null, workload: string, kind: string): ReturnType<typeof measure> {
+  const [cmd, args] = pinned(cpu, process.execPath, [fileURLToPath(import.meta.url), "--one", workload, kind]);
+  return JSON.parse(execFileSync(cmd, args, { encoding: "utf8" })) as ReturnType<typeof measure>;
 }
 
-const argv = process.argv.slice(2);
-if (argv[0] === "--one") {
-  // --one WORKLOAD KIND [--reps N]: one measurement, as runChild makes it; --reps for profiling only.
-  const reps = argv[3] === "--reps" ? Number(argv[4]) : REPS;
-  if (!Number.isInteger(reps) || reps < 1) throw new Error(`bench: --reps ${argv[4]} is not a positive integer`);
-  process.stdout.write(JSON.stringify(measure(argv[2]!, WORKLOADS[argv[1]!]!, reps)));
+const { values: opts, positionals } = parseArgs({
+  options: {
+    one: { type: "boolean", default: false }, // --one WORKLOAD KIND: one measurement, as runChild makes it
+    reps: { type: "string" }, // with --one, for profiling only (docs/architecture.md, Performance)
+    json: { type: "boolean", default: false },
+    cpu: { type: "string", default: "auto" }, // auto, none or a CPU number (reference.ts)
+    native: { type: "string", default: "auto" }, // auto: the C reference beside the pure rows; off
+  },
+  allowPositionals: true,
+});
+if (opts.one) {
+  const reps = opts.reps === undefined ? REPS : Number(opts.reps);
+  if (!Number.isInteger(reps) || reps < 1) throw new Error(`bench: --reps ${opts.reps} is not a positive integer`);
+  const work = WORKLOADS[positionals[0] ?? ""];
+  if (work === undefined || !["pure", "pcp", "stack"].includes(positionals[1] ?? "")) throw new Error(`bench: --one takes a workload (${Object.keys(WORKLOADS).join(", ")}) and pure, pcp or stack`);
+  process.stdout.write(JSON.stringify(measure(positionals[1]!, work, reps)));
 } else {
-  const json = argv.includes("--json");
+  if (opts.native !== "auto" && opts.native !== "off") throw new Error(`bench: --native ${opts.native} is not auto or off`);
+  const placement = choosePlacement(opts.cpu, (cpu) => runChild(cpu, "W3", "stack").median);
+  // The C reference first, on the same CPU: the pure rows' figures beside native code (the C buddy
+  // has no per-CPU cache, so it answers for the pure rows only).
+  const native = opts.native === "off" ? { missing: "--native off" } : runNative(placement);
+  const nativeRows = "rows" in native ? native.rows : null;
   const rows: Record<string, unknown>[] = [];
-  if (!json) console.log(`buddy86 bench: ${FRAMES} frames, median/min/max of ${REPS} reps after 1 warm-up, ns per call`);
+  if (!opts.json) {
+    console.log(`buddy86 bench: ${FRAMES} frames, median/min/max of ${REPS} reps after 1 warm-up, ns per call; ${placement.why}`);
+    console.log(nativeRows !== null ? "C: bench/c-buddy.c (gcc -O2, pure buddy) on the same CPU just before" : `C reference not run (${"missing" in native ? native.missing : ""})`);
+  }
   for (const mode of ["pure", "pcp"]) {
     for (const name of Object.keys(WORKLOADS)) {
-      const buddy = runChild(name, mode);
-      const stack = runChild(name, "stack");
-      const row = { workload: name, mode, ...buddy, stack: stack.median, ratio: buddy.median / stack.median };
+      const buddy = runChild(placement.cpu, name, mode);
+      const stack = runChild(placement.cpu, name, "stack");
+      const c = mode === "pure" ? (nativeRows?.get(name)?.median ?? null) : null;
+      const row = { workload: name, mode, ...buddy, stack: stack.median, ratio: buddy.median / stack.median, native: c };
       rows.push(row);
-      if (!json)
+      if (!opts.json)
         console.log(
           `${name.padEnd(4)} ${mode.padEnd(5)} median ${buddy.median.toFixed(2).padStart(6)}  min ${buddy.min.toFixed(2).padStart(6)}  max ${buddy.max.toFixed(2).padStart(6)}` +
-            `  | stack ${stack.median.toFixed(2).padStart(5)}  ratio ${row.ratio.toFixed(2).padStart(5)}  | failures ${buddy.failures}`,
+            `  | stack ${stack.median.toFixed(2).padStart(5)}  ratio ${row.ratio.toFixed(2).padStart(5)}  | failures ${String(buddy.failures).padStart(2)}` +
+            (c === null ? "" : `  | C ${c.toFixed(2).padStart(5)}`),
         );
     }
   }
-  if (json) console.log(JSON.stringify({ schema: 1, frames: FRAMES, reps: REPS, unit: "ns/call", rows }));
+  if (opts.json) {
+    const nativeMissing = "missing" in native ? native.missing : null;
+    console.log(JSON.stringify({ schema: 1, frames: FRAMES, reps: REPS, unit: "ns/call", cpu: placement.cpu, probes: placement.probes, nativeMissing, rows }));
+  }
 }

@@ -1,0 +1,97 @@
+// What `npm run bench` sets its figures beside: the CPU its processes are pinned to, and the native
+// reference (bench/c-buddy.c, gcc -O2) run on that CPU in the same minute.
+//
+// Why pin: this project's VM has two vCPUs, and they have run at different speeds for minutes at a
+// time (2026-11-28, 07:25 UTC, with `taskset`: the C reference's W3 took 15.1 to 16.4 ns per call on
+// CPU 0 and 12.0 to 12.2 on CPU 1; JavaScript's W3 pure 20.4 to 21.9 and 14.6 to 14.8). A process
+// stays on the CPU it starts on, so an unpinned table mixed rows from both speeds, and a target met on
+// one CPU was missed on the other. The bench times a short probe on each CPU (W3 on the plain frame
+// stack, which has no allocator in it), pins every process to the fastest, and prints the probe's
+// figures, so a reader sees what the machine was doing. `--cpu N` pins to N, `--cpu none` pins nothing.
+
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** The CPU every process runs on (null: wherever the OS puts it), and how it was chosen. */
+export interface Placement {
+  cpu: number | null;
+  /** The probe's ns per call on each CPU, in CPU order; empty when no probe ran. */
+  probes: number[];
+  why: string;
+}
+
+/** True when util-linux's taskset runs here. Only its absence (ENOENT) is an answer; any other error stops the bench. */
+function hasTaskset(): boolean {
+  try {
+    execFileSync("taskset", ["-c", "0", "true"], { stdio: "ignore" });
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return false;
+    throw e;
+  }
+}
+
+/** The command line that runs file with args on cpu (or unpinned). */
+export function pinned(cpu: number | null, file: string, args: string[]): [string, string[]] {
+  return cpu === null ? [file, args] : ["taskset", ["-c", String(cpu), file, ...args]];
+}
+
+/**
+ * Chooses the CPU from the --cpu setting: "auto" probes each CPU twice, interleaved (the lower of
+ * the two counts, since noise only slows a run), and takes the fastest; a number pins to that CPU;
+ * "none" pins nothing. probe(cpu) returns the probe's ns per call with its process pinned to cpu;
+ * cpus is the number of CPUs to choose from.
+ */
+export function choosePlacement(setting: string, probe: (cpu: number) => number, cpus = availableParallelism()): Placement {
+  if (setting === "none") return { cpu: null, probes: [], why: "unpinned (--cpu none)" };
+  if (setting !== "auto") {
+    const cpu = Number(setting);
+    if (!Number.isInteger(cpu) || cpu < 0 || cpu >= cpus) throw new Error(`bench: --cpu ${setting} is not auto, none or a CPU in 0..${cpus - 1}`);
+    if (!hasTaskset()) throw new Error("bench: --cpu needs taskset (util-linux), which is not installed");
+    return { cpu, probes: [], why: `pinned to CPU ${cpu} (--cpu ${cpu})` };
+  }
+  if (cpus < 2) return { cpu: null, probes: [], why: "unpinned (one CPU)" };
+  if (!hasTaskset()) return { cpu: null, probes: [], why: "unpinned (no taskset)" };
+  const probes = new Array<number>(cpus).fill(Infinity);
+  for (let round = 0; round < 2; round++) for (let cpu = 0; cpu < cpus; cpu++) probes[cpu] = Math.min(probes[cpu]!, probe(cpu));
+  const cpu = probes.indexOf(Math.min(...probes));
+  const list = probes.map((ns, i) => `CPU ${i} ${ns.toFixed(2)}`).join(", ");
+  return { cpu, probes, why: `pinned to CPU ${cpu}, the fastest by the probe (W3 on the plain stack, ns per call: ${list})` };
+}
+
+/** One row of the native reference's --json table. */
+export interface NativeRow {
+  workload: string;
+  median: number;
+  min: number;
+  max: number;
+}
+
+/**
+ * Compiles bench/c-buddy.c with gcc -O2 and runs it on the placement's CPU. Returns its rows by
+ * workload, or a reason when it cannot run here (no gcc, or the source is not beside dist/, as in an
+ * installed package). A compile error or a failing run stops the bench: that is our bug.
+ */
+export function runNative(placement: Placement): { rows: Map<string, NativeRow> } | { missing: string } {
+  const source = fileURLToPath(new URL("../../bench/c-buddy.c", import.meta.url));
+  const dir = mkdtempSync(join(tmpdir(), "buddy86-bench-c-"));
+  try {
+    const exe = join(dir, "c-buddy");
+    try {
+      execFileSync("gcc", ["-O2", "-Wall", "-o", exe, source], { stdio: ["ignore", "ignore", "pipe"] });
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException & { stderr?: Buffer };
+      if (err.code === "ENOENT") return { missing: "no gcc" };
+      if (String(err.stderr ?? "").includes("No such file")) return { missing: `no ${source}` };
+      throw e;
+    }
+    const [cmd, args] = pinned(placement.cpu, exe, ["--json"]);
+    const table = JSON.parse(execFileSync(cmd, args, { encoding: "utf8" })) as { rows: NativeRow[] };
+    return { rows: new Map(table.rows.map((r) => [r.workload, r])) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
