@@ -68,6 +68,7 @@ try {
         browserCliOwnersNsPerCall: Math.round(speed.ownersNsPerCall),
         pageNsPerCall: Math.round(speed.pageNsPerCall),
         pageRelativeSpeed: Number(speed.relativeSpeed.toFixed(3)),
+        pageRelativeSpeedMedian: Number(speed.medianRelativeSpeed.toFixed(3)),
         pageFirstRunNsPerCall: Math.round(cold.report.bridgeNsPerCall),
         warmUp,
         browserCliRuns: speed.cliRuns.map(Math.round),

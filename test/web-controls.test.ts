@@ -220,6 +220,9 @@ describe("the page's controls", () => {
     for (const ns of [...speed.cliRuns, ...speed.ownersRuns, ...speed.pageRuns]) expect(Number.isFinite(ns) && ns > 0).toBe(true);
     expect(speed.calls).toBe(10_021);
     expect(await web.page.textContent("#speed-result")).toContain("of the CLI's speed");
+    // With one round the median runs are the best runs.
+    expect(speed.medianRelativeSpeed).toBe(speed.relativeSpeed);
+    expect(await web.page.textContent("#speed-result")).toContain(`median against median ${(100 * speed.medianRelativeSpeed).toFixed(0)}%`);
     // Each code path ran in a worker of its own, as the CLI runs in a process of its own: the page's
     // guest worker, the CLI path's and the --owners path's (remote-run.ts referenceWorkers).
     expect(web.page.workers().filter((w) => w.url().endsWith(`/worker.js?${V86_WORKER_QUERY}`))).toHaveLength(3);

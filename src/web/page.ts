@@ -425,7 +425,8 @@ class Page {
     out.textContent =
       `speed check (${result.cmdline}, ${result.calls} calls), best ns per bridge call: CLI path ${result.cliNsPerCall.toFixed(0)} ` +
       `(${runs(result.cliRuns)}), CLI --owners ${result.ownersNsPerCall.toFixed(0)} (${runs(result.ownersRuns)}), live page ` +
-      `${result.pageNsPerCall.toFixed(0)} (${runs(result.pageRuns)}): the page runs at ${(100 * result.relativeSpeed).toFixed(0)}% of the CLI's speed`;
+      `${result.pageNsPerCall.toFixed(0)} (${runs(result.pageRuns)}): the page runs at ${(100 * result.relativeSpeed).toFixed(0)}% of the CLI's speed ` +
+      `(best run against best run; median against median ${(100 * result.medianRelativeSpeed).toFixed(0)}%)`;
     setButtons("idle");
   }
 

@@ -15,12 +15,23 @@ export interface SpeedResult {
   pageNsPerCall: number;
   /** cliNsPerCall / pageNsPerCall: 1 is as fast as the CLI, 0.5 half its speed. */
   relativeSpeed: number;
+  /**
+   * The median CLI-path run over the median page run: beside the best runs' ratio, because each
+   * path's runs spread by about 40% from run to run (v86's own time, docs/web-speed.md), so the best
+   * of a few runs is the spread's luckiest draw and the ratio of two bests moves with it.
+   */
+  medianRelativeSpeed: number;
   /** Every run's figure, in the order they ran (alternating, CLI first). */
   cliRuns: number[];
   ownersRuns: number[];
   pageRuns: number[];
   calls: number;
   cmdline: string;
+}
+
+/** The middle run (the upper one of the two middle runs for an even count). */
+function middle(runs: readonly number[]): number {
+  return [...runs].sort((a, b) => a - b)[runs.length >> 1]!;
 }
 
 function nsPerCall(r: BootReport, what: string): number {
@@ -53,5 +64,6 @@ export async function speedCheck(
   }
   const cli = Math.min(...cliRuns);
   const page = Math.min(...pageRuns);
-  return { cliNsPerCall: cli, ownersNsPerCall: Math.min(...ownersRuns), pageNsPerCall: page, relativeSpeed: cli / page, cliRuns, ownersRuns, pageRuns, calls, cmdline: settings.cmdline };
+  const medianRelativeSpeed = middle(cliRuns) / middle(pageRuns);
+  return { cliNsPerCall: cli, ownersNsPerCall: Math.min(...ownersRuns), pageNsPerCall: page, relativeSpeed: cli / page, medianRelativeSpeed, cliRuns, ownersRuns, pageRuns, calls, cmdline: settings.cmdline };
 }
