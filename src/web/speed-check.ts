@@ -3,7 +3,8 @@
 // `buddy86 boot --json` makes it (no observer, no run control, no callbacks); a second reference is
 // `buddy86 boot --owners`, which observes the run as the page does (and more). Each reference runs in
 // a worker of its own, as the CLI runs in a process of its own, and the page's worker runs only the
-// page (remote-run.ts referenceWorkers). The runs alternate and the best of each is compared.
+// page (remote-run.ts referenceWorkers). The runs alternate and the best of each is compared, and
+// beside that the median runs.
 
 import type { BootReport } from "../cli/report.js";
 import type { RunSettings } from "./live-run.js";
