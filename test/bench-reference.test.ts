@@ -1,8 +1,9 @@
 // How `npm run bench` places its processes (src/bench/reference.ts): the CPU the probe found fastest,
-// an explicit CPU, or none, and the taskset command line that pins a process.
+// an explicit CPU, or none, and the taskset command line that pins a process; and how it holds its
+// tables against issue 2's targets.
 import { execFileSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { choosePlacement, pinned } from "../src/bench/reference.js";
+import { choosePlacement, pinned, targetLine, targetSummary, type TargetRow } from "../src/bench/reference.js";
 
 /** A probe that answers from a table per round and records the CPUs it was asked for. */
 function scriptedProbe(rounds: number[][]) {
@@ -55,5 +56,39 @@ describe("bench placement", () => {
     // taskset is util-linux's, on every Debian system; the pinned process reports its own affinity.
     const [cmd, args] = pinned(0, "grep", ["Cpus_allowed_list", "/proc/self/status"]);
     expect(execFileSync(cmd, args, { encoding: "utf8" })).toMatch(/Cpus_allowed_list:\s+0\n/);
+  });
+
+  /** A table with the four target rows (and one other) at these medians; C's W3 beside W3 pure. */
+  function tableAt(w1pcp: number, w1bpcp: number, w2pure: number, w3pure: number, cW3: number | null): TargetRow[] {
+    return [
+      { workload: "W1", mode: "pcp", median: w1pcp, native: null },
+      { workload: "W1b", mode: "pcp", median: w1bpcp, native: null },
+      { workload: "W2", mode: "pure", median: w2pure, native: 9.8 },
+      { workload: "W3", mode: "pure", median: w3pure, native: cW3 },
+      { workload: "W3", mode: "pcp", median: 99, native: null },
+    ];
+  }
+
+  it("holds a table against the targets, a median equal to its target meeting it", () => {
+    expect(targetLine(tableAt(3.5, 3.2, 20.5, 14.61, 11.68))).toBe(
+      "targets (median ns per call): W1 pcp 3.50 <= 10, W1b pcp 3.20 <= 5, W2 pure 20.50 <= 25, W3 pure 14.61 <= 15: all met",
+    );
+    expect(targetLine(tableAt(3.5, 5, 25, 15, 12))).toContain(": all met");
+    expect(targetLine(tableAt(3.5, 3.2, 20.5, 15.01, 12))).toBe(
+      "targets (median ns per call): W1 pcp 3.50 <= 10, W1b pcp 3.20 <= 5, W2 pure 20.50 <= 25, W3 pure 15.01 >  15: not all met",
+    );
+    expect(() => targetLine(tableAt(1, 1, 1, 1, 1).slice(1))).toThrow("no W1 pcp row");
+  });
+
+  it("sums up several runs: each target's count and range, W3 against C, and all four together", () => {
+    const tables = [tableAt(3.5, 3.2, 20.5, 14.4, 12.0), tableAt(3.6, 5.5, 19.0, 15.6, 12.0), tableAt(3.4, 3.3, 26.0, 14.9, null)];
+    expect(targetSummary(tables)).toEqual([
+      "W1 pcp <= 10: met in 3 of 3 runs (medians 3.40 to 3.60)",
+      "W1b pcp <= 5: met in 2 of 3 runs (medians 3.20 to 5.50)",
+      "W2 pure <= 25: met in 2 of 3 runs (medians 19.00 to 26.00)",
+      "W3 pure <= 15: met in 2 of 3 runs (medians 14.40 to 15.60)",
+      "W3 pure against C's W3 in the same run: 1.20 to 1.30 times",
+      "all four targets met together in 1 of 3 runs",
+    ]);
   });
 });

@@ -7,7 +7,7 @@ import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { BuddyAllocator, GFP, GFP_HIGHMEM, MemoryMap, PAGE_SIZE } from "../mem/index.js";
-import { choosePlacement, pinned, runNative } from "./reference.js";
+import { choosePlacement, pinned, runNative, targetLine, targetSummary, type TargetRow } from "./reference.js";
 import { FrameStack, medianMinMax, w3Order, xorshift32 } from "./workloads.js";
 
 const POOL_BYTES = 2 ** 30;
@@ -269,6 +269,7 @@ const { values: opts, positionals } = parseArgs({
     json: { type: "boolean", default: false },
     cpu: { type: "string", default: "auto" }, // auto, none or a CPU number (reference.ts)
     native: { type: "string", default: "auto" }, // auto: the C reference beside the pure rows; off
+    runs: { type: "string", default: "1" }, // tables one after the other, then how often each target held
   },
   allowPositionals: true,
 });
@@ -280,13 +281,31 @@ if (opts.one) {
   process.stdout.write(JSON.stringify(measure(positionals[1]!, work, reps)));
 } else {
   if (opts.native !== "auto" && opts.native !== "off") throw new Error(`bench: --native ${opts.native} is not auto or off`);
-  const placement = choosePlacement(opts.cpu, (cpu) => runChild(cpu, "W3", "stack").median);
+  const runs = Number(opts.runs);
+  if (!Number.isInteger(runs) || runs < 1) throw new Error(`bench: --runs ${opts.runs} is not a positive integer`);
+  const tables: TargetRow[][] = [];
+  for (let run = 0; run < runs; run++) {
+    if (run > 0 && !opts.json) console.log("");
+    tables.push(table(opts.cpu, opts.native === "auto", opts.json));
+  }
+  if (runs > 1 && !opts.json) {
+    console.log("");
+    for (const line of targetSummary(tables)) console.log(line);
+  }
+}
+
+/**
+ * One table: the CPU chosen afresh, the C reference, then every (workload, mode) row with its plain
+ * stack. Prints it (or its JSON line) and returns its rows.
+ */
+function table(cpuSetting: string, withNative: boolean, json: boolean): TargetRow[] {
+  const placement = choosePlacement(cpuSetting, (cpu) => runChild(cpu, "W3", "stack").median);
   // The C reference first, on the same CPU: the pure rows' figures beside native code (the C buddy
   // has no per-CPU cache, so it answers for the pure rows only).
-  const native = opts.native === "off" ? { missing: "--native off" } : runNative(placement);
+  const native = withNative ? runNative(placement) : { missing: "--native off" };
   const nativeRows = "rows" in native ? native.rows : null;
-  const rows: Record<string, unknown>[] = [];
-  if (!opts.json) {
+  const rows: (TargetRow & Record<string, unknown>)[] = [];
+  if (!json) {
     console.log(`buddy86 bench: ${FRAMES} frames, median/min/max of ${REPS} reps after 1 warm-up, ns per call; ${placement.why}`);
     console.log(nativeRows !== null ? "C: bench/c-buddy.c (gcc -O2, pure buddy) on the same CPU just before" : `C reference not run (${"missing" in native ? native.missing : ""})`);
   }
@@ -297,7 +316,7 @@ if (opts.one) {
       const c = mode === "pure" ? (nativeRows?.get(name)?.median ?? null) : null;
       const row = { workload: name, mode, ...buddy, stack: stack.median, ratio: buddy.median / stack.median, native: c };
       rows.push(row);
-      if (!opts.json)
+      if (!json)
         console.log(
           `${name.padEnd(4)} ${mode.padEnd(5)} median ${buddy.median.toFixed(2).padStart(6)}  min ${buddy.min.toFixed(2).padStart(6)}  max ${buddy.max.toFixed(2).padStart(6)}` +
             `  | stack ${stack.median.toFixed(2).padStart(5)}  ratio ${row.ratio.toFixed(2).padStart(5)}  | failures ${String(buddy.failures).padStart(2)}` +
@@ -305,8 +324,9 @@ if (opts.one) {
         );
     }
   }
-  if (opts.json) {
+  if (json) {
     const nativeMissing = "missing" in native ? native.missing : null;
     console.log(JSON.stringify({ schema: 1, frames: FRAMES, reps: REPS, unit: "ns/call", cpu: placement.cpu, probes: placement.probes, nativeMissing, rows }));
-  }
+  } else console.log(targetLine(rows));
+  return rows;
 }

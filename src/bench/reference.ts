@@ -1,5 +1,6 @@
-// What `npm run bench` sets its figures beside: the CPU its processes are pinned to, and the native
-// reference (bench/c-buddy.c, gcc -O2) run on that CPU in the same minute.
+// What `npm run bench` sets its figures beside: the CPU its processes are pinned to, the native
+// reference (bench/c-buddy.c, gcc -O2) run on that CPU in the same minute, and issue 2's targets
+// (each table's line, and with `--runs N` how often each target held).
 //
 // Why pin: this project's VM has two vCPUs, and they have run at different speeds for minutes at a
 // time (2026-11-28, 07:25 UTC, with `taskset`: the C reference's W3 took 15.1 to 16.4 ns per call on
@@ -94,4 +95,53 @@ export function runNative(placement: Placement): { rows: Map<string, NativeRow> 
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Issue 2's targets, median ns per call: W1 and W1b with the per-CPU cache, W2 and W3 pure buddy. */
+export const TARGETS = [
+  { workload: "W1", mode: "pcp", max: 10 },
+  { workload: "W1b", mode: "pcp", max: 5 },
+  { workload: "W2", mode: "pure", max: 25 },
+  { workload: "W3", mode: "pure", max: 15 },
+] as const;
+
+/** What the targets read of a table's row: its median, and C's median beside a pure row (or null). */
+export interface TargetRow {
+  workload: string;
+  mode: string;
+  median: number;
+  native: number | null;
+}
+
+function rowOf(table: readonly TargetRow[], t: (typeof TARGETS)[number]): TargetRow {
+  const row = table.find((r) => r.workload === t.workload && r.mode === t.mode);
+  if (row === undefined) throw new Error(`bench: no ${t.workload} ${t.mode} row to hold against its target`);
+  return row;
+}
+
+/** One table against the targets: each target's median and whether it held, then "all met" or not. */
+export function targetLine(table: readonly TargetRow[]): string {
+  const cells = TARGETS.map((t) => {
+    const m = rowOf(table, t).median;
+    return `${t.workload} ${t.mode} ${m.toFixed(2)} ${m <= t.max ? "<=" : "> "} ${t.max}`;
+  });
+  const met = TARGETS.every((t) => rowOf(table, t).median <= t.max);
+  return `targets (median ns per call): ${cells.join(", ")}: ${met ? "all met" : "not all met"}`;
+}
+
+/**
+ * Several runs' tables (`--runs N`) against the targets: how many runs met each, with its medians'
+ * range, W3 pure's range as a multiple of C's W3 in the same run, and how many met all at once.
+ */
+export function targetSummary(tables: readonly (readonly TargetRow[])[]): string[] {
+  const range = (xs: number[], digits: number): string => `${Math.min(...xs).toFixed(digits)} to ${Math.max(...xs).toFixed(digits)}`;
+  const lines = TARGETS.map((t) => {
+    const medians = tables.map((table) => rowOf(table, t).median);
+    return `${t.workload} ${t.mode} <= ${t.max}: met in ${medians.filter((m) => m <= t.max).length} of ${tables.length} runs (medians ${range(medians, 2)})`;
+  });
+  const w3 = tables.map((table) => rowOf(table, TARGETS[3])).filter((r) => r.native !== null);
+  if (w3.length > 0) lines.push(`W3 pure against C's W3 in the same run: ${range(w3.map((r) => r.median / r.native!), 2)} times`);
+  const all = tables.filter((table) => TARGETS.every((t) => rowOf(table, t).median <= t.max)).length;
+  lines.push(`all four targets met together in ${all} of ${tables.length} runs`);
+  return lines;
 }
