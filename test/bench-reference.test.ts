@@ -2,8 +2,11 @@
 // an explicit CPU, or none, and the taskset command line that pins a process; and how it holds its
 // tables against issue 2's targets.
 import { execFileSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { choosePlacement, pinned, targetLine, targetSummary, type TargetRow } from "../src/bench/reference.js";
+import { allowedCpus, choosePlacement, pinned, targetLine, targetSummary, type TargetRow } from "../src/bench/reference.js";
 
 /** A probe that answers from a table per round and records the CPUs it was asked for. */
 function scriptedProbe(rounds: number[][]) {
@@ -29,7 +32,7 @@ describe("bench placement", () => {
       [9.0, 12.0, 10.0],
       [9.5, 11.0, 8.5],
     ]);
-    const p = choosePlacement("auto", probe, 3);
+    const p = choosePlacement("auto", probe, [0, 1, 2]);
     expect(asked).toEqual([0, 1, 2, 0, 1, 2]);
     expect(p.cpu).toBe(2);
     expect(p.probes).toEqual([9.0, 11.0, 8.5]);
@@ -39,17 +42,37 @@ describe("bench placement", () => {
 
   it("an explicit CPU or none runs no probe", () => {
     const { probe, asked } = scriptedProbe([[1, 2]]);
-    expect(choosePlacement("none", probe, 2)).toEqual({ cpu: null, probes: [], why: "unpinned (--cpu none)" });
-    expect(choosePlacement("1", probe, 2).cpu).toBe(1);
-    expect(choosePlacement("auto", probe, 1).cpu).toBeNull();
+    expect(choosePlacement("none", probe, [0, 1])).toEqual({ cpu: null, probes: [], why: "unpinned (--cpu none)" });
+    expect(choosePlacement("1", probe, [0, 1]).cpu).toBe(1);
+    expect(choosePlacement("auto", probe, [0]).cpu).toBeNull();
+    expect(choosePlacement("auto", probe, null)).toEqual({ cpu: null, probes: [], why: "unpinned (no CPU list)" });
     expect(asked).toEqual([]);
   });
 
   it("rejects a CPU that is not there and a setting that is not one", () => {
     const { probe } = scriptedProbe([[1, 2]]);
-    expect(() => choosePlacement("2", probe, 2)).toThrow("--cpu 2 is not auto, none or a CPU in 0..1");
-    expect(() => choosePlacement("-1", probe, 2)).toThrow("is not auto, none or a CPU");
-    expect(() => choosePlacement("fast", probe, 2)).toThrow("is not auto, none or a CPU");
+    expect(() => choosePlacement("2", probe, [0, 1])).toThrow("--cpu 2 is not auto, none or one of the CPUs allowed here (0, 1)");
+    expect(() => choosePlacement("-1", probe, [0, 1])).toThrow("is not auto, none or one of the CPUs");
+    expect(() => choosePlacement("fast", probe, [0, 1])).toThrow("is not auto, none or one of the CPUs");
+    expect(() => choosePlacement("0", probe, null)).toThrow("--cpu needs Linux's CPU list");
+  });
+
+  it("reads the CPUs this process may use, which need not be 0..n-1", () => {
+    const dir = mkdtempSync(join(tmpdir(), "buddy86-cpus-"));
+    const status = (list: string): string => {
+      const file = join(dir, `status-${list.replace(/\W/g, "_")}`);
+      writeFileSync(file, `Name:\tnode\nCpus_allowed:\t34\nCpus_allowed_list:\t${list}\nMems_allowed_list:\t0\n`);
+      return file;
+    };
+    expect(allowedCpus(status("0-1"))).toEqual([0, 1]);
+    expect(allowedCpus(status("2,4-5"))).toEqual([2, 4, 5]);
+    expect(allowedCpus(join(dir, "none"))).toBeNull();
+    expect(() => allowedCpus(status("x-1"))).toThrow('cannot read the CPU list "x-1"');
+    // Probed and chosen by CPU number, not by position.
+    const asked: number[] = [];
+    const p = choosePlacement("auto", (cpu) => (asked.push(cpu), cpu === 5 ? 7 : 9), [2, 5]);
+    expect([p.cpu, asked, p.probes]).toEqual([5, [2, 5, 2, 5], [9, 7]]);
+    expect(p.why).toContain("CPU 2 9.00, CPU 5 7.00");
   });
 
   it("the command line it builds runs a process on that CPU", () => {

@@ -11,23 +11,47 @@
 // figures, so a reader sees what the machine was doing. `--cpu N` pins to N, `--cpu none` pins nothing.
 
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { availableParallelism, tmpdir } from "node:os";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /** The CPU every process runs on (null: wherever the OS puts it), and how it was chosen. */
 export interface Placement {
   cpu: number | null;
-  /** The probe's ns per call on each CPU, in CPU order; empty when no probe ran. */
+  /** The probe's ns per call on each CPU probed, in the order of the CPU list; empty when no probe ran. */
   probes: number[];
   why: string;
+}
+
+/**
+ * The CPUs this process may run on, from Linux's /proc/self/status ("Cpus_allowed_list: 0-1",
+ * "2,4-5"): a container or a taskset may allow CPUs that are not 0..n-1. Null where there is no such
+ * file (not Linux): the bench then pins nothing.
+ */
+export function allowedCpus(status = "/proc/self/status"): number[] | null {
+  let text: string;
+  try {
+    text = readFileSync(status, "utf8");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw e;
+  }
+  const line = /^Cpus_allowed_list:\s*(\S+)$/m.exec(text);
+  if (line === null) return null;
+  const cpus: number[] = [];
+  for (const part of line[1]!.split(",")) {
+    const [lo, hi = lo] = part.split("-").map(Number);
+    if (!Number.isInteger(lo) || !Number.isInteger(hi)) throw new Error(`bench: cannot read the CPU list "${line[1]}" in ${status}`);
+    for (let cpu = lo!; cpu <= hi!; cpu++) cpus.push(cpu);
+  }
+  return cpus;
 }
 
 /** True when util-linux's taskset runs here. Only its absence (ENOENT) is an answer; any other error stops the bench. */
 function hasTaskset(): boolean {
   try {
-    execFileSync("taskset", ["-c", "0", "true"], { stdio: "ignore" });
+    execFileSync("taskset", ["--version"], { stdio: "ignore" });
     return true;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return false;
@@ -41,25 +65,27 @@ export function pinned(cpu: number | null, file: string, args: string[]): [strin
 }
 
 /**
- * Chooses the CPU from the --cpu setting: "auto" probes each CPU twice, interleaved (the lower of
- * the two counts, since noise only slows a run), and takes the fastest; a number pins to that CPU;
- * "none" pins nothing. probe(cpu) returns the probe's ns per call with its process pinned to cpu;
- * cpus is the number of CPUs to choose from.
+ * Chooses the CPU from the --cpu setting: "auto" probes each allowed CPU twice, interleaved (the
+ * lower of the two counts, since noise only slows a run), and takes the fastest; a number pins to
+ * that CPU; "none" pins nothing. probe(cpu) returns the probe's ns per call with its process pinned
+ * to cpu; cpus lists the CPUs to choose from (allowedCpus, or null where there is no list).
  */
-export function choosePlacement(setting: string, probe: (cpu: number) => number, cpus = availableParallelism()): Placement {
+export function choosePlacement(setting: string, probe: (cpu: number) => number, cpus = allowedCpus()): Placement {
   if (setting === "none") return { cpu: null, probes: [], why: "unpinned (--cpu none)" };
   if (setting !== "auto") {
     const cpu = Number(setting);
-    if (!Number.isInteger(cpu) || cpu < 0 || cpu >= cpus) throw new Error(`bench: --cpu ${setting} is not auto, none or a CPU in 0..${cpus - 1}`);
+    if (cpus === null) throw new Error("bench: --cpu needs Linux's CPU list (/proc/self/status) and taskset");
+    if (!Number.isInteger(cpu) || !cpus.includes(cpu)) throw new Error(`bench: --cpu ${setting} is not auto, none or one of the CPUs allowed here (${cpus.join(", ")})`);
     if (!hasTaskset()) throw new Error("bench: --cpu needs taskset (util-linux), which is not installed");
     return { cpu, probes: [], why: `pinned to CPU ${cpu} (--cpu ${cpu})` };
   }
-  if (cpus < 2) return { cpu: null, probes: [], why: "unpinned (one CPU)" };
+  if (cpus === null) return { cpu: null, probes: [], why: "unpinned (no CPU list)" };
+  if (cpus.length < 2) return { cpu: null, probes: [], why: `not pinned: CPU ${cpus[0]} is the only one allowed` };
   if (!hasTaskset()) return { cpu: null, probes: [], why: "unpinned (no taskset)" };
-  const probes = new Array<number>(cpus).fill(Infinity);
-  for (let round = 0; round < 2; round++) for (let cpu = 0; cpu < cpus; cpu++) probes[cpu] = Math.min(probes[cpu]!, probe(cpu));
-  const cpu = probes.indexOf(Math.min(...probes));
-  const list = probes.map((ns, i) => `CPU ${i} ${ns.toFixed(2)}`).join(", ");
+  const probes = cpus.map(() => Infinity);
+  for (let round = 0; round < 2; round++) cpus.forEach((cpu, i) => (probes[i] = Math.min(probes[i]!, probe(cpu))));
+  const cpu = cpus[probes.indexOf(Math.min(...probes))]!;
+  const list = probes.map((ns, i) => `CPU ${cpus[i]} ${ns.toFixed(2)}`).join(", ");
   return { cpu, probes, why: `pinned to CPU ${cpu}, the fastest by the probe (W3 on the plain stack, ns per call: ${list})` };
 }
 
