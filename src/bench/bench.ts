@@ -41,9 +41,12 @@ function makeSource(kind: string): PageSource {
  * knows the view is an object, where a module binding copied to a local was re-tested for a small
  * integer and kept on the stack in every round. W3 pure 172.8 -> 170.2 instructions per call in its
  * loop; pinned to one CPU, alternating the two builds (14 pairs, 2026-11-28), the view was faster in
- * 11 pairs, median of the medians 14.06 against 14.41 ns per call.
+ * 11 pairs, median of the medians 14.06 against 14.41 ns per call. Not in shuffle, which runs once
+ * per rep: V8 compiled it before the view's construction had type feedback, and then deoptimized
+ * it in the first timed rep (W2 pure's second timed rep took 30 ns per call against 20 to 23).
  */
 const liveBuffer = new ArrayBuffer(FRAMES * 4);
+const liveBlocks = new Uint32Array(liveBuffer);
 
 /** Each workload returns the number of calls it made and the failures it saw. */
 type Workload = (src: PageSource) => { calls: number; failures: number };
@@ -105,7 +108,7 @@ function freeChunk(src: PageSource, from: number, to: number): void {
 
 /** Fisher-Yates over live[0..n) with W2's seed. */
 function shuffle(n: number): void {
-  const live = new Uint32Array(liveBuffer);
+  const live = liveBlocks;
   let x = W2_SEED | 0;
   for (let i = n - 1; i > 0; i--) {
     x = xorshift32(x);
