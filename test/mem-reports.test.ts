@@ -72,7 +72,11 @@ describe("reports", () => {
     const text = buddy.unusableIndex();
     // Every free block is order 0 (no two free frames are buddies): orders 1 and 2 are fully unusable.
     expect(text).toBe("Node 0, zone      DMA 0.000 1.000 1.000 \n");
-    expect(buddy.extfragIndex().startsWith("Node 0, zone      DMA -1.000  ")).toBe(true);
+    // 2048 free frames in 2048 blocks. Order 0: a suitable block exists (-1000). Order 1: 1000 -
+    // (1000 + 2048 * 1000 / 2) / 2048 = 1000 - 500 = 500 (integer division); order 2: 1000 -
+    // (1000 + 2048 * 1000 / 4) / 2048 = 1000 - 250 = 750.
+    expect(pages.length).toBe(4095);
+    expect(buddy.extfragIndex()).toBe("Node 0, zone      DMA -1.000  0.500  0.750 \n");
   });
 });
 

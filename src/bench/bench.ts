@@ -48,8 +48,11 @@ function makeSource(kind: string): PageSource {
 const liveBuffer = new ArrayBuffer(FRAMES * 4);
 const liveBlocks = new Uint32Array(liveBuffer);
 
-/** Each workload returns the number of calls it made and the failures it saw. */
-type Workload = (src: PageSource) => { calls: number; failures: number };
+/**
+ * Each workload returns the number of calls it made, the failures it saw, and the blocks still live
+ * at its end (W3 and W4 leave some; the stream's fingerprint, checked by test/bench-streams.test.ts).
+ */
+type Workload = (src: PageSource) => { calls: number; failures: number; live: number };
 
 /**
  * Every workload runs its ops in chunks: each chunk is one call of a loop function that keeps the
@@ -73,7 +76,7 @@ function churnChunk(src: PageSource): void {
 
 const W1: Workload = (src) => {
   for (let c = 0; c < 1_000_000 / CHUNK; c++) churnChunk(src);
-  return { calls: 2_000_000, failures: 0 };
+  return { calls: 2_000_000, failures: 0, live: 0 };
 };
 
 const W1b: Workload = (src) => {
@@ -125,7 +128,8 @@ const W2: Workload = (src) => {
   const n = chunkState[0]!;
   shuffle(n);
   for (let i = 0; i < n; i += CHUNK) freeChunk(src, i, Math.min(n, i + CHUNK));
-  return { calls: n + 1 + n, failures: 1 };
+  // The fill stops at its first failure, and every block it made is freed.
+  return { calls: n + 1 + n, failures: 1, live: 0 };
 };
 
 /**
@@ -192,7 +196,7 @@ function randomStreamChunk(src: PageSource): void {
 const W3: Workload = (src) => {
   chunkState.set([W3_SEED | 0, 0, 0, 0]);
   for (let c = 0; c < W3_OPS / CHUNK; c++) randomStreamChunk(src);
-  return { calls: W3_OPS, failures: chunkState[2]! };
+  return { calls: W3_OPS, failures: chunkState[2]!, live: chunkState[1]! };
 };
 
 /**
@@ -235,7 +239,7 @@ const W4: Workload = (src) => {
   chunkState.set([W3_SEED | 0, 0, 0, 0]);
   const fillTarget = 0.9 * FRAMES;
   for (let c = 0; c < W3_OPS / CHUNK; c++) fillStreamChunk(src, fillTarget);
-  return { calls: W3_OPS, failures: chunkState[2]! };
+  return { calls: W3_OPS, failures: chunkState[2]!, live: chunkState[1]! };
 };
 
 /**
@@ -245,18 +249,27 @@ const W4: Workload = (src) => {
  */
 function measure(kind: string, work: Workload, reps: number) {
   const samples: number[] = [];
-  let failures = 0;
-  let calls = 0;
+  let last = { calls: 0, failures: 0, live: 0 };
   for (let rep = -1; rep < reps; rep++) {
     const src = makeSource(kind);
     const t0 = performance.now();
     const r = work(src);
     const ns = ((performance.now() - t0) * 1e6) / r.calls;
-    failures = r.failures;
-    calls = r.calls;
+    last = r;
     if (rep >= 0) samples.push(ns);
   }
-  return { ...medianMinMax(samples), failures, calls };
+  return { ...medianMinMax(samples), ...last, liveChecksum: liveChecksum(last.live) };
+}
+
+/**
+ * The sum mod 2^32 of the first `live` records (address + order) of the live blocks, after a rep and
+ * outside its timing: which blocks W3 and W4 left live, so that a test can tell the bench's stream
+ * from the issue's (test/bench-streams.test.ts).
+ */
+function liveChecksum(live: number): number {
+  let sum = 0;
+  for (let i = 0; i < live; i++) sum = (sum + liveBlocks[i]!) >>> 0;
+  return sum;
 }
 
 const WORKLOADS: Record<string, Workload> = { W1, W1b, W2, W3, W4 };
