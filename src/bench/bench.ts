@@ -326,8 +326,12 @@ function table(cpuSetting: string, withNative: boolean, json: boolean): TargetRo
   const native = withNative ? runNative(placement) : { missing: "--native off" };
   const nativeRows = "rows" in native ? native.rows : null;
   const rows: (TargetRow & Record<string, unknown>)[] = [];
+  // Issue 2's other figure: host metadata per managed frame (at most 12), of the pool the rows use.
+  const pool = makeSource("pure") as BuddyAllocator;
+  const metadataPerFrame = pool.metadataBytes / pool.managedPageCount;
   if (!json) {
     console.log(`buddy86 bench: ${FRAMES} frames, median/min/max of ${REPS} reps after 1 warm-up, ns per call; ${placement.why}`);
+    console.log(`metadata: ${metadataPerFrame.toFixed(4)} bytes per managed frame (${pool.metadataBytes} bytes for ${pool.managedPageCount} frames)`);
     console.log(nativeRows !== null ? "C: bench/c-buddy.c (gcc -O2, pure buddy) on the same CPU just before" : `C reference not run (${"missing" in native ? native.missing : ""})`);
   }
   for (const mode of ["pure", "pcp"]) {
@@ -347,7 +351,7 @@ function table(cpuSetting: string, withNative: boolean, json: boolean): TargetRo
   }
   if (json) {
     const nativeMissing = "missing" in native ? native.missing : null;
-    console.log(JSON.stringify({ schema: 1, frames: FRAMES, reps: REPS, unit: "ns/call", cpu: placement.cpu, probes: placement.probes, nativeMissing, rows }));
+    console.log(JSON.stringify({ schema: 1, frames: FRAMES, reps: REPS, unit: "ns/call", metadataBytesPerFrame: metadataPerFrame, cpu: placement.cpu, probes: placement.probes, nativeMissing, rows }));
   } else console.log(targetLine(rows));
   return rows;
 }
