@@ -11,6 +11,8 @@ const nodeEntries = {
   index: "src/index.ts",
   cli: "src/cli/main.ts",
   "bench/bench": "src/bench/bench.ts",
+  // Its workloads, a file of their own: bench.js imports one instance of it per page source.
+  "bench/bench-loops": "src/bench/bench-loops.ts",
   "bench/bench-bridge": "src/bench/bench-bridge.ts",
   "bench/bench-observe": "src/bench/bench-observe.ts",
   "bench/bench-live": "src/bench/bench-live.ts",

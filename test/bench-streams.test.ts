@@ -14,17 +14,28 @@ import { BuddyAllocator, GFP, MemoryMap, PAGE_SIZE } from "../src/mem/index.js";
 
 const ROOT = join(import.meta.dirname, "..");
 const FRAMES = 262_144;
-const bundle = join(ROOT, "node_modules/.cache/buddy86-tests", `bench-${process.pid}.mjs`);
+// bench.js and the bench-loops.js it imports per page source, side by side as in dist/bench.
+const outdir = join(ROOT, "node_modules/.cache/buddy86-tests", `bench-${process.pid}`);
 
 beforeAll(async () => {
-  mkdirSync(join(ROOT, "node_modules/.cache/buddy86-tests"), { recursive: true });
-  await build({ entryPoints: [join(ROOT, "src/bench/bench.ts")], outfile: bundle, bundle: true, platform: "node", format: "esm", target: "node20", packages: "external", logLevel: "warning" });
+  mkdirSync(outdir, { recursive: true });
+  const entryPoints = { bench: join(ROOT, "src/bench/bench.ts"), "bench-loops": join(ROOT, "src/bench/bench-loops.ts") };
+  await build({ entryPoints, outdir, bundle: true, platform: "node", format: "esm", target: "node20", packages: "external", minifySyntax: true, logLevel: "warning" });
 }, 60_000);
-afterAll(() => rmSync(bundle, { force: true }));
+afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 
-/** One measurement as `npm run bench` makes it for a row, with one timed rep. */
-function benchRow(workload: string, mode: string): { calls: number; failures: number; live: number; liveChecksum: number } {
-  return JSON.parse(execFileSync(process.execPath, [bundle, "--one", workload, mode, "--reps", "1"], { encoding: "utf8" }));
+interface Row {
+  calls: number;
+  failures: number;
+  live: number;
+  liveChecksum: number;
+  stack?: Row;
+}
+
+/** One measurement as `npm run bench` makes it for a row, with one timed rep (and the stack's after it). */
+function benchRow(workload: string, mode: string, withStack = false): Row {
+  const args = [join(outdir, "bench.js"), "--one", workload, mode, "--reps", "1", ...(withStack ? ["--with-stack"] : [])];
+  return JSON.parse(execFileSync(process.execPath, args, { encoding: "utf8" }));
 }
 
 function pool(mode: string): BuddyAllocator {
@@ -93,6 +104,14 @@ describe("the bench's streams", () => {
       expect({ failures: row.failures, live: row.live, liveChecksum: row.liveChecksum }).toEqual(expected);
     });
   }
+
+  it("a row's process measures the plain stack after the allocator, with the same stream", () => {
+    const row = benchRow("W3", "pure", true);
+    // W3 never fails on either source, so the same draws leave the same number of blocks live;
+    // which blocks differs (the stack hands out other frames).
+    expect(row.stack).toMatchObject({ calls: 2_000_000, failures: 0, live: row.live });
+    expect(row.stack!.liveChecksum).not.toBe(row.liveChecksum);
+  });
 
   it("W2 fills the pool to its one failure and frees every frame", () => {
     const row = benchRow("W2", "pure");
