@@ -56,8 +56,9 @@ export async function buildWeb({ outdir = join(ROOT, "dist/web"), minify = true,
   return { outdir, files: listSizes(outdir) };
 }
 
-/** Every file under dir (relative path -> bytes). */
+/** Every file under dir (relative path -> bytes). @returns {Record<string, number>} */
 function listSizes(dir, prefix = "") {
+  /** @type {Record<string, number>} */
   const out = {};
   for (const name of readdirSync(dir)) {
     const path = join(dir, name);

@@ -11,7 +11,7 @@ function tailedBuddy(): { buddy: BuddyAllocator; tail: EventTail } {
   map.addUsable(0, 16 * 2 ** 20);
   const buddy = new BuddyAllocator(map, { maxOrder: 10 });
   let seq = 0;
-  const tail = new EventTail(16, { seq: () => seq++ });
+  const tail = new EventTail(16, { seq: () => seq++, eip: () => 0 });
   buddy.listener = tail;
   return { buddy, tail };
 }
@@ -27,7 +27,7 @@ describe("event tail sizes", () => {
     ]);
     expect(formatTail(tail.events()).split("\n")).toEqual(["call 0 fail 1048577 frames gfp 0x0", "call 1 fail 2147483649 frames gfp 0x0", "call 2 fail 4294967295 frames gfp 0x0"]);
     // And through a checkpoint of the tail.
-    const copy = new EventTail(16, { seq: () => 0 });
+    const copy = new EventTail(16, { seq: () => 0, eip: () => 0 });
     copy.setState(tail.getState());
     expect(copy.events()).toEqual(tail.events());
   });

@@ -19,7 +19,7 @@ async function observedRun(kernel: Uint8Array, cmdline: string): Promise<{ event
   expect(result.exitCode, result.guestLog).toBe(0);
   const r = session.finish(result);
   let trace = "";
-  writeTrace(session.trace!, { otherData: { cmdline }, endSeq: r.endSeq, timeline: r.timeline, finalSnapshot: r.finalSnapshot, atSnapshot: r.atSnapshot, at: { spec: "peak", seq: r.atSeq, title: r.atTitle, rows: [] }, leaks: [], stacks: {}, invalidFreesText: r.invalidFreesText, counters: r.counters, summary: {} }, (chunk) => (trace += chunk));
+  writeTrace(session.trace!, { otherData: { cmdline }, endSeq: r.endSeq, endIcount: 0, timeline: r.timeline, finalSnapshot: r.finalSnapshot, atSnapshot: r.atSnapshot, at: { spec: "peak", seq: r.atSeq, title: r.atTitle, rows: [], icount: 0 }, leaks: [], stacks: {}, invalidFreesText: r.invalidFreesText, counters: r.counters, summary: {} }, (chunk) => (trace += chunk));
   return {
     events: events.map((e) => describeEvent({ ...e, icount: 0 }) + ` rec ${e.record} cmd ${e.cmd}`),
     kinds: new Set(events.map((e) => e.kind)),

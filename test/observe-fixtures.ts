@@ -3,7 +3,8 @@
 // so page owners, stacks and events can be checked call by call without v86.
 
 import { Cmd, Status } from "../src/protocol/abi.js";
-import type { GuestRegisters, MachineResult } from "../src/machine/index.js";
+import type { GuestRegisters } from "../src/machine/bridge-types.js";
+import type { MachineResult } from "../src/machine/index.js";
 import { EventRing, ObserveSession, PresentOwner, type EventHub, type ObserveOptions } from "../src/observe/index.js";
 import { OwnerArena } from "../src/observe/owner-wasm.js";
 import { fakeGuest, MiB, type FakeGuest, type FakeGuestOptions } from "./bridge-fixtures.js";

@@ -13,7 +13,7 @@ function event(fields: Partial<AllocatorEvent>): AllocatorEvent {
 
 describe("event log ring", () => {
   it("gives back every kind with its fields, newest first", () => {
-    const log = EventLog.forReplay((kind, stack, eip) => `${kind}@${eip.toString(16)}`);
+    const log = EventLog.forReplay((kind, _stack, eip) => `${kind}@${eip.toString(16)}`);
     EVENT_KINDS.forEach((kind, i) => log.push(event({ kind, seq: i, pfn: 0x100 + i, order: i % 3, zone: 1, status: kind === "fail" ? 3 : 0, eip: 0x1000 + i }), -1));
     expect(log.size).toBe(EVENT_KINDS.length);
     EVENT_KINDS.forEach((kind, i) => {

@@ -157,7 +157,7 @@ export function describeEvent(e: Readonly<AllocatorEvent>): string {
 /** Subscribers that have a given hook (the hub keeps one list per hook). */
 export type OnEvent = Required<Pick<EventSubscriber, "onEvent">>;
 export type OnBlock = Required<Pick<EventSubscriber, "onBlock">>;
-export type OnCallEnd = Required<Pick<EventSubscriber, "onCallEnd">>;
+export type OnCallEnd = Required<Pick<EventSubscriber, "onCallEnd">> & Pick<EventSubscriber, "nextCallEnd">;
 export type OnRequest = Required<Pick<EventSubscriber, "onRequest">>;
 
 export interface EventHubOptions {
@@ -189,7 +189,7 @@ export class CallEndSubscribers {
     for (let i = 0; i < subs.length; i++) {
       const sub = subs[i]!;
       sub.onCallEnd(seq, cmd, status);
-      next = Math.min(next, (sub as EventSubscriber).nextCallEnd ?? seq + 1);
+      next = Math.min(next, sub.nextCallEnd ?? seq + 1);
     }
     this.from = next;
   }
