@@ -1,8 +1,8 @@
 // Model-based property test: seeded random operation sequences run against the allocator and against
 // a trivially correct reference (one owner slot per frame). After every operation: same answers, no
 // overlap, alignment, zone constraints, checkInvariants(); an ENOMEM only when no eligible free run
-// exists; a rejected call changes nothing; at the end, everything freed and drained gives back the
-// boot buddyinfo. fast-check prints the seed and the failing sequence; BUDDY86_SEED=n replays it.
+// exists (pages, exact and contig requests alike); a rejected call changes nothing; at the end,
+// everything freed and drained gives back the boot buddyinfo. fast-check prints the seed and the failing sequence; BUDDY86_SEED=n replays it.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { BuddyAllocator, Errno, GFP, MemoryMap, PAGE_SIZE, type BuddyState } from "../src/mem/index.js";
@@ -25,6 +25,7 @@ const LAYOUTS: Layout[] = [
 type Op =
   | { kind: "alloc"; order: number; zc: number; zero: boolean }
   | { kind: "free"; pick: number; twist: number }
+  | { kind: "exact"; npages: number; zc: number }
   | { kind: "contig"; npages: number; alignLog: number; zc: number }
   | { kind: "freeContig"; pick: number; twist: number }
   | { kind: "drain" };
@@ -32,6 +33,7 @@ type Op =
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 5, arbitrary: fc.record({ kind: fc.constant("alloc" as const), order: fc.nat(7), zc: fc.nat(2), zero: fc.boolean() }) },
   { weight: 5, arbitrary: fc.record({ kind: fc.constant("free" as const), pick: fc.nat(), twist: fc.nat(9) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant("exact" as const), npages: fc.integer({ min: 1, max: 40 }), zc: fc.nat(2) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("contig" as const), npages: fc.integer({ min: 1, max: 300 }), alignLog: fc.nat(5), zc: fc.nat(2) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("freeContig" as const), pick: fc.nat(), twist: fc.nat(4) }) },
   { weight: 1, arbitrary: fc.constant({ kind: "drain" as const }) },
@@ -82,6 +84,16 @@ class Model {
     }
     return false;
   }
+  /** True when some zone of the list has npages free managed frames in a row, the first aligned to align. */
+  hasFreeContigRun(npages: number, align: number, zc: number): boolean {
+    for (const pfn of this.managed) {
+      if (pfn % align !== 0 || !ZONELISTS[zc]!.includes(this.zoneOf(pfn))) continue;
+      let ok = true;
+      for (let i = 0; i < npages && ok; i++) ok = this.managed.has(pfn + i) && !this.owner.has(pfn + i) && this.zoneOf(pfn + i) === this.zoneOf(pfn);
+      if (ok) return true;
+    }
+    return false;
+  }
 }
 
 function run(layout: Layout, maxOrder: number, pcp: boolean, ops: Op[]): void {
@@ -92,6 +104,8 @@ function run(layout: Layout, maxOrder: number, pcp: boolean, ops: Op[]): void {
   for (const r of map.managedPfnRanges()) for (let p = r.startPfn; p < r.endPfn; p++) managed.add(p);
   const end = Math.max(...layout.usable.map(([b, l]) => b + l));
   const memory = new Uint8Array(end);
+  // A small cache (high 40, batch 8) so that refills and drains happen many times in 1000 ops; the
+  // defaults' batch and high are checked in mem-pcp.test.ts.
   const buddy = new BuddyAllocator(map, { maxOrder, pcp: pcp ? { high: 40, batch: 8 } : false, memory });
   const model = new Model(managed);
   const boot = buddy.buddyinfo();
@@ -150,17 +164,42 @@ function run(layout: Layout, maxOrder: number, pcp: boolean, ops: Op[]): void {
       model.release(addr / PAGE_SIZE);
       live.splice(i, 1);
       if (op.twist === 9) rejectedChangesNothing(() => buddy.tryFreePages(addr, order), model.expectedFree(addr, order, false, maxOrder));
+    } else if (op.kind === "exact") {
+      // alloc_pages_exact: npages frames at the start of a block of the next power of two, each its
+      // own order-0 allocation afterwards (Linux split_page), so the free ops free them one by one.
+      const order = 32 - Math.clz32(op.npages - 1);
+      if (order > maxOrder) {
+        const before = buddy.getState();
+        expect(() => buddy.allocPagesExact(op.npages, op.zc)).toThrow(/EINVAL/);
+        expect(sameState(before, buddy.getState()), "a rejected allocPagesExact changed the allocator").toBe(true);
+        continue;
+      }
+      const addr = buddy.allocPagesExact(op.npages, op.zc);
+      if (addr === 0) {
+        expect(model.hasFreeRun(order, op.zc), `false ENOMEM for exact ${op.npages} zc ${op.zc}`).toBe(false);
+      } else {
+        const pfn = addr / PAGE_SIZE;
+        expect(pfn % 2 ** order).toBe(0);
+        expect(ZONELISTS[op.zc]).toContain(model.zoneOf(pfn));
+        expect(model.zoneOf(pfn + 2 ** order - 1)).toBe(model.zoneOf(pfn));
+        for (let i = 0; i < op.npages; i++) {
+          model.take(pfn + i, 1, false, 0);
+          live.push(addr + i * PAGE_SIZE);
+        }
+      }
     } else if (op.kind === "contig") {
       const align = 2 ** op.alignLog;
       const addr = buddy.tryAllocContig(op.npages, align, op.zc);
       if (addr > 0) {
         const pfn = addr / PAGE_SIZE;
         expect(pfn % align).toBe(0);
+        expect(ZONELISTS[op.zc]).toContain(model.zoneOf(pfn));
         expect(model.zoneOf(pfn + op.npages - 1)).toBe(model.zoneOf(pfn));
         model.take(pfn, op.npages, true, op.npages);
         liveContig.push(addr);
       } else {
         expect(addr).toBe(0);
+        expect(model.hasFreeContigRun(op.npages, align, op.zc), `false ENOMEM for contig ${op.npages} align ${align} zc ${op.zc}`).toBe(false);
       }
     } else if (op.kind === "freeContig" && liveContig.length > 0) {
       const i = op.pick % liveContig.length;
@@ -206,7 +245,7 @@ describe("model-based random sequences", () => {
   for (const pcp of [false, true]) {
     it(`matches the reference model (${pcp ? "per-CPU cache" : "pure buddy"}), 12,000+ ops, seed ${seed}`, () => {
       fc.assert(
-        fc.property(fc.nat(LAYOUTS.length - 1), fc.integer({ min: 0, max: 10 }), fc.array(opArb, { minLength: 1000, maxLength: 1000 }), (layout, maxOrder, ops) =>
+        fc.property(fc.nat(LAYOUTS.length - 1), fc.integer({ min: 0, max: 18 }), fc.array(opArb, { minLength: 1000, maxLength: 1000 }), (layout, maxOrder, ops) =>
           run(LAYOUTS[layout]!, maxOrder, pcp, ops),
         ),
         // Shrinking 1000-op sequences is slow: opt in with BUDDY86_SHRINK=1 when replaying a seed.
