@@ -1,5 +1,6 @@
 // The buddy86 hypercall ABI, version 1, as data: the one source of truth for the host bridge, the
-// generated guest header (guest/include/buddy86.h) and the docs. The contract text is docs/protocol.md.
+// generated guest header (guest/include/buddy86.h) and the docs. The contract text is the team's
+// PROTOCOL.md (../../../shared/PROTOCOL.md); docs/protocol.md gives it with what this host does at every limit.
 // Transport: a 32-bit `in` from HC_PORT with EAX = command, EBX/ECX/ESI = arg0..arg2; the host
 // answers in EAX (result) and EBX (status) and leaves every other register alone.
 
