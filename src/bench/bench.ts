@@ -55,22 +55,24 @@ if (opts.one) {
   if (opts.native !== "auto" && opts.native !== "off") throw new Error(`bench: --native ${opts.native} is not auto or off`);
   const runs = Number(opts.runs);
   if (!Number.isInteger(runs) || runs < 1) throw new Error(`bench: --runs ${opts.runs} is not a positive integer`);
+  // The tables are for people: with --json they go to stderr, and stdout has one JSON line per table.
+  const say = opts.json ? console.error : console.log;
   const tables: TargetRow[][] = [];
   for (let run = 0; run < runs; run++) {
-    if (run > 0 && !opts.json) console.log("");
-    tables.push(table(opts.cpu, opts.native === "auto", opts.json));
+    if (run > 0) say("");
+    tables.push(table(opts.cpu, opts.native === "auto", opts.json, say));
   }
-  if (runs > 1 && !opts.json) {
-    console.log("");
-    for (const line of targetSummary(tables)) console.log(line);
+  if (runs > 1) {
+    say("");
+    for (const line of targetSummary(tables)) say(line);
   }
 }
 
 /**
  * One table: the CPU chosen afresh, the C reference, then every (workload, mode) row with its plain
- * stack. Prints it (or its JSON line) and returns its rows.
+ * stack. Prints it with `say`, and its JSON line on stdout with `json`; returns its rows.
  */
-function table(cpuSetting: string, withNative: boolean, json: boolean): TargetRow[] {
+function table(cpuSetting: string, withNative: boolean, json: boolean, say: (line: string) => void): TargetRow[] {
   const placement = choosePlacement(cpuSetting, (cpu) => runChild(cpu, "W3", "stack").median);
   // The C reference first, on the same CPU: the pure rows' figures beside native code (the C buddy
   // has no per-CPU cache, so it answers for the pure rows only).
@@ -80,11 +82,9 @@ function table(cpuSetting: string, withNative: boolean, json: boolean): TargetRo
   // Issue 2's other figure: host metadata per managed frame (at most 12), of the pool the rows use.
   const pool = makeSource("pure") as BuddyAllocator;
   const metadataPerFrame = pool.metadataBytes / pool.managedPageCount;
-  if (!json) {
-    console.log(`buddy86 bench: ${FRAMES} frames, median/min/max of ${REPS} reps after 1 warm-up, ns per call; ${placement.why}`);
-    console.log(`metadata: ${metadataPerFrame.toFixed(4)} bytes per managed frame (${pool.metadataBytes} bytes for ${pool.managedPageCount} frames)`);
-    console.log(nativeRows !== null ? "C: bench/c-buddy.c (gcc -O2, pure buddy) on the same CPU just before" : `C reference not run (${"missing" in native ? native.missing : ""})`);
-  }
+  say(`buddy86 bench: ${FRAMES} frames, median/min/max of ${REPS} reps after 1 warm-up, ns per call; ${placement.why}`);
+  say(`metadata: ${metadataPerFrame.toFixed(4)} bytes per managed frame (${pool.metadataBytes} bytes for ${pool.managedPageCount} frames)`);
+  say(nativeRows !== null ? "C: bench/c-buddy.c (gcc -O2, pure buddy) on the same CPU just before" : `C reference not run (${"missing" in native ? native.missing : ""})`);
   for (const mode of ["pure", "pcp"]) {
     for (const name of Object.keys(WORKLOADS)) {
       const { stack, ...buddy } = runChild(placement.cpu, name, mode, true);
@@ -92,17 +92,17 @@ function table(cpuSetting: string, withNative: boolean, json: boolean): TargetRo
       const c = mode === "pure" ? (nativeRows?.get(name)?.median ?? null) : null;
       const row = { workload: name, mode, ...buddy, stack: stack.median, ratio: buddy.median / stack.median, native: c };
       rows.push(row);
-      if (!json)
-        console.log(
-          `${name.padEnd(4)} ${mode.padEnd(5)} median ${buddy.median.toFixed(2).padStart(6)}  min ${buddy.min.toFixed(2).padStart(6)}  max ${buddy.max.toFixed(2).padStart(6)}` +
-            `  | stack ${stack.median.toFixed(2).padStart(5)}  ratio ${row.ratio.toFixed(2).padStart(5)}  | failures ${String(buddy.failures).padStart(2)}` +
-            (c === null ? "" : `  | C ${c.toFixed(2).padStart(5)}`),
-        );
+      say(
+        `${name.padEnd(4)} ${mode.padEnd(5)} median ${buddy.median.toFixed(2).padStart(6)}  min ${buddy.min.toFixed(2).padStart(6)}  max ${buddy.max.toFixed(2).padStart(6)}` +
+          `  | stack ${stack.median.toFixed(2).padStart(5)}  ratio ${row.ratio.toFixed(2).padStart(5)}  | failures ${String(buddy.failures).padStart(2)}` +
+          (c === null ? "" : `  | C ${c.toFixed(2).padStart(5)}`),
+      );
     }
   }
   if (json) {
     const nativeMissing = "missing" in native ? native.missing : null;
     console.log(JSON.stringify({ schema: 1, frames: FRAMES, reps: REPS, unit: "ns/call", metadataBytesPerFrame: metadataPerFrame, cpu: placement.cpu, probes: placement.probes, nativeMissing, rows }));
-  } else console.log(targetLine(rows));
+  }
+  say(targetLine(rows));
   return rows;
 }
