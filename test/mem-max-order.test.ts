@@ -1,7 +1,7 @@
 // maxOrder at its extremes: 0 (a plain frame list with buddy bookkeeping) and 18 (1 GiB blocks).
 import { describe, expect, it } from "vitest";
 import { BuddyAllocator, BuddyError, GFP, MemoryMap } from "../src/mem/index.js";
-import { freeBlocks, makeBuddy, MiB } from "./helpers/mem.js";
+import { freeBlocks, makeBuddy, MiB, shuffleInPlace } from "./helpers/mem.js";
 
 describe("maxOrder 0 and 18", () => {
   it("maxOrder 0 hands out single frames only and never merges", () => {
@@ -43,15 +43,8 @@ describe("maxOrder 0 and 18", () => {
     for (let i = 0; i < frames.length; i++) frames[i] = buddy.allocPages(0, GFP.HIGHMEM);
     expect(buddy.freePageCount).toBe(0);
     expect(buddy.allocPages(0, GFP.HIGHMEM)).toBe(0);
-    // Fisher-Yates with xorshift32: every level of merges meets its buddies out of order.
-    let x = 0x2545f491;
-    for (let i = frames.length - 1; i > 0; i--) {
-      x ^= x << 13;
-      x ^= x >>> 17;
-      x ^= x << 5;
-      const j = (x >>> 0) % (i + 1);
-      [frames[i], frames[j]] = [frames[j]!, frames[i]!];
-    }
+    // A fixed shuffle: every level of merges meets its buddies out of order.
+    shuffleInPlace(frames);
     for (let i = 0; i < frames.length; i++) {
       buddy.freePages(frames[i]!, 0);
       // Halfway, the merged blocks are all below order 18.

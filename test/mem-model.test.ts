@@ -73,19 +73,8 @@ class Model {
     const a = this.allocs.get(pfn)!;
     return a.contig === contig && a.size === size ? Errno.OK : Errno.EBADORDER;
   }
-  /** True when some zone of the list has an aligned run of 2^order free managed frames. */
-  hasFreeRun(order: number, zc: number): boolean {
-    const size = 2 ** order;
-    for (const pfn of this.managed) {
-      if (pfn % size !== 0 || !ZONELISTS[zc]!.includes(this.zoneOf(pfn))) continue;
-      let ok = true;
-      for (let i = 0; i < size && ok; i++) ok = this.managed.has(pfn + i) && !this.owner.has(pfn + i) && this.zoneOf(pfn + i) === this.zoneOf(pfn);
-      if (ok) return true;
-    }
-    return false;
-  }
   /** True when some zone of the list has npages free managed frames in a row, the first aligned to align. */
-  hasFreeContigRun(npages: number, align: number, zc: number): boolean {
+  hasFreeRun(npages: number, align: number, zc: number): boolean {
     for (const pfn of this.managed) {
       if (pfn % align !== 0 || !ZONELISTS[zc]!.includes(this.zoneOf(pfn))) continue;
       let ok = true;
@@ -133,7 +122,7 @@ function run(layout: Layout, maxOrder: number, pcp: boolean, ops: Op[]): void {
       }
       const addr = buddy.tryAllocPages(order, gfp);
       if (addr === 0) {
-        expect(model.hasFreeRun(order, op.zc), `false ENOMEM for order ${order} zc ${op.zc}`).toBe(false);
+        expect(model.hasFreeRun(2 ** order, 2 ** order, op.zc), `false ENOMEM for order ${order} zc ${op.zc}`).toBe(false);
       } else {
         const pfn = addr / PAGE_SIZE;
         expect(pfn % 2 ** order).toBe(0);
@@ -176,7 +165,7 @@ function run(layout: Layout, maxOrder: number, pcp: boolean, ops: Op[]): void {
       }
       const addr = buddy.allocPagesExact(op.npages, op.zc);
       if (addr === 0) {
-        expect(model.hasFreeRun(order, op.zc), `false ENOMEM for exact ${op.npages} zc ${op.zc}`).toBe(false);
+        expect(model.hasFreeRun(2 ** order, 2 ** order, op.zc), `false ENOMEM for exact ${op.npages} zc ${op.zc}`).toBe(false);
       } else {
         const pfn = addr / PAGE_SIZE;
         expect(pfn % 2 ** order).toBe(0);
@@ -199,7 +188,7 @@ function run(layout: Layout, maxOrder: number, pcp: boolean, ops: Op[]): void {
         liveContig.push(addr);
       } else {
         expect(addr).toBe(0);
-        expect(model.hasFreeContigRun(op.npages, align, op.zc), `false ENOMEM for contig ${op.npages} align ${align} zc ${op.zc}`).toBe(false);
+        expect(model.hasFreeRun(op.npages, align, op.zc), `false ENOMEM for contig ${op.npages} align ${align} zc ${op.zc}`).toBe(false);
       }
     } else if (op.kind === "freeContig" && liveContig.length > 0) {
       const i = op.pick % liveContig.length;

@@ -4,7 +4,7 @@
 // free but belong to different zones.
 import { describe, expect, it } from "vitest";
 import { GFP } from "../src/mem/index.js";
-import { freeBlocks, makeBuddy, MiB } from "./helpers/mem.js";
+import { freeBlocks, makeBuddy, MiB, shuffleInPlace } from "./helpers/mem.js";
 
 describe("merges at the top order", () => {
   it("does not merge two free top-order buddies (maxOrder is the ceiling) and loses no frame", () => {
@@ -42,14 +42,7 @@ describe("merges at the top order", () => {
       const blocks: number[] = [];
       for (let addr; (addr = buddy.allocPages(maxOrder)) !== 0; ) blocks.push(addr);
       // A fixed shuffle (xorshift32), so every pair of top-order buddies is freed in both orders.
-      let x = 0x2545f491;
-      for (let i = blocks.length - 1; i > 0; i--) {
-        x ^= x << 13;
-        x ^= x >>> 17;
-        x ^= x << 5;
-        const j = (x >>> 0) % (i + 1);
-        [blocks[i], blocks[j]] = [blocks[j]!, blocks[i]!];
-      }
+      shuffleInPlace(blocks);
       for (const addr of blocks) buddy.freePages(addr, maxOrder);
       expect(buddy.buddyinfo(), `maxOrder ${maxOrder}`).toBe(before);
       expect(buddy.freePageCount).toBe(buddy.managedPageCount);
