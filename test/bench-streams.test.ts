@@ -5,12 +5,12 @@
 // from the issue's text on the package's public API: the failures, the number of blocks live at
 // the end and which they are (the sum of their addresses and orders) must agree. It also checks the stream's pieces: xorshift32 (and its rejected seed) and W3's orders.
 import { execFileSync } from "node:child_process";
-import { mkdirSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { build } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Xorshift32, w3Order } from "../src/bench/workloads.js";
 import { BuddyAllocator, GFP, MemoryMap, PAGE_SIZE } from "../src/mem/index.js";
+import { bundleForNode } from "./helpers/cli.js";
 
 const ROOT = join(import.meta.dirname, "..");
 const FRAMES = 262_144;
@@ -18,9 +18,8 @@ const FRAMES = 262_144;
 const outdir = join(ROOT, "node_modules/.cache/buddy86-tests", `bench-${process.pid}`);
 
 beforeAll(async () => {
-  mkdirSync(outdir, { recursive: true });
   const entryPoints = { bench: join(ROOT, "src/bench/bench.ts"), "bench-loops": join(ROOT, "src/bench/bench-loops.ts") };
-  await build({ entryPoints, outdir, bundle: true, platform: "node", format: "esm", target: "node20", packages: "external", minifySyntax: true, logLevel: "warning" });
+  await bundleForNode(entryPoints, { outdir }, { minifySyntax: true });
 }, 60_000);
 afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 

@@ -4,12 +4,12 @@
 // path; `npm run fuzz -- --calls N --seed S` runs longer campaigns. The fuzzer runs bundled by
 // esbuild, as `npm run fuzz` runs it: through vitest's module transform, where every imported
 // constant is a property load, its full checks took 124 s instead of 27.
-import { mkdirSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { build } from "esbuild";
 import { afterAll, describe, expect, it } from "vitest";
 import type { runFuzz as RunFuzz } from "../src/bench/fuzz.js";
+import { bundleForNode } from "./helpers/cli.js";
 
 const CALLS = 100_000;
 const SEED = 0x6b86;
@@ -20,8 +20,7 @@ afterAll(() => rmSync(OUT, { force: true }));
 
 describe("port fuzzing", () => {
   it(`${CALLS} calls, seed ${SEED}: every answer follows the ABI`, async () => {
-    mkdirSync(join(OUT, ".."), { recursive: true });
-    await build({ entryPoints: [join(ROOT, "src/bench/fuzz.ts")], outfile: OUT, bundle: true, platform: "node", format: "esm", target: "node20", packages: "external", logLevel: "warning" });
+    await bundleForNode([join(ROOT, "src/bench/fuzz.ts")], { outfile: OUT });
     const { runFuzz } = (await import(pathToFileURL(OUT).href)) as { runFuzz: typeof RunFuzz };
     let result;
     try {

@@ -3,18 +3,25 @@
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { build } from "esbuild";
+import { build, type BuildOptions } from "esbuild";
 import { afterAll, beforeAll } from "vitest";
 
 const ROOT = join(import.meta.dirname, "../..");
 
 /**
- * Bundles the CLI to `outfile` and returns it. Keep it inside the project (node_modules/.cache or
- * test-results): the bundle's external packages resolve from the project's node_modules.
+ * Bundles entry points for Node as scripts/build.mjs does (ESM, node20, packages external) to `out`:
+ * one file (outfile) or a folder (outdir, for several entries). Keep it inside the project
+ * (node_modules/.cache or test-results): the bundle's external packages resolve from the project's
+ * node_modules. `extra` adds esbuild options (minifySyntax, as the build has for the benchmarks).
  */
+export async function bundleForNode(entryPoints: string[] | Record<string, string>, out: { outfile: string } | { outdir: string }, extra: BuildOptions = {}): Promise<void> {
+  mkdirSync("outfile" in out ? dirname(out.outfile) : out.outdir, { recursive: true });
+  await build({ entryPoints, ...out, bundle: true, platform: "node", format: "esm", target: "node20", packages: "external", logLevel: "warning", ...extra });
+}
+
+/** Bundles the CLI to `outfile` and returns it (see bundleForNode). */
 export async function bundleCli(outfile: string): Promise<string> {
-  mkdirSync(dirname(outfile), { recursive: true });
-  await build({ entryPoints: [join(ROOT, "src/cli/main.ts")], outfile, bundle: true, platform: "node", format: "esm", target: "node20", packages: "external", logLevel: "warning" });
+  await bundleForNode([join(ROOT, "src/cli/main.ts")], { outfile });
   return outfile;
 }
 
