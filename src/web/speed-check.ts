@@ -6,6 +6,7 @@
 // page (remote-run.ts referenceWorkers). The runs alternate and the best of each is compared, and
 // beside that the median runs.
 
+import { medianMinMax } from "../bench/workloads.js";
 import type { BootReport } from "../cli/report.js";
 import type { RunSettings } from "./live-run.js";
 
@@ -28,11 +29,6 @@ export interface SpeedResult {
   pageRuns: number[];
   calls: number;
   cmdline: string;
-}
-
-/** The middle run (the upper one of the two middle runs for an even count). */
-function middle(runs: readonly number[]): number {
-  return [...runs].sort((a, b) => a - b)[runs.length >> 1]!;
 }
 
 function nsPerCall(r: BootReport, what: string): number {
@@ -65,6 +61,7 @@ export async function speedCheck(
   }
   const cli = Math.min(...cliRuns);
   const page = Math.min(...pageRuns);
-  const medianRelativeSpeed = middle(cliRuns) / middle(pageRuns);
+  // The benchmarks' median (the upper of the two middle runs for an even count).
+  const medianRelativeSpeed = medianMinMax(cliRuns).median / medianMinMax(pageRuns).median;
   return { cliNsPerCall: cli, ownersNsPerCall: Math.min(...ownersRuns), pageNsPerCall: page, relativeSpeed: cli / page, medianRelativeSpeed, cliRuns, ownersRuns, pageRuns, calls, cmdline: settings.cmdline };
 }
