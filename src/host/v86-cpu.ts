@@ -155,16 +155,18 @@ export class GuestCpu {
       entry.write16 === io.empty_port_write &&
       entry.write32 === io.empty_port_write;
     if (!free) throw new Error(`GuestCpu.registerPort: port 0x${port.toString(16)} already has a v86 device`);
-    const refresh = (): void => {
-      // Growing a (non-shared) wasm memory detaches its old ArrayBuffer, and a view over a detached
-      // buffer has length 0: testing that is a field load, where comparing `.buffer` with
-      // `wasm_memory.buffer` calls two getters (about 100 ns per port entry, measured).
-      if (this.ram.length !== 0) return;
+    const views = (): void => {
       try {
         this.refreshViews();
       } catch (error) {
         onError(error);
       }
+    };
+    // Growing a (non-shared) wasm memory detaches its old ArrayBuffer, and a view over a detached
+    // buffer has length 0: testing that is a field load, where comparing `.buffer` with
+    // `wasm_memory.buffer` calls two getters (about 100 ns per port entry, measured).
+    const refresh = (): void => {
+      if (this.ram.length === 0) views();
     };
     const device = { name: "buddy86 hypercall port" };
     const read32 = (): number => {
@@ -190,8 +192,13 @@ export class GuestCpu {
     // leave every other port to v86. (The table entry above stays right for anything that reads it.)
     const tableRead32 = io.port_read32;
     if (typeof tableRead32 === "function") {
+      // The test of the views written in, not a call of read32 and refresh: in the page's worker
+      // Chromium left each closure level out of line (about 15 ns per call, docs/web-speed.md).
+      const cpu = this;
       io.port_read32 = function portRead32(this: V86Io, p: number): number {
-        return p === port ? read32() : tableRead32.call(this, p);
+        if (p !== port) return tableRead32.call(this, p);
+        if (cpu.ram.length === 0) views();
+        return handlers.read32();
       };
     }
     io.register_write(

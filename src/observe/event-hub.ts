@@ -12,7 +12,7 @@ import { PAGE_SHIFT } from "../mem/constants.js";
 import { HC_ALLOC_CONTIG, HC_ALLOC_PAGES, HC_BATCH, HC_FREE_CONTIG, HC_FREE_PAGES, HC_MARK, HC_MEMMAP } from "../protocol/codes.js";
 import type { BridgeObserver, GuestRegisters, HypercallBridge } from "../machine/bridge.js";
 import { CallEndSubscribers, EVENT_KINDS, blankEvent, type AllocatorEvent, type EventHubOptions, type EventSubscriber, type OnBlock, type OnCallEnd, type OnEvent, type OnRequest } from "./events.js";
-import { KIND_ALLOC, KIND_FAIL, KIND_FREE, KIND_MARK, KIND_MERGE, KIND_PCP_DRAIN, KIND_PROTOCOL_ERROR, KIND_SPLIT } from "./layout.js";
+import { EVENT_RING_SIZE, KIND_ALLOC, KIND_FAIL, KIND_FREE, KIND_MARK, KIND_MERGE, KIND_PCP_DRAIN, KIND_PROTOCOL_ERROR, KIND_SPLIT } from "./layout.js";
 import type { StackDepot } from "./stack-depot.js";
 import { CallStacks } from "./stack-walk.js";
 import { JsCallSampler, type CallSampling } from "./call-sampler.js";
@@ -59,6 +59,8 @@ export class EventHub implements BridgeObserver, BuddyListener {
   private ringWriter: ArenaRingWriter | null = null;
   /** The ring writer's request function while it writes onCall's page requests (refreshRequests). */
   private requestWriter: RequestWriter | null = null;
+  /** The ring's count (EventRing.total) for onCall's next slot: not its getters, which Chromium left out of line. */
+  private ringCounts: Float64Array | null = null;
   private buddy: BuddyAllocator | null = null;
   private fresh = false;
 
@@ -149,6 +151,7 @@ export class EventHub implements BridgeObserver, BuddyListener {
   writeRingInArena(arena: OwnerArena, ring: EventRing): void {
     if (this.guestRef !== null) throw new Error("invariant: EventHub.writeRingInArena after the guest was attached");
     this.ringWriter = new ArenaRingWriter(arena, ring);
+    this.ringCounts = ring.countsView;
   }
 
   /**
@@ -183,7 +186,7 @@ export class EventHub implements BridgeObserver, BuddyListener {
     const request = this.requestWriter;
     let written = 0;
     if (request !== null && status === OK && (cmd === HC_ALLOC_PAGES || (cmd === HC_FREE_PAGES && !this.freeTold)) && !this.buddy!.tellsPageRequests) {
-      written = request(this.ringWriter!.ring.nextSlot, cmd, arg0, arg1, result, seq);
+      written = request(this.ringCounts![0]! & (EVENT_RING_SIZE - 1), cmd, arg0, arg1, result, seq);
     }
     // The writer counted its entry; only a pending or due one has more to do (afterWritten).
     if (written !== 0) {

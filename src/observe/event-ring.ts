@@ -241,6 +241,11 @@ export class EventRing implements EventSubscriber {
     if (this.pendingWord !== null) this.pendingWord[0] = 0;
   }
 
+  /** The count and the due mark themselves, for a hot caller that reads the count (EventHub.onCall). */
+  get countsView(): Float64Array {
+    return this.counts;
+  }
+
   /** The slot of the next entry: total & (EVENT_RING_SIZE - 1). */
   get nextSlot(): number {
     return this.total & (EVENT_RING_SIZE - 1);
