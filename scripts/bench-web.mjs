@@ -67,6 +67,7 @@ try {
         browserCliNsPerCall: Math.round(speed.cliNsPerCall),
         browserCliOwnersNsPerCall: Math.round(speed.ownersNsPerCall),
         pageNsPerCall: Math.round(speed.pageNsPerCall),
+        pageRelativeSpeedPaired: Number(speed.pairedRelativeSpeed.toFixed(3)),
         pageRelativeSpeed: Number(speed.relativeSpeed.toFixed(3)),
         pageRelativeSpeedMedian: Number(speed.medianRelativeSpeed.toFixed(3)),
         pageFirstRunNsPerCall: Math.round(cold.report.bridgeNsPerCall),

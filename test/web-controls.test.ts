@@ -220,8 +220,10 @@ describe("the page's controls", () => {
     for (const ns of [...speed.cliRuns, ...speed.ownersRuns, ...speed.pageRuns]) expect(Number.isFinite(ns) && ns > 0).toBe(true);
     expect(speed.calls).toBe(10_021);
     expect(await web.page.textContent("#speed-result")).toContain("of the CLI's speed");
-    // With one round the median runs are the best runs.
+    // With one round the median runs and the one pair are the best runs.
     expect(speed.medianRelativeSpeed).toBe(speed.relativeSpeed);
+    expect(speed.pairedRelativeSpeed).toBe(speed.relativeSpeed);
+    expect(await web.page.textContent("#speed-result")).toContain(`page runs at ${(100 * speed.pairedRelativeSpeed).toFixed(0)}% of the CLI's speed`);
     expect(await web.page.textContent("#speed-result")).toContain(`median against median ${(100 * speed.medianRelativeSpeed).toFixed(0)}%`);
     // Each code path ran in a worker of its own, as the CLI runs in a process of its own: the page's
     // guest worker, the CLI path's and the --owners path's (remote-run.ts referenceWorkers).

@@ -1,5 +1,6 @@
-// The page's speed check (src/web/speed-check.ts) without a browser: the runs alternate CLI path,
-// --owners path, page; the best run of each path is compared, and beside it the median runs.
+// The page's speed check (src/web/speed-check.ts) without a browser: per round a CLI-path run and a
+// page run back to back (CLI first in even rounds), then the --owners run; the figure is the median
+// of the pairs' ratios, and beside it the best runs' and the median runs' ratios.
 import { describe, expect, it } from "vitest";
 import type { BootReport } from "../src/cli/report.js";
 import { speedCheck } from "../src/web/speed-check.js";
@@ -11,11 +12,12 @@ function report(ns: number): BootReport {
 }
 
 describe("the speed check", () => {
-  it("compares the best runs and the median runs, in the order the runs alternate", async () => {
+  it("pairs each CLI-path run with the page run beside it, in turns, and compares pairs, best runs and median runs", async () => {
     const order: string[] = [];
-    const cli = [60, 48, 70];
-    const owners = [500, 480, 490];
-    const page = [120, 100, 110];
+    // The machine slows in round 1: its pair is slow on both sides, and no best run comes from it.
+    const cli = [60, 96, 48, 70];
+    const owners = [500, 480, 490, 510];
+    const page = [100, 240, 110, 120];
     const settings = { cmdline: "workload=churn" } as RunSettings;
     const result = await speedCheck(
       settings,
@@ -27,14 +29,25 @@ describe("the speed check", () => {
         order.push("page");
         return report(page.shift()!);
       },
-      3,
+      4,
     );
-    expect(order).toEqual(["cli", "owners", "page", "cli", "owners", "page", "cli", "owners", "page"]);
+    expect(order).toEqual(["cli", "page", "owners", "page", "cli", "owners", "cli", "page", "owners", "page", "cli", "owners"]);
+    expect([result.cliRuns, result.pageRuns]).toEqual([[60, 96, 48, 70], [100, 240, 110, 120]]);
     expect([result.cliNsPerCall, result.ownersNsPerCall, result.pageNsPerCall]).toEqual([48, 480, 100]);
+    // Pairs 0.6, 0.4, 0.436, 0.583: the upper middle one. Best runs 48 / 100; medians 70 / 120.
+    expect(result.pairedRelativeSpeed).toBeCloseTo(70 / 120);
     expect(result.relativeSpeed).toBeCloseTo(0.48);
-    // Medians 60 and 110: the best runs' 48% against 54.5%.
-    expect(result.medianRelativeSpeed).toBeCloseTo(60 / 110);
+    expect(result.medianRelativeSpeed).toBeCloseTo(70 / 120);
     expect(result.calls).toBe(10);
+  });
+
+  it("takes the median pair, not the ratio of medians", async () => {
+    const cli = [50, 100, 80];
+    const page = [125, 150, 100];
+    const result = await speedCheck({ cmdline: "" } as RunSettings, async (_s, observed) => report(observed ? 500 : cli.shift()!), async () => report(page.shift()!), 3);
+    // Pairs 0.4, 0.667, 0.8; medians 80 / 125 = 0.64.
+    expect(result.pairedRelativeSpeed).toBeCloseTo(100 / 150);
+    expect(result.medianRelativeSpeed).toBeCloseTo(80 / 125);
   });
 
   it("stops at a run that does not end with EXIT", async () => {

@@ -415,18 +415,20 @@ class Page {
     out.textContent = "speed check: warming its reference workers as the page's was warmed…";
     await this.warmDone;
     if (this.warmSettings !== null) await warmReferences(this.warmSettings);
-    out.textContent = `speed check: the CLI's code path, its --owners path and the live page, ${rounds} runs each, in turn…`;
+    out.textContent = `speed check: the CLI's code path and the live page in pairs, then its --owners path, ${rounds} rounds…`;
     const kernel = await loadKernel();
     const result = await speedCheck(readSettings(kernel.bytes, kernel.name), remoteCliRun, (s) => this.runLive(s), rounds);
     this.speed = result;
     out.dataset.cliNsPerCall = String(result.cliNsPerCall);
     out.dataset.pageNsPerCall = String(result.pageNsPerCall);
     const runs = (list: number[]): string => list.map((n) => n.toFixed(0)).join(", ");
+    const pct = (x: number): string => `${(100 * x).toFixed(0)}%`;
     out.textContent =
       `speed check (${result.cmdline}, ${result.calls} calls), best ns per bridge call: CLI path ${result.cliNsPerCall.toFixed(0)} ` +
       `(${runs(result.cliRuns)}), CLI --owners ${result.ownersNsPerCall.toFixed(0)} (${runs(result.ownersRuns)}), live page ` +
-      `${result.pageNsPerCall.toFixed(0)} (${runs(result.pageRuns)}): the page runs at ${(100 * result.relativeSpeed).toFixed(0)}% of the CLI's speed ` +
-      `(best run against best run; median against median ${(100 * result.medianRelativeSpeed).toFixed(0)}%)`;
+      `${result.pageNsPerCall.toFixed(0)} (${runs(result.pageRuns)}): the page runs at ${pct(result.pairedRelativeSpeed)} of the CLI's speed ` +
+      `(the median of the rounds' back-to-back pairs; best run against best run ${pct(result.relativeSpeed)}, ` +
+      `median against median ${pct(result.medianRelativeSpeed)})`;
     setButtons("idle");
   }
 

@@ -3,8 +3,11 @@
 // `buddy86 boot --json` makes it (no observer, no run control, no callbacks); a second reference is
 // `buddy86 boot --owners`, which observes the run as the page does (and more). Each reference runs in
 // a worker of its own, as the CLI runs in a process of its own, and the page's worker runs only the
-// page (remote-run.ts referenceWorkers). The runs alternate and the best of each is compared, and
-// beside that the median runs.
+// page (remote-run.ts referenceWorkers). Each round runs a CLI-path run and a page run one right
+// after the other (CLI first in even rounds, the page first in odd ones), then the --owners run. The
+// check's figure is the median over rounds of each pair's ratio: the machine's speed drifts by tens
+// of percent between minutes on a shared VM (docs/web-speed.md), and a pair run back to back sees
+// the same minute. Beside it, the best run against the best run and the median against the median.
 
 import { medianMinMax } from "../bench/workloads.js";
 import type { BootReport } from "../cli/report.js";
@@ -15,7 +18,12 @@ export interface SpeedResult {
   cliNsPerCall: number;
   ownersNsPerCall: number;
   pageNsPerCall: number;
-  /** cliNsPerCall / pageNsPerCall: 1 is as fast as the CLI, 0.5 half its speed. */
+  /**
+   * The check's figure: the median over rounds of cliRuns[i] / pageRuns[i], each pair run back to
+   * back (the upper of the two middle pairs for an even count). 1 is as fast as the CLI, 0.5 half its speed.
+   */
+  pairedRelativeSpeed: number;
+  /** cliNsPerCall / pageNsPerCall: the best runs' ratio. */
   relativeSpeed: number;
   /**
    * The median CLI-path run over the median page run: beside the best runs' ratio, because each
@@ -23,7 +31,7 @@ export interface SpeedResult {
    * of a few runs is the spread's luckiest draw and the ratio of two bests moves with it.
    */
   medianRelativeSpeed: number;
-  /** Every run's figure, in the order they ran (alternating, CLI first). */
+  /** Every run's figure, by round (the CLI path and the page in pairs, see speedCheck). */
   cliRuns: number[];
   ownersRuns: number[];
   pageRuns: number[];
@@ -37,9 +45,9 @@ function nsPerCall(r: BootReport, what: string): number {
 }
 
 /**
- * Runs the CLI path, the CLI's `--owners` path and the live page (through `runLive`, which drives the
- * real panels) `rounds` times each, in turn, and compares the best run of each (the machine's noise
- * only ever slows a run down). Throws when a run does not EXIT.
+ * Runs the CLI path, the live page (through `runLive`, which drives the real panels) and the CLI's
+ * `--owners` path `rounds` times each: per round the CLI path and the page back to back, in turns
+ * (CLI first in even rounds), then --owners. Throws when a run does not EXIT.
  */
 export async function speedCheck(
   settings: RunSettings,
@@ -52,16 +60,38 @@ export async function speedCheck(
   const ownersRuns: number[] = [];
   const pageRuns: number[] = [];
   let calls = 0;
-  for (let round = 0; round < rounds; round++) {
-    cliRuns.push(nsPerCall(await runCli(plain, false), "CLI-path"));
-    ownersRuns.push(nsPerCall(await runCli(plain, true), "CLI --owners path"));
+  const cliRun = async (): Promise<void> => void cliRuns.push(nsPerCall(await runCli(plain, false), "CLI-path"));
+  const pageRun = async (): Promise<void> => {
     const live = await runLive(plain);
     pageRuns.push(nsPerCall(live, "live page"));
     calls = Object.values(live.calls).reduce((a, b) => a + b, 0);
+  };
+  for (let round = 0; round < rounds; round++) {
+    if (round % 2 === 0) {
+      await cliRun();
+      await pageRun();
+    } else {
+      await pageRun();
+      await cliRun();
+    }
+    ownersRuns.push(nsPerCall(await runCli(plain, true), "CLI --owners path"));
   }
   const cli = Math.min(...cliRuns);
   const page = Math.min(...pageRuns);
-  // The benchmarks' median (the upper of the two middle runs for an even count).
+  // The benchmarks' median (the upper of the two middle values for an even count).
+  const pairedRelativeSpeed = medianMinMax(cliRuns.map((c, i) => c / pageRuns[i]!)).median;
   const medianRelativeSpeed = medianMinMax(cliRuns).median / medianMinMax(pageRuns).median;
-  return { cliNsPerCall: cli, ownersNsPerCall: Math.min(...ownersRuns), pageNsPerCall: page, relativeSpeed: cli / page, medianRelativeSpeed, cliRuns, ownersRuns, pageRuns, calls, cmdline: settings.cmdline };
+  return {
+    cliNsPerCall: cli,
+    ownersNsPerCall: Math.min(...ownersRuns),
+    pageNsPerCall: page,
+    pairedRelativeSpeed,
+    relativeSpeed: cli / page,
+    medianRelativeSpeed,
+    cliRuns,
+    ownersRuns,
+    pageRuns,
+    calls,
+    cmdline: settings.cmdline,
+  };
 }
