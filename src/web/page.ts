@@ -415,7 +415,7 @@ class Page {
     out.textContent = "speed check: warming its reference workers as the page's was warmed…";
     await this.warmDone;
     if (this.warmSettings !== null) await warmReferences(this.warmSettings);
-    out.textContent = `speed check: the CLI's code path and the live page in pairs, then its --owners path, ${rounds} rounds…`;
+    out.textContent = `speed check: one unmeasured run of the CLI's code path and of the live page, then ${rounds} rounds of the two in pairs and its --owners path…`;
     const kernel = await loadKernel();
     const result = await speedCheck(readSettings(kernel.bytes, kernel.name), remoteCliRun, (s) => this.runLive(s), rounds);
     this.speed = result;

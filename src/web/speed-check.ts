@@ -3,7 +3,8 @@
 // `buddy86 boot --json` makes it (no observer, no run control, no callbacks); a second reference is
 // `buddy86 boot --owners`, which observes the run as the page does (and more). Each reference runs in
 // a worker of its own, as the CLI runs in a process of its own, and the page's worker runs only the
-// page (remote-run.ts referenceWorkers). Each round runs a CLI-path run and a page run one right
+// page (remote-run.ts referenceWorkers). After one unmeasured run of the CLI path and of the page
+// with the check's settings, each round runs a CLI-path run and a page run one right
 // after the other (CLI first in even rounds, the page first in odd ones), then the --owners run. The
 // check's figure is the median over rounds of each pair's ratio: the machine's speed drifts by tens
 // of percent between minutes on a shared VM (docs/web-speed.md), and a pair run back to back sees
@@ -46,8 +47,9 @@ function nsPerCall(r: BootReport, what: string): number {
 
 /**
  * Runs the CLI path, the live page (through `runLive`, which drives the real panels) and the CLI's
- * `--owners` path `rounds` times each: per round the CLI path and the page back to back, in turns
- * (CLI first in even rounds), then --owners. Throws when a run does not EXIT.
+ * `--owners` path `rounds` times each, after one unmeasured run of the CLI path and of the page: per
+ * round the CLI path and the page back to back, in turns (CLI first in even rounds), then --owners.
+ * Throws when a run does not EXIT.
  */
 export async function speedCheck(
   settings: RunSettings,
@@ -66,6 +68,12 @@ export async function speedCheck(
     pageRuns.push(nsPerCall(live, "live page"));
     calls = Object.values(live.calls).reduce((a, b) => a + b, 0);
   };
+  // One unmeasured run of each path with these very settings first: a worker's first run of a
+  // workload compiles its guest code (the page's worker has often just run it, the CLI path's has
+  // only the warm-up's demo), and a cold first round favoured the page (CLI path 95 to 139 ns per
+  // churn call in round 0, 67 to 101 after it).
+  nsPerCall(await runCli(plain, false), "CLI-path");
+  nsPerCall(await runLive(plain), "live page");
   for (let round = 0; round < rounds; round++) {
     if (round % 2 === 0) {
       await cliRun();
