@@ -70,8 +70,8 @@ export async function speedCheck(
   };
   // One unmeasured run of each path with these very settings first: a worker's first run of a
   // workload compiles its guest code (the page's worker has often just run it, the CLI path's has
-  // only the warm-up's demo), and a cold first round favoured the page (CLI path 95 to 139 ns per
-  // churn call in round 0, 67 to 101 after it).
+  // only the warm-up's demo), and a cold first round favoured the page (CLI path 86 to 139 ns per
+  // churn call in round 0, 55 to 110 after it; its slowest run in ten of twelve checks).
   nsPerCall(await runCli(plain, false), "CLI-path");
   nsPerCall(await runLive(plain), "live page");
   for (let round = 0; round < rounds; round++) {
