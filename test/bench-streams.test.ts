@@ -3,7 +3,8 @@
 // chunks of 10,000 ops), so this test runs `npm run bench`'s own code as a process (src/bench/bench.ts
 // bundled as scripts/build.mjs bundles it, `--one W --reps 1`) and replays each stream here, plainly,
 // from the issue's text on the package's public API: the failures, the number of blocks live at
-// the end and which they are (the sum of their addresses and orders) must agree. It also checks the stream's pieces: xorshift32 (and its rejected seed) and W3's orders.
+// the end and which they are (the sum of their addresses and orders) must agree. It also checks the
+// stream's pieces: xorshift32 (and its rejected seed) and W3's orders.
 import { execFileSync } from "node:child_process";
 import { rmSync } from "node:fs";
 import { join } from "node:path";

@@ -2,7 +2,8 @@
 // a trivially correct reference (one owner slot per frame). After every operation: same answers, no
 // overlap, alignment, zone constraints, checkInvariants(); an ENOMEM only when no eligible free run
 // exists (pages, exact and contig requests alike); a rejected call changes nothing; at the end,
-// everything freed and drained gives back the boot buddyinfo. fast-check prints the seed and the failing sequence; BUDDY86_SEED=n replays it.
+// everything freed and drained gives back the boot buddyinfo. fast-check prints the seed and the
+// failing sequence; BUDDY86_SEED=n replays it.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { BuddyAllocator, Errno, GFP, MemoryMap, PAGE_SIZE, type BuddyState } from "../src/mem/index.js";

@@ -33,10 +33,10 @@ export function makeSource(kind: string): PageSource {
  * The workloads' own records of live blocks, made once per module instance (per page source). A
  * fresh typed array per rep would be page-faulted inside the timed region (about 14 ns per W2 call on
  * this machine, more than the plain stack's whole cost), charging the harness's first touches to the
- * allocator. Addresses are
- * page-aligned and below 4 GiB, so a Uint32Array holds them exactly (a Float64Array made every free
- * convert a double back to an integer argument), and W3/W4 keep each block's order in its low 12 bits
- * (addr + order) rather than in a second array, which V8 re-checked and reloaded after every call.
+ * allocator. Addresses are page-aligned and below 4 GiB, so a Uint32Array holds them exactly (a
+ * Float64Array made every free convert a double back to an integer argument), and W3/W4 keep each
+ * block's order in its low 12 bits (addr + order) rather than in a second array, which V8 re-checked
+ * and reloaded after every call.
  * Each chunk function makes its own Uint32Array view of this buffer (one per 10,000 ops): V8 then
  * knows the view is an object, where a module binding copied to a local was re-tested for a small
  * integer and kept on the stack in every round. W3 pure 172.8 -> 170.2 instructions per call in its

@@ -62,7 +62,9 @@ export async function speedCheck(
   const ownersRuns: number[] = [];
   const pageRuns: number[] = [];
   let calls = 0;
-  const cliRun = async (): Promise<void> => void cliRuns.push(nsPerCall(await runCli(plain, false), "CLI-path"));
+  const cliRun = async (): Promise<void> => {
+    cliRuns.push(nsPerCall(await runCli(plain, false), "CLI-path"));
+  };
   const pageRun = async (): Promise<void> => {
     const live = await runLive(plain);
     pageRuns.push(nsPerCall(live, "live page"));
